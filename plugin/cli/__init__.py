@@ -1,0 +1,124 @@
+"""The ``surrotag`` command line: a thin click layer over the library.
+
+Each command lives in its own module of this package and is imported only when it runs,
+so ``surrotag --version`` and ``surrotag --help`` never import torch or uproot. Every
+:class:`~surrotag.errors.SurrotagError` becomes one line on stderr and exit code 1.
+"""
+
+from __future__ import annotations
+
+import importlib
+import importlib.util
+import sys
+
+import click
+
+from surrotag import __version__
+from surrotag.errors import SurrotagError
+
+__all__ = ["LazyGroup", "cli", "main"]
+
+
+class LazyGroup(click.Group):
+    """A click group whose subcommands are imported on first use.
+
+    Args:
+        lazy_commands: command name -> ``(module, attribute, one-line help)``.
+    """
+
+    def __init__(self, *args, lazy_commands: dict[str, tuple[str, str, str]] | None = None,
+                 **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        self.lazy_commands = dict(lazy_commands or {})
+
+    def _available(self) -> dict[str, tuple[str, str, str]]:
+        """The lazy commands whose module is installed (cheap: no import of the module)."""
+        return {name: spec for name, spec in self.lazy_commands.items()
+                if importlib.util.find_spec(spec[0]) is not None}
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return sorted({*super().list_commands(ctx), *self._available()})
+
+    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+        available = self._available()
+        if cmd_name in available:
+            module, attribute, _ = available[cmd_name]
+            return getattr(importlib.import_module(module), attribute)
+        return super().get_command(ctx, cmd_name)
+
+    def format_commands(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
+        """List commands from the static help strings, without importing them."""
+        rows = [(name, spec[2]) for name, spec in self._available().items()]
+        rows += [(name, cmd.get_short_help_str(limit=60))
+                 for name, cmd in sorted(self.commands.items())]
+        if rows:
+            with formatter.section("Commands"):
+                formatter.write_dl(sorted(rows))
+
+
+# name -> (module, attribute, one-line help). A command shows up once its module exists.
+_COMMANDS = {
+    "features": ("surrotag.cli.features", "features",
+                 "Build the public feature table of event files."),
+    "run": ("surrotag.cli.run", "run", "Recast an analysis on signal events: yields, CLs, limits."),
+    "scan": ("surrotag.cli.scan", "scan", "Recast a grid of signal points on Dask."),
+    "tag": ("surrotag.cli.tag", "tag", "Write per-object and per-event tag probabilities."),
+    "analyses": ("surrotag.cli.listing", "analyses", "List the installed analyses."),
+    "surrogates": ("surrotag.cli.listing", "surrogates", "List the installed surrogates."),
+}
+
+_SURROGATE_COMMANDS = {
+    "train": ("surrotag.cli.surrogate", "train", "Train a surrogate on a feature table."),
+    "show": ("surrotag.cli.surrogate", "show", "Print a surrogate's card."),
+    "validate": ("surrotag.cli.validate", "validate", "Validation report of a surrogate."),
+    "explain": ("surrotag.cli.explain", "explain", "Explain a surrogate: contours, importance."),
+    "export": ("surrotag.cli.surrogate", "export", "Export the velocity field to ONNX."),
+}
+
+_REFERENCE_COMMANDS = {
+    "generate": ("surrotag.cli.reference", "generate", "Generate a reference sample."),
+    "train-tagger": ("surrotag.cli.reference", "train_tagger", "Train the internal tagger."),
+    "score": ("surrotag.cli.reference", "score", "Score jets with the internal tagger."),
+    "build-table": ("surrotag.cli.reference", "build_table",
+                    "Write the surrogate training table."),
+    "explain-tagger": ("surrotag.cli.explain", "explain_tagger", "Explain the internal tagger."),
+}
+
+
+@click.group(cls=LazyGroup, lazy_commands=_COMMANDS,
+             context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(__version__, prog_name="surrotag")
+def cli() -> None:
+    """surrotag: recast searches that cut on ML taggers with classifier surrogates."""
+
+
+@cli.group(cls=LazyGroup, lazy_commands=_SURROGATE_COMMANDS)
+def surrogate() -> None:
+    """Train, inspect, validate, explain and export surrogates."""
+
+
+@cli.group(cls=LazyGroup, lazy_commands=_REFERENCE_COMMANDS)
+def reference() -> None:
+    """The reference experiment: generation, detector, internal tagger, tables."""
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run the CLI; report :class:`SurrotagError` as one line and exit code 1."""
+    try:
+        cli.main(args=argv, prog_name="surrotag", standalone_mode=False)
+    except SurrotagError as error:
+        click.echo(f"surrotag: error: {error}", err=True)
+        return 1
+    except click.exceptions.Abort:
+        click.echo("surrotag: aborted", err=True)
+        return 130
+    except click.ClickException as error:
+        error.show()
+        return error.exit_code
+    except click.exceptions.Exit as exit_:
+        return exit_.exit_code
+    return 0
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

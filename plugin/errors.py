@@ -1,0 +1,66 @@
+"""Exception types of surrotag: one class per kind of failure.
+
+Every error a user can cause (a missing file, a broken branch, a card that does not match)
+derives from :class:`SurrotagError`. The CLI catches exactly this base class and prints its
+message as one line, so messages must name the file or object and say how to fix it.
+"""
+
+from __future__ import annotations
+
+__all__ = [
+    "AnalysisError",
+    "CardError",
+    "CorruptFileError",
+    "EmptyInputError",
+    "FeatureError",
+    "FormatError",
+    "InputFileError",
+    "IntegrityError",
+    "MissingBranchError",
+    "StatisticsError",
+    "SurrotagError",
+]
+
+
+class SurrotagError(Exception):
+    """Base class of every error that surrotag reports to a user as one line."""
+
+
+class InputFileError(SurrotagError):
+    """An input file is missing or cannot be opened."""
+
+
+class FormatError(InputFileError):
+    """A file exists but is not in a format surrotag reads (or lacks the expected tree)."""
+
+
+class CorruptFileError(InputFileError):
+    """A file is truncated or corrupt: its bytes cannot be decoded."""
+
+
+class MissingBranchError(InputFileError):
+    """A ROOT tree lacks a branch that the requested objects need."""
+
+
+class EmptyInputError(InputFileError):
+    """A file or tree holds no events."""
+
+
+class FeatureError(SurrotagError):
+    """A feature is unknown, cannot be built from the input level, or has invalid values."""
+
+
+class CardError(SurrotagError):
+    """A surrogate or analysis card fails its JSON schema or does not fit its use."""
+
+
+class IntegrityError(CardError):
+    """A file's sha256 does not match the one recorded in its card."""
+
+
+class AnalysisError(SurrotagError):
+    """An analysis is unknown or cannot run on the given input."""
+
+
+class StatisticsError(SurrotagError):
+    """A likelihood or patch is invalid for pyhf."""
