@@ -14,7 +14,9 @@ __all__ = [
     "EmptyInputError",
     "FeatureError",
     "FormatError",
+    "GenerationError",
     "InputFileError",
+    "InputValueError",
     "IntegrityError",
     "MissingBranchError",
     "StatisticsError",
@@ -50,12 +52,20 @@ class FeatureError(SurrotagError):
     """A feature is unknown, cannot be built from the input level, or has invalid values."""
 
 
+class InputValueError(SurrotagError):
+    """A numeric input (cross-section, luminosity, weights, probabilities, bins) is invalid."""
+
+
 class CardError(SurrotagError):
     """A surrogate or analysis card fails its JSON schema or does not fit its use."""
 
 
 class IntegrityError(CardError):
     """A file's sha256 does not match the one recorded in its card."""
+
+
+class GenerationError(SurrotagError):
+    """The reference generator (Pythia 8 + detector + jets) is misconfigured or failed."""
 
 
 class AnalysisError(SurrotagError):

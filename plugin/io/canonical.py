@@ -8,19 +8,25 @@ names (``pt``, ``eta``, ``deltaR``, ``mass``) work on them. Units: GeV and radia
 field          content
 =============  =========================================================================
 ``weight``     float64, the generator event weight (1.0 where the file has none)
-``fatjets``    var * Momentum4D{pt, eta, phi, mass, tau (5 * float32, N-subjettiness
-               tau1..tau5, beta = 1), sd_mass (soft-drop mass, GeV), trimmed_mass (GeV),
-               n_charged, n_neutral (int32, -1 where unknown)}; Delphes ``FatJet``
+``fatjets``    var * Momentum4D{pt, eta, phi, mass, nsubjettiness (5 * float32,
+               N-subjettiness tau1..tau5, beta = 1; not called ``tau``, which ``vector``
+               reads as an alias of the mass), sd_mass (soft-drop mass, GeV), trimmed_mass
+               (GeV), n_charged, n_neutral (int32, -1 where unknown)}; Delphes ``FatJet``
 ``jets``       var * Momentum4D{pt, eta, phi, mass, btag (int32)}; Delphes ``Jet``
 ``electrons``  var * Momentum4D{pt, eta, phi, mass, charge (int32)}
 ``muons``      var * Momentum4D{pt, eta, phi, mass, charge (int32)}
 ``photons``    var * Momentum4D{pt, eta, phi, mass}
-``met``        record {met (GeV), phi}; Delphes ``MissingET``
+``met``        record {met (GeV), phi}; Delphes ``MissingET`` (NaN if an event has none)
 ``particles``  var * Momentum4D{px, py, pz, E, pid, status, mother1, mother2, daughter1,
                daughter2}: the truth record (Delphes ``Particle``, ExRootAnalysis or LHE
                ``Particle``). Mother and daughter indices are 0-based positions in the same
                event's list, -1 for none (LHE's 1-based ``Mother1`` is shifted; Delphes'
-               M1/D1 are already 0-based).
+               M1/D1 are already 0-based; ExRootAnalysis stores either convention and it
+               is recognised per event). For LHE and ExRootAnalysis, which store no
+               daughters, daughter1/daughter2 are the first/last particle whose mother
+               range contains this one.
+``weights``    record {id: float64} of LHEF v3 named weights (``<rwgt>``/``<weights>``), LHE
+               input only and only when the file has them; ``weight`` stays the nominal.
 =============  =========================================================================
 
 A reader fills only the collections it was asked for (and that the format has): a
@@ -52,7 +58,14 @@ LEVELS: Final = ("delphes", "parton")
 
 #: Every collection a canonical event may hold.
 COLLECTIONS: Final = (
-    "weight", "fatjets", "jets", "electrons", "muons", "photons", "met", "particles",
+    "weight",
+    "fatjets",
+    "jets",
+    "electrons",
+    "muons",
+    "photons",
+    "met",
+    "particles",
 )
 
 #: Collections whose records are four-momenta (``Momentum4D``).

@@ -68,7 +68,7 @@ def write_parquet(
     handle, temporary = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     os.close(handle)
     try:
-        pq.write_table(table, temporary, compression="zstd")
+        pq.write_table(table, temporary, compression="zstd", write_page_checksum=True)
         os.replace(temporary, path)
     except BaseException:
         Path(temporary).unlink(missing_ok=True)
@@ -80,7 +80,7 @@ def _open(path: Path) -> pq.ParquetFile:
     if not path.exists():
         raise InputFileError(f"{path}: no such file")
     try:
-        return pq.ParquetFile(path)
+        return pq.ParquetFile(path, page_checksum_verification=True)
     except (pa.ArrowInvalid, OSError) as error:
         raise CorruptFileError(f"{path}: not a readable Parquet file ({error})") from None
 

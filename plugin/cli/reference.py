@@ -1,0 +1,261 @@
+"""``surrotag reference generate|train-tagger|score|build-table``: the reference experiment.
+
+``generate`` writes a reference sample (Pythia 8 + detector + jets); ``train-tagger``,
+``score`` and ``build-table`` train the internal tagger, score samples with it and write the
+surrogate training table (:mod:`surrotag.reference.tagger`, ``.score``, ``.table``).
+"""
+
+from __future__ import annotations
+
+import click
+
+__all__ = ["build_table", "generate", "score", "train_tagger"]
+
+
+@click.command("generate")
+@click.argument("process")
+@click.option(
+    "--events", "n_events", type=click.IntRange(min=1), required=True, help="Number of events."
+)
+@click.option("--seed", type=int, default=1, show_default=True, help="Master random seed.")
+@click.option(
+    "--jobs",
+    type=click.IntRange(min=1),
+    default=1,
+    show_default=True,
+    help="Worker processes (output is reproducible for equal seed and jobs).",
+)
+@click.option(
+    "--ecm", type=float, default=13000.0, show_default=True, help="Centre-of-mass energy in GeV."
+)
+@click.option("--mass", type=float, default=None, help="Z' mass in GeV (zprime-ttbar only).")
+@click.option(
+    "-o",
+    "--out",
+    type=click.Path(dir_okay=False),
+    default=None,
+    help="Output Parquet file (default: the cache under $SURROTAG_DATA).",
+)
+def generate(
+    process: str,
+    n_events: int,
+    seed: int,
+    jobs: int,
+    ecm: float,
+    mass: float | None,
+    out: str | None,
+) -> None:
+    """Generate PROCESS (ttbar-allhad, qcd-dijet, zprime-ttbar) into canonical Parquet."""
+    import time
+
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeRemainingColumn
+
+    from surrotag.io.parquet import read_parquet_metadata
+    from surrotag.reference.generate import generate as run
+
+    start = time.perf_counter()
+    with Progress(
+        "[progress.description]{task.description}",
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeRemainingColumn(),
+        transient=False,
+    ) as bar:
+        task = bar.add_task(f"{process}", total=n_events)
+        path = run(
+            process,
+            n_events,
+            seed,
+            jobs=jobs,
+            ecm=ecm,
+            out=out,
+            mass=mass,
+            progress=lambda step, _total: bar.advance(task, step),
+        )
+    elapsed = time.perf_counter() - start
+    meta = read_parquet_metadata(path)
+    click.echo(
+        f"{path}: {meta['n_events']} events, sigma = {meta['sigma_pb']:.4g} +- "
+        f"{meta['sigma_err_pb']:.2g} pb, sum of weights {meta['sum_weights']:.4g}, "
+        f"{elapsed:.1f} s ({meta['n_events'] / max(elapsed, 1e-9) / jobs:.1f} events/s "
+        f"per job)"
+    )
+
+
+def _paths(values: tuple[str, ...]) -> list[str]:
+    """Comma-separated and repeated option values as one list."""
+    return [item for value in values for item in value.split(",") if item]
+
+
+@click.command("train-tagger")
+@click.option(
+    "--top",
+    "top",
+    multiple=True,
+    required=True,
+    help="Top sample(s) (ttbar-allhad, zprime-ttbar), comma-separated or repeated.",
+)
+@click.option("--qcd", "qcd", multiple=True, required=True, help="QCD sample(s) (qcd-dijet).")
+@click.option(
+    "-o",
+    "--out",
+    type=click.Path(file_okay=False),
+    required=True,
+    help="Output folder of the tagger (tagger.safetensors + tagger.json).",
+)
+@click.option("--epochs", type=click.IntRange(min=1), default=30, show_default=True)
+@click.option("--seed", type=int, default=0, show_default=True)
+@click.option("--device", default="cpu", show_default=True, help="torch device.")
+@click.option("--batch-size", type=click.IntRange(min=1), default=256, show_default=True)
+@click.option(
+    "--patience",
+    type=click.IntRange(min=1),
+    default=5,
+    show_default=True,
+    help="Early stopping: epochs without a lower validation loss.",
+)
+@click.option(
+    "--threads",
+    type=click.IntRange(min=1),
+    default=1,
+    show_default=True,
+    help="torch CPU threads (1 is fastest on shared cores).",
+)
+def train_tagger(
+    top: tuple[str, ...],
+    qcd: tuple[str, ...],
+    out: str,
+    epochs: int,
+    seed: int,
+    device: str,
+    batch_size: int,
+    patience: int,
+    threads: int,
+) -> None:
+    """Train the internal top tagger (Particle Flow Network on constituents)."""
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeElapsedColumn
+
+    from surrotag.reference.tagger import train_tagger as run
+
+    with Progress(
+        "[progress.description]{task.description}",
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+    ) as bar:
+        task = bar.add_task("reading samples", total=epochs)
+
+        def progress(epoch: int, total: int, metrics: dict[str, float]) -> None:
+            bar.update(
+                task,
+                completed=epoch,
+                description=(
+                    f"epoch {epoch}: val loss {metrics['val_loss']:.4f}, "
+                    f"val AUC {metrics['val_auc']:.4f}"
+                ),
+            )
+
+        report = run(
+            _paths(top),
+            _paths(qcd),
+            epochs=epochs,
+            seed=seed,
+            device=device,
+            out=out,
+            batch_size=batch_size,
+            patience=patience,
+            threads=threads,
+            progress=progress,
+        )
+    click.echo(
+        f"{report.out}: trained on {report.n_train} jets (val {report.n_val}), "
+        f"{report.epochs_run} epochs, best {report.best_epoch}: val AUC "
+        f"{report.val_auc:.4f}, {report.seconds:.0f} s; sha256 {report.sha256[:16]}"
+    )
+
+
+@click.command("score")
+@click.argument("sample", type=click.Path(dir_okay=False))
+@click.option(
+    "--tagger",
+    "tagger",
+    type=click.Path(file_okay=False),
+    required=True,
+    help="Tagger folder (from train-tagger).",
+)
+@click.option(
+    "-o",
+    "--out",
+    type=click.Path(dir_okay=False),
+    default=None,
+    help="Scores Parquet (default: next to SAMPLE).",
+)
+def score(sample: str, tagger: str, out: str | None) -> None:
+    """Score every fat jet of SAMPLE with the internal tagger (per-jet logits)."""
+    from rich.console import Console
+
+    from surrotag.reference.score import score_sample
+
+    with Console(stderr=True).status(f"scoring {sample}"):
+        path, provenance = score_sample(sample, tagger, out)
+    click.echo(
+        f"{path}: {provenance['n_jets']} jets of {provenance['n_events']} events, "
+        f"tagger {provenance['tagger']['sha256'][:16]}"
+    )
+
+
+@click.command("build-table")
+@click.option(
+    "--top",
+    "top",
+    multiple=True,
+    required=True,
+    help="Top samples as SPLIT=PATH (SPLIT: train, val, test), or three plain paths.",
+)
+@click.option("--qcd", "qcd", multiple=True, required=True, help="QCD samples, same form.")
+@click.option("--tagger", "tagger", type=click.Path(file_okay=False), required=True)
+@click.option(
+    "-o", "--out", type=click.Path(dir_okay=False), required=True, help="Output table (Parquet)."
+)
+@click.option(
+    "--performance",
+    "performance_dir",
+    type=click.Path(file_okay=False),
+    default=None,
+    help="Also write performance.json and roc.png (test split) here.",
+)
+def build_table(
+    top: tuple[str, ...], qcd: tuple[str, ...], tagger: str, out: str, performance_dir: str | None
+) -> None:
+    """Write the surrogate training table: features, internal logit, label, split."""
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress
+
+    from surrotag.reference.table import assign_splits
+    from surrotag.reference.table import build_table as run
+
+    tops, qcds = assign_splits(_paths(top)), assign_splits(_paths(qcd))
+    n_samples = sum(len(v) for v in (*tops.values(), *qcds.values()))
+    with Progress(
+        "[progress.description]{task.description}", BarColumn(), MofNCompleteColumn()
+    ) as bar:
+        task = bar.add_task("samples", total=n_samples)
+
+        def progress(path: str) -> None:
+            bar.update(task, advance=1, description=f"reading {path}")
+
+        table, provenance = run(tops, qcds, tagger, out=out, progress=progress)
+    click.echo(
+        f"{out}: {provenance['n_rows']} jets {provenance['n_rows_per_split']}, "
+        f"tagger {provenance['tagger']['sha256'][:16]}"
+    )
+    if performance_dir is not None:
+        from surrotag.reference.performance import evaluate_table
+
+        report = evaluate_table(table, out_dir=performance_dir)
+        for name, figures in report.taggers.items():
+            click.echo(
+                f"  {name}: AUC {figures['auc']:.4f}, 1/eps_B(0.3) "
+                f"{figures['rejection_0.3'] or float('inf'):.1f}, 1/eps_B(0.5) "
+                f"{figures['rejection_0.5'] or float('inf'):.1f}"
+            )
+        click.echo(f"  {report.json_path}, {report.png_path}")

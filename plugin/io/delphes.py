@@ -1,0 +1,283 @@
+"""Delphes 3 ROOT files (tree ``Delphes``) to canonical events.
+
+Delphes (arXiv:1307.6346) writes split ``TClonesArray`` branches: ``FatJet.PT``,
+``FatJet.Tau[5]`` (N-subjettiness tau1..tau5, arXiv:1011.2268), ``FatJet.SoftDroppedP4[5]``
+(element 0 the soft-dropped jet, arXiv:1402.2657, then up to four subjets) and
+``FatJet.TrimmedP4[5]`` (element 0 the trimmed jet). uproot reads the fixed arrays of
+``TLorentzVector`` directly (``AsStridedObjects``, records ``{fP: {fX, fY, fZ}, fE}``); the
+masses are computed from (E, px, py, pz), vectorised. Only the branches of the requested
+collections are read.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Final
+
+import awkward as ak
+import numpy as np
+
+from surrotag.errors import MissingBranchError
+from surrotag.io.rootfile import RootTree
+from surrotag.io.truth import make_particles
+
+__all__ = [
+    "DELPHES_COLLECTIONS",
+    "ELECTRON_MASS",
+    "MUON_MASS",
+    "branches_for",
+    "iter_delphes",
+    "missing_fatjets",
+]
+
+log = logging.getLogger(__name__)
+
+#: Electron and muon masses (GeV), PDG 2024.
+ELECTRON_MASS: Final = 0.000511
+MUON_MASS: Final = 0.10566
+
+TREE: Final = "Delphes"
+
+
+@dataclass(frozen=True)
+class _Spec:
+    """Branches of one canonical collection: the Delphes class and its leaves."""
+
+    branch: str
+    required: tuple[str, ...]
+    optional: tuple[str, ...] = ()
+
+    def leaves(self, names: Sequence[str]) -> list[str]:
+        return [f"{self.branch}.{name}" for name in names]
+
+
+_SPECS: Final = {
+    "weight": _Spec("Event", (), ("Weight",)),
+    "fatjets": _Spec(
+        "FatJet",
+        ("PT", "Eta", "Phi", "Mass"),
+        ("Tau[5]", "SoftDroppedP4[5]", "TrimmedP4[5]", "NCharged", "NNeutrals"),
+    ),
+    "jets": _Spec("Jet", ("PT", "Eta", "Phi", "Mass", "BTag")),
+    "electrons": _Spec("Electron", ("PT", "Eta", "Phi", "Charge")),
+    "muons": _Spec("Muon", ("PT", "Eta", "Phi", "Charge")),
+    "photons": _Spec("Photon", ("PT", "Eta", "Phi")),
+    "met": _Spec("MissingET", ("MET", "Phi")),
+    "particles": _Spec(
+        "Particle", ("PID", "Status", "M1", "M2", "D1", "D2", "Px", "Py", "Pz", "E")
+    ),
+}
+
+#: The canonical collections a Delphes file can fill.
+DELPHES_COLLECTIONS: Final = tuple(_SPECS)
+
+
+def missing_fatjets(tree: RootTree) -> None:
+    """The one place where a Delphes file without ``FatJet`` is handled.
+
+    Today it raises :class:`MissingBranchError`. This is the hook for reclustering large-R
+    jets from the ``EFlowTrack``/``EFlowPhoton``/``EFlowNeutralHadron`` objects (reference
+    experiment, FastJet anti-kt R = 0.8): return the branches it needs and build
+    ``fatjets`` from them in :func:`_build` instead of raising.
+    """
+    raise MissingBranchError(
+        f"{tree.path}: tree '{TREE}' has no branch 'FatJet' needed for fatjets; run Delphes "
+        "with a FatJetFinder module (e.g. the CMS or ATLAS card) or read other collections"
+    )
+
+
+def branches_for(tree: RootTree, collections: Sequence[str], *, strict: bool) -> list[str]:
+    """Return the branches needed for ``collections`` that the tree has.
+
+    Args:
+        tree: the opened ``Delphes`` tree.
+        collections: canonical collection names.
+        strict: raise :class:`MissingBranchError` for an absent collection (else skip it).
+
+    Returns:
+        Branch names, in a stable order.
+    """
+    branches: list[str] = []
+    for name in collections:
+        spec = _SPECS[name]
+        if spec.required and not tree.has(spec.branch):
+            if not strict:
+                log.info("%s: no branch '%s', skipping %s", tree.path, spec.branch, name)
+                continue
+            if name == "fatjets":
+                missing_fatjets(tree)
+            tree.require(spec.branch, name)
+        for leaf in spec.leaves(spec.required):
+            tree.require(leaf, name)
+        branches += spec.leaves(spec.required)
+        for leaf in spec.leaves(spec.optional):
+            if tree.has(leaf):
+                branches.append(leaf)
+            elif name != "weight":
+                log.warning(
+                    "%s: tree '%s' has no branch '%s'; %s get NaN/-1 for it",
+                    tree.path,
+                    TREE,
+                    leaf,
+                    name,
+                )
+    return branches
+
+
+def _p4_mass(p4: ak.Array) -> ak.Array:
+    """Invariant mass (GeV) of TLorentzVector records, clipped at 0 for rounding."""
+    px, py, pz, energy = p4["fP", "fX"], p4["fP", "fY"], p4["fP", "fZ"], p4["fE"]
+    m2 = energy * energy - (px * px + py * py + pz * pz)
+    return np.sqrt(np.maximum(m2, 0.0))
+
+
+def _fill(like: ak.Array, value: float, dtype: type) -> ak.Array:
+    return ak.values_astype(ak.full_like(like, value, dtype=np.float64), dtype)
+
+
+def _lepton(chunk: ak.Array, branch: str, mass: float) -> ak.Array:
+    pt = chunk[f"{branch}.PT"]
+    return ak.zip(
+        {
+            "pt": pt,
+            "eta": chunk[f"{branch}.Eta"],
+            "phi": chunk[f"{branch}.Phi"],
+            "mass": _fill(pt, mass, np.float32),
+            "charge": ak.values_astype(chunk[f"{branch}.Charge"], np.int32),
+        },
+        with_name="Momentum4D",
+    )
+
+
+def _fatjets(chunk: ak.Array) -> ak.Array:
+    pt = chunk["FatJet.PT"]
+    fields = set(chunk.fields)
+    nan = _fill(pt, np.nan, np.float32)
+    if "FatJet.Tau[5]" in fields:
+        tau = chunk["FatJet.Tau[5]"]
+    else:
+        flat = np.full((int(ak.sum(ak.num(pt, axis=1))), 5), np.nan, dtype=np.float32)
+        tau = ak.unflatten(ak.Array(flat), ak.num(pt, axis=1))
+    sd = chunk["FatJet.SoftDroppedP4[5]"] if "FatJet.SoftDroppedP4[5]" in fields else None
+    trimmed = chunk["FatJet.TrimmedP4[5]"] if "FatJet.TrimmedP4[5]" in fields else None
+    return ak.zip(
+        {
+            "pt": pt,
+            "eta": chunk["FatJet.Eta"],
+            "phi": chunk["FatJet.Phi"],
+            "mass": chunk["FatJet.Mass"],
+            "nsubjettiness": tau,
+            "sd_mass": nan if sd is None else ak.values_astype(_p4_mass(sd[:, :, 0]), np.float32),
+            "trimmed_mass": nan
+            if trimmed is None
+            else ak.values_astype(_p4_mass(trimmed[:, :, 0]), np.float32),
+            "n_charged": ak.values_astype(chunk["FatJet.NCharged"], np.int32)
+            if "FatJet.NCharged" in fields
+            else _fill(pt, -1, np.int32),
+            "n_neutral": ak.values_astype(chunk["FatJet.NNeutrals"], np.int32)
+            if "FatJet.NNeutrals" in fields
+            else _fill(pt, -1, np.int32),
+        },
+        with_name="Momentum4D",
+        depth_limit=2,
+    )
+
+
+def _weight(chunk: ak.Array) -> ak.Array:
+    if "Event.Weight" not in chunk.fields:
+        return ak.Array(np.ones(len(chunk), dtype=np.float64))
+    first = ak.firsts(chunk["Event.Weight"], axis=1)
+    return ak.values_astype(ak.fill_none(first, 1.0), np.float64)
+
+
+def _build(path: Path, chunk: ak.Array, collections: Sequence[str]) -> dict[str, ak.Array]:
+    out: dict[str, ak.Array] = {}
+    builders: dict[str, Callable[[], ak.Array]] = {
+        "weight": lambda: _weight(chunk),
+        "fatjets": lambda: _fatjets(chunk),
+        "jets": lambda: ak.zip(
+            {
+                "pt": chunk["Jet.PT"],
+                "eta": chunk["Jet.Eta"],
+                "phi": chunk["Jet.Phi"],
+                "mass": chunk["Jet.Mass"],
+                "btag": ak.values_astype(chunk["Jet.BTag"], np.int32),
+            },
+            with_name="Momentum4D",
+        ),
+        "electrons": lambda: _lepton(chunk, "Electron", ELECTRON_MASS),
+        "muons": lambda: _lepton(chunk, "Muon", MUON_MASS),
+        "photons": lambda: ak.zip(
+            {
+                "pt": chunk["Photon.PT"],
+                "eta": chunk["Photon.Eta"],
+                "phi": chunk["Photon.Phi"],
+                "mass": _fill(chunk["Photon.PT"], 0.0, np.float32),
+            },
+            with_name="Momentum4D",
+        ),
+        "met": lambda: ak.zip(
+            {
+                "met": ak.fill_none(ak.firsts(chunk["MissingET.MET"], axis=1), np.nan),
+                "phi": ak.fill_none(ak.firsts(chunk["MissingET.Phi"], axis=1), np.nan),
+            }
+        ),
+        "particles": lambda: make_particles(
+            path,
+            px=chunk["Particle.Px"],
+            py=chunk["Particle.Py"],
+            pz=chunk["Particle.Pz"],
+            energy=chunk["Particle.E"],
+            pid=chunk["Particle.PID"],
+            status=chunk["Particle.Status"],
+            mother1=chunk["Particle.M1"],
+            mother2=chunk["Particle.M2"],
+            daughter1=chunk["Particle.D1"],
+            daughter2=chunk["Particle.D2"],
+        ),
+    }
+    for name in collections:
+        spec = _SPECS[name]
+        if spec.required and spec.leaves(spec.required)[0] not in chunk.fields:
+            continue  # skipped (absent, not requested explicitly)
+        out[name] = builders[name]()
+    return out
+
+
+def iter_delphes(
+    path: Path,
+    collections: Sequence[str],
+    *,
+    strict: bool,
+    entry_stop: int | None,
+    step_size: int,
+) -> Iterator[dict[str, ak.Array]]:
+    """Yield chunks of canonical collections from a Delphes file.
+
+    Args:
+        path: the ROOT file.
+        collections: canonical collections to fill (subset of :data:`DELPHES_COLLECTIONS`).
+        strict: raise for a collection whose branch is absent (else skip it).
+        entry_stop: read at most this many entries.
+        step_size: entries per chunk.
+
+    Yields:
+        ``{collection: array}`` per chunk.
+    """
+    tree = RootTree(path, TREE, "delphes")
+    try:
+        branches = branches_for(tree, collections, strict=strict)
+        log.debug("%s: reading branches %s", path, branches)
+        if not branches:  # e.g. only "weight" from a file without Event.Weight
+            stop = tree.num_entries if entry_stop is None else min(entry_stop, tree.num_entries)
+            for start in range(0, stop, step_size):
+                size = min(step_size, stop - start)
+                yield {"weight": ak.Array(np.ones(size, dtype=np.float64))}
+            return
+        for chunk in tree.iterate(branches, entry_stop=entry_stop, step_size=step_size):
+            yield _build(path, chunk, collections)
+    finally:
+        tree.close()

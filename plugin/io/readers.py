@@ -1,0 +1,238 @@
+"""One entry point for every event format: sniff, read in chunks, return canonical events.
+
+:func:`iter_events` yields chunks of canonical events (schema in
+:mod:`surrotag.io.canonical`) with ``vector`` ``Momentum4D`` behaviour; :func:`read_events`
+concatenates them. The format is recognised from the file's content
+(:func:`surrotag.io.sniff.sniff_format`), and only the branches of the requested
+collections are read.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from collections.abc import Iterator, Sequence
+from pathlib import Path
+
+import awkward as ak
+
+from surrotag.errors import CorruptFileError, EmptyInputError, FormatError
+from surrotag.io.canonical import COLLECTIONS, LEVELS, with_vector_behaviour
+from surrotag.io.sniff import existing_file, level_of, sniff_format
+
+__all__ = ["PathLike", "cross_section", "iter_events", "read_events"]
+
+log = logging.getLogger(__name__)
+
+PathLike = str | os.PathLike[str]
+
+#: Collections read by default at each level.
+_DEFAULT: dict[str, tuple[str, ...]] = {
+    "delphes": COLLECTIONS,
+    "parton": ("weight", "particles"),
+}
+
+
+def _as_list(paths: PathLike | Sequence[PathLike]) -> list[Path]:
+    if isinstance(paths, str | os.PathLike):
+        return [Path(paths)]
+    return [Path(path) for path in paths]
+
+
+def _check_collections(collections: Sequence[str] | None) -> tuple[str, ...] | None:
+    if collections is None:
+        return None
+    if isinstance(collections, str):
+        collections = [collections]
+    unknown = [name for name in collections if name not in COLLECTIONS]
+    if unknown:
+        raise FormatError(
+            f"unknown collection(s) {', '.join(unknown)}; choose from {', '.join(COLLECTIONS)}"
+        )
+    return tuple(dict.fromkeys(collections))
+
+
+def _iter_file(
+    path: Path,
+    fmt: str,
+    file_level: str,
+    level: str,
+    collections: tuple[str, ...] | None,
+    entry_stop: int | None,
+    step_size: int,
+) -> Iterator[dict[str, ak.Array]]:
+    strict = collections is not None
+    wanted = collections if collections is not None else _DEFAULT[level]
+    if level == "delphes" and file_level == "parton":
+        raise FormatError(
+            f"{path}: parton-level {fmt} file read at level 'delphes'; it has no detector "
+            "objects (use level='parton' or a Delphes file)"
+        )
+    if fmt == "delphes":
+        from surrotag.io.delphes import iter_delphes
+
+        yield from iter_delphes(
+            path, wanted, strict=strict, entry_stop=entry_stop, step_size=step_size
+        )
+    elif fmt == "exroot":
+        from surrotag.io.exroot import iter_exroot
+
+        yield from iter_exroot(path, wanted, entry_stop=entry_stop, step_size=step_size)
+    elif fmt == "lhe":
+        from surrotag.io.lhe import iter_lhe
+
+        yield from iter_lhe(path, wanted, entry_stop=entry_stop, step_size=step_size)
+    else:
+        yield from _iter_parquet(path, wanted, strict, entry_stop, step_size)
+
+
+def _iter_parquet(
+    path: Path,
+    wanted: Sequence[str],
+    strict: bool,
+    entry_stop: int | None,
+    step_size: int,
+) -> Iterator[dict[str, ak.Array]]:
+    """Yield record batches of a surrotag Parquet file (pyarrow ``iter_batches``)."""
+    import pyarrow as pa
+
+    from surrotag.io.parquet import _open
+
+    parquet = _open(path)
+    available = parquet.schema_arrow.names
+    missing = [name for name in wanted if name not in available]
+    if strict and missing:
+        raise FormatError(f"{path}: no column(s) {', '.join(missing)} (has {', '.join(available)})")
+    columns = [name for name in wanted if name in available]
+    if parquet.metadata.num_rows == 0:
+        raise EmptyInputError(f"{path}: Parquet file holds 0 events")
+    if not columns:
+        return
+    read = 0
+    batches = parquet.iter_batches(batch_size=step_size, columns=columns)
+    while entry_stop is None or read < entry_stop:
+        try:
+            batch = next(batches)
+        except StopIteration:
+            break
+        except (pa.ArrowException, OSError) as error:
+            raise CorruptFileError(f"{path}: corrupt Parquet data ({error})") from error
+        if entry_stop is not None and read + batch.num_rows > entry_stop:
+            batch = batch.slice(0, entry_stop - read)
+        read += batch.num_rows
+        chunk = ak.from_arrow(batch)
+        yield {name: chunk[name] for name in chunk.fields}
+
+
+def iter_events(
+    paths: PathLike | Sequence[PathLike],
+    *,
+    level: str | None = None,
+    collections: Sequence[str] | None = None,
+    entry_stop: int | None = None,
+    step_size: int = 100_000,
+) -> Iterator[ak.Array]:
+    """Yield chunks of canonical events from one or more event files.
+
+    Args:
+        paths: one file or a list (Delphes ROOT, ExRootAnalysis ROOT, LHE, LHE.gz,
+            surrotag Parquet; recognised by content, formats may be mixed if the levels
+            agree).
+        level: ``"delphes"`` or ``"parton"``; None takes the first file's level. Reading a
+            Delphes file at ``"parton"`` level gives its truth record only.
+        collections: subset of :data:`~surrotag.io.canonical.COLLECTIONS` to read; only the
+            branches they need are read. None reads everything the level has (collections a
+            file lacks are skipped); an explicit collection a file lacks is an error.
+        entry_stop: read at most this many events in total over all files.
+        step_size: events per chunk (at most; a chunk never spans two files).
+
+    Yields:
+        ak.Array of canonical events with ``Momentum4D`` behaviour, one chunk at a time.
+
+    Raises:
+        InputFileError: a missing file, or one of its subclasses: FormatError (unknown
+            format, wrong tree, mixed levels), MissingBranchError, EmptyInputError,
+            CorruptFileError.
+    """
+    if level is not None and level not in LEVELS:
+        raise FormatError(f"unknown level {level!r}; choose from {', '.join(LEVELS)}")
+    if step_size <= 0:
+        raise ValueError(f"step_size must be positive, got {step_size}")
+    wanted = _check_collections(collections)
+    files = _as_list(paths)
+    if not files:
+        raise EmptyInputError("no event file given")
+    for path in files:
+        existing_file(path)
+    read = 0
+    explicit = level is not None
+    for path in files:
+        if entry_stop is not None and read >= entry_stop:
+            return
+        fmt = sniff_format(path)
+        file_level = level_of(fmt, path)
+        if level is None:
+            level = file_level
+        elif not explicit and fmt != "delphes" and file_level != level:
+            raise FormatError(
+                f"{path}: {file_level}-level file mixed with {level}-level input; read each "
+                "level separately"
+            )
+        remaining = None if entry_stop is None else entry_stop - read
+        log.debug("%s: format %s, level %s, collections %s", path, fmt, level, wanted)
+        for fields in _iter_file(path, fmt, file_level, level, wanted, remaining, step_size):
+            chunk = ak.zip(fields, depth_limit=1)
+            read += len(chunk)
+            yield with_vector_behaviour(chunk)
+
+
+def read_events(
+    paths: PathLike | Sequence[PathLike],
+    *,
+    level: str | None = None,
+    collections: Sequence[str] | None = None,
+    entry_stop: int | None = None,
+    step_size: int = 100_000,
+) -> ak.Array:
+    """Read canonical events from one or more files into one array.
+
+    Same arguments as :func:`iter_events`; the chunks are concatenated.
+
+    Returns:
+        ak.Array of canonical events with ``Momentum4D`` behaviour.
+    """
+    chunks = list(
+        iter_events(
+            paths,
+            level=level,
+            collections=collections,
+            entry_stop=entry_stop,
+            step_size=step_size,
+        )
+    )
+    if not chunks:
+        raise EmptyInputError(f"no events read from {paths}")
+    events = chunks[0] if len(chunks) == 1 else ak.concatenate(chunks)
+    return with_vector_behaviour(events)
+
+
+def cross_section(path: PathLike) -> tuple[float, float] | None:
+    """Return ``(sigma_pb, error_pb)`` stored in an event file, or None.
+
+    LHE: the ``<init>`` block (:func:`surrotag.io.lhe.lhe_cross_section`). ExRootAnalysis
+    ``LHEF`` trees do not keep the ``<init>`` block, and Delphes' ``Event.CrossSection`` is
+    not filled reliably (it depends on the input reader), so both give None. Parquet: the
+    ``cross_section_pb`` (and ``cross_section_error_pb``) provenance keys if present.
+    """
+    fmt = sniff_format(path)
+    if fmt == "lhe":
+        from surrotag.io.lhe import lhe_cross_section
+
+        return lhe_cross_section(path)
+    if fmt == "parquet":
+        from surrotag.io.parquet import read_parquet_metadata
+
+        meta = read_parquet_metadata(path)
+        if "cross_section_pb" in meta:
+            return float(meta["cross_section_pb"]), float(meta.get("cross_section_error_pb", 0.0))
+    return None

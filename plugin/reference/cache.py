@@ -1,0 +1,52 @@
+"""Where generated reference samples live, and reuse of a sample whose settings match.
+
+Generated data never goes into git: it is written under :func:`data_dir` (environment
+variable ``SURROTAG_DATA``, default ``~/.cache/surrotag``). A sample's provenance records a
+``settings_key`` (sha256 of everything that fixes its content); asking again for the same
+settings returns the existing file instead of regenerating it.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+from surrotag.errors import SurrotagError
+from surrotag.io.parquet import read_parquet_metadata
+
+__all__ = ["cached_sample", "data_dir", "sample_path", "settings_key"]
+
+
+def data_dir() -> Path:
+    """The data folder: ``$SURROTAG_DATA`` or ``~/.cache/surrotag`` (not created here)."""
+    return Path(os.environ.get("SURROTAG_DATA") or Path.home() / ".cache" / "surrotag")
+
+
+def settings_key(settings: Mapping[str, Any]) -> str:
+    """sha256 (hex) of the canonical JSON of the settings that fix a sample's content."""
+    text = json.dumps(dict(settings), sort_keys=True, separators=(",", ":"))
+    return hashlib.sha256(text.encode()).hexdigest()
+
+
+def sample_path(
+    process: str, n_events: int, seed: int, jobs: int, ecm: float, mass: float | None, key: str
+) -> Path:
+    """Default file of a sample: ``<data_dir>/reference/<process>[_m<M>]_<...>.parquet``."""
+    mass_tag = f"_m{mass:g}" if mass is not None else ""
+    name = f"{process}{mass_tag}_{ecm / 1000:g}TeV_{n_events}ev_s{seed}_j{jobs}_{key[:10]}.parquet"
+    return data_dir() / "reference" / name
+
+
+def cached_sample(path: Path, key: str) -> Path | None:
+    """``path`` if it exists and its provenance ``settings_key`` equals ``key``, else None."""
+    if not path.exists():
+        return None
+    try:
+        recorded = read_parquet_metadata(path).get("settings_key")
+    except SurrotagError:
+        return None
+    return path if recorded == key else None

@@ -1,0 +1,299 @@
+"""Surrogate cards: the JSON metadata beside a surrogate's weights, checked by a schema.
+
+A card (``card.json``) says which tagger the surrogate replaces, which features it needs
+(with units and training support), how the score is transformed, the working points, the
+Bayesian method, the model config and the sha256 of every weight file. It is validated
+against ``schemas/card.schema.json`` (JSON Schema draft 2020-12) on every load; a failure is
+one :class:`~surrotag.surrogates.errors.CardError` line naming the file and the JSON path of
+the problem (as pyhf's ``validate`` re-raises ``InvalidSpecification``).
+
+References:
+    Classifier surrogates, arXiv:2402.15558.
+"""
+
+from __future__ import annotations
+
+import functools
+import itertools
+import json
+import math
+import os
+from dataclasses import dataclass, field
+from importlib.resources import files
+from pathlib import Path
+from typing import Any, Literal, TypedDict
+
+from surrotag.surrogates.errors import CardError
+
+__all__ = [
+    "CARD_FILENAME",
+    "SCHEMA_VERSION",
+    "BayesSpec",
+    "Card",
+    "EfficiencyBins",
+    "FeatureSpec",
+    "ScoreSpec",
+    "SolverSpec",
+    "TaggerSpec",
+    "TrainingSpec",
+    "WorkingPoint",
+    "card_schema",
+    "load_card",
+    "validate_card",
+]
+
+#: The card schema version this code reads and writes.
+SCHEMA_VERSION = 1
+#: File name of the card inside a surrogate folder.
+CARD_FILENAME = "card.json"
+
+_MAX_MESSAGE = 160
+
+
+class TaggerSpec(TypedDict, total=False):
+    """The tagger replaced: ``name``, ``score`` (what it is), ``weights_sha256``."""
+
+    name: str
+    score: str
+    weights_sha256: str | None
+
+
+class FeatureSpec(TypedDict):
+    """One input feature: unit (GeV, rad, '' if none), support = [0.1%, 99.9%] quantiles."""
+
+    name: str
+    unit: str
+    description: str
+    support: list[float]
+    mean: float
+    std: float
+
+
+class ScoreSpec(TypedDict):
+    """Score transform: the flow works in ``space`` on the score clipped to [clip, 1-clip]."""
+
+    space: Literal["logit", "probability"]
+    clip: float
+    column: str
+
+
+class WorkingPoint(TypedDict):
+    """A cut ``score > threshold`` on the tagger score, its nominal efficiency and definition."""
+
+    name: str
+    threshold: float
+    efficiency: float
+    definition: str
+
+
+class EfficiencyBins(TypedDict, total=False):
+    """Baseline efficiency (and mistag rate) per jet-pT bin; ``pt_edges`` in GeV."""
+
+    pt_edges: list[float]
+    efficiency: list[float]
+    efficiency_error: list[float]
+    mistag: list[float]
+    mistag_error: list[float]
+
+
+class BayesSpec(TypedDict):
+    """Bayesian method (``none``, ``vi``, ``mcmc``) and default number of weight draws."""
+
+    method: Literal["none", "vi", "mcmc"]
+    draws: int
+
+
+class SolverSpec(TypedDict):
+    """Default ODE solver (method name) and number of steps."""
+
+    method: str
+    steps: int
+
+
+class TrainingSpec(TypedDict):
+    """Training data: description, sha256 of the table (or None), row counts."""
+
+    description: str
+    sha256: str | None
+    rows: dict[str, int]
+
+
+@dataclass(frozen=True)
+class Card:
+    """A validated surrogate card. Build it with :func:`load_card` or :meth:`from_dict`.
+
+    The fields mirror ``card.schema.json``; :meth:`to_dict` gives back the JSON document.
+    """
+
+    schema_version: int
+    name: str
+    version: str
+    description: str
+    tagger: TaggerSpec
+    features: list[FeatureSpec]
+    score: ScoreSpec
+    working_points: list[WorkingPoint]
+    bayes: BayesSpec
+    model: dict[str, Any]
+    solver: SolverSpec
+    training: TrainingSpec
+    files: dict[str, str]
+    references: list[str]
+    created: str
+    surrotag_version: str
+    efficiency_map: dict[str, EfficiencyBins] | None = None
+    validation: dict[str, Any] | None = None
+    source: str = field(default="<card>", compare=False)
+
+    @classmethod
+    def from_dict(cls, document: dict[str, Any], source: str = "<card>") -> Card:
+        """Validate ``document`` (:func:`validate_card`) and wrap it."""
+        validate_card(document, source)
+        return cls(**document, source=source)
+
+    def to_dict(self) -> dict[str, Any]:
+        """The card as a JSON-able dict (optional fields left out when None)."""
+        document = {
+            name: getattr(self, name) for name in self.__dataclass_fields__ if name != "source"
+        }
+        return {key: value for key, value in document.items() if value is not None}
+
+    @property
+    def feature_names(self) -> list[str]:
+        """Feature names in the order the model expects them."""
+        return [feature["name"] for feature in self.features]
+
+    def model_threshold(self, name_or_value: str | float) -> float:
+        """A threshold in the space the flow models (the input of ``prob_above``).
+
+        Args:
+            name_or_value: a working point name, or a cut on the tagger score in the units of
+                ``score.column``.
+
+        Returns:
+            The cut after the card's score transform: for ``logit`` the logit of the score
+            clipped to ``[clip, 1 - clip]``; for ``probability`` the score itself.
+        """
+        value = (
+            self.working_point(name_or_value)["threshold"]
+            if isinstance(name_or_value, str)
+            else float(name_or_value)
+        )
+        if self.score["space"] == "probability":
+            return value
+        clip = self.score["clip"]
+        value = min(max(value, clip), 1.0 - clip)
+        return math.log(value) - math.log1p(-value)
+
+    def working_point(self, name: str) -> WorkingPoint:
+        """The working point called ``name`` (CardError naming the known ones otherwise)."""
+        for point in self.working_points:
+            if point["name"] == name:
+                return point
+        known = ", ".join(point["name"] for point in self.working_points) or "none"
+        raise CardError(
+            f"{self.source}: surrogate {self.name!r} has no working point {name!r} "
+            f"(it has: {known})"
+        )
+
+
+@functools.cache
+def card_schema() -> dict[str, Any]:
+    """The card JSON schema shipped in ``surrotag.surrogates.schemas``."""
+    text = (files("surrotag.surrogates.schemas") / "card.schema.json").read_text("utf-8")
+    return json.loads(text)
+
+
+@functools.cache
+def _validator() -> Any:
+    import jsonschema
+
+    schema = card_schema()
+    jsonschema.Draft202012Validator.check_schema(schema)
+    return jsonschema.Draft202012Validator(schema)
+
+
+def _one_line(text: str) -> str:
+    text = " ".join(str(text).split())
+    return text if len(text) <= _MAX_MESSAGE else text[: _MAX_MESSAGE - 3] + "..."
+
+
+def validate_card(document: Any, source: str = "<card>") -> None:
+    """Check a card document against the schema and the rules a schema cannot say.
+
+    Args:
+        document: the parsed ``card.json``.
+        source: name of the file or object, used in messages.
+
+    Raises:
+        CardError: one line ``<source>: invalid surrogate card at <json path>: <problem>``;
+            a wrong ``schema_version`` is reported first, before any other check.
+    """
+    if not isinstance(document, dict):
+        raise CardError(
+            f"{source}: a surrogate card must be a JSON object, not {type(document).__name__}"
+        )
+    found = document.get("schema_version")
+    if found != SCHEMA_VERSION:
+        raise CardError(
+            f"{source}: card schema_version {found!r} is not supported (this surrotag reads "
+            f"{SCHEMA_VERSION}); re-save the surrogate with this surrotag or upgrade surrotag"
+        )
+    import jsonschema
+
+    error = jsonschema.exceptions.best_match(_validator().iter_errors(document))
+    if error is not None:
+        raise CardError(
+            f"{source}: invalid surrogate card at {error.json_path}: {_one_line(error.message)}"
+        )
+    _check_consistency(document, source)
+
+
+def _check_consistency(document: dict[str, Any], source: str) -> None:
+    """Rules across fields: unique names, ordered supports, bin counts."""
+
+    def fail(path: str, problem: str) -> None:
+        raise CardError(f"{source}: invalid surrogate card at {path}: {problem}")
+
+    names = [feature["name"] for feature in document["features"]]
+    for index, feature in enumerate(document["features"]):
+        if names.index(feature["name"]) != index:
+            fail(f"$.features[{index}].name", f"feature {feature['name']!r} is listed twice")
+        low, high = feature["support"]
+        if not low <= high:
+            fail(f"$.features[{index}].support", f"lower end {low} is above upper end {high}")
+    points = [point["name"] for point in document["working_points"]]
+    for index, name in enumerate(points):
+        if points.index(name) != index:
+            fail(f"$.working_points[{index}].name", f"working point {name!r} is listed twice")
+    for name, bins in (document.get("efficiency_map") or {}).items():
+        path = f"$.efficiency_map.{name}"
+        if name not in points:
+            fail(path, f"{name!r} is not a working point (have: {', '.join(points) or 'none'})")
+        edges = bins["pt_edges"]
+        if any(b <= a for a, b in itertools.pairwise(edges)):
+            fail(f"{path}.pt_edges", "bin edges must increase")
+        for key in ("efficiency", "efficiency_error", "mistag", "mistag_error"):
+            if key in bins and len(bins[key]) != len(edges) - 1:
+                fail(f"{path}.{key}", f"{len(bins[key])} values for {len(edges) - 1} pT bins")
+
+
+def load_card(path: str | os.PathLike[str]) -> Card:
+    """Read and validate a card: a ``card.json`` file or a surrogate folder holding one.
+
+    Raises:
+        CardError: the file is missing, not JSON, or fails :func:`validate_card`.
+    """
+    path = Path(path)
+    if path.is_dir():
+        path = path / CARD_FILENAME
+    if not path.is_file():
+        raise CardError(
+            f"{path}: no such card; a surrogate folder holds {CARD_FILENAME} "
+            "beside weights.safetensors"
+        )
+    try:
+        document = json.loads(path.read_text("utf-8"))
+    except (json.JSONDecodeError, UnicodeDecodeError) as error:
+        raise CardError(f"{path}: not valid JSON ({_one_line(str(error))})") from None
+    return Card.from_dict(document, source=str(path))

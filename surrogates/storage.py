@@ -1,0 +1,276 @@
+"""Save and load surrogates: a folder with ``card.json`` and ``weights.safetensors``.
+
+Weights are stored with safetensors (tensors only: no pickle, no code runs on load); the
+card records the model config and the sha256 of every weight file. Loading validates the
+card against its schema and checks every file's sha256 *before* any byte of weights is
+parsed, so a tampered or truncated file is refused with one line naming it. Saving is
+atomic: the folder is written under a temporary name beside the target, then renamed.
+
+References:
+    safetensors format, https://github.com/huggingface/safetensors
+"""
+
+from __future__ import annotations
+
+import contextlib
+import datetime
+import hashlib
+import json
+import os
+import shutil
+import tempfile
+from collections.abc import Mapping
+from importlib.metadata import PackageNotFoundError
+from importlib.metadata import version as distribution_version
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from surrotag.surrogates.card import CARD_FILENAME, SCHEMA_VERSION, Card, load_card
+from surrotag.surrogates.errors import CardError, IntegrityError, SurrogateError
+
+if TYPE_CHECKING:
+    from surrotag.surrogates.flow import Surrogate
+
+__all__ = [
+    "WEIGHTS_FILENAME",
+    "check_model_config",
+    "file_status",
+    "load_surrogate",
+    "save_surrogate",
+    "sha256_file",
+    "verify_files",
+]
+
+#: File name of the weights inside a surrogate folder.
+WEIGHTS_FILENAME = "weights.safetensors"
+
+
+def sha256_file(path: str | os.PathLike[str], chunk_size: int = 1 << 20) -> str:
+    """Hex sha256 of a file, read in chunks of ``chunk_size`` bytes."""
+    digest = hashlib.sha256()
+    with open(path, "rb") as stream:
+        while block := stream.read(chunk_size):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def _surrotag_version() -> str:
+    try:
+        return distribution_version("surrotag")
+    except PackageNotFoundError:  # pragma: no cover - running from a bare source tree
+        return "unknown"
+
+
+def file_status(folder: str | os.PathLike[str], card: Card) -> dict[str, str]:
+    """Hash status of each file the card lists: ``ok``, ``missing`` or ``sha256 mismatch``."""
+    folder = Path(folder)
+    status = {}
+    for name, expected in card.files.items():
+        path = folder / name
+        if not path.is_file():
+            status[name] = "missing"
+        else:
+            status[name] = "ok" if sha256_file(path) == expected else "sha256 mismatch"
+    return status
+
+
+def verify_files(folder: str | os.PathLike[str], card: Card) -> None:
+    """Check every file the card lists against its sha256.
+
+    Raises:
+        IntegrityError: one line naming the first missing or altered file.
+    """
+    for name, status in file_status(folder, card).items():
+        if status == "missing":
+            raise IntegrityError(
+                f"{Path(folder) / name}: missing; the card lists it (reinstall or re-save "
+                "the surrogate)"
+            )
+        if status != "ok":
+            raise IntegrityError(
+                f"{Path(folder) / name}: sha256 differs from the card's {card.files[name][:12]}…"
+                "; the file was altered or truncated (reinstall or re-train the surrogate)"
+            )
+
+
+def _features(surrogate: Surrogate, given: list[Mapping[str, Any]] | None) -> list[dict]:
+    """Card features in model order; support, mean and std from the model's buffers."""
+    names = list(surrogate.feature_names)
+    given = list(given or [{"name": name} for name in names])
+    if [entry.get("name") for entry in given] != names:
+        raise CardError(
+            f"card features {[entry.get('name') for entry in given]} differ from the model's "
+            f"{names}: list the same features in the same order"
+        )
+    columns = {
+        key: getattr(surrogate, f"feature_{key}").detach().cpu().tolist()
+        for key in ("low", "high", "mean", "std")
+    }
+    return [
+        {
+            "unit": "",
+            "description": "",
+            **entry,
+            "support": [columns["low"][i], columns["high"][i]],
+            "mean": columns["mean"][i],
+            "std": columns["std"][i],
+        }
+        for i, entry in enumerate(given)
+    ]
+
+
+def _card_document(
+    surrogate: Surrogate, card_fields: Mapping[str, Any], digest: str
+) -> dict[str, Any]:
+    document = dict(card_fields)
+    config = surrogate.config()
+    document["schema_version"] = SCHEMA_VERSION
+    document["model"] = config
+    document["features"] = _features(surrogate, card_fields.get("features"))
+    document["bayes"] = {"method": config["bayes"]["method"], "draws": config["bayes"]["draws"]}
+    document["solver"] = {"method": config["solver"]["method"], "steps": config["solver"]["steps"]}
+    document["files"] = {WEIGHTS_FILENAME: digest}
+    document.setdefault(
+        "created", datetime.datetime.now(datetime.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+    )
+    document.setdefault("surrotag_version", _surrotag_version())
+    return document
+
+
+def save_surrogate(
+    surrogate: Surrogate,
+    card_fields: Mapping[str, Any],
+    folder: str | os.PathLike[str],
+    *,
+    overwrite: bool = False,
+) -> Card:
+    """Write a surrogate folder atomically: ``weights.safetensors`` then ``card.json``.
+
+    Args:
+        surrogate: the trained model; its ``tensors()`` go to safetensors and its
+            ``config()`` into the card's ``model``.
+        card_fields: the card fields that describe rather than derive from the model
+            (name, version, description, tagger, score, working_points, training,
+            references, optional efficiency_map and validation). ``features`` may give
+            ``name``/``unit``/``description`` per feature (in model order); support, mean
+            and std come from the model's buffers. ``schema_version``, ``model``,
+            ``bayes``, ``solver`` and ``files`` are filled here; ``created`` and
+            ``surrotag_version`` default to now and the installed version.
+        folder: destination folder (its parent is created if needed).
+        overwrite: replace an existing folder.
+
+    Returns:
+        The card written (validated against the schema before anything is written).
+
+    Raises:
+        CardError: the fields do not make a valid card.
+        SurrogateError: ``folder`` exists and ``overwrite`` is False.
+    """
+    from safetensors.torch import save_file
+
+    folder = Path(folder)
+    if folder.exists() and not overwrite:
+        raise SurrogateError(f"{folder}: already exists; choose another folder or overwrite it")
+    folder.parent.mkdir(parents=True, exist_ok=True)
+    tensors = {
+        name: tensor.detach().to("cpu").contiguous().clone()
+        for name, tensor in surrogate.tensors().items()
+    }
+    staging = Path(tempfile.mkdtemp(prefix=f".{folder.name}.", suffix=".tmp", dir=folder.parent))
+    try:
+        weights = staging / WEIGHTS_FILENAME
+        save_file(tensors, weights, metadata={"format": "pt", "producer": "surrotag"})
+        document = _card_document(surrogate, card_fields, sha256_file(weights))
+        card = Card.from_dict(document, source=str(folder / CARD_FILENAME))
+        (staging / CARD_FILENAME).write_text(json.dumps(document, indent=2) + "\n", "utf-8")
+        _replace_folder(staging, folder)
+    except BaseException:
+        shutil.rmtree(staging, ignore_errors=True)
+        raise
+    return card
+
+
+def _replace_folder(staging: Path, folder: Path) -> None:
+    """Move ``staging`` to ``folder``; an existing ``folder`` is swapped out, then removed."""
+    if not folder.exists():
+        os.replace(staging, folder)
+        return
+    backup = Path(tempfile.mkdtemp(prefix=f".{folder.name}.", suffix=".old", dir=folder.parent))
+    backup.rmdir()
+    os.replace(folder, backup)
+    try:
+        os.replace(staging, folder)
+    except BaseException:
+        os.replace(backup, folder)
+        raise
+    with contextlib.suppress(OSError):
+        shutil.rmtree(backup)
+
+
+def check_model_config(card: Card, source: Path) -> None:
+    """The card's features, bayes and solver fields must agree with its model config."""
+    model = card.model
+    if model.get("feature_names") != card.feature_names:
+        raise CardError(
+            f"{source}: features {card.feature_names} differ from the model config's "
+            f"{model.get('feature_names')}; the card was edited by hand (re-save the surrogate)"
+        )
+    bayes = model.get("bayes") if isinstance(model.get("bayes"), dict) else {}
+    solver = model.get("solver") if isinstance(model.get("solver"), dict) else {}
+    pairs = {
+        "bayes.method": (card.bayes["method"], bayes.get("method")),
+        "bayes.draws": (card.bayes["draws"], bayes.get("draws")),
+        "solver.method": (card.solver["method"], solver.get("method")),
+        "solver.steps": (card.solver["steps"], solver.get("steps")),
+    }
+    for key, (stated, configured) in pairs.items():
+        if stated != configured:
+            raise CardError(
+                f"{source}: card {key} is {stated!r} but the model config says {configured!r}; "
+                "the card was edited by hand (re-save the surrogate)"
+            )
+
+
+def load_surrogate(
+    folder: str | os.PathLike[str], *, device: str = "cpu"
+) -> tuple[Surrogate, Card]:
+    """Load a surrogate folder after checking its card and the sha256 of its files.
+
+    Args:
+        folder: a folder holding ``card.json`` and ``weights.safetensors`` (use
+            :func:`~surrotag.surrogates.registry.resolve_surrogate` for names).
+        device: torch device of the returned model (``cpu``, ``cuda``, ...).
+
+    Returns:
+        ``(surrogate, card)``; the model is in eval mode on ``device``.
+
+    Raises:
+        CardError: the card is missing, not JSON, fails the schema or has another
+            ``schema_version``.
+        IntegrityError: a listed file is missing or its sha256 differs (checked before the
+            weights are read).
+    """
+    from safetensors import SafetensorError
+    from safetensors.torch import load_file
+
+    from surrotag.surrogates.flow import Surrogate
+
+    folder = Path(folder)
+    card = load_card(folder)
+    check_model_config(card, folder / CARD_FILENAME)
+    verify_files(folder, card)
+    weights = folder / WEIGHTS_FILENAME
+    try:
+        tensors = load_file(weights, device=str(device))
+    except SafetensorError as error:
+        raise IntegrityError(f"{weights}: not a valid safetensors file ({error})") from None
+    try:
+        surrogate = Surrogate.from_parts(card.model, tensors)
+    except SurrogateError as error:
+        raise IntegrityError(f"{folder}: weights and card do not fit: {error}") from None
+    except (KeyError, TypeError, ValueError, RuntimeError) as error:
+        raise IntegrityError(
+            f"{weights}: weights do not fit the card's model config "
+            f"({type(error).__name__}: {' '.join(str(error).split())[:200]})"
+        ) from None
+    return surrogate.to(device).eval(), card

@@ -1,0 +1,97 @@
+"""Registry: shipped surrogates and third-party ones found through entry points."""
+
+from __future__ import annotations
+
+import importlib
+import json
+import sys
+import textwrap
+from pathlib import Path
+
+import pytest
+
+from surrotag.surrogates.errors import SurrogateNotFoundError
+from surrotag.surrogates.registry import (
+    ENTRY_POINT_GROUP,
+    list_surrogates,
+    resolve_surrogate,
+    shipped_folder,
+)
+
+
+def _install_plugin(site: Path, entries: dict[str, str], module_code: str) -> None:
+    """Install a real distribution (dist-info with entry points) on a sys.path folder."""
+    (site / "thirdparty_surrogates.py").write_text(textwrap.dedent(module_code))
+    info = site / "thirdparty_surrogates-1.0.dist-info"
+    info.mkdir()
+    (info / "METADATA").write_text(
+        "Metadata-Version: 2.1\nName: thirdparty-surrogates\nVersion: 1.0\n"
+    )
+    lines = "\n".join(f"{name} = {target}" for name, target in entries.items())
+    (info / "entry_points.txt").write_text(f"[{ENTRY_POINT_GROUP}]\n{lines}\n")
+
+
+@pytest.fixture
+def plugin_site(tmp_path, monkeypatch, card_document):
+    """A third-party package with a valid surrogate, a callable one and two broken ones."""
+    site = tmp_path / "site"
+    site.mkdir()
+    for name in ("ext-top", "ext-w"):
+        folder = site / "folders" / name
+        folder.mkdir(parents=True)
+        (folder / "card.json").write_text(json.dumps(dict(card_document, name=name)))
+    broken = site / "folders" / "broken"
+    broken.mkdir()
+    (broken / "card.json").write_text(json.dumps(dict(card_document, schema_version=9)))
+    _install_plugin(
+        site,
+        {
+            "ext-top": "thirdparty_surrogates:TOP",
+            "ext-w": "thirdparty_surrogates:w_folder",
+            "broken": "thirdparty_surrogates:BROKEN",
+            "gone": "thirdparty_surrogates:MISSING",
+        },
+        f"""
+        from pathlib import Path
+        ROOT = Path({str(site / "folders")!r})
+        TOP = str(ROOT / "ext-top")
+        BROKEN = ROOT / "broken"
+        def w_folder():
+            return ROOT / "ext-w"
+        """,
+    )
+    monkeypatch.delitem(sys.modules, "thirdparty_surrogates", raising=False)
+    monkeypatch.syspath_prepend(str(site))
+    importlib.invalidate_caches()
+    yield site
+    sys.modules.pop("thirdparty_surrogates", None)
+
+
+def test_shipped_folder_is_inside_the_package():
+    assert shipped_folder().is_dir()
+    assert shipped_folder().parent.name == "surrogates"
+
+
+def test_entry_points_are_listed_with_problems_kept(plugin_site):
+    infos = {info.name: info for info in list_surrogates()}
+    assert infos["ext-top"].problem is None
+    assert infos["ext-top"].n_features == 2
+    assert infos["ext-top"].bayes == "vi"
+    assert infos["ext-top"].origin == "entry point ext-top (thirdparty-surrogates)"
+    assert infos["ext-w"].path == plugin_site / "folders" / "ext-w"
+    assert "schema_version 9" in infos["broken"].problem
+    assert "failed to load" in infos["gone"].problem
+
+
+def test_resolve_by_name_and_by_folder(plugin_site, tmp_path):
+    folder = plugin_site / "folders" / "ext-w"
+    assert resolve_surrogate("ext-w") == folder
+    assert resolve_surrogate(Path(plugin_site / "folders" / "ext-top")) == folder.parent / "ext-top"
+    assert resolve_surrogate(str(folder)) == folder
+
+
+def test_unknown_name_lists_installed(plugin_site, tmp_path):
+    with pytest.raises(SurrogateNotFoundError, match=r"no surrogate 'nope'.*ext-top.*ext-w"):
+        resolve_surrogate("nope")
+    with pytest.raises(SurrogateNotFoundError, match=r"folder has no card\.json"):
+        resolve_surrogate(tmp_path)

@@ -1,0 +1,145 @@
+"""Surrogate folders: atomic save, sha256-checked load, exact round trip, clear refusals."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+import torch
+
+from surrotag.surrogates.errors import CardError, IntegrityError, SurrogateError
+from surrotag.surrogates.storage import (
+    WEIGHTS_FILENAME,
+    file_status,
+    load_surrogate,
+    save_surrogate,
+    sha256_file,
+)
+
+THRESHOLDS = [-1.0, 0.0, 1.5]
+
+
+@pytest.fixture
+def saved(trained, card_fields, tmp_path):
+    folder = tmp_path / "vi"
+    save_surrogate(trained["vi"], card_fields, folder)
+    return folder
+
+
+@pytest.mark.parametrize("method", ["none", "vi", "mcmc"])
+def test_round_trip_gives_identical_probabilities(trained, card_fields, tmp_path, method):
+    model = trained[method]
+    card = save_surrogate(model, card_fields, tmp_path / method)
+    loaded, loaded_card = load_surrogate(tmp_path / method)
+    assert loaded_card == card
+    assert card.bayes == {"method": method, "draws": model.default_draws}
+    features = trained["features"][:40]
+    before = model(features).prob_above(THRESHOLDS)
+    after = loaded(features).prob_above(THRESHOLDS)
+    assert before.shape == (model.default_draws, 40, 3)
+    assert torch.equal(before, after)
+    assert torch.equal(
+        model(features).sample(torch.Generator().manual_seed(1)),
+        loaded(features).sample(torch.Generator().manual_seed(1)),
+    )
+    assert sorted(p.name for p in tmp_path.iterdir()) == [method]  # no temporary left over
+
+
+def test_card_is_derived_from_the_model(trained, saved):
+    card = json.loads((saved / "card.json").read_text())
+    model = trained["vi"]
+    assert card["files"] == {WEIGHTS_FILENAME: sha256_file(saved / WEIGHTS_FILENAME)}
+    assert card["model"] == model.config()
+    assert [f["support"] for f in card["features"]] == torch.stack(
+        [model.feature_low, model.feature_high], 1
+    ).tolist()
+    assert card["features"][0]["unit"] == "GeV"
+    assert card["solver"] == {"method": "rk4", "steps": model.steps}
+    assert (saved / WEIGHTS_FILENAME).read_bytes()[8:9] == b"{"  # safetensors JSON header
+
+
+def test_tampered_weight_byte_is_refused_before_loading(saved):
+    weights = saved / WEIGHTS_FILENAME
+    data = bytearray(weights.read_bytes())
+    data[-5] ^= 0x01
+    weights.write_bytes(bytes(data))
+    with pytest.raises(IntegrityError, match=r"weights\.safetensors: sha256 differs") as caught:
+        load_surrogate(saved)
+    assert "\n" not in str(caught.value)
+    assert file_status(saved, _card(saved)) == {WEIGHTS_FILENAME: "sha256 mismatch"}
+
+
+def test_missing_weights_are_refused(saved):
+    (saved / WEIGHTS_FILENAME).unlink()
+    with pytest.raises(IntegrityError, match=r"weights\.safetensors: missing"):
+        load_surrogate(saved)
+
+
+def test_card_edit_breaking_the_schema_names_the_path(saved):
+    document = json.loads((saved / "card.json").read_text())
+    document["bayes"]["method"] = "ensemble"
+    (saved / "card.json").write_text(json.dumps(document))
+    with pytest.raises(CardError, match=r"card\.json: invalid surrogate card at \$\.bayes\.method"):
+        load_surrogate(saved)
+
+
+def test_wrong_schema_version_is_refused(saved):
+    document = json.loads((saved / "card.json").read_text())
+    document["schema_version"] = 2
+    (saved / "card.json").write_text(json.dumps(document))
+    with pytest.raises(CardError, match="schema_version 2 is not supported"):
+        load_surrogate(saved)
+
+
+@pytest.mark.parametrize(
+    ("key", "value", "path"),
+    [
+        ("bayes", {"method": "vi", "draws": 7}, "bayes.draws"),
+        ("solver", {"method": "dopri5", "steps": 8}, "solver.method"),
+    ],
+)
+def test_card_disagreeing_with_its_model_config_is_refused(saved, key, value, path):
+    document = json.loads((saved / "card.json").read_text())
+    document[key] = value  # still valid for the schema
+    (saved / "card.json").write_text(json.dumps(document))
+    with pytest.raises(CardError, match=f"card {path} is .* but the model config says"):
+        load_surrogate(saved)
+
+
+def test_weights_of_another_model_are_refused(trained, card_fields, saved, tmp_path):
+    other = save_surrogate(trained["none"], card_fields, tmp_path / "none")
+    (saved / WEIGHTS_FILENAME).write_bytes((tmp_path / "none" / WEIGHTS_FILENAME).read_bytes())
+    document = json.loads((saved / "card.json").read_text())
+    document["files"] = other.files  # hash updated: the swap passes the integrity check
+    (saved / "card.json").write_text(json.dumps(document))
+    with pytest.raises(IntegrityError, match="do not match the config"):
+        load_surrogate(saved)
+
+
+def test_existing_folder_needs_overwrite(trained, card_fields, saved):
+    with pytest.raises(SurrogateError, match="already exists"):
+        save_surrogate(trained["none"], card_fields, saved)
+    card = save_surrogate(trained["none"], card_fields, saved, overwrite=True)
+    assert card.bayes["method"] == "none"
+    assert sorted(p.name for p in saved.parent.iterdir()) == ["vi"]
+    assert load_surrogate(saved)[1].bayes["method"] == "none"
+
+
+def test_invalid_fields_write_nothing(trained, card_fields, tmp_path):
+    with pytest.raises(CardError, match=r"at \$\.score\.space"):
+        save_surrogate(
+            trained["vi"],
+            dict(card_fields, score={"space": "x", "clip": 0.0, "column": "s"}),
+            tmp_path / "a",
+        )
+    with pytest.raises(CardError, match="differ from the model's"):
+        save_surrogate(
+            trained["vi"], dict(card_fields, features=[{"name": "mass"}]), tmp_path / "b"
+        )
+    assert list(tmp_path.iterdir()) == []
+
+
+def _card(folder):
+    from surrotag.surrogates.card import load_card
+
+    return load_card(folder)
