@@ -222,7 +222,7 @@ def cross_section(path: PathLike) -> tuple[float, float] | None:
     LHE: the ``<init>`` block (:func:`surrotag.io.lhe.lhe_cross_section`). ExRootAnalysis
     ``LHEF`` trees do not keep the ``<init>`` block, and Delphes' ``Event.CrossSection`` is
     not filled reliably (it depends on the input reader), so both give None. Parquet: the
-    ``cross_section_pb`` (and ``cross_section_error_pb``) provenance keys if present.
+    ``sigma_pb`` (and ``sigma_err_pb``) provenance keys that reference samples record.
     """
     fmt = sniff_format(path)
     if fmt == "lhe":
@@ -233,6 +233,6 @@ def cross_section(path: PathLike) -> tuple[float, float] | None:
         from surrotag.io.parquet import read_parquet_metadata
 
         meta = read_parquet_metadata(path)
-        if "cross_section_pb" in meta:
-            return float(meta["cross_section_pb"]), float(meta.get("cross_section_error_pb", 0.0))
+        if "sigma_pb" in meta:
+            return float(meta["sigma_pb"]), float(meta.get("sigma_err_pb", 0.0))
     return None

@@ -260,6 +260,7 @@ def _provenance(
     br_w = numbers[0]["br_w_hadronic_pythia"]
     return {
         "kind": "reference-sample",
+        "level": "delphes",
         "settings": settings,
         "settings_key": key,
         "process": spec.name,

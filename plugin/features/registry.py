@@ -1,0 +1,454 @@
+"""The registry of every public feature surrotag builds: one name, unit, dtype and meaning each.
+
+Surrogate cards (arXiv:2402.15558 conditions the surrogate on public features and truth
+information) refer to features by the names registered here, so the names are stable API.
+
+A feature table has one row per object. The object kind follows from the input level:
+
+===========  ==========  ==============================================================
+level        row kind    rows
+===========  ==========  ==============================================================
+``delphes``  ``fatjet``  every fat jet (Delphes ``FatJet``) of every event
+``parton``   ``top``     every top quark (the last copy of each top in the truth record)
+===========  ==========  ==============================================================
+
+Event-level features (kind ``event``) are repeated on every row of their event. Quantities
+that can be unknown (no matched top, a missing decay chain, no lepton, tau1 = 0) are NaN and
+a boolean ``flag_*`` column says why; nothing is guessed. Units: GeV for energies and
+momenta, rad for azimuthal angles; pseudorapidity and Delta R are dimensionless.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from types import MappingProxyType
+from typing import Final
+
+from surrotag.errors import FeatureError
+from surrotag.io.canonical import LEVELS
+
+__all__ = [
+    "FEATURES",
+    "ROW_KIND",
+    "Feature",
+    "describe_features",
+    "features_for_level",
+    "get_feature",
+]
+
+#: The object kind of one row at each input level.
+ROW_KIND: Final = MappingProxyType({"delphes": "fatjet", "parton": "top"})
+
+
+@dataclass(frozen=True)
+class Feature:
+    """One public feature.
+
+    Attributes:
+        name: the column name, used by surrogate cards.
+        unit: ``"GeV"``, ``"rad"`` or ``""`` (dimensionless).
+        dtype: numpy dtype name of the column (``float32``, ``float64``, ``int32``, ``bool``).
+        description: one sentence: what the value is and how it is computed.
+        levels: input levels that can provide it (subset of ``("delphes", "parton")``).
+        kind: the object a row is (``"fatjet"`` or ``"top"``), or ``"event"`` for an event
+            quantity repeated on every row of the event.
+        requires: canonical collections (:data:`surrotag.io.canonical.COLLECTIONS`) it needs.
+        flags: the ``flag_*`` columns that explain a missing value (empty: never missing).
+    """
+
+    name: str
+    unit: str
+    dtype: str
+    description: str
+    levels: tuple[str, ...]
+    kind: str
+    requires: tuple[str, ...]
+    flags: tuple[str, ...] = ()
+
+    @property
+    def is_flag(self) -> bool:
+        """True for the boolean ``flag_*`` columns that explain missing values."""
+        return self.name.startswith("flag_")
+
+
+_D = ("delphes",)
+_P = ("parton",)
+_JET = ("fatjets",)
+_TRUTH = ("fatjets", "particles")
+_NO_MATCH = ("flag_no_top_match",)
+_NO_CHAIN = ("flag_no_top_match", "flag_no_decay_chain")
+
+_ALL: tuple[Feature, ...] = (
+    # -- fat-jet kinematics and substructure (Delphes FatJet) ------------------------------
+    Feature(
+        "jet_index",
+        "",
+        "int32",
+        "Position of the fat jet in its event's collection "
+        "(Delphes orders by pT: 0 is the leading jet).",
+        _D,
+        "fatjet",
+        _JET,
+    ),
+    Feature("jet_pt", "GeV", "float32", "Fat-jet transverse momentum.", _D, "fatjet", _JET),
+    Feature("jet_eta", "", "float32", "Fat-jet pseudorapidity.", _D, "fatjet", _JET),
+    Feature("jet_phi", "rad", "float32", "Fat-jet azimuth in (-pi, pi].", _D, "fatjet", _JET),
+    Feature("jet_mass", "GeV", "float32", "Fat-jet invariant mass.", _D, "fatjet", _JET),
+    Feature(
+        "jet_sd_mass",
+        "GeV",
+        "float32",
+        "Soft-drop groomed mass (Delphes SoftDroppedP4[0]; arXiv:1402.2657).",
+        _D,
+        "fatjet",
+        _JET,
+    ),
+    Feature(
+        "jet_tau21",
+        "",
+        "float32",
+        "N-subjettiness ratio tau2/tau1 (beta = 1; arXiv:1011.2268); NaN where tau1 <= 0.",
+        _D,
+        "fatjet",
+        _JET,
+        ("flag_tau_undefined",),
+    ),
+    Feature(
+        "jet_tau32",
+        "",
+        "float32",
+        "N-subjettiness ratio tau3/tau2 (beta = 1; arXiv:1011.2268); NaN where tau2 <= 0.",
+        _D,
+        "fatjet",
+        _JET,
+        ("flag_tau_undefined",),
+    ),
+    Feature(
+        "jet_n_constituents",
+        "",
+        "int32",
+        "Number of constituents (charged + neutral); -1 where the file does not record them.",
+        _D,
+        "fatjet",
+        _JET,
+    ),
+    Feature(
+        "flag_tau_undefined",
+        "",
+        "bool",
+        "True where tau1 <= 0 or tau2 <= 0, so that jet_tau21 or jet_tau32 is NaN.",
+        _D,
+        "fatjet",
+        _JET,
+    ),
+    # -- truth matching of fat jets to top quarks (Delphes Particle) -----------------------
+    Feature(
+        "truth_top_matched",
+        "",
+        "bool",
+        "A top quark (last copy in its chain) lies "
+        "within Delta R < R (default 0.8) of the jet axis.",
+        _D,
+        "fatjet",
+        _TRUTH,
+    ),
+    Feature(
+        "truth_top_pt",
+        "GeV",
+        "float32",
+        "pT of the matched top (the nearest one).",
+        _D,
+        "fatjet",
+        _TRUTH,
+        _NO_MATCH,
+    ),
+    Feature(
+        "truth_top_eta",
+        "",
+        "float32",
+        "Pseudorapidity of the matched top.",
+        _D,
+        "fatjet",
+        _TRUTH,
+        _NO_MATCH,
+    ),
+    Feature(
+        "truth_top_dr",
+        "",
+        "float32",
+        "Delta R between the jet axis and the matched top.",
+        _D,
+        "fatjet",
+        _TRUTH,
+        _NO_MATCH,
+    ),
+    Feature(
+        "truth_top_hadronic",
+        "",
+        "float32",
+        "1 if the matched top's W decays to "
+        "quarks, 0 if to leptons; NaN if unmatched or the decay chain is absent.",
+        _D,
+        "fatjet",
+        _TRUTH,
+        _NO_CHAIN,
+    ),
+    Feature(
+        "truth_top_n_contained",
+        "",
+        "float32",
+        "How many of b, f, f' (the top's b "
+        "quark and its W's two daughters) lie within R of the jet axis: 0..3.",
+        _D,
+        "fatjet",
+        _TRUTH,
+        _NO_CHAIN,
+    ),
+    Feature(
+        "truth_top_contained",
+        "",
+        "float32",
+        "1 if b, f and f' all lie within R of "
+        "the jet axis, else 0; NaN if unmatched or the decay chain is absent.",
+        _D,
+        "fatjet",
+        _TRUTH,
+        _NO_CHAIN,
+    ),
+    Feature(
+        "truth_top_dr_max",
+        "",
+        "float32",
+        "Largest Delta R of b, f, f' to the jet axis.",
+        _D,
+        "fatjet",
+        _TRUTH,
+        _NO_CHAIN,
+    ),
+    Feature(
+        "flag_no_top_match",
+        "",
+        "bool",
+        "True where no top lies within R of the jet: the truth_top_* values are NaN.",
+        _D,
+        "fatjet",
+        _TRUTH,
+    ),
+    Feature(
+        "flag_no_decay_chain",
+        "",
+        "bool",
+        "True where a top is matched but its decay "
+        "t -> b W, W -> f f' is not in the record: decay-product values are NaN.",
+        _D,
+        "fatjet",
+        _TRUTH,
+    ),
+    # -- event-level quantities -------------------------------------------------------------
+    Feature(
+        "event_weight",
+        "",
+        "float64",
+        "Generator event weight (1 where the file has none).",
+        ("delphes", "parton"),
+        "event",
+        ("weight",),
+    ),
+    Feature(
+        "event_met",
+        "GeV",
+        "float32",
+        "Missing transverse momentum magnitude (Delphes MissingET).",
+        _D,
+        "event",
+        ("fatjets", "met"),
+    ),
+    Feature(
+        "event_ht",
+        "GeV",
+        "float32",
+        "Scalar sum of the pT of the small-R jets (Delphes Jet).",
+        _D,
+        "event",
+        ("fatjets", "jets"),
+    ),
+    Feature("event_n_fatjets", "", "int32", "Number of fat jets in the event.", _D, "event", _JET),
+    Feature(
+        "event_n_jets",
+        "",
+        "int32",
+        "Number of small-R jets in the event.",
+        _D,
+        "event",
+        ("fatjets", "jets"),
+    ),
+    Feature(
+        "event_n_electrons",
+        "",
+        "int32",
+        "Number of electrons.",
+        _D,
+        "event",
+        ("fatjets", "electrons"),
+    ),
+    Feature("event_n_muons", "", "int32", "Number of muons.", _D, "event", ("fatjets", "muons")),
+    Feature(
+        "event_n_leptons",
+        "",
+        "int32",
+        "Number of electrons plus muons.",
+        _D,
+        "event",
+        ("fatjets", "electrons", "muons"),
+    ),
+    Feature(
+        "event_lep1_pt",
+        "GeV",
+        "float32",
+        "pT of the leading lepton (electron or muon).",
+        _D,
+        "event",
+        ("fatjets", "electrons", "muons"),
+        ("flag_no_lepton",),
+    ),
+    Feature(
+        "event_lep1_eta",
+        "",
+        "float32",
+        "Pseudorapidity of the leading lepton.",
+        _D,
+        "event",
+        ("fatjets", "electrons", "muons"),
+        ("flag_no_lepton",),
+    ),
+    Feature(
+        "flag_no_lepton",
+        "",
+        "bool",
+        "True where the event has no electron or muon: event_lep1_* are NaN.",
+        _D,
+        "event",
+        ("fatjets", "electrons", "muons"),
+    ),
+    # -- parton level: one row per top quark ------------------------------------------------
+    Feature(
+        "top_pid", "", "int32", "PDG id of the top: 6 (t) or -6 (tbar).", _P, "top", ("particles",)
+    ),
+    Feature(
+        "top_pt",
+        "GeV",
+        "float32",
+        "Top-quark pT (last copy in its chain).",
+        _P,
+        "top",
+        ("particles",),
+    ),
+    Feature("top_eta", "", "float32", "Top-quark pseudorapidity.", _P, "top", ("particles",)),
+    Feature(
+        "top_phi", "rad", "float32", "Top-quark azimuth in (-pi, pi].", _P, "top", ("particles",)
+    ),
+    Feature(
+        "top_hadronic",
+        "",
+        "float32",
+        "1 if the top's W decays to quarks, 0 if to leptons; NaN if the decay chain is absent.",
+        _P,
+        "top",
+        ("particles",),
+        ("flag_top_no_decay_chain",),
+    ),
+    Feature(
+        "top_dr_b_w",
+        "",
+        "float32",
+        "Delta R between the b quark and the W of the top decay.",
+        _P,
+        "top",
+        ("particles",),
+        ("flag_top_no_decay_chain",),
+    ),
+    Feature(
+        "top_dr_q_q",
+        "",
+        "float32",
+        "Delta R between the W's two daughters (q q' or l nu).",
+        _P,
+        "top",
+        ("particles",),
+        ("flag_top_no_decay_chain",),
+    ),
+    Feature(
+        "top_dr_max",
+        "",
+        "float32",
+        "Largest Delta R of b, f, f' to the top axis.",
+        _P,
+        "top",
+        ("particles",),
+        ("flag_top_no_decay_chain",),
+    ),
+    Feature(
+        "flag_top_no_decay_chain",
+        "",
+        "bool",
+        "True where the top's decay t -> b W, "
+        "W -> f f' is not in the record (e.g. undecayed tops in LHE): values are NaN.",
+        _P,
+        "top",
+        ("particles",),
+    ),
+)
+
+#: name -> :class:`Feature`, in a stable documentation order.
+FEATURES: Final[Mapping[str, Feature]] = MappingProxyType({f.name: f for f in _ALL})
+
+
+def get_feature(name: str) -> Feature:
+    """Look a feature up by name.
+
+    Raises:
+        FeatureError: the name is not registered (the message lists the known names).
+    """
+    try:
+        return FEATURES[name]
+    except KeyError:
+        raise FeatureError(
+            f"unknown feature {name!r}; known features: {', '.join(FEATURES)} "
+            "(see `surrotag features --list`)"
+        ) from None
+
+
+def features_for_level(level: str) -> tuple[str, ...]:
+    """Names of every feature an input level can provide, flags included.
+
+    Raises:
+        FeatureError: ``level`` is not one of :data:`surrotag.io.canonical.LEVELS`.
+    """
+    if level not in LEVELS:
+        raise FeatureError(f"unknown input level {level!r}; use one of {', '.join(LEVELS)}")
+    return tuple(name for name, feature in FEATURES.items() if level in feature.levels)
+
+
+def describe_features(level: str | None = None) -> list[dict[str, str]]:
+    """The registry as rows of strings, for documentation and ``surrotag features --list``.
+
+    Args:
+        level: only the features of this level (all when None).
+
+    Returns:
+        One dict per feature with keys name, unit, dtype, levels, kind, flags, description.
+    """
+    names = features_for_level(level) if level is not None else tuple(FEATURES)
+    return [
+        {
+            "name": f.name,
+            "unit": f.unit or "-",
+            "dtype": f.dtype,
+            "levels": ",".join(f.levels),
+            "kind": f.kind,
+            "flags": ",".join(f.flags) or "-",
+            "description": f.description,
+        }
+        for f in (FEATURES[name] for name in names)
+    ]
