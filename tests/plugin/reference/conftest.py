@@ -8,6 +8,7 @@ import pytest
 
 from surrotag.io.parquet import read_parquet
 from surrotag.reference.generate import generate
+from surrotag.reference.tagger import train_tagger
 
 
 @pytest.fixture(scope="session")
@@ -34,3 +35,22 @@ def ttbar_events(ttbar_file: Path):
 @pytest.fixture(scope="session")
 def qcd_events(qcd_file: Path):
     return read_parquet(qcd_file, events=False)
+
+
+@pytest.fixture(scope="session")
+def small_tagger(
+    tmp_path_factory: pytest.TempPathFactory, ttbar_file: Path, qcd_file: Path
+) -> Path:
+    """A tiny PFN trained for two epochs on the 150-event session samples."""
+    out = tmp_path_factory.mktemp("tagger")
+    train_tagger(
+        [ttbar_file],
+        [qcd_file],
+        epochs=2,
+        seed=3,
+        out=out,
+        phi_sizes=(16, 16, 16),
+        f_sizes=(16,),
+        batch_size=128,
+    )
+    return out

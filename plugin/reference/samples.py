@@ -1,0 +1,121 @@
+"""Read reference samples as labelled fat jets: the common input of tagger, BDT and table.
+
+A top sample (``ttbar-allhad`` or ``zprime-ttbar``) and a QCD sample (``qcd-dijet``) give
+jets with two labels:
+
+* ``sample_label``: 1 for every jet of a top sample, 0 for every jet of a QCD sample
+  ("label by sample");
+* ``label``: the signal definition of top tagging (arXiv:1902.09914): 1 for jets of a top
+  sample that are matched to a hadronic top (Delta R < 0.8) whose b, q, q' all lie within
+  Delta R < 0.8 of the jet axis (``truth_top_matched & truth_top_contained``), 0 for QCD
+  jets, and -1 for the other jets of a top sample (unmatched or not contained). Those are
+  kept with their truth features; they are neither signal nor background for training and
+  performance, but the surrogate sees them (it conditions on the truth features).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Final
+
+import awkward as ak
+import numpy as np
+
+from surrotag.errors import FormatError
+from surrotag.features import build_features
+from surrotag.io.parquet import read_parquet, read_parquet_metadata, sha256_file
+from surrotag.reference.inputs import flat_fatjets
+
+__all__ = ["QCD_PROCESSES", "TOP_PROCESSES", "JetSample", "load_sample"]
+
+#: Reference presets whose jets are top candidates / QCD background.
+TOP_PROCESSES: Final = ("ttbar-allhad", "zprime-ttbar")
+QCD_PROCESSES: Final = ("qcd-dijet",)
+
+
+@dataclass(frozen=True)
+class JetSample:
+    """The fat jets of one reference sample with their public + truth features and labels.
+
+    Attributes:
+        path: the sample file.
+        sha256: its hex sha256.
+        role: ``top`` or ``qcd``.
+        provenance: the sample's provenance JSON (``surrotag`` Parquet metadata).
+        jets: flat fat jets (n_jets records with constituents).
+        features: ``build_features(events, level="delphes")`` (n_jets rows).
+        label: int8 (n_jets,): 1 contained top, 0 QCD, -1 other top-sample jet.
+        sample_label: int8 (n_jets,): 1 top sample, 0 QCD sample.
+    """
+
+    path: Path
+    sha256: str
+    role: str
+    provenance: dict[str, Any]
+    jets: ak.Array
+    features: ak.Array
+    label: np.ndarray
+    sample_label: np.ndarray
+
+    @property
+    def seeds(self) -> set[int]:
+        """Master seed and every job's Pythia seed of the sample (for disjointness checks)."""
+        settings = self.provenance.get("settings", {})
+        seeds = {int(job["pythia_seed"]) for job in self.provenance.get("jobs", [])}
+        return seeds | ({int(settings["seed"])} if "seed" in settings else set())
+
+    def summary(self) -> dict[str, Any]:
+        """JSON-ready description for provenance."""
+        settings = self.provenance.get("settings", {})
+        return {
+            "path": str(self.path),
+            "sha256": self.sha256,
+            "role": self.role,
+            "process": self.provenance.get("process"),
+            "seed": settings.get("seed"),
+            "pythia_seeds": sorted(int(j["pythia_seed"]) for j in self.provenance.get("jobs", [])),
+            "n_events": self.provenance.get("n_events"),
+            "n_jets": len(self.label),
+            "n_signal": int(np.sum(self.label == 1)),
+            "n_background": int(np.sum(self.label == 0)),
+        }
+
+
+def load_sample(path: str | Path, role: str) -> JetSample:
+    """Read a reference sample and label its fat jets.
+
+    Args:
+        path: canonical Parquet written by ``surrotag reference generate``.
+        role: ``top`` or ``qcd``: what the caller uses the sample as.
+
+    Returns:
+        The sample's jets, features and labels.
+
+    Raises:
+        FormatError: the file is not a reference sample, or its process does not fit ``role``.
+    """
+    path = Path(path)
+    meta = read_parquet_metadata(path)
+    process = meta.get("process")
+    if meta.get("kind") != "reference-sample":
+        raise FormatError(
+            f"{path}: not a reference sample (no 'reference-sample' provenance); write one with "
+            "surrotag reference generate"
+        )
+    allowed = TOP_PROCESSES if role == "top" else QCD_PROCESSES
+    if process not in allowed:
+        raise FormatError(
+            f"{path}: process {process!r} cannot be a {role} sample (use {', '.join(allowed)})"
+        )
+    events = read_parquet(path, events=False)
+    jets = flat_fatjets(events)
+    features = build_features(events, level="delphes")
+    if role == "top":
+        matched = ak.to_numpy(features.truth_top_matched) == 1
+        contained = ak.to_numpy(features.truth_top_contained) == 1
+        label = np.where(matched & contained, 1, -1).astype(np.int8)
+    else:
+        label = np.zeros(len(jets), np.int8)
+    sample_label = np.full(len(jets), 1 if role == "top" else 0, np.int8)
+    return JetSample(path, sha256_file(path), role, meta, jets, features, label, sample_label)
