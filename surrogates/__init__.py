@@ -13,29 +13,34 @@ Example:
 
 from __future__ import annotations
 
-from .bayes import MeanFieldWeights, PointWeights, SampleStack, WeightPosterior
-from .errors import SurrogateError, SurrogateInputError
-from .flow import ScoreDistribution, Surrogate
-from .ode import dopri5, rk4
-from .train import TrainConfig, TrainReport, cfm_loss, train_surrogate
-from .transforms import logit_clip
-from .velocity import VelocityField
+import importlib
+from typing import Any
 
-__all__ = [
-    "MeanFieldWeights",
-    "PointWeights",
-    "SampleStack",
-    "ScoreDistribution",
-    "Surrogate",
-    "SurrogateError",
-    "SurrogateInputError",
-    "TrainConfig",
-    "TrainReport",
-    "VelocityField",
-    "WeightPosterior",
-    "cfm_loss",
-    "dopri5",
-    "logit_clip",
-    "rk4",
-    "train_surrogate",
-]
+#: Public name -> submodule. Imported on first use (PEP 562), so that reading a card or
+#: listing surrogates does not import torch.
+_LAZY = {
+    "MeanFieldWeights": "bayes",
+    "PointWeights": "bayes",
+    "SampleStack": "bayes",
+    "WeightPosterior": "bayes",
+    "SurrogateError": "errors",
+    "SurrogateInputError": "errors",
+    "ScoreDistribution": "flow",
+    "Surrogate": "flow",
+    "dopri5": "ode",
+    "rk4": "ode",
+    "TrainConfig": "train",
+    "TrainReport": "train",
+    "cfm_loss": "train",
+    "train_surrogate": "train",
+    "logit_clip": "transforms",
+    "VelocityField": "velocity",
+}
+
+__all__ = sorted(_LAZY)
+
+
+def __getattr__(name: str) -> Any:
+    if name in _LAZY:
+        return getattr(importlib.import_module(f".{_LAZY[name]}", __name__), name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

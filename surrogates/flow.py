@@ -44,6 +44,11 @@ __all__ = ["FORMAT", "ScoreDistribution", "Surrogate"]
 
 FORMAT = "surrotag-surrogate/1"
 _SOLVERS = ("rk4", "dopri5")
+
+#: Rows (draws x objects x values) solved together. The solve is memory-bound: chunks whose
+#: [rows, hidden] activations stay in a core's L2 cache (1 MiB here) run about twice as fast
+#: as one big batch, and make K batched draws cost no more per draw than one.
+CHUNK_ROWS = 2048
 _LOG_SQRT_2PI = 0.5 * math.log(2 * math.pi)
 
 
@@ -87,10 +92,23 @@ class ScoreDistribution:
         return self.surrogate.field(self.weights, x, t, self.hc)
 
     def _solve(self, x: torch.Tensor, t0: float, t1: float) -> torch.Tensor:
+        """Solve the ODE for states x [K, N, M], in chunks of objects of ~CHUNK_ROWS rows."""
         s = self.surrogate
-        if self.solver == "dopri5":
-            return dopri5(self._field, x, t0, t1, rtol=s.rtol, atol=s.atol)
-        return rk4(self._field, x, t0, t1, self.steps)
+        k, n, m = x.shape
+        per_chunk = max(1, CHUNK_ROWS // (k * m))
+        out = []
+        for start in range(0, n, per_chunk):
+            hc = self.hc[:, start : start + per_chunk]
+
+            def field(t: float, y: torch.Tensor, hc: torch.Tensor = hc) -> torch.Tensor:
+                return s.field(self.weights, y, t, hc)
+
+            xc = x[:, start : start + per_chunk]
+            if self.solver == "dopri5":
+                out.append(dopri5(field, xc, t0, t1, rtol=s.rtol, atol=s.atol))
+            else:
+                out.append(rk4(field, xc, t0, t1, self.steps))
+        return out[0] if len(out) == 1 else torch.cat(out, dim=1)
 
     def _thresholds(self, thresholds: Any) -> torch.Tensor:
         w = torch.as_tensor(
@@ -197,7 +215,8 @@ class Surrogate(nn.Module):
         cond_hidden: Width of the conditioner MLP (evaluated once per object and draw).
         cond_depth: Hidden layers of the conditioner (0: a linear conditioning term).
         bayes: ``"none"``, ``"vi"`` or ``"mcmc"``.
-        bayes_options: Method options: ``prior_std`` (vi), ``n_samples`` (mcmc).
+        bayes_options: Method options: ``prior_std`` and ``init_std`` (vi: prior width and
+            initial posterior width of every weight), ``n_samples`` (mcmc).
         draws: Default number of weight draws of :meth:`__call__`.
         solver: ``"rk4"`` (default) or ``"dopri5"``.
         steps: RK4 steps.
@@ -232,7 +251,11 @@ class Surrogate(nn.Module):
         self.feature_names = list(feature_names)
         nf = len(self.feature_names)
         self.field = VelocityField(
-            nf, hidden=hidden, depth=depth, n_freq=n_freq, cond_hidden=cond_hidden,
+            nf,
+            hidden=hidden,
+            depth=depth,
+            n_freq=n_freq,
+            cond_hidden=cond_hidden,
             cond_depth=cond_depth,
         )
         opts = dict(bayes_options or {})
@@ -242,7 +265,12 @@ class Surrogate(nn.Module):
         if bayes == "none":
             self.weights = PointWeights(shapes, init)
         elif bayes == "vi":
-            self.weights = MeanFieldWeights(shapes, prior_std=opts.get("prior_std", 1.0), init=init)
+            self.weights = MeanFieldWeights(
+                shapes,
+                prior_std=opts.get("prior_std", 1.0),
+                init=init,
+                init_std=opts.get("init_std", 1e-3),
+            )
         else:
             self.weights = SampleStack(shapes, n_samples=int(opts.get("n_samples", max(draws, 1))))
         self.bayes = bayes

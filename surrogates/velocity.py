@@ -119,7 +119,8 @@ class VelocityField:
     def n_step_parameters(self) -> int:
         """Weights used at every solver stage (the trunk), per draw."""
         return sum(
-            math.prod(s) for n, s in self.shapes().items()
+            math.prod(s)
+            for n, s in self.shapes().items()
             if not (n.startswith("cond") or (n[0] == "c" and n[1].isdigit()))
         )
 

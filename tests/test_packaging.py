@@ -9,7 +9,11 @@ import tomllib
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
-FOLDERS = {"plugin": "surrotag", "surrogates": "surrotag.surrogates", "analyses": "surrotag.analyses"}
+FOLDERS = {
+    "plugin": "surrotag",
+    "surrogates": "surrotag.surrogates",
+    "analyses": "surrotag.analyses",
+}
 
 
 def test_every_package_folder_is_listed_in_pyproject():

@@ -26,15 +26,19 @@ class LazyGroup(click.Group):
         lazy_commands: command name -> ``(module, attribute, one-line help)``.
     """
 
-    def __init__(self, *args, lazy_commands: dict[str, tuple[str, str, str]] | None = None,
-                 **kwargs) -> None:
+    def __init__(
+        self, *args, lazy_commands: dict[str, tuple[str, str, str]] | None = None, **kwargs
+    ) -> None:
         super().__init__(*args, **kwargs)
         self.lazy_commands = dict(lazy_commands or {})
 
     def _available(self) -> dict[str, tuple[str, str, str]]:
         """The lazy commands whose module is installed (cheap: no import of the module)."""
-        return {name: spec for name, spec in self.lazy_commands.items()
-                if importlib.util.find_spec(spec[0]) is not None}
+        return {
+            name: spec
+            for name, spec in self.lazy_commands.items()
+            if importlib.util.find_spec(spec[0]) is not None
+        }
 
     def list_commands(self, ctx: click.Context) -> list[str]:
         return sorted({*super().list_commands(ctx), *self._available()})
@@ -49,8 +53,9 @@ class LazyGroup(click.Group):
     def format_commands(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
         """List commands from the static help strings, without importing them."""
         rows = [(name, spec[2]) for name, spec in self._available().items()]
-        rows += [(name, cmd.get_short_help_str(limit=60))
-                 for name, cmd in sorted(self.commands.items())]
+        rows += [
+            (name, cmd.get_short_help_str(limit=60)) for name, cmd in sorted(self.commands.items())
+        ]
         if rows:
             with formatter.section("Commands"):
                 formatter.write_dl(sorted(rows))
@@ -58,8 +63,11 @@ class LazyGroup(click.Group):
 
 # name -> (module, attribute, one-line help). A command shows up once its module exists.
 _COMMANDS = {
-    "features": ("surrotag.cli.features", "features",
-                 "Build the public feature table of event files."),
+    "features": (
+        "surrotag.cli.features",
+        "features",
+        "Build the public feature table of event files.",
+    ),
     "run": ("surrotag.cli.run", "run", "Recast an analysis on signal events: yields, CLs, limits."),
     "scan": ("surrotag.cli.scan", "scan", "Recast a grid of signal points on Dask."),
     "tag": ("surrotag.cli.tag", "tag", "Write per-object and per-event tag probabilities."),
@@ -79,14 +87,14 @@ _REFERENCE_COMMANDS = {
     "generate": ("surrotag.cli.reference", "generate", "Generate a reference sample."),
     "train-tagger": ("surrotag.cli.reference", "train_tagger", "Train the internal tagger."),
     "score": ("surrotag.cli.reference", "score", "Score jets with the internal tagger."),
-    "build-table": ("surrotag.cli.reference", "build_table",
-                    "Write the surrogate training table."),
+    "build-table": ("surrotag.cli.reference", "build_table", "Write the surrogate training table."),
     "explain-tagger": ("surrotag.cli.explain", "explain_tagger", "Explain the internal tagger."),
 }
 
 
-@click.group(cls=LazyGroup, lazy_commands=_COMMANDS,
-             context_settings={"help_option_names": ["-h", "--help"]})
+@click.group(
+    cls=LazyGroup, lazy_commands=_COMMANDS, context_settings={"help_option_names": ["-h", "--help"]}
+)
 @click.version_option(__version__, prog_name="surrotag")
 def cli() -> None:
     """surrotag: recast searches that cut on ML taggers with classifier surrogates."""

@@ -171,8 +171,20 @@ def _working_points(
 )
 @click.option("--tagger", default=None, help="Name of the tagger (default: the score column).")
 @click.option("--description", default="", help="One sentence about this surrogate.")
-@click.option("--hidden", type=click.IntRange(min=1), default=64, show_default=True)
-@click.option("--depth", type=click.IntRange(min=1), default=3, show_default=True)
+@click.option(
+    "--hidden",
+    type=click.IntRange(min=1),
+    default=64,
+    show_default=True,
+    help="Width of the velocity trunk (evaluated at every ODE step).",
+)
+@click.option(
+    "--depth",
+    type=click.IntRange(min=1),
+    default=2,
+    show_default=True,
+    help="Hidden layers of the velocity trunk.",
+)
 @click.option("--force", is_flag=True, help="Overwrite an existing output folder.")
 def train(
     table: Path,

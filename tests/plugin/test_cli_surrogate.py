@@ -139,10 +139,6 @@ def test_show_prints_the_card(trained_dir, capsys):
     assert json.loads(capsys.readouterr().out)["name"] == "closed-form"
 
 
-@pytest.mark.xfail(
-    reason="surrogates/__init__.py imports torch eagerly; a lazy __getattr__ there fixes it",
-    strict=False,
-)
 def test_show_does_not_import_torch(trained_dir):
     code = (
         "import sys; from surrotag.cli import main;"

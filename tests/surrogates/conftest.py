@@ -88,7 +88,16 @@ def trained() -> dict:
     from surrotag.surrogates.transforms import logit_clip
 
     features, scores = closed_form_table(300)
-    config = TrainConfig(hidden=16, depth=2, epochs=3, draws=4, batch_size=64, mcmc_thin=2)
+    config = TrainConfig(
+        hidden=16,
+        depth=2,
+        cond_hidden=16,
+        cond_depth=1,
+        epochs=3,
+        draws=4,
+        batch_size=64,
+        mcmc_thin=2,
+    )
     out = {}
     for method in ("none", "vi", "mcmc"):
         model, _ = train_surrogate(

@@ -31,9 +31,19 @@ def _sigma(c: np.ndarray) -> np.ndarray:
 
 @pytest.fixture(scope="module")
 def trained_vi() -> Surrogate:
-    """Mean-field VI surrogate (prior width 1) trained on 4000 closed-form rows."""
-    c, x = _closed_form(3000, seed=2)
-    cfg = TrainConfig(hidden=32, depth=3, epochs=20, batch_size=256, patience=20, seed=0, draws=20)
+    """Mean-field VI surrogate (prior N(0, 1), initial width 1e-3) on 20000 closed-form rows."""
+    c, x = _closed_form(20000, seed=2)
+    cfg = TrainConfig(
+        hidden=32,
+        depth=2,
+        cond_hidden=64,
+        cond_depth=2,
+        epochs=40,
+        batch_size=256,
+        patience=40,
+        seed=0,
+        draws=20,
+    )
     model, _ = train_surrogate(c, x, feature_names=["c1", "c2"], bayes="vi", config=cfg)
     return model
 
@@ -94,46 +104,61 @@ def test_config_tensors_round_trip_exact(method: str) -> None:
     assert torch.equal(s(c).prob_above([0.0, 40.0]), s2(c).prob_above([0.0, 40.0]))
 
 
-@pytest.mark.xfail(
-    strict=False,
-    reason="not yet honest: measured inside spread 0.052, outside 0.03-0.15 (ratio 0.6-2.8) "
-    "with 20 epochs, prior N(0,1), init width 0.03; needs tuning (see report)",
-)
-def test_vi_spread_grows_outside_support(trained_vi: Surrogate) -> None:
-    """Spread of P(x > mu(c)) 3 feature-sigmas outside the support is >= 3x the spread inside.
+def _spread_ratios(model: Surrogate, feature: int) -> tuple[np.ndarray, float]:
+    """Spread of P(x > mu(c)) 3 feature-sigmas beyond each end of the support of ``feature``
+    (the other feature at 0), and the mean spread inside (|c| < 1.5).
 
     Threshold at the analytic median mu(c) = c1 so P = 0.5, where a probability is most
     sensitive to the weights (far from 0 and 1 the spread is squashed by saturation).
-    Prior N(0, 1) on every weight (the standardised-input scale of the initialisation).
     """
     rng = np.random.default_rng(21)
     inside = rng.uniform(-1.5, 1.5, size=(400, 2))
-    hi, lo = trained_vi.feature_high.numpy(), trained_vi.feature_low.numpy()
-    std = trained_vi.feature_std.numpy()
-    outside = np.stack(
-        [
-            np.array([hi[0] + 3 * std[0], 0.0]),
-            np.array([lo[0] - 3 * std[0], 0.0]),
-            np.array([0.0, hi[1] + 3 * std[1]]),
-            np.array([0.0, lo[1] - 3 * std[1]]),
-        ]
-    )
-    assert trained_vi.ood_mask(outside).all() and not trained_vi.ood_mask(inside).any()
+    hi, lo = model.feature_high.numpy(), model.feature_low.numpy()
+    std = model.feature_std.numpy()
+    outside = np.zeros((2, 2))
+    outside[0, feature] = hi[feature] + 3 * std[feature]
+    outside[1, feature] = lo[feature] - 3 * std[feature]
+    assert model.ood_mask(outside).all() and not model.ood_mask(inside).any()
 
     def spread(c: np.ndarray) -> np.ndarray:
-        dist = trained_vi(c, draws=20)
-        p = dist.prob_above(np.asarray(c[:, :1]))
-        return dist.spread(np.asarray(c[:, :1]))[:, 0].numpy() if p.shape[0] > 1 else None
+        return model(c, draws=20).spread(np.asarray(c[:, :1]))[:, 0].numpy()
 
-    s_in = float(np.mean(spread(inside)))
-    s_out = spread(outside)
+    return spread(outside), float(np.mean(spread(inside)))
+
+
+def test_vi_spread_grows_outside_support_of_location_feature(trained_vi: Surrogate) -> None:
+    """Outside the support of c1 (which sets the mean) the spread is >= 3x the inside one.
+
+    Measured: inside 0.029, outside 0.24 and 0.15 (ratios 8.3 and 5.3).
+    """
+    s_out, s_in = _spread_ratios(trained_vi, feature=0)
+    assert np.all(s_out >= 3 * s_in), (s_out, s_in)
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="known gap of mean-field VI: outside the support of c2 (which sets only the width) "
+    "the spread grows by 2.1-2.6x, not 3x (measured inside 0.029, outside 0.072 and 0.060)",
+)
+def test_vi_spread_grows_outside_support_of_width_feature(trained_vi: Surrogate) -> None:
+    """Outside the support of c2 (which sets only the width) the spread is >= 3x inside."""
+    s_out, s_in = _spread_ratios(trained_vi, feature=1)
     assert np.all(s_out >= 3 * s_in), (s_out, s_in)
 
 
 def test_mcmc_distinct_samples_and_finite_spread() -> None:
     """AdamMCMC stores K distinct weight samples giving a finite, nonzero spread."""
     c, x = _closed_form(2000, seed=5)
-    cfg = TrainConfig(hidden=16, depth=2, epochs=5, batch_size=256, draws=5, mcmc_thin=3)
+    cfg = TrainConfig(
+        hidden=16,
+        depth=2,
+        cond_hidden=16,
+        cond_depth=1,
+        epochs=5,
+        batch_size=256,
+        draws=5,
+        mcmc_thin=3,
+    )
     s, report = train_surrogate(c, x, feature_names=["c1", "c2"], bayes="mcmc", config=cfg)
     assert s.bayes == "mcmc" and 0.0 < report.mcmc_acceptance <= 1.0
     w = s.weights.draws(5)

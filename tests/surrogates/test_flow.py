@@ -26,7 +26,16 @@ def _sigma(c: np.ndarray) -> np.ndarray:
 def trained_none() -> Surrogate:
     """Point-estimate surrogate trained briefly on 6000 closed-form rows."""
     c, x = _closed_form(4000, seed=1)
-    cfg = TrainConfig(hidden=32, depth=3, epochs=20, batch_size=256, patience=30, seed=0)
+    cfg = TrainConfig(
+        hidden=32,
+        depth=2,
+        cond_hidden=64,
+        cond_depth=2,
+        epochs=20,
+        batch_size=256,
+        patience=30,
+        seed=0,
+    )
     model, report = train_surrogate(c, x, feature_names=["c1", "c2"], bayes="none", config=cfg)
     assert report.epochs_run >= 1
     return model
