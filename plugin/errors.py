@@ -19,6 +19,7 @@ __all__ = [
     "InputValueError",
     "IntegrityError",
     "MissingBranchError",
+    "MissingDependencyError",
     "StatisticsError",
     "SurrotagError",
 ]
@@ -46,6 +47,10 @@ class MissingBranchError(InputFileError):
 
 class EmptyInputError(InputFileError):
     """A file or tree holds no events."""
+
+
+class MissingDependencyError(SurrotagError):
+    """An optional dependency (an extra of the surrotag distribution) is not installed."""
 
 
 class FeatureError(SurrotagError):

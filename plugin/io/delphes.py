@@ -20,7 +20,7 @@ from typing import Final
 import awkward as ak
 import numpy as np
 
-from surrotag.errors import MissingBranchError
+from surrotag.errors import MissingBranchError, MissingDependencyError
 from surrotag.io.rootfile import RootTree
 from surrotag.io.truth import make_particles
 
@@ -75,18 +75,54 @@ _SPECS: Final = {
 DELPHES_COLLECTIONS: Final = tuple(_SPECS)
 
 
-def missing_fatjets(tree: RootTree) -> None:
+#: Particle-flow objects from which fat jets are reclustered when a file has no FatJet
+#: branch (e.g. Delphes' ATLAS card): branch -> (transverse-momentum leaf, other leaves).
+EFLOW: Final = {
+    "EFlowTrack": ("PT", ("Eta", "Phi", "Charge")),
+    "EFlowPhoton": ("ET", ("Eta", "Phi")),
+    "EFlowNeutralHadron": ("ET", ("Eta", "Phi")),
+}
+
+#: Fat-jet threshold of the reclustering (GeV), as the Delphes cards' FatJetFinder.
+RECLUSTER_PT_MIN: Final = 200.0
+
+
+def _absent_eflow(tree: RootTree) -> list[str]:
+    """The EFlow branches (of :data:`EFLOW`) that lack one of their leaves."""
+    return [
+        branch
+        for branch, (pt, rest) in EFLOW.items()
+        if not all(tree.has(f"{branch}.{leaf}") for leaf in (pt, *rest))
+    ]
+
+
+def missing_fatjets(tree: RootTree) -> list[str]:
     """The one place where a Delphes file without ``FatJet`` is handled.
 
-    Today it raises :class:`MissingBranchError`. This is the hook for reclustering large-R
-    jets from the ``EFlowTrack``/``EFlowPhoton``/``EFlowNeutralHadron`` objects (reference
-    experiment, FastJet anti-kt R = 0.8): return the branches it needs and build
-    ``fatjets`` from them in :func:`_build` instead of raising.
+    If the file has the particle-flow objects (``EFlowTrack``, ``EFlowPhoton``,
+    ``EFlowNeutralHadron``), fat jets are reclustered from them with the reference
+    experiment's jet building (anti-kT R = 0.8, pT > 200 GeV, soft drop, N-subjettiness;
+    :func:`surrotag.reference.jets.recluster_fatjets`), and a warning says so.
+
+    Returns:
+        The EFlow leaves to read.
+
+    Raises:
+        MissingBranchError: neither FatJet nor the EFlow objects are there.
     """
-    raise MissingBranchError(
-        f"{tree.path}: tree '{TREE}' has no branch 'FatJet' needed for fatjets; run Delphes "
-        "with a FatJetFinder module (e.g. the CMS or ATLAS card) or read other collections"
+    absent = _absent_eflow(tree)
+    if absent:
+        raise MissingBranchError(
+            f"{tree.path}: tree '{TREE}' has no branch 'FatJet' needed for fatjets, nor "
+            f"{', '.join(absent)} to recluster them from; run Delphes with a FatJetFinder "
+            "module or with particle-flow output, or read other collections"
+        )
+    log.warning(
+        "%s: no FatJet branch; reclustering anti-kT R=0.8 fat jets from EFlowTrack, "
+        "EFlowPhoton and EFlowNeutralHadron",
+        tree.path,
     )
+    return [f"{b}.{leaf}" for b, (pt, rest) in EFLOW.items() for leaf in (pt, *rest)]
 
 
 def branches_for(tree: RootTree, collections: Sequence[str], *, strict: bool) -> list[str]:
@@ -103,12 +139,14 @@ def branches_for(tree: RootTree, collections: Sequence[str], *, strict: bool) ->
     branches: list[str] = []
     for name in collections:
         spec = _SPECS[name]
+        if name == "fatjets" and not tree.has(spec.branch):
+            if strict or not _absent_eflow(tree):
+                branches += missing_fatjets(tree)
+                continue
         if spec.required and not tree.has(spec.branch):
             if not strict:
                 log.info("%s: no branch '%s', skipping %s", tree.path, spec.branch, name)
                 continue
-            if name == "fatjets":
-                missing_fatjets(tree)
             tree.require(spec.branch, name)
         for leaf in spec.leaves(spec.required):
             tree.require(leaf, name)
@@ -186,6 +224,41 @@ def _fatjets(chunk: ak.Array) -> ak.Array:
     )
 
 
+def _reclustered_fatjets(chunk: ak.Array) -> ak.Array:
+    """Fat jets reclustered from the EFlow objects (see :func:`missing_fatjets`)."""
+    try:
+        from surrotag.reference.jets import recluster_fatjets
+    except ImportError as error:
+        raise MissingDependencyError(
+            f"reclustering fat jets needs fastjet ({error}); pip install 'surrotag[reference]'"
+        ) from None
+    pieces = []
+    for branch, (pt_leaf, _) in EFLOW.items():
+        pt = ak.values_astype(chunk[f"{branch}.{pt_leaf}"], np.float64)
+        eta = ak.values_astype(chunk[f"{branch}.Eta"], np.float64)
+        phi = ak.values_astype(chunk[f"{branch}.Phi"], np.float64)
+        charge = (
+            ak.values_astype(chunk[f"{branch}.Charge"], np.int32)
+            if branch == "EFlowTrack"
+            else ak.values_astype(pt * 0, np.int32)
+        )
+        pieces.append(
+            ak.zip(
+                {
+                    "px": pt * np.cos(phi),
+                    "py": pt * np.sin(phi),
+                    "pz": pt * np.sinh(eta),
+                    "E": pt * np.cosh(eta),
+                    "charge": charge,
+                }
+            )
+        )
+    jets = recluster_fatjets(
+        ak.concatenate(pieces, axis=1), radius=0.8, pt_min=RECLUSTER_PT_MIN, eta_max=np.inf
+    )
+    return ak.with_name(jets[[f for f in jets.fields if f != "constituents"]], "Momentum4D")
+
+
 def _weight(chunk: ak.Array) -> ak.Array:
     if "Event.Weight" not in chunk.fields:
         return ak.Array(np.ones(len(chunk), dtype=np.float64))
@@ -197,7 +270,9 @@ def _build(path: Path, chunk: ak.Array, collections: Sequence[str]) -> dict[str,
     out: dict[str, ak.Array] = {}
     builders: dict[str, Callable[[], ak.Array]] = {
         "weight": lambda: _weight(chunk),
-        "fatjets": lambda: _fatjets(chunk),
+        "fatjets": lambda: (
+            _fatjets(chunk) if "FatJet.PT" in chunk.fields else _reclustered_fatjets(chunk)
+        ),
         "jets": lambda: ak.zip(
             {
                 "pt": chunk["Jet.PT"],
@@ -241,7 +316,8 @@ def _build(path: Path, chunk: ak.Array, collections: Sequence[str]) -> dict[str,
     }
     for name in collections:
         spec = _SPECS[name]
-        if spec.required and spec.leaves(spec.required)[0] not in chunk.fields:
+        reclustered = name == "fatjets" and "EFlowTrack.PT" in chunk.fields
+        if spec.required and spec.leaves(spec.required)[0] not in chunk.fields and not reclustered:
             continue  # skipped (absent, not requested explicitly)
         out[name] = builders[name]()
     return out

@@ -102,7 +102,13 @@ class FitResult(NamedTuple):
 
 @contextmanager
 def _backend(name: Backend) -> Iterator[None]:
+    """Switch pyhf's backend for one computation and restore it (and torch's default dtype:
+    pyhf's 64-bit torch backend sets it to float64 for the whole process, which would change
+    every later torch computation, the surrogates' included)."""
+    import torch
+
     previous = pyhf.get_backend()
+    previous_dtype = torch.get_default_dtype()
     if name == "pytorch":
         pyhf.set_backend("pytorch", pyhf.optimize.scipy_optimizer(), precision="64b")
     elif name == "numpy":
@@ -116,6 +122,7 @@ def _backend(name: Backend) -> Iterator[None]:
             yield
     finally:
         pyhf.set_backend(*previous)
+        torch.set_default_dtype(previous_dtype)
 
 
 def _patch_ops(patch: PatchLike) -> list[dict[str, Any]] | None:

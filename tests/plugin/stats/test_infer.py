@@ -202,3 +202,12 @@ def test_upper_limit_official_and_surrogate_uncertainty(
     assert all(w >= n * (1 - 5e-3) for w, n in zip(with_u.expected, without.expected, strict=True))
     assert with_u.expected[2] > without.expected[2]
     print(f"\nofficial {limit}\nwithout surrogate unc {without}\nwith {with_u}")
+
+
+def test_pyhf_backend_switch_leaves_torch_default_dtype(atlas_workspace, official_patch):
+    """pyhf's 64-bit torch backend must not leak float64 into later torch work."""
+    import torch
+
+    before = torch.get_default_dtype()
+    cls(atlas_workspace, official_patch)
+    assert torch.get_default_dtype() == before == torch.float32
