@@ -26,9 +26,12 @@ from surrotag.io.truth import make_particles
 
 __all__ = [
     "DELPHES_COLLECTIONS",
+    "EFLOW",
     "ELECTRON_MASS",
     "MUON_MASS",
+    "RECLUSTER_PT_MIN",
     "branches_for",
+    "eflow_candidates",
     "iter_delphes",
     "missing_fatjets",
 ]
@@ -224,21 +227,24 @@ def _fatjets(chunk: ak.Array) -> ak.Array:
     )
 
 
-def _reclustered_fatjets(chunk: ak.Array) -> ak.Array:
-    """Fat jets reclustered from the EFlow objects (see :func:`missing_fatjets`)."""
-    try:
-        from surrotag.reference.jets import recluster_fatjets
-    except ImportError as error:
-        raise MissingDependencyError(
-            f"reclustering fat jets needs fastjet ({error}); pip install 'surrotag[reference]'"
-        ) from None
+def eflow_candidates(arrays: ak.Array) -> ak.Array:
+    """Particle-flow candidates of Delphes' EFlow branches as one list per event.
+
+    Args:
+        arrays: events with the :data:`EFLOW` leaves (e.g. ``EFlowTrack.PT``), as
+            ``uproot`` ``arrays()`` returns them.
+
+    Returns:
+        events x var * {px, py, pz, E (GeV, massless), charge (int32; 0 for photons and
+        neutral hadrons)}: tracks, then photons, then neutral hadrons.
+    """
     pieces = []
     for branch, (pt_leaf, _) in EFLOW.items():
-        pt = ak.values_astype(chunk[f"{branch}.{pt_leaf}"], np.float64)
-        eta = ak.values_astype(chunk[f"{branch}.Eta"], np.float64)
-        phi = ak.values_astype(chunk[f"{branch}.Phi"], np.float64)
+        pt = ak.values_astype(arrays[f"{branch}.{pt_leaf}"], np.float64)
+        eta = ak.values_astype(arrays[f"{branch}.Eta"], np.float64)
+        phi = ak.values_astype(arrays[f"{branch}.Phi"], np.float64)
         charge = (
-            ak.values_astype(chunk[f"{branch}.Charge"], np.int32)
+            ak.values_astype(arrays[f"{branch}.Charge"], np.int32)
             if branch == "EFlowTrack"
             else ak.values_astype(pt * 0, np.int32)
         )
@@ -253,8 +259,19 @@ def _reclustered_fatjets(chunk: ak.Array) -> ak.Array:
                 }
             )
         )
+    return ak.concatenate(pieces, axis=1)
+
+
+def _reclustered_fatjets(chunk: ak.Array) -> ak.Array:
+    """Fat jets reclustered from the EFlow objects (see :func:`missing_fatjets`)."""
+    try:
+        from surrotag.reference.jets import recluster_fatjets
+    except ImportError as error:
+        raise MissingDependencyError(
+            f"reclustering fat jets needs fastjet ({error}); pip install 'surrotag[reference]'"
+        ) from None
     jets = recluster_fatjets(
-        ak.concatenate(pieces, axis=1), radius=0.8, pt_min=RECLUSTER_PT_MIN, eta_max=np.inf
+        eflow_candidates(chunk), radius=0.8, pt_min=RECLUSTER_PT_MIN, eta_max=np.inf
     )
     return ak.with_name(jets[[f for f in jets.fields if f != "constituents"]], "Momentum4D")
 

@@ -7,6 +7,7 @@ from pathlib import Path
 import awkward as ak
 import numpy as np
 
+from surrotag.io.delphes import EFLOW, eflow_candidates
 from surrotag.reference.jets import recluster_fatjets
 
 
@@ -14,50 +15,10 @@ def _eflow(path: Path) -> tuple[ak.Array, ak.Array]:
     import uproot
 
     tree = uproot.open(path)["Delphes"]
-    branches = tree.arrays(
-        [
-            "EFlowTrack.PT",
-            "EFlowTrack.Eta",
-            "EFlowTrack.Phi",
-            "EFlowTrack.Charge",
-            "EFlowPhoton.ET",
-            "EFlowPhoton.Eta",
-            "EFlowPhoton.Phi",
-            "EFlowNeutralHadron.ET",
-            "EFlowNeutralHadron.Eta",
-            "EFlowNeutralHadron.Phi",
-            "FatJet.PT",
-            "FatJet.Eta",
-            "FatJet.Phi",
-            "FatJet.Tau[5]",
-        ]
-    )
-    pieces = []
-    for name, pt_field in (
-        ("EFlowTrack", "PT"),
-        ("EFlowPhoton", "ET"),
-        ("EFlowNeutralHadron", "ET"),
-    ):
-        pt = ak.values_astype(branches[f"{name}.{pt_field}"], np.float64)
-        eta = ak.values_astype(branches[f"{name}.Eta"], np.float64)
-        phi = ak.values_astype(branches[f"{name}.Phi"], np.float64)
-        charge = (
-            branches["EFlowTrack.Charge"]
-            if name == "EFlowTrack"
-            else ak.values_astype(pt * 0, np.int32)
-        )
-        pieces.append(
-            ak.zip(
-                {
-                    "px": pt * np.cos(phi),
-                    "py": pt * np.sin(phi),
-                    "pz": pt * np.sinh(eta),
-                    "E": pt * np.cosh(eta),
-                    "charge": charge,
-                }
-            )
-        )
-    return ak.concatenate(pieces, axis=1), branches
+    leaves = [f"{b}.{leaf}" for b, (pt, rest) in EFLOW.items() for leaf in (pt, *rest)]
+    fatjet = ["FatJet.PT", "FatJet.Eta", "FatJet.Phi", "FatJet.Tau[5]"]
+    branches = tree.arrays([*leaves, *fatjet])
+    return eflow_candidates(branches), branches
 
 
 def test_reclustered_fatjets_match_delphes(delphes_file: Path) -> None:
