@@ -142,3 +142,28 @@ def test_bad_requests_raise_one_clear_error() -> None:
         generate("wjets", 10, seed=1)
     with pytest.raises(GenerationError, match="--mass"):
         generate("zprime-ttbar", 10, seed=1)
+
+
+def test_zprime_resonance_decays_to_hadronic_tops(tmp_path: Path) -> None:
+    """Z'(1.5 TeV) -> t tbar: two last-copy tops whose pair mass peaks at M; W -> q q'."""
+    from surrotag.features.truth import top_decays
+    from surrotag.io.parquet import read_parquet
+
+    mass = 1500.0
+    path = generate("zprime-ttbar", 60, seed=21, jobs=1, mass=mass, out=tmp_path / "zp.parquet")
+    meta = read_parquet_metadata(path)
+    assert meta["process"] == "zprime-ttbar" and meta["sigma_pb"] > 0
+    particles = read_parquet(path).particles
+    decays = top_decays(particles)
+    assert ak.all(ak.num(decays, axis=1) == 2)
+    assert ak.all(decays.has_chain) and ak.all(decays.hadronic == 1.0)
+    # the Z' line shape: first copy in each event (the hard process), before radiation
+    zprime = ak.firsts(particles[abs(particles.pid) == 32])
+    assert not ak.any(ak.is_none(zprime))
+    z_mass = np.asarray(ak.to_numpy(zprime.mass), dtype=np.float64)
+    assert abs(np.median(z_mass) - mass) < 0.02 * mass, np.median(z_mass)
+    assert np.mean(np.abs(z_mass - mass) < 0.15 * mass) > 0.8
+    # the last top copies lose energy to final-state radiation: the pair mass is lower
+    tops = particles[decays.index]
+    pair_mass = ak.to_numpy((tops[:, 0] + tops[:, 1]).mass)
+    assert np.median(pair_mass) < np.median(z_mass)
