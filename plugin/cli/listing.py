@@ -37,15 +37,48 @@ def surrogates() -> None:
     console.print(table)
 
 
-@click.command()
-def analyses() -> None:
-    """List the installed analyses (entry-point group ``surrotag.analyses``)."""
-    from importlib.metadata import entry_points
+def _summary(text: str, limit: int = 60) -> str:
+    """The first sentence of ``text``, cut to ``limit`` characters."""
+    first = " ".join(text.split()).split(". ")[0].rstrip(".")
+    return first if len(first) <= limit else first[: limit - 3] + "..."
 
-    found = sorted(entry_points(group=ANALYSIS_GROUP), key=lambda entry: entry.name)
-    if not found:
-        click.echo("no analyses installed")
+
+@click.command()
+@click.option("--json", "as_json", is_flag=True, help="Print every card in full as JSON.")
+def analyses(as_json: bool) -> None:
+    """List the installed analyses (entry-point group ``surrotag.analyses``)."""
+    import json
+
+    from surrotag.analysis import list_analyses
+
+    infos = list_analyses()
+    if as_json:
+        document = [
+            {
+                "name": info.name,
+                "origin": info.origin,
+                "problem": info.problem,
+                "card": info.analysis.card.to_dict() if info.analysis is not None else None,
+            }
+            for info in infos
+        ]
+        click.echo(json.dumps(document, indent=2))
         return
-    for entry in found:
-        owner = f" ({entry.dist.name})" if getattr(entry, "dist", None) is not None else ""
-        click.echo(f"{entry.name}\t{entry.value}{owner}")
+    if not infos:
+        click.echo(f"no analyses installed (entry-point group {ANALYSIS_GROUP!r})")
+        return
+    for info in infos:
+        if info.analysis is None:
+            click.echo(f"{info.name}  BROKEN ({info.origin}): {info.problem}")
+            continue
+        card = info.analysis.card
+        regions = ", ".join(
+            f"{r.name}[{r.tag.requirement}@{r.tag.working_point}, {r.observable.name} "
+            f"{r.observable.n_bins} bins]"
+            for r in card.regions
+        )
+        surrogates = ", ".join(f"{level}: {name}" for level, name in card.surrogate.names.items())
+        click.echo(
+            f"{card.name}  {_summary(card.description)}  sqrt(s) = {card.sqrt_s_gev / 1000:g} TeV"
+            f"  L = {card.luminosity_ifb:g} fb^-1  regions: {regions}  surrogate: {surrogates}"
+        )

@@ -1,0 +1,1 @@
+"""JSON schemas of surrotag (analysis cards), read with importlib.resources."""
