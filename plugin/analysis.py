@@ -1,10 +1,7 @@
-"""Analyses as plugins: the analysis card, its schema check, and the entry-point registry.
+"""Analyses as plugins: the entry-point registry and the files of an analysis.
 
-An analysis is a search that surrotag can recast. It is described by a card (``card.json``),
-validated on every load against ``schemas/analysis.schema.json`` (JSON Schema 2020-12,
-shipped in this package, as cabinetry validates its configuration); a failure is one
-:class:`~surrotag.errors.CardError` line naming the card and the JSON path of the problem
-(as pyhf's validator re-raises ``InvalidSpecification``).
+An analysis is a search that surrotag can recast, described by a schema-checked card
+(:mod:`surrotag.analysis_card`, re-exported here).
 
 **Registering an analysis (the one convention).** A distribution adds an entry point to the
 group ``surrotag.analyses`` whose name is the analysis name and whose value is a *package*
@@ -27,20 +24,31 @@ References:
 
 from __future__ import annotations
 
-import copy
-import functools
-import itertools
 import json
 import os
-from collections.abc import Mapping
-from dataclasses import dataclass, field
 from importlib.metadata import EntryPoint, entry_points
 from importlib.resources import files
 from importlib.resources.abc import Traversable
 from pathlib import Path
-from types import MappingProxyType, ModuleType
-from typing import TYPE_CHECKING, Any, Final, Literal, NamedTuple
+from types import ModuleType
+from typing import TYPE_CHECKING, Final, NamedTuple
 
+from surrotag.analysis_card import (
+    CARD_FILENAME,
+    SCHEMA_VERSION,
+    AnalysisCard,
+    ObjectSpec,
+    Observable,
+    Region,
+    SelectionSpec,
+    StatisticsSpec,
+    SurrogateSpec,
+    TagRequirement,
+    WorkingPointSpec,
+    _one_line,
+    analysis_schema,
+    load_analysis_card,
+)
 from surrotag.errors import AnalysisError, CardError
 
 if TYPE_CHECKING:
@@ -67,330 +75,8 @@ __all__ = [
     "load_analysis_card",
 ]
 
-#: The analysis-card schema version this code reads.
-SCHEMA_VERSION: Final = 1
-#: File name of the card inside an analysis package.
-CARD_FILENAME: Final = "card.json"
 #: Entry-point group through which packages register analyses.
 ENTRY_POINT_GROUP: Final = "surrotag.analyses"
-
-_MAX_MESSAGE: Final = 160
-
-Requirement = Literal["both", "exactly_one", "at_least_one", "none"]
-
-
-@dataclass(frozen=True)
-class ObjectSpec:
-    """A physics-object definition: jet ``algorithm`` and ``radius`` R (dimensionless)."""
-
-    algorithm: str
-    radius: float
-    description: str = ""
-
-
-@dataclass(frozen=True)
-class SelectionSpec:
-    """Declarative dijet selection on the two leading (pT-ordered) objects of ``collection``.
-
-    All cuts are strict: ``pt1 > leading_pt_min_gev``, ``pt2 > subleading_pt_min_gev`` (GeV),
-    ``|eta| < abs_eta_max`` for both, ``|y1 - y2| < abs_delta_y_max`` (rapidity).
-    """
-
-    collection: str
-    leading_pt_min_gev: float
-    subleading_pt_min_gev: float
-    abs_eta_max: float
-    abs_delta_y_max: float
-
-
-@dataclass(frozen=True)
-class TagRequirement:
-    """How many of the two selected objects are tagged at ``working_point``."""
-
-    requirement: Requirement
-    working_point: str
-
-
-@dataclass(frozen=True)
-class Observable:
-    """A binned observable: ``name`` (``mjj``) and increasing ``bin_edges_gev`` (GeV)."""
-
-    name: str
-    bin_edges_gev: tuple[float, ...]
-
-    @property
-    def n_bins(self) -> int:
-        """Number of bins."""
-        return len(self.bin_edges_gev) - 1
-
-
-@dataclass(frozen=True)
-class Region:
-    """A signal or control region: tag requirement and binned observable."""
-
-    name: str
-    tag: TagRequirement
-    observable: Observable
-    description: str = ""
-
-
-@dataclass(frozen=True)
-class WorkingPointSpec:
-    """A tagger working point by name, with its nominal signal efficiency eps_S."""
-
-    name: str
-    signal_efficiency: float
-    description: str = ""
-
-
-@dataclass(frozen=True)
-class SurrogateSpec:
-    """Surrogate name per input level, working points, sha256 of the internal tagger."""
-
-    names: Mapping[str, str]
-    working_points: tuple[WorkingPointSpec, ...]
-    tagger_sha256: str
-
-
-@dataclass(frozen=True)
-class StatisticsSpec:
-    """Background-only workspace (file of the package), signal sample, channels, POI."""
-
-    workspace: str
-    signal_sample: str
-    channels: Mapping[str, str]
-    poi: str
-
-
-@dataclass(frozen=True)
-class AnalysisCard:
-    """A validated analysis card. Build it with :func:`load_analysis_card`.
-
-    The fields mirror ``analysis.schema.json``; :meth:`to_dict` gives back the document.
-    Energies and momenta in GeV, luminosity in fb^-1.
-    """
-
-    schema_version: int
-    name: str
-    description: str
-    references: tuple[str, ...]
-    sqrt_s_gev: float
-    luminosity_ifb: float
-    input_levels: tuple[str, ...]
-    objects: Mapping[str, ObjectSpec]
-    selection: SelectionSpec
-    regions: tuple[Region, ...]
-    surrogate: SurrogateSpec
-    statistics: StatisticsSpec
-    source: str = field(default="<card>", compare=False)
-    document: Mapping[str, Any] = field(default_factory=dict, compare=False, repr=False)
-
-    def to_dict(self) -> dict[str, Any]:
-        """The card as a JSON-able dict (a deep copy of the validated document)."""
-        return copy.deepcopy(dict(self.document))
-
-    def region(self, name: str) -> Region:
-        """The region called ``name`` (AnalysisError naming the known ones otherwise)."""
-        for region in self.regions:
-            if region.name == name:
-                return region
-        known = ", ".join(region.name for region in self.regions)
-        raise AnalysisError(f"analysis {self.name!r} has no region {name!r} (it has: {known})")
-
-    def surrogate_name(self, level: str) -> str:
-        """Registry name of the surrogate for input ``level`` (``delphes`` or ``parton``)."""
-        if level not in self.surrogate.names:
-            known = ", ".join(self.surrogate.names)
-            raise AnalysisError(
-                f"analysis {self.name!r} accepts no {level!r} input (it accepts: {known}); "
-                "read the events at one of those levels"
-            )
-        return self.surrogate.names[level]
-
-    def working_point(self, name: str) -> WorkingPointSpec:
-        """The working point called ``name`` (validated cards only refer to known ones)."""
-        for point in self.surrogate.working_points:
-            if point.name == name:
-                return point
-        known = ", ".join(point.name for point in self.surrogate.working_points)
-        raise AnalysisError(
-            f"analysis {self.name!r} has no working point {name!r} (it has: {known})"
-        )
-
-
-@functools.cache
-def analysis_schema() -> dict[str, Any]:
-    """The analysis-card JSON schema shipped in ``surrotag/schemas``."""
-    return json.loads((files("surrotag") / "schemas" / "analysis.schema.json").read_text("utf-8"))
-
-
-@functools.cache
-def _validator() -> Any:
-    import jsonschema
-
-    schema = analysis_schema()
-    jsonschema.Draft202012Validator.check_schema(schema)
-    return jsonschema.Draft202012Validator(schema)
-
-
-def _one_line(text: str) -> str:
-    text = " ".join(str(text).split())
-    return text if len(text) <= _MAX_MESSAGE else text[: _MAX_MESSAGE - 3] + "..."
-
-
-def _check_consistency(document: dict[str, Any], source: str) -> None:
-    """Rules a schema cannot say: unique names, increasing edges, cross references."""
-
-    def fail(path: str, problem: str) -> None:
-        raise CardError(f"{source}: invalid analysis card at {path}: {problem}")
-
-    selection = document["selection"]
-    if selection["collection"] not in document["objects"]:
-        fail(
-            "$.selection.collection",
-            f"{selection['collection']!r} is not in objects "
-            f"(have: {', '.join(document['objects'])}); define it there",
-        )
-    surrogate = document["surrogate"]
-    points = [point["name"] for point in surrogate["working_points"]]
-    for index, name in enumerate(points):
-        if points.index(name) != index:
-            fail(f"$.surrogate.working_points[{index}].name", f"{name!r} is listed twice")
-    for level in document["input_levels"]:
-        if level not in surrogate["names"]:
-            fail("$.surrogate.names", f"no surrogate for accepted input level {level!r}")
-    for level in surrogate["names"]:
-        if level not in document["input_levels"]:
-            fail(f"$.surrogate.names.{level}", f"{level!r} is not in input_levels")
-    names = [region["name"] for region in document["regions"]]
-    for index, region in enumerate(document["regions"]):
-        path = f"$.regions[{index}]"
-        if names.index(region["name"]) != index:
-            fail(f"{path}.name", f"region {region['name']!r} is listed twice")
-        point = region["tag"]["working_point"]
-        if point not in points:
-            fail(
-                f"{path}.tag.working_point",
-                f"{point!r} is not a working point of surrogate.working_points "
-                f"(have: {', '.join(points)})",
-            )
-        edges = region["observable"]["bin_edges_gev"]
-        if any(b <= a for a, b in itertools.pairwise(edges)):
-            fail(f"{path}.observable.bin_edges_gev", "bin edges must increase")
-    channels = document["statistics"]["channels"]
-    missing = [name for name in names if name not in channels]
-    extra = [name for name in channels if name not in names]
-    if missing:
-        fail("$.statistics.channels", f"no channel for region(s) {', '.join(missing)}")
-    if extra:
-        fail(f"$.statistics.channels.{extra[0]}", f"{extra[0]!r} is not a region")
-
-
-def _validate(document: Any, source: str) -> None:
-    if not isinstance(document, dict):
-        raise CardError(
-            f"{source}: an analysis card must be a JSON object, not {type(document).__name__}"
-        )
-    found = document.get("schema_version")
-    if found != SCHEMA_VERSION:
-        raise CardError(
-            f"{source}: analysis card schema_version {found!r} is not supported (this surrotag "
-            f"reads {SCHEMA_VERSION}); update the card or surrotag"
-        )
-    import jsonschema
-
-    error = jsonschema.exceptions.best_match(_validator().iter_errors(document))
-    if error is not None:
-        raise CardError(
-            f"{source}: invalid analysis card at {error.json_path}: {_one_line(error.message)}"
-        )
-    _check_consistency(document, source)
-
-
-def _build(document: dict[str, Any], source: str) -> AnalysisCard:
-    """Typed card from a validated document."""
-
-    def region(entry: dict[str, Any]) -> Region:
-        observable = entry["observable"]
-        return Region(
-            name=entry["name"],
-            tag=TagRequirement(**entry["tag"]),
-            observable=Observable(
-                observable["name"], tuple(float(e) for e in observable["bin_edges_gev"])
-            ),
-            description=entry.get("description", ""),
-        )
-
-    surrogate = document["surrogate"]
-    statistics = document["statistics"]
-    return AnalysisCard(
-        schema_version=document["schema_version"],
-        name=document["name"],
-        description=document["description"],
-        references=tuple(document["references"]),
-        sqrt_s_gev=float(document["sqrt_s_gev"]),
-        luminosity_ifb=float(document["luminosity_ifb"]),
-        input_levels=tuple(document["input_levels"]),
-        objects=MappingProxyType(
-            {name: ObjectSpec(**spec) for name, spec in document["objects"].items()}
-        ),
-        selection=SelectionSpec(**document["selection"]),
-        regions=tuple(region(entry) for entry in document["regions"]),
-        surrogate=SurrogateSpec(
-            names=MappingProxyType(dict(surrogate["names"])),
-            working_points=tuple(WorkingPointSpec(**p) for p in surrogate["working_points"]),
-            tagger_sha256=surrogate["tagger_sha256"],
-        ),
-        statistics=StatisticsSpec(
-            workspace=statistics["workspace"],
-            signal_sample=statistics["signal_sample"],
-            channels=MappingProxyType(dict(statistics["channels"])),
-            poi=statistics["poi"],
-        ),
-        source=source,
-        document=copy.deepcopy(document),
-    )
-
-
-def load_analysis_card(
-    source: str | os.PathLike[str] | Traversable | Mapping[str, Any], name: str | None = None
-) -> AnalysisCard:
-    """Read and validate an analysis card.
-
-    Args:
-        source: a ``card.json`` file, a folder holding one, a resource (``Traversable``), or
-            the parsed document.
-        name: how to call the card in messages (default: its path, or ``<dict>``).
-
-    Returns:
-        The typed, frozen :class:`AnalysisCard`.
-
-    Raises:
-        CardError: the file is missing or not JSON, or the card fails the schema or a
-            cross-reference rule; the message names the JSON path of the problem.
-
-    Example:
-        >>> from importlib.resources import files
-        >>> card = load_analysis_card(files("surrotag.analyses.zprime_ttbar_allhad") / "card.json")
-        >>> card.name, card.luminosity_ifb
-        ('zprime-ttbar-allhad', 139.0)
-    """
-    if isinstance(source, Mapping):
-        document: Any = json.loads(json.dumps(source))
-        where = name or "<dict>"
-    else:
-        path = source if isinstance(source, Traversable) else Path(source)
-        if path.is_dir():
-            path = path / CARD_FILENAME
-        where = name or str(path)
-        if not path.is_file():
-            raise CardError(f"{where}: no such analysis card; an analysis holds {CARD_FILENAME}")
-        try:
-            document = json.loads(path.read_text("utf-8"))
-        except (json.JSONDecodeError, UnicodeDecodeError) as error:
-            raise CardError(f"{where}: not valid JSON ({_one_line(str(error))})") from None
-    _validate(document, where)
-    return _build(document, where)
 
 
 class Analysis:
