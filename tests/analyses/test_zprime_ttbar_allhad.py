@@ -12,7 +12,13 @@ from surrotag.cli import main
 from surrotag.errors import AnalysisError
 
 NAME = "zprime-ttbar-allhad"
-TAGGER_JSON = "/work/cache/reference/tagger_pfn_v1/tagger.json"
+
+
+def _tagger_json():
+    """The internal tagger the card was built with, in the reference cache ($SURROTAG_DATA)."""
+    from surrotag.reference.cache import data_dir
+
+    return data_dir() / "reference" / "tagger_pfn_v1" / "tagger.json"
 
 
 def test_shipped_card_validates_and_says_what_the_search_is():
@@ -43,11 +49,12 @@ def test_shipped_card_validates_and_says_what_the_search_is():
 
 
 def test_tagger_sha256_is_the_internal_taggers():
+    path = _tagger_json()
     try:
-        with open(TAGGER_JSON, encoding="utf-8") as handle:
+        with open(path, encoding="utf-8") as handle:
             recorded = json.load(handle)["sha256"]
     except FileNotFoundError:
-        pytest.skip(f"{TAGGER_JSON} not found: the internal tagger is trained by the reference")
+        pytest.skip(f"{path} not found: the internal tagger is trained by the reference")
     assert get_analysis(NAME).card.surrogate.tagger_sha256 == recorded
 
 
