@@ -20,13 +20,18 @@ __all__ = ["export", "show", "train"]
 _NAME_CHARACTERS = re.compile(r"[^a-z0-9_.-]+")
 
 
-def _read_table(path: Path, columns: list[str]) -> dict[str, Any]:
-    """Only ``columns`` of a Parquet table, as float64 numpy arrays."""
+def _read_table(path: Path, columns: list[str], split: str | None = None) -> dict[str, Any]:
+    """Only ``columns`` of a Parquet table, as float64 numpy arrays.
+
+    With ``split``, only the rows whose ``split`` column equals it (e.g. ``train`` in the
+    tables of ``surrotag reference build-table``).
+    """
     import numpy as np
     import pyarrow as pa
+    import pyarrow.compute as pc
     import pyarrow.parquet as pq
 
-    from surrotag.errors import CorruptFileError, FormatError, InputFileError
+    from surrotag.errors import CorruptFileError, EmptyInputError, FormatError, InputFileError
 
     if not path.is_file():
         raise InputFileError(f"{path}: no such file")
@@ -41,10 +46,19 @@ def _read_table(path: Path, columns: list[str]) -> dict[str, Any]:
             f"{path}: no column(s) {', '.join(missing)} (has {', '.join(available)}); "
             "check --features and --score"
         )
+    if split is not None and "split" not in available:
+        raise FormatError(f"{path}: no 'split' column to select --split {split!r} from")
     try:
-        table = parquet.read(columns=columns)
+        table = parquet.read(columns=[*columns, "split"] if split is not None else columns)
     except (pa.ArrowInvalid, OSError) as error:
         raise CorruptFileError(f"{path}: corrupt Parquet data ({error})") from None
+    if split is not None:
+        present = sorted(str(v) for v in pc.unique(table.column("split")).to_pylist())
+        table = table.filter(pc.equal(table.column("split"), split))
+        if table.num_rows == 0:
+            raise EmptyInputError(
+                f"{path}: no rows with split == {split!r} (it has: {', '.join(present)})"
+            )
     out = {}
     for name in columns:
         column = table.column(name)
@@ -185,6 +199,12 @@ def _working_points(
     show_default=True,
     help="Hidden layers of the velocity trunk.",
 )
+@click.option(
+    "--split",
+    default=None,
+    metavar="NAME",
+    help="Train only on rows whose 'split' column is NAME (e.g. train); default: all rows.",
+)
 @click.option("--force", is_flag=True, help="Overwrite an existing output folder.")
 def train(
     table: Path,
@@ -205,6 +225,7 @@ def train(
     description: str,
     hidden: int,
     depth: int,
+    split: str | None,
     force: bool,
 ) -> None:
     """Train a surrogate of the score column of TABLE (Parquet) given feature columns."""
@@ -218,7 +239,7 @@ def train(
             f"{feature_list!r}: give distinct names, comma-separated", param_hint="--features"
         )
     name = name or _NAME_CHARACTERS.sub("-", output.name.lower()).strip("-.") or "surrogate"
-    columns = _read_table(table, [*names, score_column])
+    columns = _read_table(table, [*names, score_column], split=split)
     features = np.column_stack([columns[n] for n in names])
     scores = columns[score_column]
     finite = np.isfinite(features).all(axis=1) & np.isfinite(scores)
@@ -250,6 +271,8 @@ def train(
         finite.size,
         dropped,
     )
+    if split is not None:
+        card_fields["training"]["description"] += f"; rows with split == {split!r}"
     surrogate, report = _fit(
         features,
         scores,

@@ -185,3 +185,26 @@ def test_listing_commands(capsys):
     assert main(["surrogates"]) == 0
     assert main(["analyses"]) == 0
     assert capsys.readouterr().out.strip()
+
+
+def test_train_on_one_split_only(tmp_path, capsys):
+    """--split keeps only that split's rows (the test split must never reach training)."""
+    rng = np.random.default_rng(8)
+    n = 400
+    pt = rng.uniform(300.0, 1000.0, n)
+    score = rng.normal((pt - 650.0) / 175.0, 1.0)
+    split = np.where(np.arange(n) % 4 == 0, "test", "train")
+    path = tmp_path / "table.parquet"
+    pq.write_table(pa.table({"jet_pt": pt, "logit": score, "split": split}), path)
+    out = tmp_path / "split-surrogate"
+    args = ["surrogate", "train", str(path), "--features", "jet_pt", "--score", "logit"]
+    args += ["--score-space", "probability", "--bayes", "none", "--epochs", "2", "--hidden", "8"]
+    assert main([*args, "--split", "train", "-o", str(out)]) == 0
+    card = json.loads((out / "card.json").read_text())
+    assert card["training"]["rows"]["used"] == int((split == "train").sum()) == 300
+    assert "split == 'train'" in card["training"]["description"]
+    capsys.readouterr()
+    assert main([*args, "--split", "calibration", "-o", str(tmp_path / "none")]) == 1
+    err = capsys.readouterr().err.strip()
+    assert err.count("\n") == 0 and "no rows with split == 'calibration'" in err
+    assert "test, train" in err
