@@ -118,3 +118,13 @@ def test_bad_features_raise_one_line(trained_none: Surrogate) -> None:
         trained_none(np.zeros((3, 5)))
     with pytest.raises(SurrogateInputError, match="c2"):
         trained_none(np.array([[0.0, np.nan]]))
+
+
+def test_quantile_inverts_prob_above(trained_none: Surrogate) -> None:
+    """P(score > quantile(q)) = 1 - q: the forward and backward solves are inverse maps."""
+    c = np.random.default_rng(4).normal(size=(200, 2))
+    dist = trained_none(c, draws=1, steps=16)
+    levels = np.array([0.1, 0.5, 0.9])
+    x = dist.quantile(levels)[0].numpy()  # [N, Q]
+    p = dist.prob_above(x)[0].numpy()
+    np.testing.assert_allclose(p, np.broadcast_to(1 - levels, p.shape), atol=2e-4)
