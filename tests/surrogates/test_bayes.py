@@ -177,9 +177,10 @@ def _median_spread(model: Surrogate, c: np.ndarray) -> np.ndarray:
 def test_vi_median_spread_grows_outside_support(trained_vi: Surrogate, feature: int) -> None:
     """In score space the spread of the conditional median grows >= 3x outside the support
     of either feature (measured: inside 0.049; outside 0.39 and 0.34 (location feature,
-    8.0x and 7.0x), 0.48 and 0.42 (width feature, 9.8x and 8.7x)). Beyond the width feature's support the
-    distribution itself is wider, which dilutes the spread of a *probability* (the xfail
-    above): the surrogate's uncertainty does grow there, the probability metric hides it."""
+    8.0x and 7.0x), 0.48 and 0.42 (width feature, 9.8x and 8.7x)). Beyond the width
+    feature's support the distribution itself is wider, which dilutes the spread of a
+    *probability* (the xfail above): the surrogate's uncertainty does grow there, the
+    probability metric hides it."""
     inside = np.random.default_rng(22).uniform(-1.5, 1.5, size=(100, 2))
     hi, lo, std = (
         trained_vi.feature_high.numpy(),
