@@ -7,6 +7,7 @@ import json
 import numpy as np
 import pytest
 import torch
+from closed_form import closed_form
 
 from surrotag.surrogates import (
     MeanFieldWeights,
@@ -17,22 +18,10 @@ from surrotag.surrogates import (
 )
 
 
-def _closed_form(n: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
-    """(features [n, 2], scores [n]) of the closed-form case."""
-    rng = np.random.default_rng(seed)
-    c = rng.normal(size=(n, 2))
-    return c, rng.normal(c[:, 0], _sigma(c))
-
-
-def _sigma(c: np.ndarray) -> np.ndarray:
-    """Analytic _sigma(c) = 0.5 + 0.3 |c2|."""
-    return 0.5 + 0.3 * np.abs(c[:, 1])
-
-
 @pytest.fixture(scope="module")
 def trained_vi() -> Surrogate:
     """Mean-field VI surrogate (prior N(0, 1), initial width 1e-3) on 20000 closed-form rows."""
-    c, x = _closed_form(20000, seed=2)
+    c, x = closed_form(20000, seed=2)
     cfg = TrainConfig(
         hidden=32,
         depth=2,
@@ -148,7 +137,7 @@ def test_vi_spread_grows_outside_support_of_width_feature(trained_vi: Surrogate)
 
 def test_mcmc_distinct_samples_and_finite_spread() -> None:
     """AdamMCMC stores K distinct weight samples giving a finite, nonzero spread."""
-    c, x = _closed_form(2000, seed=5)
+    c, x = closed_form(2000, seed=5)
     cfg = TrainConfig(
         hidden=16,
         depth=2,

@@ -5,27 +5,16 @@ from __future__ import annotations
 import numpy as np
 import pytest
 import torch
+from closed_form import closed_form, sigma
 from scipy.stats import norm
 
 from surrotag.surrogates import Surrogate, SurrogateInputError, TrainConfig, train_surrogate
 
 
-def _closed_form(n: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
-    """(features [n, 2], scores [n]) of the closed-form case."""
-    rng = np.random.default_rng(seed)
-    c = rng.normal(size=(n, 2))
-    return c, rng.normal(c[:, 0], _sigma(c))
-
-
-def _sigma(c: np.ndarray) -> np.ndarray:
-    """Analytic _sigma(c) = 0.5 + 0.3 |c2|."""
-    return 0.5 + 0.3 * np.abs(c[:, 1])
-
-
 @pytest.fixture(scope="module")
 def trained_none() -> Surrogate:
     """Point-estimate surrogate trained briefly on 6000 closed-form rows."""
-    c, x = _closed_form(4000, seed=1)
+    c, x = closed_form(4000, seed=1)
     cfg = TrainConfig(
         hidden=32,
         depth=2,
@@ -52,8 +41,8 @@ def test_prob_above_matches_analytic(trained_none: Surrogate) -> None:
     level of a conditional density estimate from a few thousand points, not solver error
     (that is < 1e-4, see test_rk4_default_steps_vs_dopri5).
     """
-    c, _ = _closed_form(2000, seed=11)
-    truth = norm.sf((THRESHOLDS[None, :] - c[:, :1]) / _sigma(c)[:, None])
+    c, _ = closed_form(2000, seed=11)
+    truth = norm.sf((THRESHOLDS[None, :] - c[:, :1]) / sigma(c)[:, None])
     p = trained_none(c).prob_above(THRESHOLDS)
     assert p.shape == (1, 2000, 4)
     d = np.abs(p[0].numpy() - truth)
@@ -63,7 +52,7 @@ def test_prob_above_matches_analytic(trained_none: Surrogate) -> None:
 
 def test_sampling_agrees_with_exact(trained_none: Surrogate) -> None:
     """Fraction of sampled scores above w vs the mean exact probability (binomial error)."""
-    c, _ = _closed_form(5000, seed=12)
+    c, _ = closed_form(5000, seed=12)
     dist = trained_none(c)
     x = dist.sample(torch.Generator().manual_seed(3))[0].numpy()
     p = dist.prob_above(THRESHOLDS)[0].numpy()
@@ -80,14 +69,14 @@ def test_log_prob_normalised_and_close_to_analytic(trained_none: Surrogate) -> N
     dens = np.exp(logp)
     integral = np.trapezoid(dens, grid, axis=1)
     assert np.allclose(integral, 1.0, atol=0.02), integral
-    truth = norm.pdf(grid[None, :], c[:, :1], _sigma(c)[:, None])
+    truth = norm.pdf(grid[None, :], c[:, :1], sigma(c)[:, None])
     l1 = np.trapezoid(np.abs(dens - truth), grid, axis=1)
     assert np.all(l1 < 0.45), l1  # total-variation-like distance: "roughly" the same shape
 
 
 def test_rk4_default_steps_vs_dopri5(trained_none: Surrogate) -> None:
     """Backward RK4 at the default step count vs adaptive Dormand–Prince: <= 1e-3."""
-    c, _ = _closed_form(1000, seed=13)
+    c, _ = closed_form(1000, seed=13)
     ref = trained_none(c, solver="dopri5").prob_above(THRESHOLDS)
     p = trained_none(c).prob_above(THRESHOLDS)
     assert float((p - ref).abs().max()) <= 1e-3
@@ -95,7 +84,7 @@ def test_rk4_default_steps_vs_dopri5(trained_none: Surrogate) -> None:
 
 def test_rk4_round_trip(trained_none: Surrogate) -> None:
     """Forward then backward RK4 recovers the base value."""
-    c, _ = _closed_form(500, seed=14)
+    c, _ = closed_form(500, seed=14)
     dist = trained_none(c, steps=32)
     x0 = torch.randn(1, 500, 3, generator=torch.Generator().manual_seed(0))
     with torch.no_grad():
