@@ -21,7 +21,7 @@ import awkward as ak
 import numpy as np
 
 from surrotag.errors import MissingBranchError, MissingDependencyError
-from surrotag.io.rootfile import RootTree
+from surrotag.io.rootfile import RootTree, event_weight, unit_weight_chunks
 from surrotag.io.truth import make_particles
 
 __all__ = [
@@ -276,17 +276,10 @@ def _reclustered_fatjets(chunk: ak.Array) -> ak.Array:
     return ak.with_name(jets[[f for f in jets.fields if f != "constituents"]], "Momentum4D")
 
 
-def _weight(chunk: ak.Array) -> ak.Array:
-    if "Event.Weight" not in chunk.fields:
-        return ak.Array(np.ones(len(chunk), dtype=np.float64))
-    first = ak.firsts(chunk["Event.Weight"], axis=1)
-    return ak.values_astype(ak.fill_none(first, 1.0), np.float64)
-
-
 def _build(path: Path, chunk: ak.Array, collections: Sequence[str]) -> dict[str, ak.Array]:
     out: dict[str, ak.Array] = {}
     builders: dict[str, Callable[[], ak.Array]] = {
-        "weight": lambda: _weight(chunk),
+        "weight": lambda: event_weight(chunk),
         "fatjets": lambda: (
             _fatjets(chunk) if "FatJet.PT" in chunk.fields else _reclustered_fatjets(chunk)
         ),
@@ -365,10 +358,7 @@ def iter_delphes(
         branches = branches_for(tree, collections, strict=strict)
         log.debug("%s: reading branches %s", path, branches)
         if not branches:  # e.g. only "weight" from a file without Event.Weight
-            stop = tree.num_entries if entry_stop is None else min(entry_stop, tree.num_entries)
-            for start in range(0, stop, step_size):
-                size = min(step_size, stop - start)
-                yield {"weight": ak.Array(np.ones(size, dtype=np.float64))}
+            yield from unit_weight_chunks(tree.num_entries, entry_stop, step_size)
             return
         for chunk in tree.iterate(branches, entry_stop=entry_stop, step_size=step_size):
             yield _build(path, chunk, collections)

@@ -19,10 +19,9 @@ from pathlib import Path
 from typing import Final
 
 import awkward as ak
-import numpy as np
 
 from surrotag.errors import FormatError
-from surrotag.io.rootfile import RootTree
+from surrotag.io.rootfile import RootTree, event_weight, unit_weight_chunks
 from surrotag.io.truth import make_particles
 
 __all__ = ["EXROOT_COLLECTIONS", "iter_exroot", "zero_based_mothers"]
@@ -90,20 +89,13 @@ def iter_exroot(
         if "weight" in collections and has_weight:
             branches.append("Event.Weight")
         if "weight" in collections and not branches:
-            stop = tree.num_entries if entry_stop is None else min(entry_stop, tree.num_entries)
-            for start in range(0, stop, step_size):
-                size = min(step_size, stop - start)
-                yield {"weight": ak.Array(np.ones(size, dtype=np.float64))}
+            yield from unit_weight_chunks(tree.num_entries, entry_stop, step_size)
             return
         log.debug("%s: reading branches %s", path, branches)
         for chunk in tree.iterate(branches, entry_stop=entry_stop, step_size=step_size):
             out: dict[str, ak.Array] = {}
             if "weight" in collections:
-                if has_weight:
-                    first = ak.firsts(chunk["Event.Weight"], axis=1)
-                    out["weight"] = ak.values_astype(ak.fill_none(first, 1.0), np.float64)
-                else:
-                    out["weight"] = ak.Array(np.ones(len(chunk), dtype=np.float64))
+                out["weight"] = event_weight(chunk)
             if "particles" in collections:
                 mother1, mother2 = zero_based_mothers(
                     chunk["Particle.Mother1"], chunk["Particle.Mother2"]

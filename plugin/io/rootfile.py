@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 import awkward as ak
+import numpy as np
 
 from surrotag.errors import (
     CorruptFileError,
@@ -24,7 +25,24 @@ from surrotag.errors import (
 )
 from surrotag.io.sniff import check_root_length
 
-__all__ = ["RootTree", "corrupt"]
+__all__ = ["RootTree", "corrupt", "event_weight", "unit_weight_chunks"]
+
+
+def event_weight(chunk: ak.Array) -> ak.Array:
+    """The generator weight per event (float64) from ``Event.Weight``; 1.0 where absent."""
+    if "Event.Weight" not in chunk.fields:
+        return ak.Array(np.ones(len(chunk), dtype=np.float64))
+    first = ak.firsts(chunk["Event.Weight"], axis=1)
+    return ak.values_astype(ak.fill_none(first, 1.0), np.float64)
+
+
+def unit_weight_chunks(
+    num_entries: int, entry_stop: int | None, step_size: int
+) -> Iterator[dict[str, ak.Array]]:
+    """``{"weight": ones}`` chunks, for a tree from which only absent weights were asked."""
+    stop = num_entries if entry_stop is None else min(entry_stop, num_entries)
+    for start in range(0, stop, step_size):
+        yield {"weight": ak.Array(np.ones(min(step_size, stop - start), dtype=np.float64))}
 
 
 def corrupt(path: Path, doing: str, error: BaseException) -> CorruptFileError:
