@@ -146,12 +146,16 @@ def _provider(name: str) -> str:
     )
 
 
-def feature_matrix(table: Any, names: Sequence[str]) -> np.ndarray:
+def feature_matrix(
+    table: Any, names: Sequence[str], fills: Mapping[str, float] | None = None
+) -> np.ndarray:
     """The ``[N, F]`` float64 matrix of the named columns, checked present and finite.
 
     Args:
         table: awkward records, a pyarrow table or a mapping name -> 1-D array.
         names: feature names in model order (``Card.feature_names``).
+        fills: value standing for NaN per feature, as in training (``Card.feature_fills``,
+            e.g. 0 for the containment of a jet matched to no top); other NaN are refused.
 
     Raises:
         FeatureError: a column is missing (naming the input level and command that build
@@ -165,6 +169,8 @@ def feature_matrix(table: Any, names: Sequence[str]) -> np.ndarray:
                 f"feature table has no column {name!r} needed by the surrogate; {_provider(name)}"
             )
         values = np.asarray(values, dtype=np.float64).reshape(-1)
+        if fills and name in fills:
+            values = np.where(np.isnan(values), fills[name], values)
         bad = ~np.isfinite(values)
         if bad.any():
             flags = FEATURES[name].flags if name in FEATURES else ()
@@ -240,7 +246,7 @@ def tag_objects(
             f"{surrogate.feature_names}; load both with surrotag.surrogates.storage.load_surrogate"
         )
     names, cuts = _working_points(card, working_points)
-    x = feature_matrix(table, card.feature_names)
+    x = feature_matrix(table, card.feature_names, card.feature_fills)
     event_index = _column(table, EVENT_INDEX)
     if event_index is not None:
         event_index = np.asarray(event_index, dtype=np.int64).reshape(-1)

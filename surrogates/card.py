@@ -58,9 +58,7 @@ class TaggerSpec(TypedDict, total=False):
     weights_sha256: str | None
 
 
-class FeatureSpec(TypedDict):
-    """One input feature: unit (GeV, rad, '' if none), support = [0.1%, 99.9%] quantiles."""
-
+class _FeatureRequired(TypedDict):
     name: str
     unit: str
     description: str
@@ -69,10 +67,20 @@ class FeatureSpec(TypedDict):
     std: float
 
 
-class ScoreSpec(TypedDict):
-    """Score transform: the flow works in ``space`` on the score clipped to [clip, 1-clip]."""
+class FeatureSpec(_FeatureRequired, total=False):
+    """One input feature: unit (GeV, rad, '' if none), support = [0.1%, 99.9%] quantiles.
 
-    space: Literal["logit", "probability"]
+    ``fill`` (optional) is the value that stands for NaN, as in training (e.g. 0 for the
+    containment of a jet that matches no top); without it NaN input is refused.
+    """
+
+    fill: float
+
+
+class ScoreSpec(TypedDict):
+    """Score transform: ``logit`` of a probability clipped to [clip, 1-clip], or ``identity``."""
+
+    space: Literal["logit", "identity"]
     clip: float
     column: str
 
@@ -163,6 +171,11 @@ class Card:
         """Feature names in the order the model expects them."""
         return [feature["name"] for feature in self.features]
 
+    @property
+    def feature_fills(self) -> dict[str, float]:
+        """NaN replacement per feature name, for the features whose card gives a ``fill``."""
+        return {f["name"]: float(f["fill"]) for f in self.features if "fill" in f}
+
     def model_threshold(self, name_or_value: str | float) -> float:
         """A threshold in the space the flow models (the input of ``prob_above``).
 
@@ -172,14 +185,14 @@ class Card:
 
         Returns:
             The cut after the card's score transform: for ``logit`` the logit of the score
-            clipped to ``[clip, 1 - clip]``; for ``probability`` the score itself.
+            clipped to ``[clip, 1 - clip]``; for ``identity`` the score itself.
         """
         value = (
             self.working_point(name_or_value)["threshold"]
             if isinstance(name_or_value, str)
             else float(name_or_value)
         )
-        if self.score["space"] == "probability":
+        if self.score["space"] == "identity":
             return value
         clip = self.score["clip"]
         value = min(max(value, clip), 1.0 - clip)

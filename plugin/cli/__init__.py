@@ -89,6 +89,11 @@ _REFERENCE_COMMANDS = {
     "score": ("surrotag.cli.reference", "score", "Score jets with the internal tagger."),
     "build-table": ("surrotag.cli.reference", "build_table", "Write the surrogate training table."),
     "explain-tagger": ("surrotag.cli.explain", "explain_tagger", "Explain the internal tagger."),
+    "ship-surrogate": (
+        "surrotag.cli.ship",
+        "ship_surrogate",
+        "Train a shipped top-tagger surrogate from the reference table.",
+    ),
     "pipeline": (
         "surrotag.cli.reference",
         "pipeline",

@@ -158,10 +158,10 @@ def _working_points(
 @click.option("--device", default="cpu", show_default=True, help="torch device, e.g. cuda.")
 @click.option(
     "--score-space",
-    type=click.Choice(["logit", "probability"]),
+    type=click.Choice(["logit", "identity"]),
     default="logit",
     show_default=True,
-    help="Model the logit of the score, or the score as it is.",
+    help="Model the logit of a probability score, or the score as it is (e.g. a stored logit).",
 )
 @click.option(
     "--clip",
@@ -182,6 +182,13 @@ def _working_points(
     multiple=True,
     metavar="FEATURE=UNIT",
     help="Unit of a feature not in the feature registry (repeatable).",
+)
+@click.option(
+    "--fill",
+    multiple=True,
+    metavar="FEATURE=VALUE",
+    help="Value that stands for NaN in FEATURE, in training and when tagging (repeatable; e.g. "
+    "truth_top_n_contained=0 for jets matched to no top).",
 )
 @click.option("--tagger", default=None, help="Name of the tagger (default: the score column).")
 @click.option("--description", default="", help="One sentence about this surrogate.")
@@ -221,6 +228,7 @@ def train(
     clip: float,
     working_point: tuple[str, ...],
     unit: tuple[str, ...],
+    fill: tuple[str, ...],
     tagger: str | None,
     description: str,
     hidden: int,
@@ -239,8 +247,11 @@ def train(
             f"{feature_list!r}: give distinct names, comma-separated", param_hint="--features"
         )
     name = name or _NAME_CHARACTERS.sub("-", output.name.lower()).strip("-.") or "surrogate"
+    fills = _fills(fill, names)
     columns = _read_table(table, [*names, score_column], split=split)
-    features = np.column_stack([columns[n] for n in names])
+    features = np.column_stack(
+        [np.nan_to_num(columns[n], nan=fills[n]) if n in fills else columns[n] for n in names]
+    )
     scores = columns[score_column]
     finite = np.isfinite(features).all(axis=1) & np.isfinite(scores)
     dropped = int((~finite).sum())
@@ -257,6 +268,7 @@ def train(
     if not 0 <= clip < 0.5:
         raise click.BadParameter(f"{clip}: must lie in [0, 0.5)", param_hint="--clip")
     card_fields = _card_fields(
+        fills,
         table,
         names,
         score_column,
@@ -309,7 +321,21 @@ def train(
     )
 
 
+def _fills(values: tuple[str, ...], names: list[str]) -> dict[str, float]:
+    """``--fill FEATURE=VALUE`` pairs as floats, for features of ``--features`` only."""
+    fills = {}
+    for key, text in _pairs(values, "--fill").items():
+        if key not in names:
+            raise click.BadParameter(f"{key!r} is not one of --features", param_hint="--fill")
+        try:
+            fills[key] = float(text)
+        except ValueError:
+            raise click.BadParameter(f"{key}={text}: not a number", param_hint="--fill") from None
+    return fills
+
+
 def _card_fields(
+    fills: dict[str, float],
     table: Path,
     names: list[str],
     score_column: str,
@@ -335,7 +361,10 @@ def _card_fields(
             "score": f"column {score_column!r} of {table.name}",
             "weights_sha256": None,
         },
-        "features": _feature_entries(names, _pairs(unit, "--unit")),
+        "features": [
+            {**entry, **({"fill": fills[entry["name"]]} if entry["name"] in fills else {})}
+            for entry in _feature_entries(names, _pairs(unit, "--unit"))
+        ],
         "score": {"space": score_space, "clip": clip, "column": score_column},
         "working_points": _working_points(
             _pairs(working_point, "--working-point"), scores, score_column, table

@@ -198,7 +198,7 @@ def test_train_on_one_split_only(tmp_path, capsys):
     pq.write_table(pa.table({"jet_pt": pt, "logit": score, "split": split}), path)
     out = tmp_path / "split-surrogate"
     args = ["surrogate", "train", str(path), "--features", "jet_pt", "--score", "logit"]
-    args += ["--score-space", "probability", "--bayes", "none", "--epochs", "2", "--hidden", "8"]
+    args += ["--score-space", "identity", "--bayes", "none", "--epochs", "2", "--hidden", "8"]
     assert main([*args, "--split", "train", "-o", str(out)]) == 0
     card = json.loads((out / "card.json").read_text())
     assert card["training"]["rows"]["used"] == int((split == "train").sum()) == 300

@@ -8,6 +8,7 @@ import pytest
 
 from surrotag.io.parquet import read_parquet
 from surrotag.reference.generate import generate
+from surrotag.reference.table import build_table
 from surrotag.reference.tagger import train_tagger
 
 
@@ -54,3 +55,34 @@ def small_tagger(
         batch_size=128,
     )
     return out
+
+
+@pytest.fixture(scope="session")
+def held_out(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
+    """Small val and test samples with their own seeds (31 .. 34)."""
+    folder = tmp_path_factory.mktemp("heldout")
+    return {
+        name: generate(process, 60, seed=seed, jobs=1, out=folder / f"{name}.parquet")
+        for name, process, seed in (
+            ("top_val", "ttbar-allhad", 31),
+            ("qcd_val", "qcd-dijet", 32),
+            ("top_test", "ttbar-allhad", 33),
+            ("qcd_test", "qcd-dijet", 34),
+        )
+    }
+
+
+@pytest.fixture(scope="session")
+def table(
+    tmp_path_factory: pytest.TempPathFactory,
+    small_tagger: Path,
+    ttbar_file: Path,
+    qcd_file: Path,
+    held_out: dict[str, Path],
+):
+    """The reference table of the session samples: (path, table, provenance)."""
+    out = tmp_path_factory.mktemp("table") / "table.parquet"
+    top = {"train": [ttbar_file], "val": [held_out["top_val"]], "test": [held_out["top_test"]]}
+    qcd = {"train": [qcd_file], "val": [held_out["qcd_val"]], "test": [held_out["qcd_test"]]}
+    built, provenance = build_table(top, qcd, small_tagger, out=out)
+    return out, built, provenance

@@ -1,0 +1,79 @@
+"""``surrotag reference ship-surrogate NAME``: retrain a shipped surrogate from scratch."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+
+__all__ = ["ship_surrogate"]
+
+_NAMES = ("top-tagger-delphes", "top-tagger-parton")
+
+
+@click.command("ship-surrogate")
+@click.argument("name", type=click.Choice(_NAMES))
+@click.option(
+    "--table",
+    type=click.Path(dir_okay=False, path_type=Path),
+    default=None,
+    help="Reference table (default: $SURROTAG_DATA/reference/top_tagger_table_v1.parquet).",
+)
+@click.option(
+    "-o",
+    "--out",
+    type=click.Path(file_okay=False, path_type=Path),
+    default=None,
+    help="Surrogate folder (default: surrogates/shipped/NAME of this checkout).",
+)
+@click.option("--epochs", type=click.IntRange(min=1), default=60, show_default=True)
+@click.option("--bayes", type=click.Choice(["vi", "mcmc"]), default="vi", show_default=True)
+@click.option("--draws", type=click.IntRange(min=2), default=20, show_default=True)
+@click.option("--seed", type=int, default=0, show_default=True)
+@click.option("--device", default="cpu", show_default=True, help="torch device, e.g. cuda.")
+@click.option("--force", is_flag=True, help="Overwrite an existing folder.")
+def ship_surrogate(
+    name: str,
+    table: Path | None,
+    out: Path | None,
+    epochs: int,
+    bayes: str,
+    draws: int,
+    seed: int,
+    device: str,
+    force: bool,
+) -> None:
+    """Train shipped surrogate NAME on the reference table: card, working points, map."""
+    from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
+
+    from surrotag.errors import InputFileError
+    from surrotag.reference.cache import data_dir
+    from surrotag.reference.ship import ship_surrogate as ship
+    from surrotag.surrogates.registry import shipped_folder
+
+    table = table or data_dir() / "reference" / "top_tagger_table_v1.parquet"
+    if not table.is_file():
+        raise InputFileError(
+            f"{table}: no reference table; make one with surrotag reference pipeline"
+        )
+    out = out or shipped_folder() / name
+    columns = (
+        TextColumn(f"[bold]{name}[/bold]"),
+        BarColumn(),
+        TextColumn("{task.completed}/{task.total} epochs {task.fields[loss]}"),
+        TimeElapsedColumn(),
+    )
+    with Progress(*columns, transient=True) as progress:
+        task = progress.add_task(name, total=epochs, loss="")
+
+        def tick(state: dict) -> None:
+            if "epoch" in state:
+                loss = f"best val {state['best_val_loss']:.4f}"
+                progress.update(task, completed=state["epoch"], loss=loss)
+
+        card = ship(
+            name, table, out, epochs=epochs, bayes=bayes, draws=draws, seed=seed,
+            device=device, overwrite=force, progress=tick,
+        )  # fmt: skip
+    points = ", ".join(f"{p['name']} > {p['threshold']:.3f}" for p in card.working_points)
+    click.echo(f"{name}: written to {out} ({points})")

@@ -1,0 +1,342 @@
+"""Train the shipped top-tagger surrogates from the reference table, card and all.
+
+Two surrogates of the internal PFN top tagger (:mod:`surrotag.reference.tagger`) ship with
+surrotag, both trained on the ``train`` split of the reference table
+(``surrotag reference build-table``) by conditional flow matching with mean-field VI weights
+(arXiv:2402.15558):
+
+``top-tagger-delphes``
+    one row per fat jet, conditioned on the public detector-level features a Delphes user
+    has and on the jet's truth: whether it is matched to a hadronic top
+    (``truth_top_matched``) and how many of b, q, q' lie inside it
+    (``truth_top_n_contained``, 0 standing for NaN when no top matches). tau21 and tau32
+    are NaN for jets of one or two constituents (tau1 or tau2 = 0); 0 stands for them
+    (no resolved prongs), so that every jet of a file can be tagged.
+``top-tagger-parton``
+    one row per fat jet matched to a hadronic top, conditioned on the top quark alone: its
+    pT, eta and the largest Delta R between the top and its decay quarks, named as the
+    parton-level features (``top_pt``, ``top_eta``, ``top_dr_max``) so that the surrogate
+    applies to top quarks of LHE files. The tagger score of the jet the top makes is
+    modelled as a function of the parton: the spread of the detector response is part of
+    what the flow learns.
+
+Working points are thresholds of the internal logit giving eps_S = 0.3, 0.5, 0.7 for
+contained top jets (``label == 1``) with 500 < pT < 1000 GeV in the training split; the
+card's efficiency map holds the baseline a recast tool would use instead (tag efficiency of
+contained top jets and mistag rate of QCD jets per pT bin, with binomial errors).
+
+References:
+    Bieringer et al., "Classifier surrogates", arXiv:2402.15558;
+    Kasieczka et al., top-tagging reference data set, arXiv:1902.09914.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Final
+
+import numpy as np
+
+from surrotag.errors import FormatError, InputValueError
+
+__all__ = [
+    "EFFICIENCY_PT_EDGES",
+    "SHIPPED",
+    "WORKING_POINT_EFFICIENCIES",
+    "ShipSpec",
+    "efficiency_map",
+    "read_table",
+    "ship_surrogate",
+    "training_rows",
+    "working_points",
+]
+
+#: Nominal signal efficiencies of the working points, on contained top jets.
+WORKING_POINT_EFFICIENCIES: Final = {"wp30": 0.3, "wp50": 0.5, "wp70": 0.7}
+#: Jet-pT window (GeV) in which the working points are defined.
+WP_PT_WINDOW: Final = (500.0, 1000.0)
+#: pT bin edges (GeV) of the efficiency map.
+EFFICIENCY_PT_EDGES: Final = (
+    200.0, 300.0, 400.0, 500.0, 600.0, 800.0, 1000.0, 1300.0, 1700.0, 2500.0, 6500.0,
+)  # fmt: skip
+SCORE_COLUMN: Final = "tagger_logit"
+
+
+@dataclass(frozen=True)
+class ShipSpec:
+    """How one shipped surrogate is built from the reference table.
+
+    Attributes:
+        name: registry name.
+        description: one sentence for the card.
+        columns: table columns, in model order.
+        names: feature names the card gives them (the names ``build_features`` uses at the
+            surrogate's input level).
+        fills: NaN replacement per feature name.
+        matched_only: keep only jets matched to a hadronic top.
+        pt_feature: feature of the efficiency map's pT axis.
+    """
+
+    name: str
+    description: str
+    columns: tuple[str, ...]
+    names: tuple[str, ...]
+    fills: Mapping[str, float] = field(default_factory=dict)
+    matched_only: bool = False
+    pt_feature: str = "jet_pt"
+
+
+_DELPHES_COLUMNS: Final = (
+    "jet_pt", "jet_eta", "jet_mass", "jet_sd_mass", "jet_tau21", "jet_tau32",
+    "jet_n_constituents", "truth_top_matched", "truth_top_n_contained",
+)  # fmt: skip
+
+SHIPPED: Final = {
+    "top-tagger-delphes": ShipSpec(
+        name="top-tagger-delphes",
+        description="Internal PFN top tagger (surrotag reference experiment) given the "
+        "detector-level fat-jet features of a Delphes file and the jet's top-quark truth",
+        columns=_DELPHES_COLUMNS,
+        names=_DELPHES_COLUMNS,
+        fills={"truth_top_n_contained": 0.0, "jet_tau21": 0.0, "jet_tau32": 0.0},
+    ),
+    "top-tagger-parton": ShipSpec(
+        name="top-tagger-parton",
+        description="Internal PFN top tagger (surrotag reference experiment) for the fat jet "
+        "of a hadronic top quark, given the top quark alone (parton level)",
+        columns=("truth_top_pt", "truth_top_eta", "truth_top_dr_max"),
+        names=("top_pt", "top_eta", "top_dr_max"),
+        matched_only=True,
+        pt_feature="top_pt",
+    ),
+}
+
+
+def read_table(path: str | Path, columns: list[str]) -> dict[str, np.ndarray]:
+    """Columns of a reference table as numpy arrays (``split`` as an object array)."""
+    import pyarrow.parquet as pq
+
+    from surrotag.io.parquet import read_parquet_metadata
+
+    path = Path(path)
+    if read_parquet_metadata(path).get("kind") != "surrogate-training-table":
+        raise FormatError(
+            f"{path}: not a reference surrogate table; write one with surrotag reference "
+            "build-table (or surrotag reference pipeline)"
+        )
+    table = pq.read_table(path, columns=columns)
+    out = {}
+    for name in columns:
+        column = table.column(name)
+        out[name] = (
+            np.asarray(column.to_pylist(), dtype=object)
+            if name == "split"
+            else np.asarray(column.to_numpy(zero_copy_only=False), dtype=np.float64)
+        )
+    return out
+
+
+def training_rows(
+    table: Mapping[str, np.ndarray], spec: ShipSpec, split: str = "train"
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Feature matrix, score and row mask of ``spec`` in one split of the table.
+
+    Returns:
+        ``(features [N, F], logit [N], mask over the table rows)``; NaN filled per spec.
+    """
+    mask = table["split"] == split
+    if spec.matched_only:
+        mask &= table["truth_top_matched"] == 1
+    columns = []
+    for column, name in zip(spec.columns, spec.names, strict=True):
+        values = table[column][mask]
+        if name in spec.fills:
+            values = np.where(np.isnan(values), spec.fills[name], values)
+        columns.append(values)
+    features = np.column_stack(columns)
+    finite = np.isfinite(features).all(axis=1)
+    rows = np.flatnonzero(mask)[finite]
+    keep = np.zeros_like(mask)
+    keep[rows] = True
+    return features[finite], table[SCORE_COLUMN][keep], keep
+
+
+def working_points(
+    table: Mapping[str, np.ndarray], split: str = "train", min_jets: int = 100
+) -> list[dict[str, Any]]:
+    """Logit thresholds with eps_S = 0.3, 0.5, 0.7 on contained top jets, 500 < pT < 1000 GeV.
+
+    Args:
+        table: columns ``split``, ``label``, ``jet_pt``, ``tagger_logit`` (numpy arrays).
+        split: the split that defines the working points.
+        min_jets: fewest contained top jets in the window that define a working point.
+    """
+    lo, hi = WP_PT_WINDOW
+    tops = (
+        (table["split"] == split)
+        & (table["label"] == 1)
+        & (table["jet_pt"] > lo)
+        & (table["jet_pt"] < hi)
+    )
+    logit = table[SCORE_COLUMN][tops]
+    if logit.size < min_jets:
+        raise InputValueError(
+            f"only {logit.size} contained top jets with {lo:g} < pT < {hi:g} GeV in split "
+            f"{split!r}: too few to define working points; generate a larger reference sample"
+        )
+    points = []
+    for name, efficiency in WORKING_POINT_EFFICIENCIES.items():
+        threshold = float(np.quantile(logit, 1.0 - efficiency))
+        points.append(
+            {
+                "name": name,
+                "threshold": threshold,
+                "efficiency": float(np.mean(logit > threshold)),
+                "definition": f"internal logit > {threshold:.4f}: eps_S = {efficiency:g} for "
+                f"contained top jets (label 1) with {lo:g} < jet pT < {hi:g} GeV in the "
+                f"{split} split of the reference table ({logit.size} jets)",
+            }
+        )
+    return points
+
+
+def _binomial(passed: np.ndarray, total: np.ndarray) -> tuple[list[float], list[float]]:
+    eff = np.divide(passed, total, out=np.zeros_like(passed), where=total > 0)
+    err = np.sqrt(np.divide(eff * (1 - eff), total, out=np.zeros_like(eff), where=total > 0))
+    return eff.tolist(), err.tolist()
+
+
+def efficiency_map(
+    table: Mapping[str, np.ndarray],
+    points: list[dict[str, Any]],
+    pt_column: str = "jet_pt",
+    split: str = "train",
+) -> dict[str, dict[str, list[float]]]:
+    """The baseline per working point: top-jet efficiency and QCD mistag rate per pT bin.
+
+    Efficiency: contained top jets (label 1); mistag: QCD jets (label 0); both unweighted
+    fractions of jets above the threshold, per bin of ``pt_column`` (GeV), binomial errors.
+    """
+    edges = np.asarray(EFFICIENCY_PT_EDGES)
+    in_split = table["split"] == split
+    pt = table[pt_column]
+    out = {}
+    for point in points:
+        passed = table[SCORE_COLUMN] > point["threshold"]
+        entry: dict[str, list[float]] = {"pt_edges": edges.tolist()}
+        for key, label in (("efficiency", 1), ("mistag", 0)):
+            rows = in_split & (table["label"] == label) & np.isfinite(pt)
+            total = np.histogram(pt[rows], edges)[0].astype(float)
+            hits = np.histogram(pt[rows & passed], edges)[0].astype(float)
+            entry[key], entry[f"{key}_error"] = _binomial(hits, total)
+        out[point["name"]] = entry
+    return out
+
+
+def ship_surrogate(
+    name: str,
+    table_path: str | Path,
+    output: str | Path,
+    *,
+    epochs: int = 60,
+    bayes: str = "vi",
+    draws: int = 20,
+    seed: int = 0,
+    device: str = "cpu",
+    overwrite: bool = False,
+    progress: Callable[[dict], None] | None = None,
+    min_jets: int = 100,
+    config: Any = None,
+) -> Any:
+    """Train shipped surrogate ``name`` on the reference table and write its folder.
+
+    Args:
+        name: a key of :data:`SHIPPED`.
+        table_path: the reference table (``surrotag reference build-table``).
+        output: surrogate folder to write (card.json + weights.safetensors).
+        epochs, bayes, draws, seed, device: training settings
+            (:class:`surrotag.surrogates.train.TrainConfig`).
+        overwrite: replace an existing folder.
+        progress: per-epoch callback of :func:`surrotag.surrogates.train.train_surrogate`.
+        min_jets: fewest jets that define a working point (:func:`working_points`).
+        config: a full :class:`~surrotag.surrogates.train.TrainConfig` instead of
+            ``epochs``/``draws``/``seed``/``device`` (small models in tests).
+
+    Returns:
+        The written :class:`surrotag.surrogates.card.Card`.
+    """
+    from surrotag.features.registry import FEATURES
+    from surrotag.io.parquet import read_parquet_metadata, sha256_file
+    from surrotag.surrogates.storage import save_surrogate
+    from surrotag.surrogates.train import TrainConfig, train_surrogate
+
+    if name not in SHIPPED:
+        raise InputValueError(f"no shipped surrogate {name!r} (known: {', '.join(SHIPPED)})")
+    spec = SHIPPED[name]
+    path = Path(table_path)
+    needed = sorted({*spec.columns, SCORE_COLUMN, "split", "label", "jet_pt",
+                     "truth_top_matched"})  # fmt: skip
+    table = read_table(path, needed)
+    features, scores, _ = training_rows(table, spec)
+    points = working_points(table, min_jets=min_jets)
+    pt_column = spec.columns[spec.names.index(spec.pt_feature)]
+    config = config or TrainConfig(epochs=epochs, draws=draws, seed=seed, device=device)
+    surrogate, report = train_surrogate(
+        features, scores, feature_names=list(spec.names), bayes=bayes, config=config,
+        progress=progress,
+    )  # fmt: skip
+    meta = read_parquet_metadata(path)
+    tagger_sha = meta.get("tagger", {}).get("sha256")
+    command = (
+        f"surrotag reference ship-surrogate {name} --table {path.name} --epochs {config.epochs} "
+        f"--bayes {bayes} --draws {config.draws} --seed {config.seed}"
+    )
+    entries = []
+    for column, feature in zip(spec.columns, spec.names, strict=True):
+        known = FEATURES.get(feature)
+        entry = {
+            "name": feature,
+            "unit": known.unit if known else "",
+            "description": (known.description if known else column)
+            + ("" if column == feature else f" (trained on table column {column})"),
+        }
+        if feature in spec.fills:
+            entry["fill"] = spec.fills[feature]
+        entries.append(entry)
+    fields = {
+        "name": name,
+        "version": "1.0.0",
+        "description": spec.description + f". Retrain: {command}",
+        "tagger": {
+            "name": "surrotag reference PFN top tagger",
+            "score": "logit of the top-vs-QCD probability of a particle-flow network on "
+            "detector-level constituents (surrotag.reference.pfn)",
+            "weights_sha256": tagger_sha,
+        },
+        "features": entries,
+        "score": {"space": "identity", "clip": 0.0, "column": SCORE_COLUMN},
+        "working_points": points,
+        "efficiency_map": efficiency_map(table, points, pt_column),
+        "training": {
+            "description": f"{path.name}, split 'train'"
+            + (", jets matched to a hadronic top" if spec.matched_only else ", all fat jets")
+            + f"; {command}",
+            "sha256": sha256_file(path),
+            "rows": {
+                "total": int(np.sum(table["split"] == "train")),
+                "used": int(scores.size),
+                "train": report.n_train,
+                "validation": report.n_val,
+            },
+        },
+        "validation": {
+            "best_val_loss": report.best_val_loss,
+            "best_epoch": report.best_epoch,
+            "epochs_run": report.epochs_run,
+            "train_seconds": round(report.seconds, 1),
+        },
+        "references": ["arXiv:2402.15558", "arXiv:1902.09914"],
+    }
+    return save_surrogate(surrogate, fields, Path(output), overwrite=overwrite)
