@@ -15,11 +15,13 @@ __all__ = [
     "FeatureError",
     "FormatError",
     "GenerationError",
+    "GridError",
     "InputFileError",
     "InputValueError",
     "IntegrityError",
     "MissingBranchError",
     "MissingDependencyError",
+    "ScanError",
     "StatisticsError",
     "SurrotagError",
 ]
@@ -79,3 +81,11 @@ class AnalysisError(SurrotagError):
 
 class StatisticsError(SurrotagError):
     """A likelihood or patch is invalid for pyhf."""
+
+
+class GridError(SurrotagError):
+    """A scan grid (YAML, CSV or JSON list of signal points) fails its schema or names no file."""
+
+
+class ScanError(SurrotagError):
+    """A scan could not run, or some of its points failed (each recorded in its folder)."""

@@ -27,7 +27,14 @@ _NAMES = ("top-tagger-delphes", "top-tagger-parton")
     help="Surrogate folder (default: surrogates/shipped/NAME of this checkout).",
 )
 @click.option("--epochs", type=click.IntRange(min=1), default=60, show_default=True)
-@click.option("--bayes", type=click.Choice(["vi", "mcmc"]), default="vi", show_default=True)
+@click.option(
+    "--patience",
+    type=click.IntRange(min=1),
+    default=20,
+    show_default=True,
+    help="Epochs without validation improvement before stopping.",
+)
+@click.option("--bayes", type=click.Choice(["vi", "mcmc"]), default="mcmc", show_default=True)
 @click.option("--draws", type=click.IntRange(min=2), default=20, show_default=True)
 @click.option("--seed", type=int, default=0, show_default=True)
 @click.option("--device", default="cpu", show_default=True, help="torch device, e.g. cuda.")
@@ -37,6 +44,7 @@ def ship_surrogate(
     table: Path | None,
     out: Path | None,
     epochs: int,
+    patience: int,
     bayes: str,
     draws: int,
     seed: int,
@@ -72,7 +80,7 @@ def ship_surrogate(
                 progress.update(task, completed=state["epoch"], loss=loss)
 
         card = ship(
-            name, table, out, epochs=epochs, bayes=bayes, draws=draws, seed=seed,
+            name, table, out, epochs=epochs, patience=patience, bayes=bayes, draws=draws, seed=seed,
             device=device, overwrite=force, progress=tick,
         )  # fmt: skip
     points = ", ".join(f"{p['name']} > {p['threshold']:.3f}" for p in card.working_points)

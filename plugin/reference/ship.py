@@ -241,6 +241,7 @@ def ship_surrogate(
     output: str | Path,
     *,
     epochs: int = 60,
+    patience: int = 20,
     bayes: str = "vi",
     draws: int = 20,
     seed: int = 0,
@@ -256,7 +257,7 @@ def ship_surrogate(
         name: a key of :data:`SHIPPED`.
         table_path: the reference table (``surrotag reference build-table``).
         output: surrogate folder to write (card.json + weights.safetensors).
-        epochs, bayes, draws, seed, device: training settings
+        epochs, patience, bayes, draws, seed, device: training settings
             (:class:`surrotag.surrogates.train.TrainConfig`).
         overwrite: replace an existing folder.
         progress: per-epoch callback of :func:`surrotag.surrogates.train.train_surrogate`.
@@ -282,7 +283,9 @@ def ship_surrogate(
     features, scores, _ = training_rows(table, spec)
     points = working_points(table, min_jets=min_jets)
     pt_column = spec.columns[spec.names.index(spec.pt_feature)]
-    config = config or TrainConfig(epochs=epochs, draws=draws, seed=seed, device=device)
+    config = config or TrainConfig(
+        epochs=epochs, patience=patience, draws=draws, seed=seed, device=device
+    )
     surrogate, report = train_surrogate(
         features, scores, feature_names=list(spec.names), bayes=bayes, config=config,
         progress=progress,
@@ -291,7 +294,7 @@ def ship_surrogate(
     tagger_sha = meta.get("tagger", {}).get("sha256")
     command = (
         f"surrotag reference ship-surrogate {name} --table {path.name} --epochs {config.epochs} "
-        f"--bayes {bayes} --draws {config.draws} --seed {config.seed}"
+        f"--patience {config.patience} --bayes {bayes} --draws {config.draws} --seed {config.seed}"
     )
     entries = []
     for column, feature in zip(spec.columns, spec.names, strict=True):

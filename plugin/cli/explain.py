@@ -1,0 +1,171 @@
+"""``surrotag surrogate explain`` and ``surrotag reference explain-tagger``.
+
+Thin layer over :mod:`surrotag.explain.report`: each command reads its inputs, runs the
+explanations, writes PNGs and ``summary.json`` (atomically) into ``-o DIR`` and prints a
+short summary. Heavy imports (torch, awkward) happen inside the commands.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import click
+
+__all__ = ["explain", "explain_tagger"]
+
+SUMMARY_NAME = "summary.json"
+TABLE_NAME = "top_tagger_table_v1.parquet"
+
+
+def _console() -> Any:
+    from rich.console import Console  # lazily: rich is not needed for --help
+
+    return Console()
+
+
+@click.command("explain")
+@click.argument("surrogate")
+@click.option(
+    "--table",
+    type=click.Path(dir_okay=False),
+    default=None,
+    help=f"Feature table (Parquet) [default: <data dir>/reference/{TABLE_NAME}].",
+)
+@click.option("--n-max", type=click.IntRange(min=10), default=2000, show_default=True,
+              help="Table rows used (random, from the --split rows).")  # fmt: skip
+@click.option("--split", default="test", show_default=True, help="Table split to read.")
+@click.option("--working-point", default=None, help="Working point [default: the middle one].")
+@click.option("--draws", type=click.IntRange(min=1), default=None, help="Bayesian weight draws.")
+@click.option("--grid", type=click.IntRange(min=3), default=20, show_default=True)
+@click.option("--n-average", type=click.IntRange(min=1), default=32, show_default=True,
+              help="Rows averaged per grid point of the averaged contour map.")  # fmt: skip
+@click.option("--seeds", "n_seeds", type=click.IntRange(min=1), default=128, show_default=True)
+@click.option("--steps", type=click.IntRange(min=1), default=60, show_default=True,
+              help="Gradient-ascent steps.")  # fmt: skip
+@click.option("--seed", type=int, default=0, show_default=True)
+@click.option("-o", "--out", type=click.Path(file_okay=False), required=True)
+def explain(
+    surrogate: str,
+    table: str | None,
+    n_max: int,
+    split: str,
+    working_point: str | None,
+    draws: int | None,
+    grid: int,
+    n_average: int,
+    n_seeds: int,
+    steps: int,
+    seed: int,
+    out: str,
+) -> None:
+    """Explain surrogate SURROGATE (name or folder): contours, ascent, importance, simple cut."""
+    from surrotag.explain.report import explain_surrogate, read_feature_sample, write_json
+    from surrotag.reference.cache import data_dir
+    from surrotag.surrogates.registry import resolve_surrogate
+    from surrotag.surrogates.storage import load_surrogate
+
+    console = _console()
+    model, card = load_surrogate(resolve_surrogate(surrogate))
+    path = Path(table) if table else data_dir() / "reference" / TABLE_NAME
+    x, label, info = read_feature_sample(
+        path, card.feature_names, card.feature_fills, n_max=n_max, split=split, seed=seed
+    )
+    with console.status("explaining") as status:
+        summary = explain_surrogate(
+            model, card, x, label, out, working_point=working_point, draws=draws, grid=grid,
+            n_average=n_average, n_seeds=n_seeds, ascent_steps=steps, seed=seed,
+            progress=lambda message: status.update(message),
+        )  # fmt: skip
+    summary["table"] = info
+    target = write_json(summary, Path(out) / SUMMARY_NAME)
+    imp = summary["importance"]
+    console.print(f"[bold]{card.name}[/] at {summary['working_point']} on {info['rows']} rows")
+    console.print(f"  top features (permutation): {', '.join(imp['ranking_permutation'][:3])}")
+    ig = ", ".join(imp["ranking_integrated_gradients"][:3])
+    console.print(f"  top features (integrated gradients): {ig}")
+    for key, cut in summary["simple_cut"].items():
+        console.print(
+            f"  {key}-feature cut: {cut['cut']}: agreement {cut['agreement']:.3f} "
+            f"(constant decision {cut['trivial_agreement']:.3f})"
+        )
+    asc = summary["ascent"]
+    console.print(
+        f"  ascent: mean P(tag) {asc['p_start_mean']:.3f} -> {asc['p_final_mean']:.3f} "
+        f"({asc['gradient']} gradients)"
+    )
+    for note in imp["notes"]:
+        console.print(f"  note: {note}")
+    console.print(f"  wrote {target} and {len(summary['files'])} figures")
+
+
+@click.command("explain-tagger")
+@click.option(
+    "--tagger",
+    "tagger_dir",
+    type=click.Path(file_okay=False),
+    default=None,
+    help="Tagger folder [default: <data dir>/reference/tagger_pfn_v1].",
+)
+@click.option(
+    "--sample",
+    "samples",
+    multiple=True,
+    type=click.Path(dir_okay=False),
+    help="Reference sample(s), top and QCD [default: ttbar-allhad_test and qcd-dijet_test].",
+)
+@click.option("--n-jets", type=click.IntRange(min=10), default=300, show_default=True,
+              help="Jets per class.")  # fmt: skip
+@click.option("--seeds", "n_seeds", type=click.IntRange(min=1), default=150, show_default=True)
+@click.option("--steps", type=click.IntRange(min=1), default=100, show_default=True)
+@click.option("--seed", type=int, default=0, show_default=True)
+@click.option("-o", "--out", type=click.Path(file_okay=False), required=True)
+def explain_tagger(
+    tagger_dir: str | None,
+    samples: tuple[str, ...],
+    n_jets: int,
+    n_seeds: int,
+    steps: int,
+    seed: int,
+    out: str,
+) -> None:
+    """Explain the internal tagger: artificial jets, mutual information, activation patterns."""
+    from surrotag.explain.report import explain_tagger as run
+    from surrotag.explain.report import write_json
+    from surrotag.reference.cache import data_dir
+    from surrotag.reference.tagger import load_tagger
+
+    console = _console()
+    reference = data_dir() / "reference"
+    tagger = load_tagger(Path(tagger_dir) if tagger_dir else reference / "tagger_pfn_v1")
+    paths = [Path(p) for p in samples] or [
+        reference / "ttbar-allhad_test.parquet",
+        reference / "qcd-dijet_test.parquet",
+    ]
+    with console.status("explaining the tagger") as status:
+        summary = run(
+            tagger, paths, out, n_jets=n_jets, n_seeds=n_seeds, ascent_steps=steps, seed=seed,
+            progress=lambda message: status.update(message),
+        )  # fmt: skip
+    target = write_json(summary, Path(out) / SUMMARY_NAME)
+    asc = summary["ascent"]
+    pops = asc["populations_quantiles_16_50_84"]
+    console.print(
+        f"[bold]internal tagger[/] {summary['tagger_sha256'][:12]}: "
+        f"{summary['jets']['top']} top, {summary['jets']['qcd']} QCD jets"
+    )
+    console.print(
+        f"  ascent: median logit {asc['logit_start_median']:.2f} -> {asc['logit_final_median']:.2f}"
+        f" (real top {asc['logit_real_top_median']:.2f})"
+    )
+    for name, q in pops.items():
+        console.print(
+            f"  {name}: median mass {q['mass'][1]:.1f} GeV, median tau32 "
+            f"{q['tau32'][1] if q['tau32'][1] is not None else float('nan'):.3f}"
+        )
+    for variable, units in summary["mutual_information"]["top_units"].items():
+        best = units[0]
+        console.print(
+            f"  MI {variable}: {best['layer']}[{best['unit']}] {best['mi_nats']:.3f} nats"
+        )
+    console.print(f"  wrote {target} and {len(summary['files'])} figures")

@@ -1,0 +1,121 @@
+"""``surrotag surrogate validate NAME TABLE -o DIR``: a surrogate's validation report.
+
+Thin layer over :func:`surrotag.validation.validate_surrogate`: evaluates the surrogate on the
+held-out split of the reference table, writes ``DIR/report.json`` and PNG figures and prints
+the goals (value, goal, met) as a table. Heavy imports happen inside the command.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import click
+
+__all__ = ["print_goals", "validate"]
+
+
+def _format(value: Any) -> str:
+    if value is None:
+        return "-"
+    if isinstance(value, float):
+        return f"{value:.4g}"
+    return str(value)
+
+
+def print_goals(report: dict[str, Any]) -> None:
+    """The goals of a report as a rich table on stdout."""
+    from rich.console import Console
+    from rich.table import Table
+
+    table = Table(
+        title=f"validation of {report['surrogate']['name']} "
+        f"({report['table']['rows_used']} jets, split {report['table']['split']})"
+    )
+    for column in ("goal", "value", "target", "met", "note"):
+        table.add_column(column, overflow="fold")
+    for goal in report["goals"]:
+        met = {True: "[green]yes[/]", False: "[red]no[/]", None: "[yellow]n/a[/]"}[goal["met"]]
+        table.add_row(goal["name"], _format(goal["value"]), goal["goal"], met, goal["note"])
+    console = Console()
+    console.print(table)
+    js = report["js"]
+    console.print(
+        f"JS distance {js['value']:.4f} +- {js['spread']:.4f} (draws), noise floor "
+        f"{js['noise_floor']:.4f} at N = {js['protocol']['n_jets']}; OOD fraction "
+        f"{report['ood_fraction']:.3f}; {report['seconds']:.1f} s"
+    )
+
+
+@click.command()
+@click.argument("name")
+@click.argument("table", type=click.Path(path_type=Path))
+@click.option(
+    "-o",
+    "--output",
+    type=click.Path(path_type=Path),
+    required=True,
+    help="Folder of report.json and the figures (created).",
+)
+@click.option(
+    "--n-max",
+    type=click.IntRange(min=10),
+    default=None,
+    help="Use at most this many rows of the split (random, seeded).",
+)
+@click.option(
+    "--draws",
+    type=click.IntRange(min=2),
+    default=20,
+    show_default=True,
+    help="Bayesian weight draws.",
+)
+@click.option(
+    "--split",
+    default="test",
+    show_default=True,
+    help="Rows of the table used (never seen in training).",
+)
+@click.option("--seed", type=int, default=0, show_default=True)
+@click.option("--no-plots", is_flag=True, help="Write report.json only.")
+def validate(
+    name: str,
+    table: Path,
+    output: Path,
+    n_max: int | None,
+    draws: int,
+    split: str,
+    seed: int,
+    no_plots: bool,
+) -> None:
+    """Validate surrogate NAME (registry name or folder) on reference TABLE.
+
+    Efficiency pulls in pt and mass cells, Jensen-Shannon distance and its noise floor, a
+    classifier two-sample test and the out-of-distribution scan, with the goals of the
+    shipped surrogates (arXiv:2402.15558).
+    """
+    from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
+
+    from surrotag.validation.report import STEPS, validate_surrogate
+
+    with Progress(
+        SpinnerColumn(), TextColumn("{task.description}"), TimeElapsedColumn(), transient=True
+    ) as progress:
+        task = progress.add_task("validating", total=len(STEPS))
+
+        def tick(step: str) -> None:
+            progress.update(task, description=f"validating: {step}", advance=1)
+
+        report = validate_surrogate(
+            name,
+            table,
+            output,
+            split=split,
+            n_max=n_max,
+            draws=draws,
+            seed=seed,
+            plots=not no_plots,
+            progress=tick,
+        )
+    print_goals(report)
+    click.echo(f"wrote {output / 'report.json'}")

@@ -1,0 +1,263 @@
+"""Find the event files of a recast as users have them, and what they say about themselves.
+
+:func:`resolve_inputs` turns command-line arguments into event files: plain files, shell
+globs (``"runs/*.lhe.gz"``) and MadGraph5_aMC@NLO output folders. A MadGraph run folder is
+``PROC/Events/run_NN/``; it holds ``<tag>_delphes_events.root`` when Delphes ran (preferred:
+reconstructed objects) and ``unweighted_events.lhe.gz`` (parton level), plus the run banner
+``run_NN_<tag>_banner.txt``. The process folder ``PROC`` or its ``Events`` folder may be given
+when it holds exactly one run.
+
+:func:`input_cross_section` reads the cross-section that the inputs carry, in order of
+preference per file: the LHE ``<init>`` block (sum of ``XSECUP``, pb; arXiv:hep-ph/0609017),
+the provenance of surrotag's own Parquet samples (``sigma_pb``, recorded by
+``surrotag reference generate``), and the MadGraph banner of the run folder
+(``#  Integrated weight (pb)  :  0.123``). :func:`input_sqrt_s` reads the collision energy
+(LHE ``EBMUP1 + EBMUP2``, Parquet ``settings.ecm``, banner ``ebeam1 + ebeam2``), in GeV.
+"""
+
+from __future__ import annotations
+
+import glob
+import math
+import os
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Final
+
+from surrotag.errors import EmptyInputError, InputFileError, InputValueError
+
+__all__ = [
+    "CrossSection",
+    "InputFiles",
+    "input_cross_section",
+    "input_sqrt_s",
+    "madgraph_banner",
+    "resolve_inputs",
+]
+
+#: File names of a MadGraph run folder, in order of preference.
+_DELPHES_GLOB: Final = "*_delphes_events.root"
+_LHE_NAMES: Final = ("unweighted_events.lhe.gz", "unweighted_events.lhe")
+_BANNER_GLOB: Final = "*_banner.txt"
+_GLOB_CHARS: Final = re.compile(r"[*?\[]")
+_XSEC_LINE: Final = re.compile(r"Integrated weight \(pb\)\s*:\s*([-+0-9.eEdD]+)")
+_EBEAM_LINE: Final = re.compile(r"^\s*([-+0-9.eEdD]+)\s*=\s*ebeam([12])\b", re.MULTILINE)
+
+
+@dataclass(frozen=True)
+class InputFiles:
+    """Resolved event files.
+
+    Attributes:
+        paths: the event files, in the order given (globs sorted).
+        run_folders: the MadGraph run folder of each file (None for plain files); its
+            banner may carry the cross-section.
+    """
+
+    paths: tuple[Path, ...]
+    run_folders: tuple[Path | None, ...]
+
+
+@dataclass(frozen=True)
+class CrossSection:
+    """A cross-section and where it came from.
+
+    Attributes:
+        value_pb: sigma in pb (>= 0).
+        error_pb: its uncertainty in pb (0 when unknown).
+        source: ``option`` (given by the user), ``lhe-init``, ``parquet-provenance`` or
+            ``madgraph-banner``.
+        detail: the file it was read from (or the option), for the report.
+    """
+
+    value_pb: float
+    error_pb: float
+    source: str
+    detail: str
+
+
+def _run_folder_files(folder: Path) -> list[Path]:
+    delphes = sorted(folder.glob(_DELPHES_GLOB))
+    if delphes:
+        return delphes
+    for name in _LHE_NAMES:
+        if (folder / name).is_file():
+            return [folder / name]
+    return []
+
+
+def _runs_of(folder: Path) -> list[Path]:
+    """Run folders of a MadGraph process folder or its Events folder."""
+    events = folder / "Events" if (folder / "Events").is_dir() else folder
+    return sorted(p for p in events.glob("run_*") if p.is_dir() and _run_folder_files(p))
+
+
+def _expand_folder(folder: Path) -> tuple[list[Path], Path]:
+    files = _run_folder_files(folder)
+    if files:
+        return files, folder
+    runs = _runs_of(folder)
+    if len(runs) == 1:
+        return _run_folder_files(runs[0]), runs[0]
+    if len(runs) > 1:
+        names = ", ".join(run.name for run in runs)
+        raise InputFileError(
+            f"{folder}: holds {len(runs)} MadGraph runs ({names}); pass one run folder, "
+            f"e.g. {runs[0]}, or its event files"
+        )
+    raise InputFileError(
+        f"{folder}: no event files found: a MadGraph run folder holds {_DELPHES_GLOB} or "
+        f"{_LHE_NAMES[0]} (Events/run_*/); pass event files or such a folder"
+    )
+
+
+def resolve_inputs(specs: Sequence[str | os.PathLike[str]]) -> InputFiles:
+    """Event files from files, globs and MadGraph folders.
+
+    Args:
+        specs: each a file, a glob pattern (``*``, ``?``, ``[``), a MadGraph run folder
+            ``Events/run_NN``, or a process or ``Events`` folder holding exactly one run.
+
+    Returns:
+        :class:`InputFiles`, duplicates removed (first occurrence kept).
+
+    Raises:
+        EmptyInputError: nothing given, or a glob matching no file.
+        InputFileError: a missing path, or a folder without (or with several) runs.
+    """
+    if not specs:
+        raise EmptyInputError("no event files given; pass files, globs or a MadGraph run folder")
+    paths: list[Path] = []
+    runs: list[Path | None] = []
+    for spec in specs:
+        text = os.fspath(spec)
+        path = Path(text)
+        if path.is_dir():
+            found, run = _expand_folder(path)
+            paths += found
+            runs += [run] * len(found)
+        elif path.is_file():
+            paths.append(path)
+            runs.append(path.parent if list(path.parent.glob(_BANNER_GLOB)) else None)
+        elif _GLOB_CHARS.search(text):
+            matches = sorted(Path(m) for m in glob.glob(text, recursive=True))
+            matches = [m for m in matches if m.is_file()]
+            if not matches:
+                raise EmptyInputError(f"{text}: the pattern matches no file")
+            paths += matches
+            runs += [m.parent if list(m.parent.glob(_BANNER_GLOB)) else None for m in matches]
+        else:
+            raise InputFileError(f"{text}: no such file or folder")
+    seen: dict[Path, tuple[Path, Path | None]] = {}
+    for path, run in zip(paths, runs, strict=True):
+        seen.setdefault(path.resolve(), (path, run))
+    return InputFiles(tuple(p for p, _ in seen.values()), tuple(r for _, r in seen.values()))
+
+
+def madgraph_banner(folder: Path | None) -> Path | None:
+    """The run banner ``*_banner.txt`` of a MadGraph run folder (None if absent)."""
+    if folder is None:
+        return None
+    banners = sorted(folder.glob(_BANNER_GLOB))
+    return banners[0] if banners else None
+
+
+def _number(text: str) -> float:
+    return float(text.replace("d", "e").replace("D", "e"))
+
+
+def _banner_cross_section(banner: Path) -> tuple[float, float] | None:
+    match = _XSEC_LINE.search(banner.read_text("utf-8", errors="replace"))
+    return None if match is None else (_number(match.group(1)), 0.0)
+
+
+def _file_cross_section(path: Path, run: Path | None) -> CrossSection | None:
+    from surrotag.io.readers import cross_section
+    from surrotag.io.sniff import sniff_format
+
+    found = cross_section(path)
+    if found is not None:
+        source = "lhe-init" if sniff_format(path) == "lhe" else "parquet-provenance"
+        return CrossSection(found[0], found[1], source, str(path))
+    banner = madgraph_banner(run)
+    if banner is not None:
+        value = _banner_cross_section(banner)
+        if value is not None:
+            return CrossSection(value[0], value[1], "madgraph-banner", str(banner))
+    return None
+
+
+def input_cross_section(
+    inputs: InputFiles, n_events: Sequence[int] | None = None
+) -> CrossSection | None:
+    """The cross-section the inputs carry (None if a file carries none).
+
+    Several files of one sample (e.g. generation jobs) each carry an estimate; they are
+    combined as the mean weighted by each file's number of events ``n_events`` (equal
+    weights when None), the errors likewise, as ``surrotag reference generate`` combines its
+    jobs.
+
+    Raises:
+        InputValueError: a negative or non-finite cross-section in a file.
+    """
+    found = [
+        _file_cross_section(p, r) for p, r in zip(inputs.paths, inputs.run_folders, strict=True)
+    ]
+    if not found or any(f is None for f in found):
+        return None
+    for item in found:
+        if not math.isfinite(item.value_pb) or item.value_pb < 0:
+            raise InputValueError(
+                f"{item.detail}: cross-section {item.value_pb!r} pb ({item.source}) is negative "
+                "or not finite; give the right one with --xsec-pb"
+            )
+    if len(found) == 1:
+        return found[0]
+    weights = [1.0] * len(found) if n_events is None else [float(n) for n in n_events]
+    total = math.fsum(weights) or 1.0
+    value = math.fsum(w * f.value_pb for w, f in zip(weights, found, strict=True)) / total
+    error = math.sqrt(math.fsum((w * f.error_pb) ** 2 for w, f in zip(weights, found, strict=True)))
+    sources = sorted({f.source for f in found})
+    return CrossSection(value, error / total, "+".join(sources), f"{len(found)} files, n-weighted")
+
+
+def _file_sqrt_s(path: Path, run: Path | None) -> float | None:
+    from surrotag.io.sniff import sniff_format
+
+    fmt = sniff_format(path)
+    if fmt == "lhe":
+        import pylhe
+
+        lhef = pylhe.LHEFile.fromfile(path, generator=True)
+        lhef.events.close()
+        info = lhef.init.initInfo
+        return float(info.energyA) + float(info.energyB)
+    if fmt == "parquet":
+        from surrotag.io.parquet import read_parquet_metadata
+
+        settings = read_parquet_metadata(path).get("settings") or {}
+        ecm = settings.get("ecm") if isinstance(settings, dict) else None
+        return float(ecm) if ecm is not None else None
+    banner = madgraph_banner(run)
+    if banner is not None:
+        beams = dict(
+            (m.group(2), _number(m.group(1)))
+            for m in _EBEAM_LINE.finditer(banner.read_text("utf-8", errors="replace"))
+        )
+        if len(beams) == 2:
+            return beams["1"] + beams["2"]
+    return None
+
+
+def input_sqrt_s(inputs: InputFiles) -> float | None:
+    """The centre-of-mass energy (GeV) the inputs record, or None if no file records it.
+
+    The first file that records one is used (files of one sample share it).
+    """
+    for path, run in zip(inputs.paths, inputs.run_folders, strict=True):
+        value = _file_sqrt_s(path, run)
+        if value is not None:
+            return value
+    return None

@@ -1,0 +1,36 @@
+"""Recast an analysis on signal events, end to end (``surrotag run``).
+
+:func:`recast` reads events (files, globs, MadGraph run folders, or canonical events in
+memory), applies the analysis's selection, tags the two selected objects with the analysis's
+classifier surrogate (arXiv:2402.15558) or the efficiency-map baseline, fills the signal
+yields per region and bin, patches the background-only pyhf workspace and computes CLs and
+upper limits. The result is a typed :class:`RecastReport` whose JSON document follows the
+shipped ``report.schema.json``; :func:`write_report` writes it atomically after validation.
+"""
+
+from __future__ import annotations
+
+from surrotag.recast.pipeline import EXAMPLE_SIGNAL, OOD_WARNING, STAGES, recast
+from surrotag.recast.report import (
+    RecastReport,
+    RegionResult,
+    report_schema,
+    validate_report,
+    write_report,
+)
+from surrotag.recast.taggers import FED_FEATURES, TAGGERS, check_surrogate
+
+__all__ = [
+    "EXAMPLE_SIGNAL",
+    "FED_FEATURES",
+    "OOD_WARNING",
+    "STAGES",
+    "TAGGERS",
+    "RecastReport",
+    "RegionResult",
+    "check_surrogate",
+    "recast",
+    "report_schema",
+    "validate_report",
+    "write_report",
+]

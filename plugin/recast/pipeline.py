@@ -1,0 +1,585 @@
+"""Recast an analysis on signal events: read, select, tag, yields, patch, CLs.
+
+:func:`recast` runs the whole chain of DESIGN.md on event files (or canonical events in
+memory), one chunk at a time so that memory stays flat:
+
+1. **inputs**: files, globs, MadGraph run folders (:func:`surrotag.io.inputs.resolve_inputs`);
+   none given: the analysis's shipped example signal (``example_signal.parquet``);
+2. **read** (:func:`surrotag.io.iter_events`, only the collections needed);
+3. **select** (:func:`surrotag.selection.select`) on the card's collection: fat jets at
+   detector level; at parton level the same cuts on the two leading top quarks (a
+   documented approximation: the tops stand for the fat jets they would make, mjj is
+   m(t tbar));
+4. **features** of the two selected objects only (:func:`surrotag.features.build_features`);
+5. **tag** (:mod:`surrotag.recast.taggers`): exact per-object probabilities per Bayesian
+   weight draw (or the efficiency-map baseline), combined per event into the region
+   probabilities, both tagged ``p1 p2`` and exactly one ``p1 (1 - p2) + p2 (1 - p1)``
+   (:func:`surrotag.yields.event_probabilities`);
+6. **yields** per region and mjj bin (:func:`surrotag.yields.region_yields`), each event
+   weighted by ``sigma L w / sum(w)`` with the sum over *all* events read, so that the
+   total is ``sigma L (sum of selected weights / sum of all weights)``;
+7. **patch** (:func:`surrotag.stats.patch.build_patch`): signal with its own MC-statistics
+   modifier, surrogate uncertainty as eigen histosys (>= 95 % of the draw variance, at most
+   5 components) named ``<analysis>_<surrogate>_eig<i>``;
+8. **infer** (:mod:`surrotag.stats.infer`): CLs observed and expected at mu = 1, 95 % CL
+   upper limits on mu.
+
+The cross-section comes from ``xsec_pb``, else from the inputs (LHE ``<init>``, surrotag
+Parquet provenance, MadGraph banner); several files of one sample are combined by their
+event counts. A sqrt(s) different from the analysis's is a warning, not an error.
+
+References:
+    Bieringer et al., "Classifier surrogates", arXiv:2402.15558; Cowan et al.,
+    arXiv:1007.1727; ATLAS arXiv:2005.05138.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import math
+import re
+import time
+import warnings
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass, field, replace
+from importlib.resources import as_file
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Final
+
+import numpy as np
+
+from surrotag.errors import AnalysisError, FormatError, InputValueError
+from surrotag.recast.report import RecastReport, RegionResult
+from surrotag.recast.taggers import (
+    EFFICIENCY_MAP_FEATURES,
+    TAGGERS,
+    ObjectProbabilities,
+    check_surrogate,
+    efficiency_map_probabilities,
+    surrogate_probabilities,
+)
+
+if TYPE_CHECKING:
+    import awkward as ak
+
+    from surrotag.analysis import Analysis
+    from surrotag.io.inputs import CrossSection, InputFiles
+
+__all__ = ["EXAMPLE_SIGNAL", "OOD_WARNING", "SQRT_S_TOLERANCE", "STAGES", "recast"]
+
+#: File name of an analysis's shipped example signal (used when no events are given).
+EXAMPLE_SIGNAL: Final = "example_signal.parquet"
+#: Fraction of out-of-distribution objects above which the report warns.
+OOD_WARNING: Final = 0.05
+#: Relative sqrt(s) difference above which input and analysis disagree.
+SQRT_S_TOLERANCE: Final = 1e-3
+#: Stages timed in :attr:`RecastReport.timings` (seconds).
+STAGES: Final = ("resolve", "read", "select", "features", "tag", "yields", "patch", "infer")
+
+_LEVEL_OBJECTS: Final = {"delphes": "fatjets", "parton": "particles"}
+_PARTON_COLLECTION: Final = "tops"
+
+
+@dataclass
+class _Timer:
+    seconds: dict[str, float] = field(default_factory=lambda: dict.fromkeys(STAGES, 0.0))
+
+    @contextlib.contextmanager
+    def __call__(self, stage: str) -> Iterator[None]:
+        start = time.perf_counter()
+        try:
+            yield
+        finally:
+            self.seconds[stage] += time.perf_counter() - start
+
+
+@dataclass
+class _Accumulator:
+    """Per selected event: weight, mjj, tag probabilities of the two objects [K, n, W]."""
+
+    weight: list[np.ndarray] = field(default_factory=list)
+    mjj: list[np.ndarray] = field(default_factory=list)
+    p1: list[np.ndarray] = field(default_factory=list)
+    p2: list[np.ndarray] = field(default_factory=list)
+    n_events: int = 0
+    sum_weights: float = 0.0
+    n_objects: int = 0
+    n_ood: int = 0
+    cutflow: dict[str, int] = field(default_factory=dict)
+    cutflow_weighted: dict[str, float] = field(default_factory=dict)
+
+    def add_cutflow(self, counts: Any, weighted: Any) -> None:
+        for name, value in counts.items():
+            self.cutflow[name] = self.cutflow.get(name, 0) + int(value)
+        for name, value in weighted.items():
+            self.cutflow_weighted[name] = self.cutflow_weighted.get(name, 0.0) + float(value)
+
+
+@dataclass(frozen=True)
+class _Tagger:
+    """What tags the two selected objects of each event."""
+
+    kind: str
+    card: Any
+    folder: Path
+    model: Any
+    working_points: tuple[str, ...]
+    features: tuple[str, ...]
+    draws: int
+    stochastic: bool
+    generator: Any
+    device: str
+
+    def probabilities(self, table: Any, level: str) -> ObjectProbabilities:
+        if self.kind == "efficiency-map":
+            return efficiency_map_probabilities(
+                table, level, self.card.efficiency_map, self.working_points, self.card.source
+            )
+        return surrogate_probabilities(
+            table,
+            level,
+            self.model,
+            self.card,
+            self.working_points,
+            draws=self.draws,
+            stochastic=self.stochastic,
+            generator=self.generator,
+            device=self.device,
+        )
+
+    def describe(self, seed: int) -> dict[str, Any]:
+        from surrotag.surrogates.storage import WEIGHTS_FILENAME
+
+        card = self.card
+        return {
+            "kind": self.kind,
+            "name": card.name,
+            "version": card.version,
+            "folder": str(self.folder),
+            "tagger_sha256": card.tagger.get("weights_sha256"),
+            "weights_sha256": card.files.get(WEIGHTS_FILENAME),
+            "draws": int(self.draws),
+            "stochastic": bool(self.stochastic),
+            "seed": int(seed),
+            "device": self.device,
+            "working_points": {
+                name: float(card.working_point(name)["threshold"]) for name in self.working_points
+            },
+        }
+
+
+def _ident(name: str) -> str:
+    """A pyhf-friendly identifier (letters, digits, ``_``)."""
+    return re.sub(r"\W", "_", name)
+
+
+def _check_xsec(xsec_pb: float | None) -> None:
+    if xsec_pb is None:
+        return
+    if not isinstance(xsec_pb, int | float) or not math.isfinite(xsec_pb) or xsec_pb < 0:
+        raise InputValueError(
+            f"--xsec-pb {xsec_pb!r}: the cross-section must be a finite number >= 0 in pb"
+        )
+
+
+def _file_levels(inputs: InputFiles) -> str:
+    from surrotag.io import level_of, sniff_format
+
+    levels = {path: level_of(sniff_format(path), path) for path in inputs.paths}
+    found = sorted(set(levels.values()))
+    if len(found) > 1:
+        first = {level: next(p for p, v in levels.items() if v == level) for level in found}
+        raise FormatError(
+            f"inputs mix levels: {first[found[0]]} is {found[0]}-level, {first[found[1]]} is "
+            f"{found[1]}-level; recast each level separately"
+        )
+    return found[0]
+
+
+def _check_objects(inputs: InputFiles, level: str, analysis: str) -> None:
+    """Parquet inputs must hold the collection the level's objects come from."""
+    from surrotag.io import sniff_format
+    from surrotag.io.parquet import _open
+
+    need = _LEVEL_OBJECTS[level]
+    for path in inputs.paths:
+        if sniff_format(path) != "parquet":
+            continue  # ROOT and LHE readers raise their own MissingBranchError
+        names = _open(Path(path)).schema_arrow.names
+        if need not in names:
+            raise FormatError(
+                f"{path}: {level}-level events without {need!r} (has: {', '.join(names)}); "
+                f"analysis {analysis!r} needs them: write the events with {need!r}"
+            )
+
+
+def _load_tagger(
+    analysis: Analysis,
+    level: str,
+    kind: str,
+    surrogate: str | Path | None,
+    draws: int | None,
+    stochastic: bool,
+    seed: int,
+    device: str,
+) -> _Tagger:
+    import torch
+
+    from surrotag.recast.taggers import _PARTON_MASK
+    from surrotag.surrogates.card import load_card
+    from surrotag.surrogates.registry import resolve_surrogate
+    from surrotag.surrogates.storage import load_surrogate
+
+    card_spec = analysis.card
+    name = card_spec.surrogate_name(level)
+    folder = resolve_surrogate(surrogate if surrogate is not None else name)
+    points = tuple(dict.fromkeys(region.tag.working_point for region in card_spec.regions))
+    card = load_card(folder)
+    check_surrogate(card, card_spec, level, points, features=kind == "surrogate")
+    if kind == "efficiency-map":
+        features = EFFICIENCY_MAP_FEATURES[level]
+        model, k = None, 1
+        stochastic = False
+    else:
+        model, card = load_surrogate(folder, device=device)
+        features = tuple(card.feature_names)
+        k = model.default_draws if draws is None else int(draws)
+        if k < 1:
+            raise InputValueError(f"draws={k}: need at least one weight draw")
+    if level == "parton":
+        features = tuple(dict.fromkeys((*features, *_PARTON_MASK)))
+    generator = torch.Generator().manual_seed(int(seed)) if stochastic else None
+    return _Tagger(kind, card, folder, model, points, features, k, stochastic, generator, device)
+
+
+def _collections(level: str, features: Sequence[str]) -> list[str]:
+    from surrotag.features import FEATURES
+
+    needed = {"weight", _LEVEL_OBJECTS[level]}
+    for name in features:
+        needed.update(FEATURES[name].requires)
+    return sorted(needed)
+
+
+def _parton_objects(events: ak.Array) -> ak.Array:
+    """Events whose ``tops`` collection holds the last top copies (Momentum4D)."""
+    import awkward as ak
+
+    from surrotag.features.truth import top_decays
+
+    decays = top_decays(events.particles)
+    tops = ak.with_name(events.particles[decays.index], "Momentum4D")
+    return ak.zip({"weight": events.weight, _PARTON_COLLECTION: tops}, depth_limit=1)
+
+
+def _pair_table(
+    events: ak.Array, lead: np.ndarray, level: str, features: Sequence[str]
+) -> tuple[Any, np.ndarray]:
+    """Feature table of the selected events' objects and the rows ``[n, 2]`` of the pair."""
+    import awkward as ak
+
+    from surrotag.features import build_features
+    from surrotag.io.canonical import with_vector_behaviour
+
+    n = len(events)
+    if level == "delphes":
+        pair = events.fatjets[ak.from_regular(ak.Array(lead))]
+        fields = {"weight": events.weight, "fatjets": pair}
+        if "particles" in events.fields:
+            fields["particles"] = events.particles
+        table = build_features(
+            with_vector_behaviour(ak.zip(fields, depth_limit=1)), level=level, features=features
+        )
+        return table, np.arange(2 * n, dtype=np.int64).reshape(n, 2)
+    table = build_features(events, level=level, features=features)
+    counts = np.bincount(ak.to_numpy(table["event_index"]), minlength=n)
+    starts = np.cumsum(counts) - counts
+    return table, starts[:, None] + lead
+
+
+def _process_chunk(
+    chunk: ak.Array,
+    level: str,
+    spec: Any,
+    tagger: _Tagger,
+    acc: _Accumulator,
+    timer: _Timer,
+) -> None:
+    import awkward as ak
+
+    from surrotag.selection import select
+
+    weight = np.asarray(ak.to_numpy(chunk.weight), dtype=np.float64)
+    acc.n_events += len(chunk)
+    acc.sum_weights += float(weight.sum())
+    with timer("select"):
+        objects = chunk if level == "delphes" else _parton_objects(chunk)
+        selection = select(objects, spec)
+    acc.add_cutflow(selection.cutflow, selection.cutflow_weighted)
+    passed = np.flatnonzero(selection.mask)
+    if passed.size == 0:
+        return
+    with timer("features"):
+        table, rows = _pair_table(chunk[passed], selection.indices[passed], level, tagger.features)
+    with timer("tag"):
+        tags = tagger.probabilities(table, level)
+    acc.weight.append(weight[passed])
+    acc.mjj.append(selection.mjj[passed])
+    acc.p1.append(tags.probabilities[:, rows[:, 0], :])
+    acc.p2.append(tags.probabilities[:, rows[:, 1], :])
+    acc.n_objects += rows.size
+    acc.n_ood += int(tags.ood[rows].sum())
+
+
+def _chunks(
+    source: InputFiles | ak.Array,
+    level: str,
+    collections: Sequence[str],
+    step_size: int,
+    per_file: list[dict[str, Any]],
+    timer: _Timer,
+) -> Iterator[ak.Array]:
+    """Chunks of canonical events, timing the reading; fills ``per_file`` counts."""
+    import awkward as ak
+
+    from surrotag.io import iter_events
+
+    if isinstance(source, ak.Array):
+        per_file.append({"path": "<memory>", "sha256": None, "format": "awkward"})
+        per_file[-1].update(n_events=len(source), sum_weights=float(ak.sum(source.weight)))
+        for start in range(0, len(source), step_size):
+            yield source[start : start + step_size]
+        return
+    from surrotag.io import sha256_file, sniff_format
+
+    for path in source.paths:
+        entry = {"path": str(path), "sha256": sha256_file(path), "format": sniff_format(path)}
+        n, total = 0, 0.0
+        iterator = iter_events(path, level=level, collections=collections, step_size=step_size)
+        while True:
+            with timer("read"):
+                chunk = next(iterator, None)
+            if chunk is None:
+                break
+            n += len(chunk)
+            total += float(ak.sum(chunk.weight))
+            yield chunk
+        per_file.append({**entry, "n_events": n, "sum_weights": total})
+
+
+def _cross_section(
+    xsec_pb: float | None, inputs: InputFiles | None, n_events: Sequence[int] | None = None
+) -> CrossSection:
+    from surrotag.io.inputs import CrossSection, input_cross_section
+
+    if xsec_pb is not None:
+        return CrossSection(float(xsec_pb), 0.0, "option", "--xsec-pb")
+    found = None if inputs is None else input_cross_section(inputs, n_events)
+    if found is None:
+        where = (
+            "the events given in memory" if inputs is None else ", ".join(map(str, inputs.paths))
+        )
+        raise InputValueError(
+            f"no cross-section: {where} carry none (no LHE <init> block, surrotag provenance "
+            "or MadGraph banner); give it with --xsec-pb (pb)"
+        )
+    return found
+
+
+def _region_yields(
+    analysis: Analysis, acc: _Accumulator, tagger: _Tagger, norm: float
+) -> tuple[RegionResult, ...]:
+    from surrotag.yields import event_probabilities, region_yields
+
+    k, w = tagger.draws, len(tagger.working_points)
+    weight = np.concatenate(acc.weight) if acc.weight else np.zeros(0)
+    mjj = np.concatenate(acc.mjj) if acc.mjj else np.zeros(0)
+    p1 = np.concatenate(acc.p1, axis=1) if acc.p1 else np.zeros((k, 0, w))
+    p2 = np.concatenate(acc.p2, axis=1) if acc.p2 else np.zeros((k, 0, w))
+    results = []
+    for region in analysis.card.regions:  # a few regions
+        j = tagger.working_points.index(region.tag.working_point)
+        two = event_probabilities(p1[:, :, j], p2[:, :, j])
+        prob = {
+            "both": two.both,
+            "exactly_one": two.exactly_one,
+            "at_least_one": two.at_least_one,
+            "none": two.none,
+        }[region.tag.requirement]
+        yields = region_yields(weight * norm, prob, mjj, region.observable.bin_edges_gev)
+        results.append(
+            RegionResult(
+                name=region.name,
+                channel=analysis.card.statistics.channels[region.name],
+                requirement=region.tag.requirement,
+                working_point=region.tag.working_point,
+                observable=region.observable.name,
+                yields=yields,
+            )
+        )
+    return tuple(results)
+
+
+def recast(
+    analysis: str | Path | Analysis,
+    inputs: Sequence[str | Path] | ak.Array | None = None,
+    *,
+    xsec_pb: float | None = None,
+    draws: int | None = None,
+    device: str = "cpu",
+    stochastic: bool = False,
+    tagger: str = "surrogate",
+    seed: int = 0,
+    surrogate: str | Path | None = None,
+    workspace: str | Path | None = None,
+    step_size: int = 50_000,
+    max_components: int = 5,
+) -> RecastReport:
+    """Recast an analysis on signal events: yields, patch, CLs and upper limits.
+
+    Args:
+        analysis: installed analysis name, analysis folder, or :class:`~surrotag.analysis.Analysis`.
+        inputs: event files, globs or MadGraph run folders; or canonical events in memory
+            (an awkward array, then ``xsec_pb`` is required); None or empty: the analysis's
+            shipped example signal.
+        xsec_pb: signal cross-section in pb (default: from the inputs).
+        draws: Bayesian weight draws K (default: the surrogate card's).
+        device: torch device of the surrogate (``cpu``, ``cuda``).
+        stochastic: sample one score per object and draw (0/1 tags) instead of the exact
+            probability.
+        tagger: ``surrogate`` or ``efficiency-map`` (binned efficiencies of the card, the
+            baseline of today's recast tools; one draw).
+        seed: seed of the sampled scores (``stochastic``).
+        surrogate: surrogate name or folder replacing the analysis's (must replace the same
+            tagger and take the analysis's features).
+        workspace: background-only workspace replacing the analysis's ``workspace.json``.
+        step_size: events per chunk.
+        max_components: most eigen-variations of the surrogate uncertainty (0: none).
+
+    Returns:
+        :class:`~surrotag.recast.report.RecastReport`.
+
+    Raises:
+        SurrotagError: one subclass per kind of bad input (unknown analysis, missing or
+            unreadable files, events without the analysis's objects, a surrogate of another
+            tagger or lacking a feature, a negative or missing cross-section, ...).
+    """
+    import awkward as ak
+
+    from surrotag.analysis import Analysis, get_analysis
+
+    if tagger not in TAGGERS:
+        raise InputValueError(f"unknown tagger {tagger!r}; choose from {', '.join(TAGGERS)}")
+    _check_xsec(xsec_pb)
+    timer = _Timer()
+    with contextlib.ExitStack() as stack:
+        with timer("resolve"):
+            ana = analysis if isinstance(analysis, Analysis) else get_analysis(analysis)
+            source: InputFiles | ak.Array
+            if isinstance(inputs, ak.Array):
+                from surrotag.features.table import infer_level
+
+                source, files, level = inputs, None, infer_level(inputs)
+            else:
+                from surrotag.io.inputs import resolve_inputs
+
+                specs = [] if inputs is None else list(inputs)
+                if not specs:
+                    if not ana.has_resource(EXAMPLE_SIGNAL):
+                        raise AnalysisError(
+                            f"no events given and analysis {ana.name!r} ships no example "
+                            f"signal ({EXAMPLE_SIGNAL}); pass event files"
+                        )
+                    specs = [stack.enter_context(as_file(ana.resource(EXAMPLE_SIGNAL)))]
+                files = resolve_inputs(specs)
+                source = files
+                level = _file_levels(files)
+            ana.card.surrogate_name(level)  # refuses a level the analysis does not accept
+            if files is not None:
+                _check_objects(files, level, ana.name)
+            elif _LEVEL_OBJECTS[level] not in inputs.fields:  # type: ignore[union-attr]
+                raise FormatError(f"events in memory have no {_LEVEL_OBJECTS[level]!r}")
+            xsec = _cross_section(xsec_pb, files)  # fails early when there is none
+            tag = _load_tagger(ana, level, tagger, surrogate, draws, stochastic, seed, device)
+            warning_lines: list[str] = []
+            sqrt_s = None
+            if files is not None:
+                from surrotag.io.inputs import input_sqrt_s
+
+                sqrt_s = input_sqrt_s(files)
+            if sqrt_s is not None and abs(sqrt_s / ana.card.sqrt_s_gev - 1) > SQRT_S_TOLERANCE:
+                warning_lines.append(
+                    f"the inputs are at sqrt(s) = {sqrt_s:g} GeV, analysis {ana.name!r} at "
+                    f"{ana.card.sqrt_s_gev:g} GeV: the recast assumes the signal is the same"
+                )
+        spec = ana.card.selection
+        if level == "parton":
+            spec = replace(spec, collection=_PARTON_COLLECTION)
+        acc = _Accumulator()
+        per_file: list[dict[str, Any]] = []
+        collections = _collections(level, tag.features)
+        for chunk in _chunks(source, level, collections, step_size, per_file, timer):
+            _process_chunk(chunk, level, spec, tag, acc, timer)
+        if acc.n_events == 0:
+            raise InputValueError("no events read from the inputs")
+        if files is not None and len(files.paths) > 1 and xsec.source != "option":
+            xsec = _cross_section(None, files, [entry["n_events"] for entry in per_file])
+        with timer("yields"):
+            from surrotag.yields import normalisation
+
+            norm = normalisation(xsec.value_pb, ana.card.luminosity_ifb, acc.sum_weights)
+            regions = _region_yields(ana, acc, tag, norm)
+        with timer("patch"):
+            from surrotag.stats.patch import build_patch
+            from surrotag.stats.workspace import load_workspace
+
+            ws = ana.workspace() if workspace is None else load_workspace(workspace)
+            with warnings.catch_warnings(record=True) as caught:
+                warnings.simplefilter("always")
+                patch = build_patch(
+                    ws,
+                    {region.channel: region.yields for region in regions},
+                    signal=ana.card.statistics.signal_sample,
+                    analysis=_ident(ana.name),
+                    surrogate=_ident(tag.card.name if tag.kind == "surrogate" else "effmap"),
+                    max_components=max_components,
+                )
+            warning_lines += [str(w.message) for w in caught]
+        with timer("infer"):
+            from surrotag.stats.infer import cls, upper_limit
+
+            cls_result = cls(ws, patch, mu=1.0)
+            limit = upper_limit(ws, patch)
+    ood = acc.n_ood / acc.n_objects if acc.n_objects else 0.0
+    if ood > OOD_WARNING:
+        warning_lines.append(
+            f"{100 * ood:.1f}% of the tagged objects lie outside the support of {tag.card.name}"
+            f" ({tag.kind}): their tag probabilities are extrapolated"
+        )
+    return RecastReport(
+        analysis=ana.name,
+        analysis_info={
+            "origin": ana.origin,
+            "sqrt_s_gev": ana.card.sqrt_s_gev,
+            "luminosity_ifb": ana.card.luminosity_ifb,
+            "poi": ana.card.statistics.poi,
+        },
+        level=level,
+        inputs=per_file,
+        n_events=acc.n_events,
+        sum_weights=acc.sum_weights,
+        cross_section=xsec,
+        sqrt_s_gev=sqrt_s,
+        tagger=tag.describe(seed),
+        cutflow=acc.cutflow,
+        cutflow_weighted=acc.cutflow_weighted,
+        normalisation=norm,
+        regions=regions,
+        ood_fraction=ood,
+        n_objects=acc.n_objects,
+        patch=patch,
+        cls=cls_result,
+        limit=limit,
+        timings=dict(timer.seconds),
+        warnings=tuple(warning_lines),
+    )

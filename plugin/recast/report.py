@@ -1,0 +1,279 @@
+"""The recast report: a typed result, its JSON document, schema validation, atomic writing.
+
+:class:`RecastReport` holds everything a recast produced; :meth:`RecastReport.to_dict` gives
+the JSON document described by ``schemas/report.schema.json`` (shipped in the package, JSON
+Schema 2020-12). :func:`write_report` validates the document *before* writing and writes it
+atomically (temporary file in the target folder, then :func:`os.replace`), so a failed run
+never leaves a partial or invalid report behind.
+
+Infinite upper limits (a signal that changes nothing, or one too weak to bracket) are
+written as ``null``; ``statistics.sensitive`` says which.
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+import math
+import os
+import tempfile
+from dataclasses import dataclass, field
+from importlib.resources import files
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Final
+
+import numpy as np
+
+from surrotag.errors import SurrotagError
+
+if TYPE_CHECKING:
+    from surrotag.io.inputs import CrossSection
+    from surrotag.stats.infer import CLsResult, UpperLimit
+    from surrotag.stats.patch import SignalPatch
+    from surrotag.yields import Yields
+
+__all__ = [
+    "REPORT_SCHEMA_VERSION",
+    "RecastReport",
+    "RegionResult",
+    "report_schema",
+    "validate_report",
+    "write_report",
+]
+
+#: Version of the report document (``schema_version``).
+REPORT_SCHEMA_VERSION: Final = 1
+
+
+@dataclass(frozen=True)
+class RegionResult:
+    """Signal yields of one region (expected events at mu = 1).
+
+    Attributes:
+        name: region name of the analysis card (``SR``).
+        channel: workspace channel it patches (``SR_mjj``).
+        requirement: tag requirement (``both``, ``exactly_one``, ...).
+        working_point: working point of the tag.
+        observable: binned observable (``mjj``, GeV).
+        yields: :class:`surrotag.yields.Yields` (nominal, per draw, MC stat, covariance).
+    """
+
+    name: str
+    channel: str
+    requirement: str
+    working_point: str
+    observable: str
+    yields: Yields
+
+    @property
+    def surrogate_error(self) -> np.ndarray:
+        """Per-bin standard deviation over weight draws (events)."""
+        return np.sqrt(np.clip(np.diag(self.yields.covariance), 0.0, None))
+
+    @property
+    def total(self) -> float:
+        """Total yield over bins."""
+        return float(np.sum(self.yields.nominal))
+
+    @property
+    def total_mc_stat(self) -> float:
+        """MC statistical error of the total (bins are disjoint sets of events)."""
+        return float(np.sqrt(np.sum(self.yields.mc_stat_error**2)))
+
+    @property
+    def total_surrogate(self) -> float:
+        """Surrogate (weight-draw) standard deviation of the total (0 for one draw)."""
+        totals = self.yields.per_draw.sum(axis=1)
+        return float(totals.std(ddof=1)) if totals.size > 1 else 0.0
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-able description."""
+        y = self.yields
+        return {
+            "name": self.name,
+            "channel": self.channel,
+            "requirement": self.requirement,
+            "working_point": self.working_point,
+            "observable": self.observable,
+            "bin_edges_gev": y.bin_edges.tolist(),
+            "nominal": y.nominal.tolist(),
+            "mc_stat_error": y.mc_stat_error.tolist(),
+            "surrogate_error": self.surrogate_error.tolist(),
+            "per_draw": y.per_draw.tolist(),
+            "total": self.total,
+            "total_mc_stat_error": self.total_mc_stat,
+            "total_surrogate_error": self.total_surrogate,
+        }
+
+
+def _finite_or_none(value: float) -> float | None:
+    return float(value) if math.isfinite(value) else None
+
+
+@dataclass(frozen=True)
+class RecastReport:
+    """Everything one recast produced.
+
+    Attributes:
+        analysis: analysis name; ``analysis_info``: sqrt(s) (GeV), luminosity (fb^-1),
+            origin, POI.
+        level: input level (``delphes`` or ``parton``).
+        inputs: per input file: path, sha256, format, n_events, sum_weights.
+        n_events: events read; ``sum_weights``: their generator weights summed.
+        cross_section: sigma (pb) and its source.
+        sqrt_s_gev: collision energy recorded by the inputs (None when unknown).
+        tagger: tagger description (kind, name, version, sha256s, draws, stochastic, ...).
+        cutflow: events passing each selection cut (:data:`surrotag.selection.CUTS`);
+            ``cutflow_weighted`` the same in generator weight.
+        normalisation: expected events per unit generator weight, ``sigma L / sum w``.
+        regions: per region, :class:`RegionResult`.
+        ood_fraction: fraction of tagged objects outside the tagger's support;
+            ``n_objects`` how many were tagged.
+        patch: the :class:`surrotag.stats.patch.SignalPatch`.
+        cls: CLs at mu = 1; ``limit``: 95% CL upper limits on mu.
+        timings: seconds per stage.
+        warnings: one line each (sqrt(s) mismatch, OOD fraction, clipped templates, ...).
+    """
+
+    analysis: str
+    analysis_info: dict[str, Any]
+    level: str
+    inputs: list[dict[str, Any]]
+    n_events: int
+    sum_weights: float
+    cross_section: CrossSection
+    sqrt_s_gev: float | None
+    tagger: dict[str, Any]
+    cutflow: dict[str, int]
+    cutflow_weighted: dict[str, float]
+    normalisation: float
+    regions: tuple[RegionResult, ...]
+    ood_fraction: float
+    n_objects: int
+    patch: SignalPatch
+    cls: CLsResult
+    limit: UpperLimit
+    timings: dict[str, float] = field(default_factory=dict)
+    warnings: tuple[str, ...] = ()
+
+    @property
+    def excluded(self) -> bool:
+        """Whether the signal (mu = 1) is excluded at 95% CL (observed CLs < 0.05)."""
+        return bool(self.cls.sensitive and self.cls.excluded)
+
+    def region(self, name: str) -> RegionResult:
+        """The region called ``name``."""
+        for region in self.regions:
+            if region.name == name:
+                return region
+        raise KeyError(name)
+
+    def to_dict(self) -> dict[str, Any]:
+        """The report document (``report.schema.json``)."""
+        import surrotag
+
+        variations = self.patch.variations
+        return {
+            "schema_version": REPORT_SCHEMA_VERSION,
+            "surrotag_version": surrotag.__version__,
+            "analysis": {"name": self.analysis, **self.analysis_info},
+            "level": self.level,
+            "inputs": self.inputs,
+            "n_events": int(self.n_events),
+            "sum_weights": float(self.sum_weights),
+            "cross_section": {
+                "value_pb": float(self.cross_section.value_pb),
+                "error_pb": float(self.cross_section.error_pb),
+                "source": self.cross_section.source,
+                "detail": self.cross_section.detail,
+            },
+            "sqrt_s_gev": None if self.sqrt_s_gev is None else float(self.sqrt_s_gev),
+            "tagger": self.tagger,
+            "selection": {
+                "cutflow": dict(self.cutflow),
+                "cutflow_weighted": dict(self.cutflow_weighted),
+                "efficiency": (
+                    self.cutflow_weighted["abs_delta_y"] / self.sum_weights
+                    if self.sum_weights
+                    else 0.0
+                ),
+            },
+            "normalisation": float(self.normalisation),
+            "regions": [region.to_dict() for region in self.regions],
+            "ood": {"fraction": float(self.ood_fraction), "n_objects": int(self.n_objects)},
+            "patch": {
+                "signal": self.patch.signal,
+                "channels": list(self.patch.channels),
+                "n_components": variations.n_components,
+                "explained_variance": float(variations.explained),
+                "modifiers": sorted(
+                    {
+                        m["name"]
+                        for op in self.patch.ops
+                        if op["op"] == "add"
+                        for m in op["value"]["modifiers"]
+                    }
+                ),
+                "clipped_bins": len(self.patch.clipped),
+            },
+            "statistics": {
+                "poi": self.analysis_info.get("poi"),
+                "sensitive": bool(self.cls.sensitive),
+                "mu": float(self.cls.mu),
+                "cls_observed": float(self.cls.observed),
+                "cls_expected": [float(v) for v in self.cls.expected],
+                "excluded": self.excluded,
+                "mu_up_observed": _finite_or_none(self.limit.observed),
+                "mu_up_expected": [_finite_or_none(v) for v in self.limit.expected],
+                "level": float(self.limit.level),
+            },
+            "timings_s": {name: float(value) for name, value in self.timings.items()},
+            "warnings": list(self.warnings),
+        }
+
+
+@functools.cache
+def report_schema() -> dict[str, Any]:
+    """The report JSON schema shipped in ``surrotag/schemas``."""
+    return json.loads((files("surrotag") / "schemas" / "report.schema.json").read_text("utf-8"))
+
+
+@functools.cache
+def _validator() -> Any:
+    import jsonschema
+
+    schema = report_schema()
+    jsonschema.Draft202012Validator.check_schema(schema)
+    return jsonschema.Draft202012Validator(schema)
+
+
+def validate_report(document: dict[str, Any]) -> None:
+    """Check a report document against the shipped schema.
+
+    Raises:
+        SurrotagError: one line naming the JSON path of the first problem (a bug in
+            surrotag, never the user's fault, but never written to disk either).
+    """
+    import jsonschema
+
+    error = jsonschema.exceptions.best_match(_validator().iter_errors(document))
+    if error is not None:
+        message = " ".join(error.message.split())[:200]
+        raise SurrotagError(f"recast report fails its schema at {error.json_path}: {message}")
+
+
+def write_report(document: dict[str, Any], path: str | os.PathLike[str]) -> Path:
+    """Validate, then write a report (or any JSON) atomically; returns the path."""
+    validate_report(document)
+    target = Path(path)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as stream:
+            json.dump(document, stream, indent=2, allow_nan=False)
+            stream.write("\n")
+        os.replace(tmp, target)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+    return target

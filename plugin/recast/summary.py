@@ -1,0 +1,79 @@
+"""Terminal summary of a recast report (rich): yields with their uncertainties, CLs, limits."""
+
+from __future__ import annotations
+
+import math
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from rich.console import Console
+
+    from surrotag.recast.report import RecastReport
+
+__all__ = ["print_profile", "print_summary"]
+
+
+def _limit(value: float) -> str:
+    return f"{value:.3g}" if math.isfinite(value) else "none"
+
+
+def print_summary(report: RecastReport, console: Console) -> None:
+    """Yields per region (MC stat and surrogate errors), CLs obs/exp, mu_up, OOD, warnings."""
+    from rich.table import Table
+
+    xsec = report.cross_section
+    tagger = report.tagger
+    console.print(
+        f"[bold]{report.analysis}[/] on {report.n_events} {report.level}-level events; "
+        f"sigma = {xsec.value_pb:.4g} pb ({xsec.source}); tagger {tagger['name']} "
+        f"({tagger['kind']}, K={tagger['draws']}"
+        + (", stochastic" if tagger["stochastic"] else "")
+        + f"); selection efficiency {report.to_dict()['selection']['efficiency']:.3f}",
+        highlight=False,
+        soft_wrap=True,
+    )
+    table = Table(title="signal yields at mu = 1 (events)")
+    for column in ("region", "tag", "yield", "MC stat", "surrogate", "total unc."):
+        table.add_column(column, justify="left" if column in ("region", "tag") else "right")
+    for region in report.regions:
+        stat, surr = region.total_mc_stat, region.total_surrogate
+        table.add_row(
+            region.name,
+            f"{region.requirement} {region.working_point}",
+            f"{region.total:.4g}",
+            f"{stat:.3g}",
+            f"{surr:.3g}",
+            f"{math.hypot(stat, surr):.3g}",
+        )
+    console.print(table)
+    cls, limit = report.cls, report.limit
+    if not cls.sensitive:
+        console.print("no signal in any bin: CLs = 1, no exclusion, no limit", highlight=False)
+    else:
+        verdict = "[red]excluded[/]" if report.excluded else "[green]not excluded[/]"
+        expected = ", ".join(f"{v:.3g}" for v in cls.expected)
+        console.print(
+            f"CLs(mu=1) observed {cls.observed:.3g} ({verdict} at 95% CL); expected "
+            f"[-2..+2 sigma] {expected}",
+            highlight=False,
+            soft_wrap=True,
+        )
+        console.print(
+            f"mu_up (95% CL) observed {_limit(limit.observed)}; expected "
+            + " / ".join(_limit(v) for v in limit.expected),
+            highlight=False,
+            soft_wrap=True,
+        )
+    console.print(
+        f"OOD: {100 * report.ood_fraction:.1f}% of {report.n_objects} tagged objects",
+        highlight=False,
+    )
+    for line in report.warnings:
+        console.print(f"[yellow]warning:[/] {line}", highlight=False, soft_wrap=True)
+
+
+def print_profile(timings: dict[str, float], console: Console) -> None:
+    """Seconds per stage and their total."""
+    total = sum(timings.values())
+    parts = ", ".join(f"{name} {seconds:.2f}" for name, seconds in timings.items())
+    console.print(f"profile (s): {parts}; total {total:.2f}", highlight=False, soft_wrap=True)

@@ -1,0 +1,240 @@
+"""Per-object tag probabilities of the two selected objects: surrogate or efficiency map.
+
+Two taggers stand in for the experiment's internal tagger:
+
+* ``surrogate``: the classifier surrogate (arXiv:2402.15558) gives, for each Bayesian weight
+  draw k, the exact probability ``P(score > w | c)`` (or, ``stochastic``, a 0/1 tag from
+  one sampled score) through :func:`surrotag.tagging.tag_objects`;
+* ``efficiency-map``: what recast tools use today: a per-object probability read from the
+  card's binned ``efficiency_map[wp]`` in pT: the top-tag efficiency for objects of a
+  contained hadronic top (detector level: ``truth_top_matched``, ``truth_top_hadronic`` and
+  all of b, q, q' within R, i.e. ``truth_top_n_contained == 3``, the ``label == 1`` of the
+  training table), else the QCD mistag rate. One "draw", no surrogate uncertainty; pT
+  outside the map's edges takes the nearest bin and counts as out of distribution.
+
+Parton level (rows are top quarks, documented approximation of the analysis): tops that do
+not decay hadronically, or whose decay chain is absent from the record, are never tagged
+(probability 0): the all-hadronic search's tagger is trained on hadronic top jets only.
+
+:func:`check_surrogate` refuses a surrogate that does not fit the analysis, before anything
+is read: another tagger (sha256), a missing working point, a feature the input level cannot
+provide, or a missing kinematic feature that the analysis feeds it (:data:`FED_FEATURES`).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import TYPE_CHECKING, Any, Final, NamedTuple
+
+import numpy as np
+
+from surrotag.errors import CardError, FeatureError
+
+if TYPE_CHECKING:
+    import torch
+
+    from surrotag.analysis import AnalysisCard
+    from surrotag.surrogates.card import Card
+    from surrotag.surrogates.flow import Surrogate
+
+__all__ = [
+    "EFFICIENCY_MAP_FEATURES",
+    "FED_FEATURES",
+    "TAGGERS",
+    "ObjectProbabilities",
+    "check_surrogate",
+    "efficiency_map_probabilities",
+    "surrogate_probabilities",
+    "tagged_mask",
+]
+
+#: Tagger kinds of a recast.
+TAGGERS: Final = ("surrogate", "efficiency-map")
+
+#: Features an analysis feeds its surrogate at each input level: pT and eta of the selected
+#: objects, the quantities its selection cuts on (GeV, dimensionless). A surrogate without
+#: them cannot carry the tag rate's dependence on the selected kinematics.
+FED_FEATURES: Final = {"delphes": ("jet_pt", "jet_eta"), "parton": ("top_pt", "top_eta")}
+
+#: Feature columns the efficiency map needs at each level (pT and truth of the object).
+EFFICIENCY_MAP_FEATURES: Final = {
+    "delphes": ("jet_pt", "truth_top_matched", "truth_top_hadronic", "truth_top_n_contained"),
+    "parton": ("top_pt", "top_hadronic"),
+}
+
+#: Columns that decide whether a parton-level top can be tagged at all.
+_PARTON_MASK: Final = ("top_hadronic", "flag_top_no_decay_chain")
+
+
+class ObjectProbabilities(NamedTuple):
+    """Tag probabilities of N objects.
+
+    Attributes:
+        probabilities: ``[K, N, W]`` per draw (K = 1 for the efficiency map).
+        ood: ``[N]`` bool, outside the tagger's support (surrogate training support, or the
+            efficiency map's pT range).
+    """
+
+    probabilities: np.ndarray
+    ood: np.ndarray
+
+
+def _column(table: Any, name: str) -> np.ndarray:
+    import awkward as ak
+
+    return np.asarray(ak.to_numpy(table[name]))
+
+
+def tagged_mask(table: Any, level: str) -> np.ndarray:
+    """Objects that can be tagged: all fat jets; hadronic tops with a decay chain (parton)."""
+    n = len(table)
+    if level != "parton":
+        return np.ones(n, dtype=bool)
+    hadronic = np.nan_to_num(_column(table, "top_hadronic").astype(np.float64)) > 0.5
+    return hadronic & ~_column(table, "flag_top_no_decay_chain").astype(bool)
+
+
+def check_surrogate(
+    card: Card,
+    analysis: AnalysisCard,
+    level: str,
+    working_points: Sequence[str],
+    *,
+    features: bool = True,
+) -> None:
+    """Refuse a surrogate that does not fit the analysis at this input level.
+
+    Raises:
+        CardError: the surrogate replaces another tagger (its card's
+            ``tagger.weights_sha256`` differs from the analysis's ``surrogate.tagger_sha256``),
+            lacks a working point of the analysis, lacks a feature the analysis feeds it
+            (:data:`FED_FEATURES`), or needs a feature that input level cannot provide
+            (features checked only with ``features=True``; the efficiency map needs none).
+    """
+    fix = "use the analysis's surrogate (default) or one trained for this tagger"
+    found = card.tagger.get("weights_sha256")
+    wanted = analysis.surrogate.tagger_sha256
+    if found != wanted:
+        raise CardError(
+            f"{card.source}: surrogate {card.name!r} replaces tagger sha256 "
+            f"{(found or 'none')[:12]}…, analysis {analysis.name!r} was built with "
+            f"{wanted[:12]}…; {fix}"
+        )
+    have = {point["name"] for point in card.working_points}
+    for point in working_points:
+        if point not in have:
+            raise CardError(
+                f"{card.source}: surrogate {card.name!r} has no working point {point!r} used by "
+                f"analysis {analysis.name!r} (it has: {', '.join(sorted(have)) or 'none'}); {fix}"
+            )
+    if not features:
+        return
+    missing = [name for name in FED_FEATURES[level] if name not in card.feature_names]
+    if missing:
+        raise CardError(
+            f"{card.source}: surrogate {card.name!r} lacks feature(s) {', '.join(missing)} that "
+            f"analysis {analysis.name!r} feeds it at level {level!r} (it takes: "
+            f"{', '.join(card.feature_names)}); {fix}"
+        )
+    from surrotag.features import resolve_features
+
+    try:
+        resolve_features(level, card.feature_names)
+    except FeatureError as error:
+        raise CardError(
+            f"{card.source}: surrogate {card.name!r} cannot be fed by {level}-level input: {error}"
+        ) from None
+
+
+def surrogate_probabilities(
+    table: Any,
+    level: str,
+    surrogate: Surrogate,
+    card: Card,
+    working_points: Sequence[str],
+    *,
+    draws: int,
+    stochastic: bool = False,
+    generator: torch.Generator | None = None,
+    device: str = "cpu",
+) -> ObjectProbabilities:
+    """Surrogate tag probabilities ``[K, N, W]`` of the rows of a feature table.
+
+    Rows that cannot be tagged (:func:`tagged_mask`) get probability 0 and are not OOD.
+    """
+    from surrotag.tagging import tag_objects
+
+    mask = tagged_mask(table, level)
+    n, w = len(mask), len(working_points)
+    probabilities = np.zeros((draws, n, w))
+    ood = np.zeros(n, dtype=bool)
+    rows = table if mask.all() else table[mask]
+    tags = tag_objects(
+        rows,
+        surrogate,
+        card,
+        working_points=working_points,
+        draws=draws,
+        stochastic=stochastic,
+        generator=generator,
+        device=device,
+    )
+    probabilities[:, mask, :] = tags.probabilities
+    ood[mask] = tags.ood
+    return ObjectProbabilities(probabilities, ood)
+
+
+def _bins(edges: np.ndarray, pt: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Bin index of each pT (nearest bin outside the edges) and the outside flag."""
+    index = np.searchsorted(edges, pt, side="right") - 1
+    outside = (index < 0) | (index >= edges.size - 1) | ~np.isfinite(pt)
+    return np.clip(index, 0, edges.size - 2), outside
+
+
+def efficiency_map_probabilities(
+    table: Any,
+    level: str,
+    efficiency_map: Mapping[str, Mapping[str, Sequence[float]]] | None,
+    working_points: Sequence[str],
+    source: str = "<card>",
+) -> ObjectProbabilities:
+    """Binned efficiency-map tag probabilities ``[1, N, W]`` of the rows of a feature table.
+
+    Args:
+        table: feature table with the :data:`EFFICIENCY_MAP_FEATURES` columns of ``level``.
+        level: ``delphes`` (rows are fat jets) or ``parton`` (rows are top quarks).
+        efficiency_map: the surrogate card's ``efficiency_map`` (per working point:
+            ``pt_edges`` in GeV, ``efficiency`` and ``mistag`` per bin).
+        working_points: the W working points.
+        source: the card, for messages.
+
+    Raises:
+        CardError: the card has no map for a working point.
+    """
+    pt_name = EFFICIENCY_MAP_FEATURES[level][0]
+    pt = _column(table, pt_name).astype(np.float64)
+    if level == "parton":
+        signal_like = tagged_mask(table, level)
+    else:
+        matched = _column(table, "truth_top_matched").astype(bool)
+        hadronic = np.nan_to_num(_column(table, "truth_top_hadronic").astype(np.float64)) > 0.5
+        contained = np.nan_to_num(_column(table, "truth_top_n_contained").astype(np.float64))
+        signal_like = matched & hadronic & (contained == 3)
+    probabilities = np.zeros((1, pt.size, len(working_points)))
+    ood = np.zeros(pt.size, dtype=bool)
+    for j, point in enumerate(working_points):  # a handful of working points
+        entry = (efficiency_map or {}).get(point)
+        if entry is None:
+            raise CardError(
+                f"{source}: no efficiency_map for working point {point!r}; the efficiency-map "
+                "tagger needs one in the surrogate card (plugin/reference/ship.py writes it)"
+            )
+        edges = np.asarray(entry["pt_edges"], dtype=np.float64)
+        index, outside = _bins(edges, pt)
+        efficiency = np.asarray(entry["efficiency"], dtype=np.float64)[index]
+        mistag = np.asarray(entry["mistag"], dtype=np.float64)[index]
+        probabilities[0, :, j] = np.where(signal_like, efficiency, mistag)
+        if level == "parton":
+            probabilities[0, ~signal_like, j] = 0.0
+        ood |= outside
+    return ObjectProbabilities(probabilities, ood)

@@ -1,0 +1,52 @@
+"""Helpers of the recast tests: the analysis's surrogates and edited copies of them."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+import pytest
+
+__all__ = ["edited_copy", "find_surrogate", "workspace_or_skip"]
+
+
+def find_surrogate(name: str) -> Path:
+    """The installed surrogate ``name``, else the smoke version in ``$SURROTAG_DATA/dev/smoke``."""
+    from surrotag.reference.cache import data_dir
+    from surrotag.surrogates.errors import SurrogateError
+    from surrotag.surrogates.registry import resolve_surrogate
+
+    try:
+        return resolve_surrogate(name)
+    except SurrogateError:
+        pass
+    smoke = data_dir() / "dev" / "smoke" / name
+    if not (smoke / "card.json").is_file():
+        pytest.skip(f"surrogate {name} is neither installed nor in {smoke.parent} (SURROTAG_DATA)")
+    return smoke
+
+
+def edited_copy(folder: Path, target: Path, edit) -> Path:
+    """Copy a surrogate folder and apply ``edit(card_document)`` to its card.
+
+    Only the card changes (the weights' sha256 still matches), as a user's hand edit would.
+    """
+    shutil.copytree(folder, target)
+    card = target / "card.json"
+    document = json.loads(card.read_text("utf-8"))
+    edit(document)
+    card.write_text(json.dumps(document, indent=1), "utf-8")
+    return target
+
+
+def workspace_or_skip() -> None:
+    """Skip unless the analysis's background workspace has been built."""
+    from surrotag.analysis import get_analysis
+
+    analysis = get_analysis("zprime-ttbar-allhad")
+    if not analysis.has_resource(analysis.card.statistics.workspace):
+        pytest.skip(
+            "zprime-ttbar-allhad has no workspace.json yet: python -m "
+            "surrotag.analyses.zprime_ttbar_allhad.build"
+        )

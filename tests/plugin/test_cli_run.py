@@ -1,0 +1,152 @@
+"""``surrotag run`` through the CLI entry point: bad input is one line, exit 1, no report."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from recast_fixtures import edited_copy, find_surrogate, workspace_or_skip
+
+from surrotag.cli import main
+from surrotag.io import read_events, write_parquet
+from surrotag.recast import validate_report
+
+ANALYSIS = "zprime-ttbar-allhad"
+
+
+@pytest.fixture(scope="module")
+def delphes_surrogate() -> Path:
+    return find_surrogate("top-tagger-delphes")
+
+
+def _fails(capsys, args: list[str], report: Path, *patterns: str) -> str:
+    assert main(args) == 1
+    err = capsys.readouterr().err.strip()
+    assert err.count("\n") == 0 and err.startswith("surrotag: error: "), err
+    for pattern in patterns:
+        assert pattern in err, err
+    assert not report.exists()
+    assert not [p for p in report.parent.iterdir() if p.name.startswith(f".{report.name}")]
+    return err
+
+
+def test_unknown_analysis(tmp_path, capsys, delphes_file):
+    out = tmp_path / "report.json"
+    _fails(
+        capsys,
+        ["run", "no-such-search", str(delphes_file), "-o", str(out)],
+        out,
+        "unknown analysis 'no-such-search'",
+        ANALYSIS,
+    )
+
+
+def test_negative_cross_section(tmp_path, capsys, delphes_file):
+    out = tmp_path / "report.json"
+    args = ["run", ANALYSIS, str(delphes_file), "--xsec-pb", "-1", "-o", str(out)]
+    _fails(capsys, args, out, "-1", "cross-section must be a finite number >= 0")
+
+
+def test_events_without_fatjets(tmp_path, capsys, delphes_file, delphes_surrogate):
+    """Real Delphes events written without their fat jets, marked as detector level."""
+    events = read_events(delphes_file, collections=["weight", "jets", "particles"])
+    path = write_parquet(events, tmp_path / "nofatjets.parquet", {"level": "delphes"})
+    out = tmp_path / "report.json"
+    args = [
+        "run",
+        ANALYSIS,
+        str(path),
+        "--xsec-pb",
+        "1",
+        "-o",
+        str(out),
+        "--surrogate",
+        str(delphes_surrogate),
+    ]
+    _fails(capsys, args, out, str(path), "without 'fatjets'", ANALYSIS)
+
+
+def test_missing_cross_section(tmp_path, capsys, delphes_file, delphes_surrogate):
+    out = tmp_path / "report.json"
+    args = [
+        "run",
+        ANALYSIS,
+        str(delphes_file),
+        "-o",
+        str(out),
+        "--surrogate",
+        str(delphes_surrogate),
+    ]
+    _fails(capsys, args, out, "no cross-section", "--xsec-pb")
+
+
+def test_tagger_hash_mismatch(tmp_path, capsys, delphes_file, delphes_surrogate):
+    def other_tagger(card):
+        card["tagger"]["weights_sha256"] = "0" * 64
+
+    folder = edited_copy(delphes_surrogate, tmp_path / "other", other_tagger)
+    out = tmp_path / "report.json"
+    args = [
+        "run",
+        ANALYSIS,
+        str(delphes_file),
+        "--xsec-pb",
+        "1",
+        "-o",
+        str(out),
+        "--surrogate",
+        str(folder),
+    ]
+    _fails(capsys, args, out, "replaces tagger sha256 000000000000", "e7c4e5e36e4a")
+
+
+def test_surrogate_lacking_a_fed_feature(tmp_path, capsys, delphes_file, delphes_surrogate):
+    """A surrogate taking jet_phi where the analysis feeds jet_eta (same weights, same hash)."""
+
+    def swap_eta(card):
+        names = [f["name"] for f in card["features"]]
+        card["features"][names.index("jet_eta")]["name"] = "jet_phi"
+        card["model"]["feature_names"] = [f["name"] for f in card["features"]]
+
+    folder = edited_copy(delphes_surrogate, tmp_path / "no-eta", swap_eta)
+    out = tmp_path / "report.json"
+    args = [
+        "run",
+        ANALYSIS,
+        str(delphes_file),
+        "--xsec-pb",
+        "1",
+        "-o",
+        str(out),
+        "--surrogate",
+        str(folder),
+    ]
+    _fails(capsys, args, out, "lacks feature(s) jet_eta", ANALYSIS)
+
+
+def test_zero_signal_report_through_the_cli(tmp_path, capsys, delphes_file, delphes_surrogate):
+    workspace_or_skip()
+    out, patch = tmp_path / "report.json", tmp_path / "patch.json"
+    args = [
+        "run",
+        ANALYSIS,
+        str(delphes_file),
+        "--xsec-pb",
+        "0.5071",
+        "-o",
+        str(out),
+        "--patch-out",
+        str(patch),
+        "--surrogate",
+        str(delphes_surrogate),
+        "--profile",
+    ]
+    assert main(args) == 0
+    text = capsys.readouterr().out
+    assert "no exclusion" in text and "profile (s):" in text
+    document = json.loads(out.read_text())
+    validate_report(document)
+    assert document["statistics"]["sensitive"] is False
+    assert [r["total"] for r in document["regions"]] == [0.0, 0.0]
+    assert json.loads(patch.read_text())[0]["op"] == "add"

@@ -1,0 +1,136 @@
+"""The recast pipeline: input discovery, cross-sections, real files end to end, closure pieces."""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+
+import numpy as np
+import pylhe
+import pytest
+from recast_fixtures import find_surrogate, workspace_or_skip
+
+from surrotag.errors import EmptyInputError, InputFileError
+from surrotag.io.inputs import input_cross_section, input_sqrt_s, resolve_inputs
+from surrotag.recast import recast, validate_report
+
+ANALYSIS = "zprime-ttbar-allhad"
+BANNER = """<MGVersion>
+3.5.1
+</MGVersion>
+<MGRunCard>
+  6500.0     = ebeam1  ! beam 1 total energy in GeV
+  6500.0     = ebeam2  ! beam 2 total energy in GeV
+</MGRunCard>
+<MGGenerationInfo>
+#  Number of Events        :       10
+#  Integrated weight (pb)  :       0.5071
+</MGGenerationInfo>
+"""
+
+
+@pytest.fixture
+def madgraph(tmp_path: Path, delphes_file: Path, lhe_ttbar_file: Path) -> Path:
+    """``PROC/Events/run_01`` (Delphes + LHE + banner) pointing at the real files."""
+    run = tmp_path / "PROC" / "Events" / "run_01"
+    run.mkdir(parents=True)
+    (run / "tag_1_delphes_events.root").symlink_to(delphes_file)
+    (run / "unweighted_events.lhe").symlink_to(lhe_ttbar_file)
+    (run / "run_01_tag_1_banner.txt").write_text(BANNER)
+    return tmp_path / "PROC"
+
+
+def test_madgraph_folders_resolve_to_the_delphes_file(madgraph: Path):
+    run = madgraph / "Events" / "run_01"
+    for spec in (run, madgraph, madgraph / "Events"):
+        inputs = resolve_inputs([spec])
+        assert inputs.paths == (run / "tag_1_delphes_events.root",)
+        assert inputs.run_folders == (run,)
+    (run / "tag_1_delphes_events.root").unlink()
+    assert resolve_inputs([run]).paths == (run / "unweighted_events.lhe",)
+
+
+def test_banner_cross_section_and_energy(madgraph: Path):
+    inputs = resolve_inputs([madgraph])
+    xsec = input_cross_section(inputs)
+    assert (xsec.value_pb, xsec.source) == (0.5071, "madgraph-banner")
+    assert xsec.detail.endswith("run_01_tag_1_banner.txt")
+    assert input_sqrt_s(inputs) == 13000.0
+
+
+def test_several_runs_globs_and_missing_paths(madgraph: Path, lhe_zprime_file: Path):
+    second = madgraph / "Events" / "run_02"
+    second.mkdir()
+    (second / "unweighted_events.lhe").symlink_to(lhe_zprime_file)
+    with pytest.raises(InputFileError, match=r"holds 2 MadGraph runs .*run_01, run_02"):
+        resolve_inputs([madgraph])
+    found = resolve_inputs([str(madgraph / "Events" / "run_*" / "*.lhe")])
+    assert [p.parent.name for p in found.paths] == ["run_01", "run_02"]
+    with pytest.raises(EmptyInputError, match="matches no file"):
+        resolve_inputs([str(madgraph / "*.root")])
+    with pytest.raises(InputFileError, match="no such file or folder"):
+        resolve_inputs([madgraph / "nothing.root"])
+    # the same file reached twice (here through a symlink) is read once
+    run = madgraph / "Events" / "run_01"
+    again = resolve_inputs([run, (run / "tag_1_delphes_events.root").resolve()])
+    assert again.paths == (run / "tag_1_delphes_events.root",)
+
+
+def test_cross_section_from_real_lhe_init(lhe_ttbar_file: Path, lhe_zprime_file: Path):
+    for path in (lhe_ttbar_file, lhe_zprime_file):
+        lhef = pylhe.LHEFile.fromfile(path, generator=True)
+        lhef.events.close()
+        sigma = math.fsum(p.xSection for p in lhef.init.procInfo)
+        found = input_cross_section(resolve_inputs([path]))
+        assert found.source == "lhe-init" and found.detail == str(path)
+        assert found.value_pb == pytest.approx(sigma, rel=1e-12) and found.value_pb > 0
+    assert input_sqrt_s(resolve_inputs([lhe_ttbar_file])) == 1960.0
+    both = input_cross_section(resolve_inputs([lhe_ttbar_file, lhe_zprime_file]), [100, 10])
+    one = input_cross_section(resolve_inputs([lhe_ttbar_file])).value_pb
+    two = input_cross_section(resolve_inputs([lhe_zprime_file])).value_pb
+    assert both.value_pb == pytest.approx((100 * one + 10 * two) / 110)
+
+
+def test_real_delphes_tth_gives_zero_signal_and_no_exclusion(delphes_file: Path):
+    workspace_or_skip()
+    report = recast(
+        ANALYSIS, [delphes_file], xsec_pb=0.5071, surrogate=find_surrogate("top-tagger-delphes")
+    )
+    document = report.to_dict()
+    validate_report(document)
+    assert report.cutflow["all"] == 10 and report.cutflow["leading_pt"] == 0
+    assert all(region.total == 0.0 for region in report.regions)
+    assert not report.cls.sensitive and not report.excluded
+    assert document["statistics"]["mu_up_observed"] is None
+    assert document["cross_section"]["source"] == "option"
+
+
+def test_parton_lhe_at_tevatron_energy_warns_and_reads_init(lhe_ttbar_file: Path):
+    workspace_or_skip()
+    report = recast(ANALYSIS, [lhe_ttbar_file], surrogate=find_surrogate("top-tagger-parton"))
+    validate_report(report.to_dict())
+    assert report.level == "parton" and report.cross_section.source == "lhe-init"
+    assert report.sqrt_s_gev == 1960.0
+    assert any("sqrt(s) = 1960 GeV" in line for line in report.warnings)
+    assert report.cutflow["two_objects"] == 100  # two last-copy tops in every event
+
+
+@pytest.mark.slow
+def test_surrogate_uncertainty_never_strengthens_the_expected_limit():
+    """The same yields with and without the eigen histosys: mu_up(exp) can only grow."""
+    workspace_or_skip()
+    from surrotag.stats import build_patch, upper_limit
+
+    report = recast(ANALYSIS, surrogate=find_surrogate("top-tagger-delphes"), draws=20)
+    yields = {region.channel: region.yields for region in report.regions}
+    ws = report.analysis  # name; the workspace comes from the analysis
+    from surrotag.analysis import get_analysis
+
+    workspace = get_analysis(ws).workspace()
+    with_unc = build_patch(workspace, yields, analysis="a", surrogate="s")
+    without = build_patch(workspace, yields, analysis="a", surrogate="s", max_components=0)
+    assert with_unc.variations.n_components >= 1
+    limit_with = upper_limit(workspace, with_unc, rtol=1e-3)
+    limit_without = upper_limit(workspace, without, rtol=1e-3)
+    assert np.all(np.array(limit_with.expected) >= np.array(limit_without.expected) * (1 - 2e-3))
+    assert limit_with.observed >= limit_without.observed * (1 - 2e-3)
