@@ -128,12 +128,14 @@ class SurrogateSpec:
 
 @dataclass(frozen=True)
 class StatisticsSpec:
-    """Background-only workspace (file of the package), signal sample, channels, POI."""
+    """Background-only workspace (file of the package), signal sample, channels, POI, and
+    optionally the file of the official signal yields (``official_yields``, or None)."""
 
     workspace: str
     signal_sample: str
     channels: Mapping[str, str]
     poi: str
+    official_yields: str | None = None
 
 
 @dataclass(frozen=True)
@@ -320,6 +322,7 @@ def _build(document: dict[str, Any], source: str) -> AnalysisCard:
             signal_sample=statistics["signal_sample"],
             channels=MappingProxyType(dict(statistics["channels"])),
             poi=statistics["poi"],
+            official_yields=statistics.get("official_yields"),
         ),
         source=source,
         document=copy.deepcopy(document),

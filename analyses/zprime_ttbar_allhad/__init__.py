@@ -8,8 +8,14 @@ surrogates (arXiv:2402.15558).
 
 Registration convention (:mod:`surrotag.analysis`): this package is the value of the entry
 point ``zprime-ttbar-allhad`` of group ``surrotag.analyses`` and ships ``card.json`` as
-package data; surrotag reads it (and ``workspace.json``, once the build script has written
-it) through :mod:`importlib.resources`. Nothing here is imported by surrotag by name::
+package data; surrotag reads it, ``workspace.json`` (background-only pyhf workspace with
+pseudo-data) and ``official_yields.json`` (the official Z' signal yields) through
+:mod:`importlib.resources`. Those two are written by the build script :mod:`.build` from the
+reference experiment, with one command::
+
+    python -m surrotag.analyses.zprime_ttbar_allhad.build [--jobs 2] [--out-dir DIR]
+
+Nothing here is imported by surrotag by name::
 
     >>> from surrotag.analysis import get_analysis
     >>> get_analysis("zprime-ttbar-allhad").card.sqrt_s_gev

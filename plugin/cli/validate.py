@@ -78,6 +78,11 @@ def print_goals(report: dict[str, Any]) -> None:
 )
 @click.option("--seed", type=int, default=0, show_default=True)
 @click.option("--no-plots", is_flag=True, help="Write report.json only.")
+@click.option(
+    "--record-in-card",
+    is_flag=True,
+    help="Also write the headline figures into the surrogate's card.json (validation block).",
+)
 def validate(
     name: str,
     table: Path,
@@ -87,6 +92,7 @@ def validate(
     split: str,
     seed: int,
     no_plots: bool,
+    record_in_card: bool,
 ) -> None:
     """Validate surrogate NAME (registry name or folder) on reference TABLE.
 
@@ -119,3 +125,7 @@ def validate(
         )
     print_goals(report)
     click.echo(f"wrote {output / 'report.json'}")
+    if record_in_card:
+        from surrotag.validation.report import record_in_card as record
+
+        click.echo(f"recorded the figures in {record(report, report['surrogate']['folder'])}")

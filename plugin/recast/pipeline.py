@@ -58,6 +58,7 @@ from surrotag.recast.taggers import (
     efficiency_map_probabilities,
     surrogate_probabilities,
 )
+from surrotag.yields import Yields
 
 if TYPE_CHECKING:
     import awkward as ak
@@ -95,18 +96,27 @@ class _Timer:
 
 @dataclass
 class _Accumulator:
-    """Per selected event: weight, mjj, tag probabilities of the two objects [K, n, W]."""
+    """Running sums: per region the unnormalised yields of every draw ``[K, B]`` and the
+    squared MC statistical errors ``[B]`` (additive over chunks, so memory stays flat in
+    the number of events), event counts and the cutflow."""
 
-    weight: list[np.ndarray] = field(default_factory=list)
-    mjj: list[np.ndarray] = field(default_factory=list)
-    p1: list[np.ndarray] = field(default_factory=list)
-    p2: list[np.ndarray] = field(default_factory=list)
+    per_draw: dict[str, np.ndarray] = field(default_factory=dict)
+    mc_stat2: dict[str, np.ndarray] = field(default_factory=dict)
     n_events: int = 0
     sum_weights: float = 0.0
     n_objects: int = 0
     n_ood: int = 0
     cutflow: dict[str, int] = field(default_factory=dict)
     cutflow_weighted: dict[str, float] = field(default_factory=dict)
+
+    def add_yields(self, region: str, yields: Yields) -> None:
+        """Add one chunk's unnormalised yields of ``region``."""
+        if region in self.per_draw:
+            self.per_draw[region] = self.per_draw[region] + yields.per_draw
+            self.mc_stat2[region] = self.mc_stat2[region] + yields.mc_stat_error**2
+        else:
+            self.per_draw[region] = yields.per_draw.copy()
+            self.mc_stat2[region] = yields.mc_stat_error**2
 
     def add_cutflow(self, counts: Any, weighted: Any) -> None:
         for name, value in counts.items():
@@ -299,6 +309,7 @@ def _pair_table(
 
 def _process_chunk(
     chunk: ak.Array,
+    analysis: Analysis,
     level: str,
     spec: Any,
     tagger: _Tagger,
@@ -323,10 +334,16 @@ def _process_chunk(
         table, rows = _pair_table(chunk[passed], selection.indices[passed], level, tagger.features)
     with timer("tag"):
         tags = tagger.probabilities(table, level)
-    acc.weight.append(weight[passed])
-    acc.mjj.append(selection.mjj[passed])
-    acc.p1.append(tags.probabilities[:, rows[:, 0], :])
-    acc.p2.append(tags.probabilities[:, rows[:, 1], :])
+    with timer("yields"):
+        _fill_regions(
+            analysis,
+            tagger,
+            acc,
+            weight[passed],
+            selection.mjj[passed],
+            tags.probabilities[:, rows[:, 0], :],
+            tags.probabilities[:, rows[:, 1], :],
+        )
     acc.n_objects += rows.size
     acc.n_ood += int(tags.ood[rows].sum())
 
@@ -386,17 +403,24 @@ def _cross_section(
     return found
 
 
-def _region_yields(
-    analysis: Analysis, acc: _Accumulator, tagger: _Tagger, norm: float
-) -> tuple[RegionResult, ...]:
+def _fill_regions(
+    analysis: Analysis,
+    tagger: _Tagger,
+    acc: _Accumulator,
+    weight: np.ndarray,
+    mjj: np.ndarray,
+    p1: np.ndarray,
+    p2: np.ndarray,
+) -> None:
+    """Add the selected events of one chunk to every region's running yields.
+
+    Args:
+        weight: generator weights ``[n]`` (normalised at the end: yields are linear in them).
+        mjj: the binned observable ``[n]`` (GeV).
+        p1, p2: tag probabilities of the two objects ``[K, n, W]``.
+    """
     from surrotag.yields import event_probabilities, region_yields
 
-    k, w = tagger.draws, len(tagger.working_points)
-    weight = np.concatenate(acc.weight) if acc.weight else np.zeros(0)
-    mjj = np.concatenate(acc.mjj) if acc.mjj else np.zeros(0)
-    p1 = np.concatenate(acc.p1, axis=1) if acc.p1 else np.zeros((k, 0, w))
-    p2 = np.concatenate(acc.p2, axis=1) if acc.p2 else np.zeros((k, 0, w))
-    results = []
     for region in analysis.card.regions:  # a few regions
         j = tagger.working_points.index(region.tag.working_point)
         two = event_probabilities(p1[:, :, j], p2[:, :, j])
@@ -406,7 +430,27 @@ def _region_yields(
             "at_least_one": two.at_least_one,
             "none": two.none,
         }[region.tag.requirement]
-        yields = region_yields(weight * norm, prob, mjj, region.observable.bin_edges_gev)
+        acc.add_yields(
+            region.name, region_yields(weight, prob, mjj, region.observable.bin_edges_gev)
+        )
+
+
+def _region_yields(
+    analysis: Analysis, acc: _Accumulator, tagger: _Tagger, norm: float
+) -> tuple[RegionResult, ...]:
+    """Normalised yields per region from the running sums (``norm = sigma L / sum w``)."""
+    results = []
+    for region in analysis.card.regions:
+        edges = np.asarray(region.observable.bin_edges_gev, dtype=np.float64)
+        n_bins = edges.size - 1
+        per_draw = norm * acc.per_draw.get(region.name, np.zeros((tagger.draws, n_bins)))
+        mc_stat = norm * np.sqrt(acc.mc_stat2.get(region.name, np.zeros(n_bins)))
+        covariance = (
+            np.atleast_2d(np.cov(per_draw, rowvar=False))
+            if per_draw.shape[0] > 1
+            else np.zeros((n_bins, n_bins))
+        )
+        yields = Yields(edges, per_draw.mean(axis=0), per_draw, mc_stat, covariance)
         results.append(
             RegionResult(
                 name=region.name,
@@ -519,7 +563,7 @@ def recast(
         per_file: list[dict[str, Any]] = []
         collections = _collections(level, tag.features)
         for chunk in _chunks(source, level, collections, step_size, per_file, timer):
-            _process_chunk(chunk, level, spec, tag, acc, timer)
+            _process_chunk(chunk, ana, level, spec, tag, acc, timer)
         if acc.n_events == 0:
             raise InputValueError("no events read from the inputs")
         if files is not None and len(files.paths) > 1 and xsec.source != "option":

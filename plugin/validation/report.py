@@ -44,8 +44,10 @@ __all__ = [
     "MIN_CELL_JETS",
     "PAPER_JS",
     "STEPS",
+    "card_figures",
     "cell_table",
     "js_figures",
+    "record_in_card",
     "validate_surrogate",
     "write_json",
 ]
@@ -503,3 +505,56 @@ def _validate(surrogate_name, table, output, *, split, n_max, draws, seed, plots
     report["seconds"] = round(time.perf_counter() - start, 2)
     write_json(report, out / "report.json")
     return _finite(report)
+
+
+def card_figures(report: dict[str, Any]) -> dict[str, Any]:
+    """The headline numbers of a validation report, for a card's ``validation`` block.
+
+    Only finite numbers are kept (a goal that could not be tested is left out).
+    """
+    js, c2st, coverage = report["js"], report["c2st"], report["coverage"]
+    ood = report["ood"]
+    pairs = list(zip(ood["relative_spread_median"], ood["inside"], strict=True))
+    inside = [spread for spread, within in pairs if within]
+    outside = [spread for spread, within in pairs if not within]
+    figures = {
+        "n_jets": report["js"]["protocol"]["n_jets"],
+        "cells_within_2_sigma": coverage["fraction_within_2"],
+        "median_relative_bayesian_spread": coverage["median_relative_spread"],
+        "js_distance": js["value"],
+        "js_distance_draw_spread": js["spread"],
+        "js_noise_floor": js["noise_floor"],
+        "js_distance_sampled": js["sampled"]["value"],
+        "c2st_auc_top": (c2st.get("top") or {}).get("auc"),
+        "c2st_auc_qcd": (c2st.get("qcd") or {}).get("auc"),
+        "ood_relative_spread_ratio": (max(outside) / float(np.median(inside)))
+        if inside and outside
+        else None,
+        "ood_fraction": report["ood_fraction"],
+    }
+    return {
+        key: float(value)
+        for key, value in figures.items()
+        if isinstance(value, (int, float)) and np.isfinite(value)
+    }
+
+
+def record_in_card(report: dict[str, Any], folder: str | os.PathLike[str]) -> Path:
+    """Write :func:`card_figures` into ``folder/card.json`` (key ``validation.test_split``).
+
+    The card is checked against its schema before it is replaced atomically; the weight
+    files (and so their sha256) are untouched.
+    """
+    from surrotag.surrogates.card import validate_card
+
+    path = Path(folder) / "card.json"
+    document = json.loads(path.read_text(encoding="utf-8"))
+    split = report.get("table", {}).get("split", "test")
+    document.setdefault("validation", {})[f"{split}_split"] = card_figures(report)
+    validate_card(document, str(path))
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".card.", suffix=".json")
+    with os.fdopen(fd, "w", encoding="utf-8") as stream:
+        json.dump(document, stream, indent=2)
+        stream.write("\n")
+    os.replace(tmp, path)
+    return path

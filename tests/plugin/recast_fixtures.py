@@ -12,19 +12,10 @@ __all__ = ["edited_copy", "find_surrogate", "workspace_or_skip"]
 
 
 def find_surrogate(name: str) -> Path:
-    """The installed surrogate ``name``, else the smoke version in ``$SURROTAG_DATA/dev/smoke``."""
-    from surrotag.reference.cache import data_dir
-    from surrotag.surrogates.errors import SurrogateError
+    """The folder of the installed (shipped) surrogate ``name``."""
     from surrotag.surrogates.registry import resolve_surrogate
 
-    try:
-        return resolve_surrogate(name)
-    except SurrogateError:
-        pass
-    smoke = data_dir() / "dev" / "smoke" / name
-    if not (smoke / "card.json").is_file():
-        pytest.skip(f"surrogate {name} is neither installed nor in {smoke.parent} (SURROTAG_DATA)")
-    return smoke
+    return resolve_surrogate(name)
 
 
 def edited_copy(folder: Path, target: Path, edit) -> Path:

@@ -134,3 +134,15 @@ def test_surrogate_uncertainty_never_strengthens_the_expected_limit():
     limit_without = upper_limit(workspace, without, rtol=1e-3)
     assert np.all(np.array(limit_with.expected) >= np.array(limit_without.expected) * (1 - 2e-3))
     assert limit_with.observed >= limit_without.observed * (1 - 2e-3)
+
+
+def test_chunked_reading_gives_the_same_yields():
+    """Yields are running sums over chunks: 7 chunks and one chunk give the same numbers."""
+    workspace_or_skip()
+    whole = recast(ANALYSIS, draws=3)
+    chunked = recast(ANALYSIS, draws=3, step_size=300)
+    assert chunked.n_events == whole.n_events == 2000
+    for a, b in zip(whole.regions, chunked.regions, strict=True):
+        assert a.total > 0
+        np.testing.assert_allclose(b.yields.per_draw, a.yields.per_draw, rtol=1e-9)
+        np.testing.assert_allclose(b.yields.mc_stat_error, a.yields.mc_stat_error, rtol=1e-9)

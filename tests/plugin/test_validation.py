@@ -34,10 +34,10 @@ def _table() -> Path:
 
 
 def _smoke() -> Path:
-    path = data_dir() / "dev" / "smoke" / "top-tagger-delphes"
-    if not (path / "card.json").is_file():
-        pytest.skip(f"smoke surrogate {path} absent (surrotag reference ship-surrogate --epochs 1)")
-    return path
+    """The shipped top-tagger-delphes surrogate's folder."""
+    from surrotag.surrogates.registry import resolve_surrogate
+
+    return resolve_surrogate("top-tagger-delphes")
 
 
 # -- Jensen-Shannon distance ------------------------------------------------------------------
