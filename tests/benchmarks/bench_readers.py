@@ -1,8 +1,9 @@
 """Throughput of ``read_events`` + ``build_features`` against raw ``uproot`` ``arrays()``.
 
-Run: ``pytest tests/benchmarks/bench_readers.py --benchmark -s`` (or ``python`` on this
-file). Prints a table and writes JSON to ``$SURROTAG_BENCH_JSON`` (default: a file in the
-temporary folder).
+Run: ``pytest tests/benchmarks/bench_readers.py --benchmark -s`` or ``python
+tests/benchmarks/bench_readers.py [--quick] [-o OUT]`` (``--quick``: 10k events, 20 reads,
+1k truth events). Prints a table and writes JSON to OUT (default ``$SURROTAG_BENCH_JSON``,
+else ``bench_readers.json`` in the benchmark folder of ``_common.bench_dir``).
 
 How the >= 100k events are made (the only real Delphes file has 10 events):
 
@@ -23,13 +24,16 @@ is used instead.
 
 from __future__ import annotations
 
-import json
 import os
-import tempfile
+import sys
 import time
 from pathlib import Path
 
 import pytest
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from _common import machine, main_parser, write_results
 
 __all__ = ["run_benchmark"]
 
@@ -77,7 +81,12 @@ def _rate(n: int, seconds: float) -> float:
     return n / seconds if seconds > 0 else float("inf")
 
 
-def run_benchmark(path: Path = DELPHES, n_events: int = N_EVENTS) -> dict[str, float]:
+def run_benchmark(
+    path: Path = DELPHES,
+    n_events: int = N_EVENTS,
+    read_calls: int = READ_CALLS,
+    truth_events: int = TRUTH_EVENTS,
+) -> dict[str, float]:
     """Measure events/s of the contenders; return the results as a dict."""
     import awkward as ak
     import uproot
@@ -91,12 +100,12 @@ def run_benchmark(path: Path = DELPHES, n_events: int = N_EVENTS) -> dict[str, f
     branches = [b for b in BRANCHES if b in available]
 
     start = time.perf_counter()
-    for _ in range(READ_CALLS):
+    for _ in range(read_calls):
         uproot.open(path)["Delphes"].arrays(branches)
     t_uproot = time.perf_counter() - start
 
     start = time.perf_counter()
-    for _ in range(READ_CALLS):
+    for _ in range(read_calls):
         events = read_events([path], level="delphes", collections=DETECTOR)
     t_read = time.perf_counter() - start
 
@@ -106,13 +115,13 @@ def run_benchmark(path: Path = DELPHES, n_events: int = N_EVENTS) -> dict[str, f
     t_features = time.perf_counter() - start
 
     with_truth = read_events([path], level="delphes")
-    big_truth = ak.concatenate([with_truth] * -(-TRUTH_EVENTS // per_file))
+    big_truth = ak.concatenate([with_truth] * -(-truth_events // per_file))
     start = time.perf_counter()
     truth_table = build_features(big_truth)
     t_truth = time.perf_counter() - start
 
     n = repeats * per_file
-    n_read = READ_CALLS * per_file
+    n_read = read_calls * per_file
     r_uproot, r_read = _rate(n_read, t_uproot), _rate(n_read, t_read)
     r_features = _rate(n, t_features)
     results = {
@@ -135,7 +144,12 @@ def run_benchmark(path: Path = DELPHES, n_events: int = N_EVENTS) -> dict[str, f
     return results
 
 
-def _report(results: dict[str, float]) -> Path:
+def _report(
+    results: dict[str, float],
+    output: Path | None = None,
+    quick: bool = False,
+    info: dict | None = None,
+) -> Path:
     from rich.console import Console
     from rich.table import Table
 
@@ -145,14 +159,10 @@ def _report(results: dict[str, float]) -> Path:
     for key, value in results.items():
         table.add_row(key, f"{value:,.3g}" if isinstance(value, float) else f"{value:,}")
     Console().print(table)
-    out = Path(
-        os.environ.get(
-            "SURROTAG_BENCH_JSON", Path(tempfile.gettempdir()) / "surrotag_bench_readers.json"
-        )
-    )
-    out.write_text(json.dumps(results, indent=2))
-    print(f"written {out}")
-    return out
+    if output is None and "SURROTAG_BENCH_JSON" in os.environ:
+        output = Path(os.environ["SURROTAG_BENCH_JSON"])
+    document = {"machine": info or machine(), "quick": quick, "results": results}
+    return write_results("readers", document, output)
 
 
 @pytest.mark.benchmark
@@ -165,5 +175,19 @@ def test_bench_readers() -> None:
     assert results["detector_rows"] == 6 * (results["events"] // 10)
 
 
+def main(argv: list[str] | None = None) -> dict[str, float]:
+    parser = main_parser("readers", __doc__.splitlines()[0])
+    args = parser.parse_args(argv)
+    if not DELPHES.exists():
+        raise SystemExit(f"{DELPHES}: real Delphes file not found (needs ../shared/data)")
+    info = machine()
+    if args.quick:
+        results = run_benchmark(n_events=10_000, read_calls=20, truth_events=1_000)
+    else:
+        results = run_benchmark()
+    _report(results, args.output, args.quick, info)
+    return results
+
+
 if __name__ == "__main__":
-    _report(run_benchmark())
+    main()
