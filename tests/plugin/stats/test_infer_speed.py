@@ -1,0 +1,158 @@
+"""The fast inference path against pyhf itself, on the published ATLAS-SUSY-2018-31 likelihood.
+
+:mod:`surrotag.stats.infer` runs its own warm-started, width-scaled fits and its own secant
+search for the CLs = 0.05 crossings; these tests hold it to pyhf's asymptotic formulae
+(closed form), to pyhf's hypothesis test at the limits it returns, and (slow) to
+``pyhf.infer.intervals.upper_limits.upper_limit``.
+"""
+
+from __future__ import annotations
+
+import copy
+import math
+import warnings
+
+import numpy as np
+import pyhf
+import pytest
+
+from surrotag.stats import upper_limit
+from surrotag.stats.infer import (
+    _N_SIGMA,
+    MODIFIER_SETTINGS,
+    _log_cls_expected,
+    _log_cls_observed,
+    cls,
+)
+
+
+def _pyhf_model(workspace, patch):
+    model = workspace.workspace.model(patches=[patch], modifier_settings=MODIFIER_SETTINGS)
+    return model, workspace.workspace.data(model)
+
+
+def _pyhf_hypotest(mu, workspace, patch, par_bounds=None):
+    """CLs_obs and expected band with pyhf's own hypotest (torch 64-bit, as surrotag's default)."""
+    pyhf.set_backend("pytorch", pyhf.optimize.scipy_optimizer(), precision="64b")
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            model, data = _pyhf_model(workspace, patch)
+            obs, exp = pyhf.infer.hypotest(
+                mu,
+                data,
+                model,
+                par_bounds=par_bounds,
+                test_stat="qtilde",
+                return_expected_set=True,
+            )
+        return float(obs), [float(e) for e in exp]
+    finally:
+        pyhf.set_backend("numpy")
+        import torch
+
+        torch.set_default_dtype(torch.float32)
+
+
+@pytest.fixture(scope="module")
+def official_limit(atlas_workspace, official_patch):
+    return upper_limit(atlas_workspace, official_patch)
+
+
+def test_asymptotic_formulae_equal_pyhf_distributions():
+    pyhf.set_backend("numpy")
+    from pyhf.infer.calculators import AsymptoticTestStatDistribution
+
+    for sqrt_qa in (0.3, 1.0, 1.96, 3.5):
+        sb, b = AsymptoticTestStatDistribution(-sqrt_qa), AsymptoticTestStatDistribution(0.0)
+        for sqrt_q in (0.0, 0.5, 1.0, 1.96, 3.0, 4.5):
+            # pyhf's AsymptoticCalculator.teststatistic for qtilde
+            if sqrt_q <= sqrt_qa:
+                t = sqrt_q - sqrt_qa
+            else:
+                t = (sqrt_q**2 - sqrt_qa**2) / (2 * sqrt_qa)
+            ref = float(sb.pvalue(t) / b.pvalue(t))
+            assert math.exp(_log_cls_observed(sqrt_q, sqrt_qa)) == pytest.approx(ref, rel=1e-9)
+        ref_band = [
+            float(sb.pvalue(b.expected_value(n)) / b.pvalue(b.expected_value(n))) for n in _N_SIGMA
+        ]
+        np.testing.assert_allclose(np.exp(_log_cls_expected(sqrt_qa)), ref_band, rtol=1e-9)
+    # far tails stay finite where 1 - Phi underflows
+    assert 0.0 < math.exp(_log_cls_observed(12.0, 12.0)) < 1e-30
+
+
+def test_cls_at_another_mu_equals_pyhf_hypotest(atlas_workspace, official_patch):
+    obs, exp = _pyhf_hypotest(0.5, atlas_workspace, official_patch)
+    ours = cls(atlas_workspace, official_patch, mu=0.5)
+    # both fits stop at SLSQP's default tolerance, along different paths: ~1e-4 apart
+    assert ours.observed == pytest.approx(obs, rel=5e-4)
+    np.testing.assert_allclose(ours.expected, exp, rtol=5e-4)
+
+
+def test_upper_limit_is_where_pyhf_cls_crosses_level(
+    atlas_workspace, official_patch, official_limit
+):
+    limit = official_limit
+    assert limit.sensitive and math.isfinite(limit.observed)
+    assert list(limit.expected) == sorted(limit.expected)
+    # all six limits from about ten tested mu: 3 mu-independent fits + one or two per mu
+    assert limit.n_hypotests <= 16 and limit.n_fits <= 30
+    model, _ = _pyhf_model(atlas_workspace, official_patch)
+    bounds = [list(b) for b in model.config.suggested_bounds()]
+    bounds[model.config.poi_index][1] = 1e4  # upper_limit's mu_max
+    obs, _ = _pyhf_hypotest(limit.observed, atlas_workspace, official_patch, bounds)
+    _, exp = _pyhf_hypotest(limit.expected[2], atlas_workspace, official_patch, bounds)
+    # rtol 5e-3 on mu is <= 2% on CLs (d ln CLs / d ln mu ~ 3 here); the secant root is closer
+    assert obs == pytest.approx(0.05, rel=1e-2)
+    assert exp[2] == pytest.approx(0.05, rel=1e-2)
+
+
+@pytest.mark.slow
+def test_upper_limits_equal_pyhf_upper_limit(atlas_workspace, official_patch, official_limit):
+    """Against pyhf's own toms748 scan (numpy backend, as ``pyhf upper-limit``; minutes)."""
+    pyhf.set_backend("numpy")
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        model, data = _pyhf_model(atlas_workspace, official_patch)
+        obs, exp = pyhf.infer.intervals.upper_limits.upper_limit(
+            data, model, scan=None, level=0.05, rtol=1e-3, test_stat="qtilde"
+        )
+    assert official_limit.observed == pytest.approx(float(obs), rel=1e-2)
+    np.testing.assert_allclose(official_limit.expected, [float(e) for e in exp], rtol=1e-2)
+    print(f"\npyhf obs {float(obs):.5g} exp {[round(float(e), 5) for e in exp]}\n{official_limit}")
+
+
+def test_fits_run_on_one_torch_thread_and_restore_it(atlas_workspace, official_patch):
+    import torch
+    from threadpoolctl import threadpool_info
+
+    def blas_threads():
+        return [i["num_threads"] for i in threadpool_info() if i["user_api"] == "blas"]
+
+    before, blas_before = torch.get_num_threads(), blas_threads()
+    torch.set_num_threads(2)
+    try:
+        result = cls(atlas_workspace, official_patch)
+        assert torch.get_num_threads() == 2 and blas_threads() == blas_before
+        assert result.excluded
+    finally:
+        torch.set_num_threads(before)
+
+
+def test_signal_too_weak_for_mu_max_gives_infinite_limits(atlas_workspace, official_patch):
+    # the official signal scaled by 1e-5 (with its uncertainties): limits near 5e4 > mu_max
+    weak = copy.deepcopy(official_patch)
+    for op in weak:
+        if op["op"] == "add":
+            sample = op["value"]
+            sample["data"] = [1e-5 * x for x in sample["data"]]
+            for modifier in sample["modifiers"]:
+                data = modifier.get("data")
+                if isinstance(data, dict):
+                    for key in set(data) & {"hi_data", "lo_data"}:  # histosys, not normsys
+                        data[key] = [1e-5 * x for x in data[key]]
+                elif modifier["type"] == "staterror":
+                    modifier["data"] = [1e-5 * x for x in data]
+    limit = upper_limit(atlas_workspace, weak, mu_max=1e4)
+    assert limit.sensitive and math.isinf(limit.observed)
+    assert all(math.isinf(e) for e in limit.expected)
