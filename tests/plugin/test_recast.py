@@ -115,13 +115,12 @@ def test_parton_lhe_at_tevatron_energy_warns_and_reads_init(lhe_ttbar_file: Path
     assert report.cutflow["two_objects"] == 100  # two last-copy tops in every event
 
 
-@pytest.mark.slow
 def test_surrogate_uncertainty_never_strengthens_the_expected_limit():
     """The same yields with and without the eigen histosys: mu_up(exp) can only grow."""
     workspace_or_skip()
     from surrotag.stats import build_patch, upper_limit
 
-    report = recast(ANALYSIS, surrogate=find_surrogate("top-tagger-delphes"), draws=20)
+    report = recast(ANALYSIS, surrogate=find_surrogate("top-tagger-delphes"), draws=8)
     yields = {region.channel: region.yields for region in report.regions}
     ws = report.analysis  # name; the workspace comes from the analysis
     from surrotag.analysis import get_analysis
