@@ -47,8 +47,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
-import tempfile
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -628,19 +626,10 @@ def _region_sum_weights(
 
 
 def _write_json(path: Path, document: Mapping[str, Any]) -> Path:
-    """Write JSON atomically (temporary file renamed into place)."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as stream:
-            json.dump(document, stream, indent=1)
-            stream.write("\n")
-        os.chmod(tmp, 0o644)  # package data: readable like the rest of the package
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-    return path
+    """Write JSON atomically (:func:`surrotag.io.atomic.write_json_atomic`)."""
+    from surrotag.io.atomic import write_json_atomic
+
+    return write_json_atomic(path, document, indent=1)
 
 
 def _digest(document: Mapping[str, Any]) -> str:

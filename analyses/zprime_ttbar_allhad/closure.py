@@ -31,8 +31,6 @@ from __future__ import annotations
 import argparse
 import json
 import math
-import os
-import tempfile
 import time
 from pathlib import Path
 from typing import Any, Final
@@ -179,13 +177,6 @@ def markdown(document: dict[str, Any]) -> str:
     return "\n".join(lines) + "\n"
 
 
-def _write(path: Path, text: str) -> None:
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
-    with os.fdopen(fd, "w") as stream:
-        stream.write(text)
-    os.replace(tmp, path)
-
-
 def main(argv: list[str] | None = None) -> int:
     """Command line: run the closure and write closure.json and closure.md."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
@@ -197,8 +188,10 @@ def main(argv: list[str] | None = None) -> int:
     document = closure(args.draws, args.mass)
     document["seconds"] = round(time.monotonic() - start, 1)
     args.out_dir.mkdir(parents=True, exist_ok=True)
-    _write(args.out_dir / "closure.json", json.dumps(document, indent=1) + "\n")
-    _write(args.out_dir / "closure.md", markdown(document))
+    from surrotag.io.atomic import write_json_atomic, write_text_atomic
+
+    write_json_atomic(args.out_dir / "closure.json", document, indent=1)
+    write_text_atomic(args.out_dir / "closure.md", markdown(document))
     print(markdown(document))
     return 0
 

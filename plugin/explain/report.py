@@ -8,9 +8,6 @@ rows, draw the figures (:mod:`surrotag.explain.plots`) and return a JSON-able su
 
 from __future__ import annotations
 
-import json
-import os
-import tempfile
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -41,18 +38,9 @@ Progress = Callable[[str], None]
 
 def write_json(document: Any, path: str | Path) -> Path:
     """Write JSON atomically: a temporary file beside ``path``, then ``os.replace``."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as stream:
-            json.dump(document, stream, indent=2, allow_nan=False, default=_jsonable)
-            stream.write("\n")
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-    return path
+    from surrotag.io.atomic import write_json_atomic
+
+    return write_json_atomic(path, document, default=_jsonable)
 
 
 def _jsonable(value: Any) -> Any:

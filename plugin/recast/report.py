@@ -16,7 +16,6 @@ import functools
 import json
 import math
 import os
-import tempfile
 from dataclasses import dataclass, field
 from importlib.resources import files
 from pathlib import Path
@@ -264,16 +263,7 @@ def validate_report(document: dict[str, Any]) -> None:
 
 def write_report(document: dict[str, Any], path: str | os.PathLike[str]) -> Path:
     """Validate, then write a report (or any JSON) atomically; returns the path."""
+    from surrotag.io.atomic import write_json_atomic
+
     validate_report(document)
-    target = Path(path)
-    target.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as stream:
-            json.dump(document, stream, indent=2, allow_nan=False)
-            stream.write("\n")
-        os.replace(tmp, target)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-    return target
+    return write_json_atomic(path, document)

@@ -41,13 +41,13 @@ import contextlib
 import json
 import logging
 import os
-import tempfile
 import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any, NamedTuple
 
 from surrotag.errors import ScanError
+from surrotag.io.atomic import write_json_atomic
 from surrotag.scan.adapter import PointFunction, ScanOptions, check_report, run_point
 from surrotag.scan.grid import GridPoint
 
@@ -121,20 +121,9 @@ def point_folder(directory: str | os.PathLike[str], name: str) -> Path:
 def write_json(path: str | os.PathLike[str], document: Any) -> Path:
     """Write JSON atomically (temporary file in the same folder, then ``os.replace``).
 
-    The same as :func:`surrotag.stats.patch.write_patchset`, without importing pyhf.
+    (:func:`surrotag.io.atomic.write_json_atomic`; imports neither pyhf nor torch.)
     """
-    target = Path(path)
-    target.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as stream:
-            json.dump(document, stream, indent=2, allow_nan=False)
-            stream.write("\n")
-        os.replace(tmp, target)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-    return target
+    return write_json_atomic(path, document)
 
 
 def read_json(path: Path) -> Any:

@@ -25,7 +25,6 @@ import dataclasses
 import json
 import math
 import os
-import tempfile
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -33,6 +32,7 @@ from typing import Any, Final
 
 import numpy as np
 
+from surrotag.io.atomic import write_json_atomic
 from surrotag.reference.ship import EFFICIENCY_PT_EDGES
 from surrotag.validation import metrics
 from surrotag.validation.data import load_reference, table_spec
@@ -337,15 +337,7 @@ def _finite(value: Any) -> Any:
 
 def write_json(document: dict[str, Any], path: Path) -> None:
     """Write strict JSON atomically: a temporary file beside ``path``, then os.replace."""
-    text = json.dumps(_finite(document), indent=2, allow_nan=False) + "\n"
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
-    try:
-        with os.fdopen(fd, "w") as stream:
-            stream.write(text)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    write_json_atomic(path, _finite(document))
 
 
 def validate_surrogate(
@@ -552,9 +544,4 @@ def record_in_card(report: dict[str, Any], folder: str | os.PathLike[str]) -> Pa
     split = report.get("table", {}).get("split", "test")
     document.setdefault("validation", {})[f"{split}_split"] = card_figures(report)
     validate_card(document, str(path))
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".card.", suffix=".json")
-    with os.fdopen(fd, "w", encoding="utf-8") as stream:
-        json.dump(document, stream, indent=2)
-        stream.write("\n")
-    os.replace(tmp, path)
-    return path
+    return write_json_atomic(path, document)
