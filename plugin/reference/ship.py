@@ -213,12 +213,18 @@ def efficiency_map(
     points: list[dict[str, Any]],
     pt_column: str = "jet_pt",
     split: str = "train",
+    signal: str = "contained",
 ) -> dict[str, dict[str, list[float]]]:
     """The baseline per working point: top-jet efficiency and QCD mistag rate per pT bin.
 
-    Efficiency: contained top jets (label 1); mistag: QCD jets (label 0); both unweighted
-    fractions of jets above the threshold, per bin of ``pt_column`` (GeV), binomial errors.
+    Efficiency: contained top jets (label 1; ``signal="contained"``, the detector-level map,
+    applied to jets whose top is contained), or every jet matched to a hadronic top
+    (``signal="matched"``, the parton-level map, applied to every hadronic top quark, whose
+    jet may not contain all its decay quarks); mistag: QCD jets (label 0). Unweighted
+    fractions of jets above the threshold per bin of ``pt_column`` (GeV), binomial errors.
     """
+    if signal not in ("contained", "matched"):
+        raise InputValueError(f"signal={signal!r}: use 'contained' or 'matched'")
     edges = np.asarray(EFFICIENCY_PT_EDGES)
     in_split = table["split"] == split
     pt = table[pt_column]
@@ -226,8 +232,9 @@ def efficiency_map(
     for point in points:
         passed = table[SCORE_COLUMN] > point["threshold"]
         entry: dict[str, list[float]] = {"pt_edges": edges.tolist()}
-        for key, label in (("efficiency", 1), ("mistag", 0)):
-            rows = in_split & (table["label"] == label) & np.isfinite(pt)
+        tops = table["label"] == 1 if signal == "contained" else table["truth_top_matched"] == 1
+        for key, chosen in (("efficiency", tops), ("mistag", table["label"] == 0)):
+            rows = in_split & chosen & np.isfinite(pt)
             total = np.histogram(pt[rows], edges)[0].astype(float)
             hits = np.histogram(pt[rows & passed], edges)[0].astype(float)
             entry[key], entry[f"{key}_error"] = _binomial(hits, total)
@@ -321,7 +328,9 @@ def ship_surrogate(
         "features": entries,
         "score": {"space": "identity", "clip": 0.0, "column": SCORE_COLUMN},
         "working_points": points,
-        "efficiency_map": efficiency_map(table, points, pt_column),
+        "efficiency_map": efficiency_map(
+            table, points, pt_column, signal="matched" if spec.matched_only else "contained"
+        ),
         "training": {
             "description": f"{path.name}, split 'train'"
             + (", jets matched to a hadronic top" if spec.matched_only else ", all fat jets")

@@ -74,6 +74,21 @@ def test_efficiency_map_counts_jets_above_threshold(columns) -> None:
         assert entry[f"{key}_error"][b] == pytest.approx(error)
 
 
+def test_parton_map_counts_every_matched_top(columns) -> None:
+    points = working_points(columns, min_jets=5)
+    maps = efficiency_map(columns, points, "truth_top_pt", signal="matched")
+    b = list(EFFICIENCY_PT_EDGES).index(400.0)
+    pt = columns["truth_top_pt"]
+    rows = (columns["split"] == "train") & (columns["truth_top_matched"] == 1)
+    rows &= (pt >= 400) & (pt < 500)
+    assert (columns["label"][rows] == -1).any()  # not-contained tops count too
+    expected = np.mean(columns["tagger_logit"][rows] > points[1]["threshold"])
+    assert maps["wp50"]["efficiency"][b] == pytest.approx(expected)
+    assert maps["wp50"]["mistag"] == [0.0] * (len(EFFICIENCY_PT_EDGES) - 1)  # no QCD top pT
+    with pytest.raises(InputValueError, match="signal"):
+        efficiency_map(columns, points, signal="all")
+
+
 def test_training_rows_fill_and_select(columns) -> None:
     spec = SHIPPED["top-tagger-delphes"]
     x, y, mask = training_rows(columns, spec)
