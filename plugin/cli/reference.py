@@ -47,6 +47,7 @@ def generate(
 ) -> None:
     """Generate PROCESS (ttbar-allhad, qcd-dijet, zprime-ttbar) into canonical Parquet."""
     import time
+    from pathlib import Path
 
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeRemainingColumn
 
@@ -54,6 +55,7 @@ def generate(
     from surrotag.reference.generate import generate as run
 
     start = time.perf_counter()
+    started_at = time.time()
     with Progress(
         "[progress.description]{task.description}",
         BarColumn(),
@@ -74,11 +76,15 @@ def generate(
         )
     elapsed = time.perf_counter() - start
     meta = read_parquet_metadata(path)
+    reused = Path(path).stat().st_mtime < started_at  # written before this call: cached
+    rate = (
+        "reused from the cache"
+        if reused
+        else f"{elapsed:.1f} s, {meta['n_events'] / max(elapsed, 1e-9) / jobs:.1f} events/s per job"
+    )
     click.echo(
         f"{path}: {meta['n_events']} events, sigma = {meta['sigma_pb']:.4g} +- "
-        f"{meta['sigma_err_pb']:.2g} pb, sum of weights {meta['sum_weights']:.4g}, "
-        f"{elapsed:.1f} s ({meta['n_events'] / max(elapsed, 1e-9) / jobs:.1f} events/s "
-        f"per job)"
+        f"{meta['sigma_err_pb']:.2g} pb, sum of weights {meta['sum_weights']:.4g} ({rate})"
     )
 
 
