@@ -89,6 +89,15 @@ def run(
     from surrotag.recast import recast, validate_report, write_report
     from surrotag.recast.summary import print_profile, print_summary
 
+    if plot is not None:  # fail before the work, not after it
+        import importlib.util
+
+        from surrotag.errors import MissingDependencyError
+
+        if not all(importlib.util.find_spec(name) for name in ("matplotlib", "mplhep")):
+            raise MissingDependencyError(
+                "--plot needs matplotlib and mplhep: pip install 'surrotag[plot]'"
+            )
     report = recast(
         analysis,
         list(events),
