@@ -39,7 +39,7 @@ from typing import Any, Final
 
 import numpy as np
 
-from surrotag.errors import FormatError, InputValueError
+from surrotag.errors import CorruptFileError, FormatError, InputFileError, InputValueError
 
 __all__ = [
     "EFFICIENCY_PT_EDGES",
@@ -115,18 +115,32 @@ SHIPPED: Final = {
 
 
 def read_table(path: str | Path, columns: list[str]) -> dict[str, np.ndarray]:
-    """Columns of a reference table as numpy arrays (``split`` as an object array)."""
+    """Columns of a reference table as numpy arrays (``split`` as an object array).
+
+    Raises:
+        InputFileError: no such file.
+        FormatError: a column is missing.
+        CorruptFileError: not a readable Parquet file.
+    """
+    import pyarrow as pa
     import pyarrow.parquet as pq
 
-    from surrotag.io.parquet import read_parquet_metadata
-
     path = Path(path)
-    if read_parquet_metadata(path).get("kind") != "surrogate-training-table":
-        raise FormatError(
-            f"{path}: not a reference surrogate table; write one with surrotag reference "
-            "build-table (or surrotag reference pipeline)"
+    if not path.is_file():
+        raise InputFileError(
+            f"{path}: no such file; pass the reference table (surrotag reference build-table)"
         )
-    table = pq.read_table(path, columns=columns)
+    try:
+        parquet = pq.ParquetFile(path)
+        missing = [name for name in columns if name not in parquet.schema_arrow.names]
+        if missing:
+            raise FormatError(
+                f"{path}: no column(s) {', '.join(missing)}; pass a reference table written "
+                "by surrotag reference build-table"
+            )
+        table = parquet.read(columns=columns)
+    except (pa.ArrowInvalid, OSError) as error:
+        raise CorruptFileError(f"{path}: not a readable Parquet file ({error})") from None
     out = {}
     for name in columns:
         column = table.column(name)
@@ -286,6 +300,12 @@ def ship_surrogate(
     path = Path(table_path)
     needed = sorted({*spec.columns, SCORE_COLUMN, "split", "label", "jet_pt",
                      "truth_top_matched"})  # fmt: skip
+    meta = read_parquet_metadata(path)
+    if meta.get("kind") != "surrogate-training-table":
+        raise FormatError(
+            f"{path}: not a reference surrogate table; write one with surrotag reference "
+            "build-table (or surrotag reference pipeline)"
+        )
     table = read_table(path, needed)
     features, scores, _ = training_rows(table, spec)
     points = working_points(table, min_jets=min_jets)
@@ -297,7 +317,6 @@ def ship_surrogate(
         features, scores, feature_names=list(spec.names), bayes=bayes, config=config,
         progress=progress,
     )  # fmt: skip
-    meta = read_parquet_metadata(path)
     tagger_sha = meta.get("tagger", {}).get("sha256")
     command = (
         f"surrotag reference ship-surrogate {name} --table {path.name} --epochs {config.epochs} "

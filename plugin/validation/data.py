@@ -17,8 +17,8 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from surrotag.errors import CorruptFileError, EmptyInputError, FormatError, InputFileError
-from surrotag.reference.ship import SCORE_COLUMN, SHIPPED, ShipSpec, training_rows
+from surrotag.errors import EmptyInputError
+from surrotag.reference.ship import SCORE_COLUMN, SHIPPED, ShipSpec, read_table, training_rows
 
 if TYPE_CHECKING:
     from surrotag.surrogates.card import Card
@@ -68,37 +68,6 @@ class ReferenceRows:
     n_dropped: int
 
 
-def _read(path: Path, columns: list[str]) -> dict[str, np.ndarray]:
-    import pyarrow as pa
-    import pyarrow.parquet as pq
-
-    if not path.is_file():
-        raise InputFileError(
-            f"{path}: no such file; pass the reference table (surrotag reference build-table)"
-        )
-    try:
-        parquet = pq.ParquetFile(path)
-        available = parquet.schema_arrow.names
-        missing = [c for c in columns if c not in available]
-        if missing:
-            raise FormatError(
-                f"{path}: no column(s) {', '.join(missing)} needed to validate this surrogate; "
-                "pass a reference table written by surrotag reference build-table"
-            )
-        table = parquet.read(columns=columns)
-    except (pa.ArrowInvalid, OSError) as error:
-        raise CorruptFileError(f"{path}: not a readable Parquet file ({error})") from None
-    out = {}
-    for name in columns:
-        column = table.column(name)
-        out[name] = (
-            np.asarray(column.to_pylist(), dtype=object)
-            if name == "split"
-            else np.asarray(column.to_numpy(), dtype=np.float64)
-        )
-    return out
-
-
 def load_reference(
     path: str | Path,
     card: Card,
@@ -131,7 +100,7 @@ def load_reference(
             *(("truth_top_matched",) if spec.matched_only else ()),
         }
     )
-    table = _read(path, needed)
+    table = read_table(path, needed)
     n_split = int(np.sum(table["split"] == split))
     if n_split == 0:
         present = ", ".join(sorted({str(s) for s in np.unique(table["split"])}))
