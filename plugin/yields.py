@@ -17,13 +17,14 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from typing import Any, NamedTuple
+from typing import Any, Final, NamedTuple
 
 import numpy as np
 
 from surrotag.errors import InputValueError
 
 __all__ = [
+    "REQUIREMENTS",
     "EventProbabilities",
     "Yields",
     "at_least_one",
@@ -65,6 +66,10 @@ def _check_probabilities(p: np.ndarray, what: str) -> None:
         )
 
 
+#: Tag requirements of a two-object region (the analysis card's ``tag.requirement``).
+REQUIREMENTS: Final = ("both", "exactly_one", "at_least_one", "none")
+
+
 class EventProbabilities(NamedTuple):
     """Selection probabilities of a two-object event; each array has the broadcast shape.
 
@@ -82,6 +87,19 @@ class EventProbabilities(NamedTuple):
     def at_least_one(self) -> np.ndarray:
         """At least one object tagged, ``1 - (1 - p1)(1 - p2)``."""
         return 1.0 - self.none
+
+    def of(self, requirement: str) -> np.ndarray:
+        """The probability of an analysis region's tag requirement.
+
+        Args:
+            requirement: ``both``, ``exactly_one``, ``at_least_one`` or ``none`` (the
+                ``tag.requirement`` of an analysis card's region).
+        """
+        if requirement not in REQUIREMENTS:
+            raise InputValueError(
+                f"tag requirement {requirement!r} unknown; use one of {', '.join(REQUIREMENTS)}"
+            )
+        return getattr(self, requirement)
 
 
 def event_probabilities(p1: Any, p2: Any) -> EventProbabilities:

@@ -349,48 +349,33 @@ def region_probability(card: AnalysisCard, region: str, p1: Any, p2: Any) -> np.
     Tag decisions (0/1) give 0/1; rates give the TRF weights (``both``: p1 p2,
     ``exactly_one``: p1 (1 - p2) + p2 (1 - p1)).
     """
-    probabilities = event_probabilities(p1, p2)
-    requirement = card.region(region).tag.requirement
-    return np.asarray(
-        {
-            "both": probabilities.both,
-            "exactly_one": probabilities.exactly_one,
-            "at_least_one": probabilities.at_least_one,
-            "none": probabilities.none,
-        }[requirement]
-    )
+    return event_probabilities(p1, p2).of(card.region(region).tag.requirement)
 
 
-def _direct_yields(card: AnalysisCard, sample: TaggedSample, threshold: float) -> dict[str, Yields]:
-    tags = np.nan_to_num(sample.tagged(threshold).astype(np.float64))
+def _pair_yields(card: AnalysisCard, sample: TaggedSample, p: np.ndarray) -> dict[str, Yields]:
+    """Region yields of the selected events from the two jets' tag probabilities ``[N, 2]``."""
     weight = sample.event_weight(card.luminosity_ifb)
     mjj = np.where(sample.mask, sample.mjj, np.nan)
     return {
         region.name: region_yields(
             weight,
-            region_probability(card, region.name, tags[:, 0], tags[:, 1]) * sample.mask,
+            region_probability(card, region.name, p[:, 0], p[:, 1]) * sample.mask,
             mjj,
             region.observable.bin_edges_gev,
         )
         for region in card.regions
     }
+
+
+def _direct_yields(card: AnalysisCard, sample: TaggedSample, threshold: float) -> dict[str, Yields]:
+    return _pair_yields(card, sample, np.nan_to_num(sample.tagged(threshold).astype(np.float64)))
 
 
 def _trf_yields(
     card: AnalysisCard, sample: TaggedSample, trf: TagRateFunction
 ) -> dict[str, Yields]:
-    weight = sample.event_weight(card.luminosity_ifb)
-    mjj = np.where(sample.mask, sample.mjj, np.nan)
     rates = np.where(sample.mask[:, None], trf(np.nan_to_num(sample.pt)), 0.0)
-    return {
-        region.name: region_yields(
-            weight,
-            region_probability(card, region.name, rates[:, 0], rates[:, 1]) * sample.mask,
-            mjj,
-            region.observable.bin_edges_gev,
-        )
-        for region in card.regions
-    }
+    return _pair_yields(card, sample, rates)
 
 
 def measure_trf(

@@ -423,13 +423,7 @@ def _fill_regions(
 
     for region in analysis.card.regions:  # a few regions
         j = tagger.working_points.index(region.tag.working_point)
-        two = event_probabilities(p1[:, :, j], p2[:, :, j])
-        prob = {
-            "both": two.both,
-            "exactly_one": two.exactly_one,
-            "at_least_one": two.at_least_one,
-            "none": two.none,
-        }[region.tag.requirement]
+        prob = event_probabilities(p1[:, :, j], p2[:, :, j]).of(region.tag.requirement)
         acc.add_yields(
             region.name, region_yields(weight, prob, mjj, region.observable.bin_edges_gev)
         )

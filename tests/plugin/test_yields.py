@@ -113,3 +113,21 @@ def test_yields_from_nominal():
     np.testing.assert_allclose(y.per_draw, [[1.0, 2.0]])
     with pytest.raises(InputValueError):
         Yields.from_nominal([1.0, 2.0], [0.1])
+
+
+def test_event_probabilities_of_a_region_requirement():
+    from surrotag.errors import InputValueError
+    from surrotag.yields import REQUIREMENTS, event_probabilities
+
+    two = event_probabilities([0.2, 0.9], [0.5, 1.0])
+    expected = {
+        "both": [0.1, 0.9],
+        "exactly_one": [0.5, 0.1],
+        "at_least_one": [0.6, 1.0],
+        "none": [0.4, 0.0],
+    }
+    assert set(REQUIREMENTS) == set(expected)
+    for name, values in expected.items():
+        np.testing.assert_allclose(two.of(name), values)
+    with pytest.raises(InputValueError, match="requirement 'two'"):
+        two.of("two")
