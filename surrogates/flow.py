@@ -60,8 +60,10 @@ def _std_normal_sf(z: torch.Tensor) -> torch.Tensor:
 class ScoreDistribution:
     """Conditional score distribution of N objects under K weight draws.
 
-    Built by :meth:`Surrogate.__call__`; the conditioning term of the velocity field is
-    computed once here and reused at every solver step.
+    Built by :meth:`Surrogate.__call__`. The conditioning term of the velocity field is
+    computed per chunk of objects, once per solve, and reused at every solver step of that
+    chunk: memory stays bounded however large K x N is (a [K, N, H] term for 1e5 jets and
+    20 draws alone would take half a GiB).
 
     Attributes:
         k: Number of weight draws.
@@ -75,21 +77,23 @@ class ScoreDistribution:
         self,
         surrogate: Surrogate,
         weights: dict[str, torch.Tensor],
-        hc: torch.Tensor,
+        c: torch.Tensor,
         ood: torch.Tensor,
         steps: int,
         solver: str,
     ) -> None:
         self.surrogate = surrogate
         self.weights = weights
-        self.hc = hc
+        self.c = c
         self.ood = ood
-        self.k, self.n = hc.shape[0], hc.shape[1]
+        self.k, self.n = next(iter(weights.values())).shape[0], c.shape[0]
         self.steps = steps
         self.solver = solver
 
-    def _field(self, t: float, x: torch.Tensor) -> torch.Tensor:
-        return self.surrogate.field(self.weights, x, t, self.hc)
+    def condition(self, start: int = 0, stop: int | None = None) -> torch.Tensor:
+        """Conditioning term [K, n, H] of objects ``start:stop`` (the conditioner MLP)."""
+        with torch.no_grad():
+            return self.surrogate.field.condition(self.weights, self.c[start:stop])
 
     def _solve(self, x: torch.Tensor, t0: float, t1: float) -> torch.Tensor:
         """Solve the ODE for states x [K, N, M], in chunks of objects of ~CHUNK_ROWS rows."""
@@ -98,7 +102,7 @@ class ScoreDistribution:
         per_chunk = max(1, CHUNK_ROWS // (k * m))
         out = []
         for start in range(0, n, per_chunk):
-            hc = self.hc[:, start : start + per_chunk]
+            hc = self.condition(start, start + per_chunk)
 
             def field(t: float, y: torch.Tensor, hc: torch.Tensor = hc) -> torch.Tensor:
                 return s.field(self.weights, y, t, hc)
@@ -115,8 +119,8 @@ class ScoreDistribution:
             np.asarray(thresholds, dtype=np.float32)
             if not isinstance(thresholds, torch.Tensor)
             else thresholds,
-            dtype=self.hc.dtype,
-            device=self.hc.device,
+            dtype=self.c.dtype,
+            device=self.c.device,
         )
         if w.dim() == 0:
             w = w.view(1)
@@ -171,11 +175,11 @@ class ScoreDistribution:
             Scores [K, N, Q] in the modelled space.
         """
         s = self.surrogate
-        q = torch.as_tensor(np.asarray(q, dtype=np.float64).reshape(-1), dtype=self.hc.dtype)
+        q = torch.as_tensor(np.asarray(q, dtype=np.float64).reshape(-1), dtype=self.c.dtype)
         if not bool(((q > 0) & (q < 1)).all()):
             raise SurrogateInputError(f"quantile levels {q.tolist()} must lie in (0, 1)")
         z = math.sqrt(2.0) * torch.erfinv(2 * q - 1)
-        x0 = z.to(self.hc.device).view(1, 1, -1).expand(self.k, self.n, -1).contiguous()
+        x0 = z.to(self.c.device).view(1, 1, -1).expand(self.k, self.n, -1).contiguous()
         return self._solve(x0, 0.0, 1.0) * s.score_scale + s.score_loc
 
     @torch.no_grad()
@@ -185,8 +189,8 @@ class ScoreDistribution:
         One sample serves every working point (the cuts are nested).
         """
         s = self.surrogate
-        x0 = torch.randn((self.k, self.n, 1), generator=generator, dtype=self.hc.dtype)
-        x1 = self._solve(x0.to(self.hc.device), 0.0, 1.0)[..., 0]
+        x0 = torch.randn((self.k, self.n, 1), generator=generator, dtype=self.c.dtype)
+        x1 = self._solve(x0.to(self.c.device), 0.0, 1.0)[..., 0]
         return x1 * s.score_scale + s.score_loc
 
     def log_prob(self, score: Any) -> torch.Tensor:
@@ -201,17 +205,18 @@ class ScoreDistribution:
         Returns:
             Log densities [K, N] or [K, N, M] (per unit of score).
         """
-        w = torch.as_tensor(score, dtype=self.hc.dtype, device=self.hc.device)
+        w = torch.as_tensor(score, dtype=self.c.dtype, device=self.c.device)
         squeeze = w.dim() == 1
         w = self._thresholds(w.unsqueeze(-1) if squeeze else w)
         s = self.surrogate
         x = ((w - s.score_loc) / s.score_scale).unsqueeze(0).expand(self.k, -1, -1)
         state = torch.stack([x, torch.zeros_like(x)], dim=-1)
+        hc = self.condition()
 
         def aug(t: float, y: torch.Tensor) -> torch.Tensor:
             with torch.enable_grad():
                 xi = y[..., 0].detach().requires_grad_(True)
-                v = self._field(t, xi)
+                v = s.field(self.weights, xi, t, hc)
                 (div,) = torch.autograd.grad(v.sum(), xi)
             return torch.stack([v.detach(), div], dim=-1)
 
@@ -378,12 +383,11 @@ class Surrogate(nn.Module):
             generator = torch.Generator().manual_seed(self.seed)
         with torch.no_grad():
             w = self.weights.draws(k, generator)
-            hc = self.field.condition(w, c)
         ood = (
             (c * self.feature_std + self.feature_mean < self.feature_low)
             | (c * self.feature_std + self.feature_mean > self.feature_high)
         ).any(1)
-        return ScoreDistribution(self, w, hc, ood, steps or self.steps, solver)
+        return ScoreDistribution(self, w, c, ood, steps or self.steps, solver)
 
     # -- persistence -----------------------------------------------------------------------
     def config(self) -> dict:

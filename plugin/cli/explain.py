@@ -15,7 +15,6 @@ import click
 __all__ = ["explain", "explain_tagger"]
 
 SUMMARY_NAME = "summary.json"
-TABLE_NAME = "top_tagger_table_v1.parquet"
 
 
 def _console() -> Any:
@@ -30,7 +29,7 @@ def _console() -> Any:
     "--table",
     type=click.Path(dir_okay=False),
     default=None,
-    help=f"Feature table (Parquet) [default: <data dir>/reference/{TABLE_NAME}].",
+    help="Feature table (Parquet) [default: <data dir>/reference/top_tagger_table.parquet].",
 )
 @click.option("--n-max", type=click.IntRange(min=10), default=2000, show_default=True,
               help="Table rows used (random, from the --split rows).")  # fmt: skip
@@ -61,13 +60,13 @@ def explain(
 ) -> None:
     """Explain surrogate SURROGATE (name or folder): contours, ascent, importance, simple cut."""
     from surrotag.explain.report import explain_surrogate, read_feature_sample, write_json
-    from surrotag.reference.cache import data_dir
+    from surrotag.reference.cache import TABLE_NAME, reference_dir
     from surrotag.surrogates.registry import resolve_surrogate
     from surrotag.surrogates.storage import load_surrogate
 
     console = _console()
     model, card = load_surrogate(resolve_surrogate(surrogate))
-    path = Path(table) if table else data_dir() / "reference" / TABLE_NAME
+    path = Path(table) if table else reference_dir() / TABLE_NAME
     x, label, info = read_feature_sample(
         path, card.feature_names, card.feature_fills, n_max=n_max, split=split, seed=seed
     )
@@ -105,7 +104,7 @@ def explain(
     "tagger_dir",
     type=click.Path(file_okay=False),
     default=None,
-    help="Tagger folder [default: <data dir>/reference/tagger_pfn_v1].",
+    help="Tagger folder [default: <data dir>/reference/tagger_pfn].",
 )
 @click.option(
     "--sample",
@@ -132,12 +131,12 @@ def explain_tagger(
     """Explain the internal tagger: artificial jets, mutual information, activation patterns."""
     from surrotag.explain.report import explain_tagger as run
     from surrotag.explain.report import write_json
-    from surrotag.reference.cache import data_dir
+    from surrotag.reference.cache import TAGGER_NAME, reference_dir
     from surrotag.reference.tagger import load_tagger
 
     console = _console()
-    reference = data_dir() / "reference"
-    tagger = load_tagger(Path(tagger_dir) if tagger_dir else reference / "tagger_pfn_v1")
+    reference = reference_dir()
+    tagger = load_tagger(Path(tagger_dir) if tagger_dir else reference / TAGGER_NAME)
     paths = [Path(p) for p in samples] or [
         reference / "ttbar-allhad_test.parquet",
         reference / "qcd-dijet_test.parquet",

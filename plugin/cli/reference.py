@@ -278,8 +278,9 @@ _TRAINING_SET = {"ttbar-allhad": (1, 3, 5), "qcd-dijet": (2, 4, 6)}
     type=click.IntRange(min=1),
     default=150_000,
     show_default=True,
-    help="Generated events per process for training (ttbar gives ~1.35 contained top jets "
-    "and QCD ~2.1 jets per event: the default gives >= 2e5 jets per class).",
+    help="Generated events per process for training (measured: ttbar gives 1.07 contained "
+    "top jets and QCD 1.70 jets per event for the tagger; the defaults give 2.4e5 top and "
+    "3.8e5 QCD jets over the three splits, 1.6e5 / 2.5e5 in the training split).",
 )
 @click.option(
     "--eval-events",
@@ -289,7 +290,13 @@ _TRAINING_SET = {"ttbar-allhad": (1, 3, 5), "qcd-dijet": (2, 4, 6)}
     help="Generated events per process for each of the validation and test splits.",
 )
 @click.option("--jobs", type=click.IntRange(min=1), default=2, show_default=True)
-@click.option("--epochs", type=click.IntRange(min=1), default=40, show_default=True)
+@click.option(
+    "--epochs",
+    type=click.IntRange(min=1),
+    default=15,
+    show_default=True,
+    help="Tagger training epochs (15: 13 min on one core for the default set, val AUC 0.978).",
+)
 @click.option(
     "-o",
     "--out",
@@ -315,9 +322,9 @@ def pipeline(
     """
     from pathlib import Path
 
-    from surrotag.reference.cache import data_dir
+    from surrotag.reference.cache import TABLE_NAME, TAGGER_NAME, reference_dir
 
-    folder = Path(out) if out else data_dir() / "reference"
+    folder = Path(out) if out else reference_dir()
     folder.mkdir(parents=True, exist_ok=True)
     samples: dict[str, dict[str, str]] = {}
     for process, seeds in _TRAINING_SET.items():
@@ -336,7 +343,7 @@ def pipeline(
             )
             samples.setdefault(process, {})[split] = str(path)
     top, qcd = samples["ttbar-allhad"], samples["qcd-dijet"]
-    tagger_dir = folder / "tagger_pfn"
+    tagger_dir = folder / TAGGER_NAME
     ctx.invoke(
         train_tagger,
         top=(top["train"],),
@@ -354,6 +361,6 @@ def pipeline(
         top=tuple(f"{split}={path}" for split, path in top.items()),
         qcd=tuple(f"{split}={path}" for split, path in qcd.items()),
         tagger=str(tagger_dir),
-        out=str(folder / "top_tagger_table.parquet"),
+        out=str(folder / TABLE_NAME),
         performance_dir=str(folder / "performance"),
     )

@@ -17,7 +17,7 @@ _NAMES = ("top-tagger-delphes", "top-tagger-parton")
     "--table",
     type=click.Path(dir_okay=False, path_type=Path),
     default=None,
-    help="Reference table (default: $SURROTAG_DATA/reference/top_tagger_table_v1.parquet).",
+    help="Reference table (default: $SURROTAG_DATA/reference/top_tagger_table.parquet).",
 )
 @click.option(
     "-o",
@@ -55,11 +55,11 @@ def ship_surrogate(
     from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 
     from surrotag.errors import InputFileError
-    from surrotag.reference.cache import data_dir
+    from surrotag.reference.cache import TABLE_NAME, reference_dir
     from surrotag.reference.ship import ship_surrogate as ship
     from surrotag.surrogates.registry import shipped_folder
 
-    table = table or data_dir() / "reference" / "top_tagger_table_v1.parquet"
+    table = table or reference_dir() / TABLE_NAME
     if not table.is_file():
         raise InputFileError(
             f"{table}: no reference table; make one with surrotag reference pipeline"

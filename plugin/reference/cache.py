@@ -18,12 +18,30 @@ from typing import Any
 from surrotag.errors import SurrotagError
 from surrotag.io.parquet import read_parquet_metadata
 
-__all__ = ["cached_sample", "data_dir", "sample_path", "settings_key"]
+__all__ = [
+    "TABLE_NAME",
+    "TAGGER_NAME",
+    "cached_sample",
+    "data_dir",
+    "reference_dir",
+    "sample_path",
+    "settings_key",
+]
+
+#: File name of the surrogate training table that ``surrotag reference pipeline`` writes.
+TABLE_NAME = "top_tagger_table.parquet"
+#: Folder name of the internal tagger that ``surrotag reference pipeline`` trains.
+TAGGER_NAME = "tagger_pfn"
 
 
 def data_dir() -> Path:
     """The data folder: ``$SURROTAG_DATA`` or ``~/.cache/surrotag`` (not created here)."""
     return Path(os.environ.get("SURROTAG_DATA") or Path.home() / ".cache" / "surrotag")
+
+
+def reference_dir() -> Path:
+    """``<data_dir>/reference``: the samples, tagger and table of the reference experiment."""
+    return data_dir() / "reference"
 
 
 def settings_key(settings: Mapping[str, Any]) -> str:
@@ -38,7 +56,7 @@ def sample_path(
     """Default file of a sample: ``<data_dir>/reference/<process>[_m<M>]_<...>.parquet``."""
     mass_tag = f"_m{mass:g}" if mass is not None else ""
     name = f"{process}{mass_tag}_{ecm / 1000:g}TeV_{n_events}ev_s{seed}_j{jobs}_{key[:10]}.parquet"
-    return data_dir() / "reference" / name
+    return reference_dir() / name
 
 
 def cached_sample(path: Path, key: str) -> Path | None:

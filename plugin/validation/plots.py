@@ -98,6 +98,10 @@ def _scores(plt, rows: ReferenceRows, ev: Evaluation, axis: np.ndarray, bins, na
     plt.close(fig)
 
 
+def _has_jets(table: dict[str, Any], cls: str) -> bool:
+    return any(np.sum(per_class[cls]["n"]) > 0 for per_class in table["cells"].values())
+
+
 def _efficiency(plt, table: dict[str, Any], cls: str, xlabel: str, path: Path) -> None:
     edges = np.asarray(table["edges"])
     finite_hi = edges[-1] if edges[-1] < 5000 else edges[-2] * 1.3
@@ -171,6 +175,8 @@ def write_figures(
             _scores(plt, rows, ev, values, bins, label, "GeV", output / name)
             names.append(name)
             for cls, _ in _CLASSES:
+                if not _has_jets(report["efficiency"][axis], cls):
+                    continue  # e.g. no QCD jets for a parton-level surrogate
                 name = f"efficiency_{axis}_{cls}.png"
                 xlabel = f"{label} [GeV]"
                 _efficiency(plt, report["efficiency"][axis], cls, xlabel, output / name)

@@ -14,7 +14,7 @@ import pytest
 from surrotag.analyses.zprime_ttbar_allhad import build
 from surrotag.analyses.zprime_ttbar_allhad.tag_rate import tag_rate_function
 from surrotag.analysis import get_analysis
-from surrotag.reference.cache import data_dir
+from surrotag.reference.cache import TAGGER_NAME, reference_dir
 
 NAME = "zprime-ttbar-allhad"
 PACKAGE = files("surrotag.analyses.zprime_ttbar_allhad")
@@ -28,7 +28,7 @@ def _shipped(name: str) -> dict:
 
 
 def _tagger():
-    folder = data_dir() / "reference" / "tagger_pfn_v1"
+    folder = reference_dir() / TAGGER_NAME
     if not (folder / "tagger.json").is_file():
         pytest.skip(f"internal tagger not found in {folder} (reference cache, $SURROTAG_DATA)")
     from surrotag.reference.tagger import load_tagger
@@ -70,6 +70,7 @@ def test_shipped_official_yields_cover_every_mass_and_region():
         assert signal["tagger_sha256"] == card.surrogate.tagger_sha256
         assert len(signal["sample"]["sha256"]) == 64
         assert signal["sample"]["seed"] == build.ZPRIME_SEEDS[signal["mass_gev"]]
+        assert signal["sample"]["n_events"] == build.ZPRIME_EVENTS[signal["mass_gev"]]
         assert signal["beyond_surrogate_training_support"] == (
             signal["mass_gev"] in build.ZPRIME_OOD_MASSES
         )
@@ -142,9 +143,7 @@ def test_trf_error_is_binomial_and_zero_tag_bins_get_the_one_jet_bound():
 def test_official_yields_never_touch_a_surrogate(tmp_path):
     """In a fresh interpreter that refuses to import surrotag.surrogates, the official yields
     of a real Z' sample and their signal patch are computed; no surrogate module is loaded."""
-    sample = sorted(
-        (data_dir() / "reference").glob("zprime-ttbar_m2000_13TeV_5000ev_s2003_j1_*.parquet")
-    )
+    sample = sorted(reference_dir().glob("zprime-ttbar_m2000_13TeV_20000ev_s2003_j1_*.parquet"))
     if not sample:
         pytest.skip("official Z' sample at 2 TeV not in the reference cache ($SURROTAG_DATA)")
     _tagger()
@@ -163,12 +162,12 @@ except ImportError:
     pass
 from surrotag.analysis import get_analysis
 from surrotag.analyses.zprime_ttbar_allhad import build
-from surrotag.reference.cache import data_dir
+from surrotag.reference.cache import TAGGER_NAME, reference_dir
 from surrotag.reference.tagger import load_tagger
 from surrotag.stats.patch import build_patch
 analysis = get_analysis("zprime-ttbar-allhad")
 card = analysis.card
-tagger = load_tagger(data_dir() / "reference" / "tagger_pfn_v1")
+tagger = load_tagger(reference_dir() / TAGGER_NAME)
 signal = build.official_signal_yields(2000.0, card, tagger, 3.0, sample={str(sample[0])!r})
 channels = {{card.statistics.channels[r]: y for r, y in signal.regions.items()}}
 patch = build_patch(analysis.workspace(), channels, signal=card.statistics.signal_sample)

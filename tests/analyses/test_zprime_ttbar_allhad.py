@@ -16,9 +16,9 @@ NAME = "zprime-ttbar-allhad"
 
 def _tagger_json():
     """The internal tagger the card was built with, in the reference cache ($SURROTAG_DATA)."""
-    from surrotag.reference.cache import data_dir
+    from surrotag.reference.cache import TAGGER_NAME, reference_dir
 
-    return data_dir() / "reference" / "tagger_pfn_v1" / "tagger.json"
+    return reference_dir() / TAGGER_NAME / "tagger.json"
 
 
 def test_shipped_card_validates_and_says_what_the_search_is():

@@ -77,7 +77,9 @@ def run_benchmark(sizes: tuple[int, ...] = FULL_SIZES, draws: int = 2) -> dict[s
     peaks = [row["peak_rss_mib"] for row in rows]
     return {
         "draws": draws,
-        "draws_note": "2 draws to keep the runs short (the card's default is 20)",
+        "draws_note": (
+            "the card's default" if draws == 20 else f"{draws} draws (the card's default is 20)"
+        ),
         "command": f"python -m surrotag.cli run {ANALYSIS} FILE --draws {draws}",
         "sizes": rows,
         "peak_rss_mib_max": max(peaks),

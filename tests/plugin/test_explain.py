@@ -26,9 +26,7 @@ from surrotag.explain import (
     gradient,
     gradient_ascent,
 )
-from surrotag.reference.cache import data_dir
-
-TABLE = "top_tagger_table_v1.parquet"
+from surrotag.reference.cache import TABLE_NAME, TAGGER_NAME, reference_dir
 
 
 def _sigmoid_torch_or_numpy(x):
@@ -45,7 +43,7 @@ def _sigmoid_numpy_only(x):
 
 @pytest.fixture(scope="module")
 def table_path() -> Path:
-    path = data_dir() / "reference" / TABLE
+    path = reference_dir() / TABLE_NAME
     if not path.is_file():
         pytest.skip(f"{path} absent: build it with surrotag reference build-table (SURROTAG_DATA)")
     return path
@@ -197,8 +195,8 @@ def test_cli_explain_on_the_shipped_surrogate(shipped, table_path, tmp_path):
 
 
 def test_tagger_inputs_activations_and_cli(tmp_path):
-    reference = data_dir() / "reference"
-    tagger_dir, qcd = reference / "tagger_pfn_v1", reference / "qcd-dijet_test.parquet"
+    reference = reference_dir()
+    tagger_dir, qcd = reference / TAGGER_NAME, reference / "qcd-dijet_test.parquet"
     top = reference / "ttbar-allhad_test.parquet"
     if not all(p.exists() for p in (tagger_dir, qcd, top)):
         pytest.skip(f"internal tagger or test samples absent under {reference}")

@@ -11,7 +11,7 @@ import pytest
 from scipy.stats import norm
 
 from surrotag.cli import main
-from surrotag.reference.cache import data_dir
+from surrotag.reference.cache import TABLE_NAME, reference_dir
 from surrotag.validation.metrics import (
     c2st_auc,
     efficiency_cells,
@@ -20,11 +20,9 @@ from surrotag.validation.metrics import (
     split_half_js,
 )
 
-TABLE = "top_tagger_table_v1.parquet"
-
 
 def _table() -> Path:
-    path = data_dir() / "reference" / TABLE
+    path = reference_dir() / TABLE_NAME
     if not path.is_file():
         pytest.skip(
             f"{path} absent: build it with surrotag reference pipeline (set SURROTAG_DATA to "
