@@ -7,16 +7,20 @@ so ``surrotag --version`` and ``surrotag --help`` never import torch or uproot. 
 
 from __future__ import annotations
 
+import contextlib
 import importlib
 import importlib.util
+import signal
 import sys
+import threading
+from collections.abc import Iterator
 
 import click
 
 from surrotag import __version__
 from surrotag.errors import SurrotagError
 
-__all__ = ["LazyGroup", "cli", "main"]
+__all__ = ["LazyGroup", "cli", "exit_on_sigterm", "main"]
 
 
 class LazyGroup(click.Group):
@@ -120,8 +124,36 @@ def reference() -> None:
     """The reference experiment: generation, detector, internal tagger, tables."""
 
 
+def _terminated(signum: int, frame: object) -> None:
+    raise SystemExit(128 + signum)
+
+
+@contextlib.contextmanager
+def exit_on_sigterm() -> Iterator[None]:
+    """Turn SIGTERM (``kill``, a batch system's time limit) into ``SystemExit(143)``.
+
+    Python's default SIGTERM handling ends the process at once; as an exception, the
+    ``finally`` blocks and context managers on the way out still run, so scratch folders and
+    the temporary files of atomic writes are removed. Only in the main thread (elsewhere a
+    no-op); the previous handler is restored on exit.
+    """
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    previous = signal.signal(signal.SIGTERM, _terminated)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+
+
 def main(argv: list[str] | None = None) -> int:
     """Run the CLI; report :class:`SurrotagError` and ``SurrogateError`` as one line, exit 1."""
+    with exit_on_sigterm():
+        return _run(argv)
+
+
+def _run(argv: list[str] | None) -> int:
     try:
         cli.main(args=argv, prog_name="surrotag", standalone_mode=False)
     except SurrotagError as error:

@@ -18,7 +18,10 @@ from __future__ import annotations
 
 import hashlib
 import multiprocessing
+import os
+import socket
 import tempfile
+import time
 import warnings
 from collections.abc import Callable
 from concurrent.futures import ProcessPoolExecutor
@@ -41,7 +44,14 @@ from surrotag.reference.processes import (
 )
 from surrotag.reference.truth import final_state, truth_particles
 
-__all__ = ["BATCH_SIZE", "SCHEMA_VERSION", "generate", "job_seeds"]
+__all__ = [
+    "BATCH_SIZE",
+    "SCHEMA_VERSION",
+    "SCRATCH_PREFIX",
+    "generate",
+    "job_seeds",
+    "remove_stale_scratch",
+]
 
 #: Events per ``Pythia.nextBatch`` call (and per detector/jet pass).
 BATCH_SIZE: Final = 100
@@ -163,6 +173,59 @@ def _settings(spec: ProcessSpec, n_events: int, seed: int, jobs: int, ecm: float
     }
 
 
+#: Prefix of the scratch folders that hold the workers' parts until the sample is written.
+SCRATCH_PREFIX: Final = ".surrotag-gen-"
+_OWNER_FILE: Final = "owner"
+#: Age (s) after which a scratch folder without an owner record counts as abandoned.
+_ORPHAN_AGE_S: Final = 3600.0
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # another user's process
+        return True
+    return True
+
+
+def remove_stale_scratch(folder: str | Path) -> list[Path]:
+    """Remove scratch folders left by generations that died without cleaning up.
+
+    An interrupted generation removes its scratch folder itself (Ctrl-C, SIGTERM through the
+    CLI, an exception); a SIGKILL or a crash of the machine cannot. A folder counts as stale
+    when its owner record names this host and a process that no longer exists, or when it
+    has no owner record and is older than an hour. Folders of running generations (this
+    host or another one sharing the file system) are left alone.
+
+    Args:
+        folder: the folder the samples are written to.
+
+    Returns:
+        The scratch folders removed.
+    """
+    import shutil
+
+    removed = []
+    host = socket.gethostname()
+    for scratch in Path(folder).glob(f"{SCRATCH_PREFIX}*"):
+        if not scratch.is_dir():
+            continue
+        try:
+            owner = (scratch / _OWNER_FILE).read_text().split()
+        except OSError:
+            owner = []
+        if len(owner) == 2 and owner[1].isdigit():
+            stale = owner[0] == host and not _alive(int(owner[1]))
+        else:
+            stale = time.time() - scratch.stat().st_mtime > _ORPHAN_AGE_S
+        if stale:
+            shutil.rmtree(scratch, ignore_errors=True)
+            removed.append(scratch)
+    return removed
+
+
 def generate(
     process: str,
     n_events: int,
@@ -210,7 +273,9 @@ def generate(
     if reuse and cached_sample(path, key) is not None:
         return path
     path.parent.mkdir(parents=True, exist_ok=True)
-    with tempfile.TemporaryDirectory(prefix=".surrotag-gen-", dir=path.parent) as scratch:
+    remove_stale_scratch(path.parent)
+    with tempfile.TemporaryDirectory(prefix=SCRATCH_PREFIX, dir=path.parent) as scratch:
+        (Path(scratch) / _OWNER_FILE).write_text(f"{socket.gethostname()} {os.getpid()}\n")
         parts = [str(Path(scratch) / f"part{j:04d}.parquet") for j in range(jobs)]
         shares = _shares(n_events, jobs)
         if jobs == 1:

@@ -2,6 +2,12 @@
 
 from __future__ import annotations
 
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
 from pathlib import Path
 
 import awkward as ak
@@ -10,7 +16,7 @@ import pytest
 
 from surrotag.errors import GenerationError
 from surrotag.io.parquet import read_parquet_metadata, sha256_file
-from surrotag.reference.generate import generate
+from surrotag.reference.generate import SCRATCH_PREFIX, generate, remove_stale_scratch
 
 
 def _last_copies(particles: ak.Record, pid: int) -> list[int]:
@@ -167,3 +173,51 @@ def test_zprime_resonance_decays_to_hadronic_tops(tmp_path: Path) -> None:
     tops = particles[decays.index]
     pair_mass = ak.to_numpy((tops[:, 0] + tops[:, 1]).mass)
     assert np.median(pair_mass) < np.median(z_mass)
+
+
+def _scratch(folder: Path, name: str, owner: str | None, age_s: float = 0.0) -> Path:
+    path = folder / f"{SCRATCH_PREFIX}{name}"
+    path.mkdir()
+    if owner is not None:
+        (path / "owner").write_text(owner)
+        (path / "part0000.parquet").write_bytes(b"partial")
+    stamp = time.time() - age_s
+    os.utime(path, (stamp, stamp))
+    return path
+
+
+def test_stale_scratch_of_dead_generations_is_removed(tmp_path: Path) -> None:
+    """Scratch folders whose owner died (SIGKILL) or that are old and ownerless go; folders
+    of running generations, of other hosts and young ownerless ones stay."""
+    dead = subprocess.Popen([sys.executable, "-c", "pass"])
+    dead.wait()
+    host = socket.gethostname()
+    killed = _scratch(tmp_path, "killed", f"{host} {dead.pid}")
+    running = _scratch(tmp_path, "running", f"{host} {os.getpid()}")
+    elsewhere = _scratch(tmp_path, "elsewhere", f"not-{host} {dead.pid}")
+    orphan = _scratch(tmp_path, "orphan", None, age_s=7200)
+    starting = _scratch(tmp_path, "starting", None)
+    removed = remove_stale_scratch(tmp_path)
+    assert sorted(removed) == sorted([killed, orphan])
+    assert not killed.exists() and not orphan.exists()
+    assert running.exists() and elsewhere.exists() and starting.exists()
+
+
+def test_sigterm_through_the_cli_guard_runs_cleanup(tmp_path: Path) -> None:
+    """Under surrotag.cli.exit_on_sigterm a SIGTERM exits with 143 after the context
+    managers ran: the temporary folder is gone (the default handler would leave it)."""
+    script = (
+        "import sys, tempfile, time\n"
+        "from surrotag.cli import exit_on_sigterm\n"
+        "with exit_on_sigterm(), tempfile.TemporaryDirectory(dir=sys.argv[1]) as d:\n"
+        "    print(d, flush=True)\n"
+        "    time.sleep(60)\n"
+    )
+    child = subprocess.Popen(
+        [sys.executable, "-c", script, str(tmp_path)], stdout=subprocess.PIPE, text=True
+    )
+    scratch = Path(child.stdout.readline().strip())
+    assert scratch.is_dir()
+    child.send_signal(signal.SIGTERM)
+    assert child.wait(timeout=30) == 128 + signal.SIGTERM
+    assert not scratch.exists()
