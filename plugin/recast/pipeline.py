@@ -584,10 +584,9 @@ def recast(
                 )
             warning_lines += [str(w.message) for w in caught]
         with timer("infer"):
-            from surrotag.stats.infer import cls, upper_limit
+            from surrotag.stats.infer import cls_and_upper_limit
 
-            cls_result = cls(ws, patch, mu=1.0)
-            limit = upper_limit(ws, patch)
+            cls_result, limit = cls_and_upper_limit(ws, patch, mu=1.0)
     ood = acc.n_ood / acc.n_objects if acc.n_objects else 0.0
     if ood > OOD_WARNING:
         warning_lines.append(

@@ -8,7 +8,15 @@ upper limits with the asymptotic formulae (arXiv:1007.1727) through pyhf.
 
 from __future__ import annotations
 
-from surrotag.stats.infer import CLsResult, FitResult, UpperLimit, cls, fit, upper_limit
+from surrotag.stats.infer import (
+    CLsResult,
+    FitResult,
+    UpperLimit,
+    cls,
+    cls_and_upper_limit,
+    fit,
+    upper_limit,
+)
 from surrotag.stats.patch import (
     EigenVariations,
     PatchPoint,
@@ -31,6 +39,7 @@ __all__ = [
     "UpperLimit",
     "build_patch",
     "cls",
+    "cls_and_upper_limit",
     "eigen_variations",
     "fit",
     "load_workspace",

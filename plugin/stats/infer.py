@@ -41,7 +41,15 @@ from surrotag.errors import StatisticsError
 from surrotag.stats.patch import SignalPatch
 from surrotag.stats.workspace import BackgroundWorkspace, load_workspace
 
-__all__ = ["CLsResult", "FitResult", "UpperLimit", "cls", "fit", "upper_limit"]
+__all__ = [
+    "CLsResult",
+    "FitResult",
+    "UpperLimit",
+    "cls",
+    "cls_and_upper_limit",
+    "fit",
+    "upper_limit",
+]
 
 Backend = Literal["numpy", "pytorch"]
 PatchLike = SignalPatch | list[dict[str, Any]] | str | Path | None
@@ -546,48 +554,109 @@ def upper_limit(
     Raises:
         StatisticsError: invalid patch or workspace, or a failed fit.
     """
-    from scipy.special import ndtri, ndtri_exp
-    from scipy.stats import norm
-
-    if patch is None:
-        raise StatisticsError("upper_limit needs a signal patch")
-    if not 0.0 < level < 1.0:
-        raise StatisticsError(f"CLs level {level!r} must lie in (0, 1), e.g. 0.05 for 95% CL")
+    _check_limit_args(patch, level, "upper_limit")
     with _backend(backend), _one_thread():
         model, data, _ = _model(workspace, patch)
         if not _sensitive(model):
             return UpperLimit(math.inf, (math.inf,) * 5, level, sensitive=False)
-        bounds = [list(b) for b in model.config.suggested_bounds()]
-        poi = model.config.poi_index
-        bounds[poi][1] = max(bounds[poi][1], mu_max)
-        asym = _asymptotics(model, data, bounds)
-        z_level = float(ndtri(level))
+        return _limits(_limit_asymptotics(model, data, mu_max), level, rtol, mu_max)
 
-        # expected band (pyhf's expected_pvalues): CLs_n = sf(n + s) / sf(n) = level at
-        # s = sqrt(q_mu,A) = s_n, closed form; solve sqrt(q_mu,A)(mu) = s_n, anchored at
-        # sqrt(q_0,A) = 0 (the line through the origin is the first guess, mu / sigma).
-        asimov_points = {0.0: 0.0, 1.0: asym.sqrt_q_asimov(1.0)}
-        limits_exp = []
-        for n in _N_SIGMA:
-            s_n = float(norm.isf(level * norm.sf(n)) - n)
-            points = {m: s_n - v for m, v in asimov_points.items()}
-            guess = s_n / asimov_points[1.0] if asimov_points[1.0] > 0 else 1.0
-            limits_exp.append(
-                _root(lambda m, s_n=s_n: s_n - asym.sqrt_q_asimov(m), points, guess, mu_max, rtol)
+
+def cls_and_upper_limit(
+    workspace: WorkspaceLike,
+    patch: PatchLike,
+    *,
+    mu: float = 1.0,
+    level: float = 0.05,
+    rtol: float = 5e-3,
+    mu_max: float = 1e4,
+    backend: Backend = "pytorch",
+) -> tuple[CLsResult, UpperLimit]:
+    """:func:`cls` at ``mu`` and :func:`upper_limit`, sharing one model and its fits.
+
+    The model is built once and the fits that do not depend on mu (and the fixed-mu fits
+    both need) run once. The POI bound is widened to ``mu_max`` for both, so CLs equals
+    :func:`cls` unless the free fit sits on the workspace's own POI bound (where the wider
+    bound is the more faithful fit).
+
+    Args:
+        workspace: background-only workspace (loaded, path or dict).
+        patch: the signal patch.
+        mu: signal strength of the CLs value (>= 0).
+        level: CLs level of the limits, 0.05 for 95% CL.
+        rtol: relative tolerance on each limit.
+        mu_max: largest mu tried by the limit search.
+        backend: pyhf backend, see the module docstring.
+
+    Returns:
+        (:class:`CLsResult`, :class:`UpperLimit`).
+
+    Raises:
+        StatisticsError: invalid patch, workspace or arguments, or a failed fit.
+    """
+    _check_limit_args(patch, level, "cls_and_upper_limit")
+    if not (math.isfinite(mu) and mu >= 0):
+        raise StatisticsError(f"signal strength mu = {mu!r} must be finite and >= 0")
+    with _backend(backend), _one_thread():
+        model, data, _ = _model(workspace, patch)
+        if not _sensitive(model):
+            return (
+                CLsResult(1.0, (1.0,) * 5, float(mu), sensitive=False),
+                UpperLimit(math.inf, (math.inf,) * 5, level, sensitive=False),
             )
-            asimov_points = {0.0: 0.0} | {m: asym.sqrt_q_asimov(m) for m in asym.tested_asimov}
+        asym = _limit_asymptotics(model, data, mu_max)
+        values = _cls_at(asym, float(mu))
+        limit = _limits(asym, level, rtol, mu_max)
+    return CLsResult(float(values[0]), tuple(values[1:].tolist()), float(mu)), limit
 
-        def observed(m: float) -> float:
-            log_cls = _log_cls_observed(asym.sqrt_q(m), asym.sqrt_q_asimov(m))
-            return float(ndtri_exp(log_cls)) - z_level
 
-        median = limits_exp[2]
-        if math.isfinite(median) and asym.sqrt_q_asimov(median) > 0:
-            sigma = median / asym.sqrt_q_asimov(median)
-            guess = _observed_guess(float(asym.free_data[poi]), sigma, level)
-        else:
-            sigma, guess = 1.0, 1.0
-        limit_obs = _root(observed, {}, guess, mu_max, rtol, slope=-1.0 / sigma)
+def _check_limit_args(patch: PatchLike, level: float, name: str) -> None:
+    if patch is None:
+        raise StatisticsError(f"{name} needs a signal patch")
+    if not 0.0 < level < 1.0:
+        raise StatisticsError(f"CLs level {level!r} must lie in (0, 1), e.g. 0.05 for 95% CL")
+
+
+def _limit_asymptotics(model: Any, data: Any, mu_max: float) -> _Asymptotics:
+    """:class:`_Asymptotics` with the POI upper bound widened to ``mu_max``."""
+    bounds = [list(b) for b in model.config.suggested_bounds()]
+    poi = model.config.poi_index
+    bounds[poi][1] = max(bounds[poi][1], mu_max)
+    return _asymptotics(model, data, bounds)
+
+
+def _limits(asym: _Asymptotics, level: float, rtol: float, mu_max: float) -> UpperLimit:
+    """Observed and expected upper limits from the fits of ``asym`` (see :func:`upper_limit`)."""
+    from scipy.special import ndtri, ndtri_exp
+    from scipy.stats import norm
+
+    z_level = float(ndtri(level))
+
+    # expected band (pyhf's expected_pvalues): CLs_n = sf(n + s) / sf(n) = level at
+    # s = sqrt(q_mu,A) = s_n, closed form; solve sqrt(q_mu,A)(mu) = s_n, anchored at
+    # sqrt(q_0,A) = 0 (the line through the origin is the first guess, mu / sigma).
+    asimov_points = {0.0: 0.0, 1.0: asym.sqrt_q_asimov(1.0)}
+    limits_exp = []
+    for n in _N_SIGMA:
+        s_n = float(norm.isf(level * norm.sf(n)) - n)
+        points = {m: s_n - v for m, v in asimov_points.items()}
+        guess = s_n / asimov_points[1.0] if asimov_points[1.0] > 0 else 1.0
+        limits_exp.append(
+            _root(lambda m, s_n=s_n: s_n - asym.sqrt_q_asimov(m), points, guess, mu_max, rtol)
+        )
+        asimov_points = {0.0: 0.0} | {m: asym.sqrt_q_asimov(m) for m in asym.tested_asimov}
+
+    def observed(m: float) -> float:
+        log_cls = _log_cls_observed(asym.sqrt_q(m), asym.sqrt_q_asimov(m))
+        return float(ndtri_exp(log_cls)) - z_level
+
+    median = limits_exp[2]
+    if math.isfinite(median) and asym.sqrt_q_asimov(median) > 0:
+        sigma = median / asym.sqrt_q_asimov(median)
+        guess = _observed_guess(float(asym.free_data[asym.fitter.poi]), sigma, level)
+    else:
+        sigma, guess = 1.0, 1.0
+    limit_obs = _root(observed, {}, guess, mu_max, rtol, slope=-1.0 / sigma)
     return UpperLimit(
         limit_obs, tuple(limits_exp), level, n_hypotests=len(asym.tested), n_fits=asym.n_fits
     )

@@ -18,7 +18,7 @@ import pytest
 from scipy.special import gammaln
 
 from surrotag.errors import StatisticsError
-from surrotag.stats import build_patch, cls, fit, upper_limit
+from surrotag.stats import build_patch, cls, cls_and_upper_limit, fit, upper_limit
 from surrotag.stats.infer import MODIFIER_SETTINGS
 from surrotag.yields import Yields
 
@@ -161,6 +161,22 @@ def test_zero_signal_is_valid_and_excludes_nothing(atlas_workspace, official_sig
     assert not result.sensitive and not result.excluded
     limit = upper_limit(atlas_workspace, patch)
     assert math.isinf(limit.observed) and not limit.sensitive and limit.n_hypotests == 0
+
+
+def test_cls_and_upper_limit_equal_the_separate_calls(
+    atlas_workspace, nominal_patch, nominal_cls, official_signal
+):
+    """One model and one set of mu-independent fits give the CLs of :func:`cls` and the
+    limits of :func:`upper_limit`."""
+    both_cls, both_limit = cls_and_upper_limit(atlas_workspace, nominal_patch)
+    limit = upper_limit(atlas_workspace, nominal_patch)
+    assert both_cls.observed == pytest.approx(nominal_cls.observed, rel=1e-4)
+    assert both_cls.expected == pytest.approx(nominal_cls.expected, rel=1e-4)
+    assert both_limit.observed == pytest.approx(limit.observed, rel=1e-6)
+    assert both_limit.expected == pytest.approx(limit.expected, rel=1e-6)
+    zero = {ch: Yields.from_nominal(np.zeros_like(v)) for ch, v in official_signal.items()}
+    result, limit = cls_and_upper_limit(atlas_workspace, build_patch(atlas_workspace, zero))
+    assert not result.sensitive and math.isinf(limit.observed)
 
 
 def test_bad_patch_is_statistics_error(atlas_workspace):
