@@ -131,15 +131,14 @@ def explain_tagger(
     """Explain the internal tagger: artificial jets, mutual information, activation patterns."""
     from surrotag.explain.report import explain_tagger as run
     from surrotag.explain.report import write_json
-    from surrotag.reference.cache import TAGGER_NAME, reference_dir
+    from surrotag.reference.cache import TAGGER_NAME, reference_dir, split_sample_path
     from surrotag.reference.tagger import load_tagger
 
     console = _console()
-    reference = reference_dir()
-    tagger = load_tagger(Path(tagger_dir) if tagger_dir else reference / TAGGER_NAME)
+    tagger = load_tagger(Path(tagger_dir) if tagger_dir else reference_dir() / TAGGER_NAME)
     paths = [Path(p) for p in samples] or [
-        reference / "ttbar-allhad_test.parquet",
-        reference / "qcd-dijet_test.parquet",
+        split_sample_path("ttbar-allhad", "test"),
+        split_sample_path("qcd-dijet", "test"),
     ]
     with console.status("explaining the tagger") as status:
         summary = run(

@@ -322,14 +322,19 @@ def pipeline(
     """
     from pathlib import Path
 
-    from surrotag.reference.cache import TABLE_NAME, TAGGER_NAME, reference_dir
+    from surrotag.reference.cache import (
+        TABLE_NAME,
+        TAGGER_NAME,
+        reference_dir,
+        split_sample_path,
+    )
 
     folder = Path(out) if out else reference_dir()
     folder.mkdir(parents=True, exist_ok=True)
     samples: dict[str, dict[str, str]] = {}
     for process, seeds in _TRAINING_SET.items():
         for split, seed in zip(("train", "val", "test"), seeds, strict=True):
-            path = folder / f"{process}_{split}.parquet"
+            path = split_sample_path(process, split, folder)
             n_events = train_events if split == "train" else eval_events
             ctx.invoke(
                 generate,

@@ -26,6 +26,7 @@ __all__ = [
     "reference_dir",
     "sample_path",
     "settings_key",
+    "split_sample_path",
 ]
 
 #: File name of the surrogate training table that ``surrotag reference pipeline`` writes.
@@ -42,6 +43,13 @@ def data_dir() -> Path:
 def reference_dir() -> Path:
     """``<data_dir>/reference``: the samples, tagger and table of the reference experiment."""
     return data_dir() / "reference"
+
+
+def split_sample_path(process: str, split: str, folder: Path | None = None) -> Path:
+    """The ``split`` (train, val, test) sample of ``process`` that ``surrotag reference
+    pipeline`` writes: ``<folder>/<process>_<split>.parquet`` (default folder
+    :func:`reference_dir`)."""
+    return (folder if folder is not None else reference_dir()) / f"{process}_{split}.parquet"
 
 
 def settings_key(settings: Mapping[str, Any]) -> str:

@@ -19,6 +19,7 @@ from __future__ import annotations
 import hashlib
 import multiprocessing
 import os
+import shutil
 import socket
 import tempfile
 import time
@@ -205,8 +206,6 @@ def remove_stale_scratch(folder: str | Path) -> list[Path]:
     Returns:
         The scratch folders removed.
     """
-    import shutil
-
     removed = []
     host = socket.gethostname()
     for scratch in Path(folder).glob(f"{SCRATCH_PREFIX}*"):

@@ -58,6 +58,7 @@ __all__ = [
     "REPORT_FILE",
     "PointOutcome",
     "ScanResult",
+    "dask_client",
     "finished_points",
     "point_folder",
     "read_json",
@@ -248,7 +249,7 @@ def _lock(directory: Path) -> Iterator[None]:
 
 
 @contextlib.contextmanager
-def _dask_client(workers: int, scheduler: str | None) -> Iterator[Any]:
+def dask_client(workers: int, scheduler: str | None = None) -> Iterator[Any]:
     """A client of an existing scheduler, or of a new LocalCluster of single-thread workers."""
     try:
         from dask.distributed import Client, LocalCluster
@@ -373,15 +374,15 @@ def run_scan(
             context = (
                 contextlib.nullcontext(client)
                 if client is not None
-                else _dask_client(workers, scheduler)
+                else dask_client(workers, scheduler)
             )
-            with context as dask_client, _progress(progress) as bar:
+            with context as active, _progress(progress) as bar:
                 from dask.distributed import as_completed
 
-                n_workers = sum(dask_client.nthreads().values()) or workers
+                n_workers = sum(active.nthreads().values()) or workers
                 task = bar.add_task("scan", total=len(points), completed=len(done), last="")
                 futures = {
-                    dask_client.submit(
+                    active.submit(
                         _evaluate,
                         point_function,
                         point,

@@ -429,8 +429,7 @@ def cls(
     """
     if patch is None:
         raise StatisticsError("cls needs a signal patch; the background-only model has no POI")
-    if not (math.isfinite(mu) and mu >= 0):
-        raise StatisticsError(f"signal strength mu = {mu!r} must be finite and >= 0")
+    _check_mu(mu)
     with _backend(backend), _one_thread():
         model, data, _ = _model(workspace, patch)
         if not _sensitive(model):
@@ -595,8 +594,7 @@ def cls_and_upper_limit(
         StatisticsError: invalid patch, workspace or arguments, or a failed fit.
     """
     _check_limit_args(patch, level, "cls_and_upper_limit")
-    if not (math.isfinite(mu) and mu >= 0):
-        raise StatisticsError(f"signal strength mu = {mu!r} must be finite and >= 0")
+    _check_mu(mu)
     with _backend(backend), _one_thread():
         model, data, _ = _model(workspace, patch)
         if not _sensitive(model):
@@ -608,6 +606,11 @@ def cls_and_upper_limit(
         values = _cls_at(asym, float(mu))
         limit = _limits(asym, level, rtol, mu_max)
     return CLsResult(float(values[0]), tuple(values[1:].tolist()), float(mu)), limit
+
+
+def _check_mu(mu: float) -> None:
+    if not (math.isfinite(mu) and mu >= 0):
+        raise StatisticsError(f"signal strength mu = {mu!r} must be finite and >= 0")
 
 
 def _check_limit_args(patch: PatchLike, level: float, name: str) -> None:

@@ -84,25 +84,15 @@ def _warm() -> str:
 
 
 def _one(grid: Any, workers: int, draws: int, scratch: Path) -> dict[str, Any]:
-    import logging
-
-    from dask.distributed import Client, LocalCluster
-
     from surrotag.scan import ScanOptions, run_scan
+    from surrotag.scan.run import dask_client
 
     if __name__ != "__main__":  # imported (pytest): workers cannot import this file by name
         import cloudpickle
 
         cloudpickle.register_pickle_by_value(sys.modules[__name__])
     start = time.perf_counter()
-    cluster = LocalCluster(
-        n_workers=workers,
-        threads_per_worker=1,
-        processes=True,
-        dashboard_address=None,
-        silence_logs=logging.ERROR,
-    )
-    with cluster, Client(cluster) as client:
+    with dask_client(workers) as client:  # the local cluster `surrotag scan` starts
         warm = client.run(_warm)
         t_cluster = time.perf_counter() - start
         folder = scratch / f"workers{workers}"

@@ -21,6 +21,12 @@ def delphes_surrogate() -> Path:
     return find_surrogate("top-tagger-delphes")
 
 
+def _run_args(events: Path, report: Path, surrogate: Path, xsec_pb: str | None = "1") -> list[str]:
+    """``surrotag run ANALYSIS EVENTS [--xsec-pb X] -o REPORT --surrogate SURROGATE``."""
+    xsec = ["--xsec-pb", xsec_pb] if xsec_pb is not None else []
+    return ["run", ANALYSIS, str(events), *xsec, "-o", str(report), "--surrogate", str(surrogate)]
+
+
 def _fails(capsys, args: list[str], report: Path, *patterns: str) -> str:
     assert main(args) == 1
     err = capsys.readouterr().err.strip()
@@ -54,31 +60,13 @@ def test_events_without_fatjets(tmp_path, capsys, delphes_file, delphes_surrogat
     events = read_events(delphes_file, collections=["weight", "jets", "particles"])
     path = write_parquet(events, tmp_path / "nofatjets.parquet", {"level": "delphes"})
     out = tmp_path / "report.json"
-    args = [
-        "run",
-        ANALYSIS,
-        str(path),
-        "--xsec-pb",
-        "1",
-        "-o",
-        str(out),
-        "--surrogate",
-        str(delphes_surrogate),
-    ]
+    args = _run_args(path, out, delphes_surrogate)
     _fails(capsys, args, out, str(path), "without 'fatjets'", ANALYSIS)
 
 
 def test_missing_cross_section(tmp_path, capsys, delphes_file, delphes_surrogate):
     out = tmp_path / "report.json"
-    args = [
-        "run",
-        ANALYSIS,
-        str(delphes_file),
-        "-o",
-        str(out),
-        "--surrogate",
-        str(delphes_surrogate),
-    ]
+    args = _run_args(delphes_file, out, delphes_surrogate, xsec_pb=None)
     _fails(capsys, args, out, "no cross-section", "--xsec-pb")
 
 
@@ -88,17 +76,7 @@ def test_tagger_hash_mismatch(tmp_path, capsys, delphes_file, delphes_surrogate)
 
     folder = edited_copy(delphes_surrogate, tmp_path / "other", other_tagger)
     out = tmp_path / "report.json"
-    args = [
-        "run",
-        ANALYSIS,
-        str(delphes_file),
-        "--xsec-pb",
-        "1",
-        "-o",
-        str(out),
-        "--surrogate",
-        str(folder),
-    ]
+    args = _run_args(delphes_file, out, folder)
     expected = get_analysis(ANALYSIS).card.surrogate.tagger_sha256[:12]
     _fails(capsys, args, out, "replaces tagger sha256 000000000000", expected)
 
@@ -113,17 +91,7 @@ def test_surrogate_lacking_a_fed_feature(tmp_path, capsys, delphes_file, delphes
 
     folder = edited_copy(delphes_surrogate, tmp_path / "no-eta", swap_eta)
     out = tmp_path / "report.json"
-    args = [
-        "run",
-        ANALYSIS,
-        str(delphes_file),
-        "--xsec-pb",
-        "1",
-        "-o",
-        str(out),
-        "--surrogate",
-        str(folder),
-    ]
+    args = _run_args(delphes_file, out, folder)
     _fails(capsys, args, out, "lacks feature(s) jet_eta", ANALYSIS)
 
 

@@ -26,7 +26,7 @@ from surrotag.explain import (
     gradient,
     gradient_ascent,
 )
-from surrotag.reference.cache import TABLE_NAME, TAGGER_NAME, reference_dir
+from surrotag.reference.cache import TABLE_NAME, TAGGER_NAME, reference_dir, split_sample_path
 
 
 def _sigmoid_torch_or_numpy(x):
@@ -196,8 +196,8 @@ def test_cli_explain_on_the_shipped_surrogate(shipped, table_path, tmp_path):
 
 def test_tagger_inputs_activations_and_cli(tmp_path):
     reference = reference_dir()
-    tagger_dir, qcd = reference / TAGGER_NAME, reference / "qcd-dijet_test.parquet"
-    top = reference / "ttbar-allhad_test.parquet"
+    tagger_dir, qcd = reference / TAGGER_NAME, split_sample_path("qcd-dijet", "test")
+    top = split_sample_path("ttbar-allhad", "test")
     if not all(p.exists() for p in (tagger_dir, qcd, top)):
         pytest.skip(f"internal tagger or test samples absent under {reference}")
     from surrotag.cli import main
