@@ -57,7 +57,7 @@ __all__ = [
 #: Events per ``Pythia.nextBatch`` call (and per detector/jet pass).
 BATCH_SIZE: Final = 100
 #: Version of what this module writes; part of ``settings_key`` (bump when output changes).
-SCHEMA_VERSION: Final = 1
+SCHEMA_VERSION: Final = 2
 _MB_TO_PB: Final = 1.0e9
 
 Progress = Callable[[int, int], None]
@@ -343,7 +343,7 @@ def _provenance(
         "br_in_sigma": True,
         "br_pdg": BR_W_HADRONIC_PDG**2 if spec.w_hadronic else 1.0,
         "jobs": numbers,
-        "detector": "surrotag.reference.detector: Delphes CMS card (3.4) parametrisation",
+        "detector": "surrotag.reference.detector: Delphes 3.4.2 CMS card EFlow chain",
         "fatjets": "anti-kT R=0.8, pT > 200 GeV, |eta| < 2; soft drop beta=0 zcut=0.1; "
         "trimming R=0.2 f=0.05; tau_N beta=1 R0=0.8 OnePass_KT_Axes (as Delphes)",
         "truth": "pruned Pythia record: hard process, all t/W/Z' copies and their daughters",
