@@ -21,6 +21,7 @@ __all__ = [
     "IntegrityError",
     "MissingBranchError",
     "MissingDependencyError",
+    "OutOfSupportError",
     "ScanError",
     "StatisticsError",
     "SurrotagError",
@@ -81,6 +82,10 @@ class AnalysisError(SurrotagError):
 
 class StatisticsError(SurrotagError):
     """A likelihood or patch is invalid for pyhf."""
+
+
+class OutOfSupportError(AnalysisError):
+    """Objects lie outside the surrogate's training support and the run refuses them."""
 
 
 class GridError(SurrotagError):

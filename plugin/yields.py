@@ -8,6 +8,17 @@ into the analysis bins (:func:`region_yields`): nominal yields (mean over draws)
 vector per draw, the draw covariance (the surrogate uncertainty) and the Monte Carlo
 statistical error.
 
+Objects out of the surrogate's training support are never trusted: a surrogate can
+extrapolate a confident tag probability far outside its training data (the shipped top
+tagger gives P = 1.00 with no Bayesian spread to jets of twice the largest training mass).
+:func:`ood_region_yields` recomputes each event's region probability with every flagged
+object's tag probability at the ends of its allowed range (:data:`OOD_RANGE`, all 0 and
+all 1) and keeps, per event, the smaller (``down``) and the larger (``up``) of the two:
+:attr:`Yields.ood_down` is the least signal the flagged objects allow, the conservative
+signal of a likelihood, and :attr:`Yields.ood_up` the most. The nominal (the surrogate's own
+probabilities) is unchanged; :attr:`Yields.ood_share` is the share of it carried by events
+with at least one flagged object.
+
 All functions are vectorised over events and draws. They accept numpy arrays and anything
 ``np.asarray`` understands (CPU torch tensors included; tensors requiring gradients are
 detached).
@@ -24,12 +35,15 @@ import numpy as np
 from surrotag.errors import InputValueError
 
 __all__ = [
+    "OOD_RANGE",
     "REQUIREMENTS",
     "EventProbabilities",
+    "OodYields",
     "Yields",
     "at_least_one",
     "event_probabilities",
     "normalisation",
+    "ood_region_yields",
     "region_yields",
 ]
 
@@ -200,6 +214,34 @@ def normalisation(xsec_pb: float, lumi_ifb: float, sum_weights: float) -> float:
     return float(xsec_pb) * PB_TO_FB * float(lumi_ifb) / float(sum_weights)
 
 
+#: Allowed range of a tag probability: an out-of-support object's is varied over it.
+OOD_RANGE: Final = (0.0, 1.0)
+
+
+@dataclass(frozen=True)
+class OodYields:
+    """Yields of the events of one region that hold at least one out-of-support object.
+
+    Attributes:
+        nominal: their nominal yield ``[B]`` (mean over weight draws).
+        down: their least yield ``[B]``: per event the smaller region probability of the
+            flagged objects' tag probabilities all at 0 and all at 1 (for ``both`` and
+            ``at_least_one`` the 0 end, for ``none`` the 1 end).
+        up: their largest yield ``[B]``, the larger of the two ends per event.
+    """
+
+    nominal: np.ndarray
+    down: np.ndarray
+    up: np.ndarray
+
+    def scaled(self, factor: float) -> OodYields:
+        """All three multiplied by ``factor`` (e.g. the normalisation sigma L / sum w)."""
+        return OodYields(self.nominal * factor, self.down * factor, self.up * factor)
+
+    def __add__(self, other: OodYields) -> OodYields:
+        return OodYields(self.nominal + other.nominal, self.down + other.down, self.up + other.up)
+
+
 @dataclass(frozen=True)
 class Yields:
     """Expected signal events of one region, per bin.
@@ -212,6 +254,8 @@ class Yields:
             ``sqrt(sum_n w_n^2 pbar_n^2)`` with ``pbar`` the draw-averaged probability ``[B]``.
         covariance: covariance of the yields over draws ``[B, B]`` (``np.cov``, ddof 1;
             zeros for a single draw): the surrogate uncertainty.
+        ood: the events holding an out-of-support object (:class:`OodYields`), or None
+            when the caller did not track the flags.
     """
 
     bin_edges: np.ndarray
@@ -219,6 +263,36 @@ class Yields:
     per_draw: np.ndarray
     mc_stat_error: np.ndarray
     covariance: np.ndarray
+    ood: OodYields | None = None
+
+    @property
+    def ood_down(self) -> np.ndarray:
+        """Yields ``[B]`` with the out-of-support objects at their least-signal end."""
+        if self.ood is None:
+            return self.nominal
+        return np.clip(self.nominal - self.ood.nominal + self.ood.down, 0.0, None)
+
+    @property
+    def ood_up(self) -> np.ndarray:
+        """Yields ``[B]`` with the out-of-support objects at their most-signal end."""
+        if self.ood is None:
+            return self.nominal
+        return np.clip(self.nominal - self.ood.nominal + self.ood.up, 0.0, None)
+
+    @property
+    def ood_share(self) -> float:
+        """Share of the nominal yield (all bins) carried by events with a flagged object."""
+        total = float(np.sum(self.nominal))
+        if self.ood is None or total <= 0:
+            return 0.0
+        return float(np.clip(np.sum(self.ood.nominal) / total, 0.0, 1.0))
+
+    @property
+    def has_ood_variation(self) -> bool:
+        """Whether the out-of-support yields differ from the nominal in any bin."""
+        return self.ood is not None and bool(
+            np.any(self.ood.down != self.ood.nominal) or np.any(self.ood.up != self.ood.nominal)
+        )
 
     @property
     def n_bins(self) -> int:
@@ -329,4 +403,77 @@ def region_yields(event_weight: Any, region_prob: Any, observable: Any, bin_edge
         per_draw=per_draw,
         mc_stat_error=mc_stat,
         covariance=covariance,
+    )
+
+
+def ood_region_yields(
+    event_weight: Any,
+    p1: Any,
+    p2: Any,
+    flagged1: Any,
+    flagged2: Any,
+    requirement: str,
+    observable: Any,
+    bin_edges: Any,
+) -> OodYields:
+    """Yields of the two-object events holding an out-of-support object: nominal, least, most.
+
+    Only events with a flagged object enter. Their region probability is recomputed per
+    weight draw with every flagged object's tag probability at 0 and at 1 (:data:`OOD_RANGE`);
+    per event the smaller of the two is ``down`` and the larger ``up``, then averaged over
+    draws like the nominal. ``down`` is the least region probability the allowed range
+    gives (the region probabilities are linear in each object's probability, so their
+    minimum over [0, 1] lies at a corner, and for every requirement one of the two equal
+    corners reaches it).
+
+    Args:
+        event_weight: expected events per event ``[N]``.
+        p1, p2: tag probabilities of the two objects, ``[N]`` or ``[K, N]``.
+        flagged1, flagged2: bool ``[N]``, object out of the surrogate's training support.
+        requirement: the region's tag requirement (:data:`REQUIREMENTS`).
+        observable: binned quantity per event ``[N]``.
+        bin_edges: strictly increasing edges ``[B + 1]``.
+
+    Returns:
+        :class:`OodYields` (zeros when no event holds a flagged object).
+
+    Example:
+        >>> y = ood_region_yields([1.0, 1.0], [0.5, 0.5], [0.5, 0.5], [True, False],
+        ...                       [False, False], "both", [0.5, 1.5], [0, 1, 2])
+        >>> y.nominal.tolist(), y.down.tolist(), y.up.tolist()
+        ([0.25, 0.0], [0.0, 0.0], [0.5, 0.0])
+        >>> y = ood_region_yields([1.0], [0.5], [0.5], [True], [True], "exactly_one", [0.5],
+        ...                       [0, 1])
+        >>> y.nominal.tolist(), y.down.tolist(), y.up.tolist()
+        ([0.5], [0.0], [0.0])
+    """
+    w = _as_float_array(event_weight, "event weights").reshape(-1)
+    a = np.atleast_2d(_as_float_array(p1, "p1"))
+    b = np.atleast_2d(_as_float_array(p2, "p2"))
+    f1 = np.asarray(flagged1, dtype=bool).reshape(-1)
+    f2 = np.asarray(flagged2, dtype=bool).reshape(-1)
+    x = _as_float_array(observable, "observable").reshape(-1)
+    if not (a.shape[-1] == b.shape[-1] == w.size == x.size == f1.size == f2.size):
+        raise InputValueError(
+            f"ood_region_yields: weights {w.shape}, p1 {a.shape}, p2 {b.shape}, flags "
+            f"{f1.shape}/{f2.shape} and observable {x.shape} must share the event axis N"
+        )
+    rows = np.flatnonzero(f1 | f2)
+    n_bins = _as_float_array(bin_edges, "bin edges").size - 1
+    if rows.size == 0:
+        zeros = np.zeros(max(n_bins, 0))
+        return OodYields(zeros, zeros.copy(), zeros.copy())
+    a, b, f1, f2, w, x = a[:, rows], b[:, rows], f1[rows], f2[rows], w[rows], x[rows]
+
+    def at(value: float | None) -> np.ndarray:  # [K, n] region probabilities
+        q1 = a if value is None else np.where(f1, value, a)
+        q2 = b if value is None else np.where(f2, value, b)
+        return event_probabilities(q1, q2).of(requirement)
+
+    ends = np.stack([at(OOD_RANGE[0]), at(OOD_RANGE[1])])
+    return OodYields(
+        *(
+            region_yields(w, prob, x, bin_edges).nominal
+            for prob in (at(None), ends.min(axis=0), ends.max(axis=0))
+        )
     )

@@ -1,7 +1,8 @@
 """surrotag.surrogates: the ML library of classifier surrogates (arXiv:2402.15558).
 
 Conditional flow matching for a 1-D tagger score, exact tag probabilities by the inverse
-flow, Bayesian weights (mean-field VI, AdamMCMC), cards, validation, explanation, export.
+flow, Bayesian weights (mean-field VI, Metropolis-Hastings posterior samples), cards,
+validation, explanation, export.
 This package knows tensors and tables, never events: it imports nothing from
 ``surrotag`` outside ``surrotag.surrogates``.
 

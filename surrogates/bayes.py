@@ -7,8 +7,8 @@ pure function of such a dict, so K draws are one batched matmul, not K models.
 * ``"vi"``: mean-field Gaussian variational inference (Bayes by backprop, arXiv:1505.05424):
   ``w = mu + softplus(rho) * eps`` with a Gaussian prior ``N(0, prior_std^2)``; the KL term is
   differentiable in ``mu`` and ``rho`` (the published code of arXiv:2402.15558 detached it).
-* ``"mcmc"``: a stack of weight samples from AdamMCMC (arXiv:2312.14027), see
-  :mod:`surrotag.surrogates.mcmc`.
+* ``"mcmc"``: a stack of posterior weight samples (several Metropolis-Hastings chains on the
+  exact likelihood, see :mod:`surrotag.surrogates.mcmc`).
 
 The nominal tag probability is the mean over draws of the per-draw probabilities.
 """

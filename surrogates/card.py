@@ -21,7 +21,7 @@ import os
 from dataclasses import dataclass, field
 from importlib.resources import files
 from pathlib import Path
-from typing import Any, Literal, TypedDict
+from typing import Any, Literal, NotRequired, TypedDict
 
 from surrotag.surrogates.errors import CardError
 
@@ -92,16 +92,28 @@ class WorkingPoint(TypedDict):
     threshold: float
     efficiency: float
     definition: str
+    unweighted_threshold: NotRequired[float]
+    unweighted_efficiency: NotRequired[float]
 
 
 class EfficiencyBins(TypedDict, total=False):
-    """Baseline efficiency (and mistag rate) per jet-pT bin; ``pt_edges`` in GeV."""
+    """Baseline tag rates per jet-pT bin (``pt_edges`` in GeV) and truth category.
+
+    ``efficiency``: contained hadronic tops; ``partial``: top-matched, not contained
+    (optional: older cards lack it); ``mistag``: unmatched jets. ``*_unweighted``: the
+    rates without event weights.
+    """
 
     pt_edges: list[float]
     efficiency: list[float]
     efficiency_error: list[float]
     mistag: list[float]
     mistag_error: list[float]
+    partial: list[float]
+    partial_error: list[float]
+    efficiency_unweighted: list[float]
+    partial_unweighted: list[float]
+    mistag_unweighted: list[float]
 
 
 class BayesSpec(TypedDict):
@@ -131,6 +143,9 @@ class Card:
     """A validated surrogate card. Build it with :func:`load_card` or :meth:`from_dict`.
 
     The fields mirror ``card.schema.json``; :meth:`to_dict` gives back the JSON document.
+    ``support`` (optional) describes the joint training support stored with the weights
+    (:mod:`surrotag.surrogates.support`); without it the surrogate checks the per-feature
+    box only.
     """
 
     schema_version: int
@@ -151,6 +166,7 @@ class Card:
     surrotag_version: str
     efficiency_map: dict[str, EfficiencyBins] | None = None
     validation: dict[str, Any] | None = None
+    support: dict[str, Any] | None = None
     source: str = field(default="<card>", compare=False)
 
     @classmethod
@@ -286,8 +302,8 @@ def _check_consistency(document: dict[str, Any], source: str) -> None:
         edges = bins["pt_edges"]
         if any(b <= a for a, b in itertools.pairwise(edges)):
             fail(f"{path}.pt_edges", "bin edges must increase")
-        for key in ("efficiency", "efficiency_error", "mistag", "mistag_error"):
-            if key in bins and len(bins[key]) != len(edges) - 1:
+        for key in bins:
+            if key != "pt_edges" and len(bins[key]) != len(edges) - 1:
                 fail(f"{path}.{key}", f"{len(bins[key])} values for {len(edges) - 1} pT bins")
 
 

@@ -10,11 +10,15 @@ with z_w the threshold integrated *backwards* from t=1 to t=0: an exact tag prob
 one ODE solve per (object, draw, threshold), no sampling noise, all thresholds in one batched
 solve. Sampling (forward ODE) gives one score per object that serves every working point.
 
-Out of distribution: the surrogate stores each feature's training support (0.1% and 99.9%
-quantiles). It never silently extrapolates: :meth:`Surrogate.ood_mask` flags every object with
-a feature outside the support and :attr:`ScoreDistribution.ood` carries the flags with each
-result, so callers report the fraction affected. The Bayesian spread grows outside the
-support, but it is not a substitute for the flag.
+Out of support: the surrogate stores each feature's training range (0.1% and 99.9%
+quantiles) and, attached by :meth:`Surrogate.set_support`, a joint support score
+(:mod:`surrotag.surrogates.support`: per truth-category cell, a kNN distance to training
+rows). :meth:`Surrogate.ood_mask` flags every object outside either, and
+:attr:`ScoreDistribution.ood` carries the flags with each result, so callers treat flagged
+objects conservatively. Surrogates saved without a joint support check the box only
+(:data:`~surrotag.surrogates.support.BOX_ONLY_NOTE`). The Bayesian spread is no substitute
+for the flag: beyond the support the tag probability can fall to zero and its absolute
+spread with it.
 
 Example:
     >>> s = Surrogate(["pt"], hidden=8, depth=2)
@@ -29,6 +33,7 @@ References:
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from typing import Any
 
 import numpy as np
@@ -38,6 +43,7 @@ from torch import nn
 from .bayes import METHODS, MeanFieldWeights, PointWeights, SampleStack, WeightPosterior
 from .errors import SurrogateError, SurrogateInputError
 from .ode import dopri5, rk4
+from .support import BOX_ONLY_NOTE, Support, SupportResult
 from .velocity import VelocityField
 
 __all__ = ["FORMAT", "ScoreDistribution", "Surrogate"]
@@ -68,7 +74,8 @@ class ScoreDistribution:
     Attributes:
         k: Number of weight draws.
         n: Number of objects.
-        ood: Bool [N], True where a feature lies outside the training support.
+        ood: Bool [N], True where the object is out of the training support
+            (:meth:`Surrogate.ood_mask`; evaluated on first access).
         steps: RK4 steps of the solves.
         solver: ``"rk4"`` or ``"dopri5"``.
     """
@@ -78,17 +85,24 @@ class ScoreDistribution:
         surrogate: Surrogate,
         weights: dict[str, torch.Tensor],
         c: torch.Tensor,
-        ood: torch.Tensor,
+        ood: torch.Tensor | Callable[[], torch.Tensor],
         steps: int,
         solver: str,
     ) -> None:
         self.surrogate = surrogate
         self.weights = weights
         self.c = c
-        self.ood = ood
+        self._ood = ood
         self.k, self.n = next(iter(weights.values())).shape[0], c.shape[0]
         self.steps = steps
         self.solver = solver
+
+    @property
+    def ood(self) -> torch.Tensor:
+        """Bool [N]: out of the training support (computed once, on first access)."""
+        if callable(self._ood):
+            self._ood = self._ood()
+        return self._ood
 
     def condition(self, start: int = 0, stop: int | None = None) -> torch.Tensor:
         """Conditioning term [K, n, H] of objects ``start:stop`` (the conditioner MLP)."""
@@ -309,6 +323,7 @@ class Surrogate(nn.Module):
         self.register_buffer("feature_high", torch.full((nf,), math.inf))
         self.register_buffer("score_loc", torch.zeros(()))
         self.register_buffer("score_scale", torch.ones(()))
+        self.support: Support | None = None
 
     # -- data statistics -------------------------------------------------------------------
     def set_statistics(self, features: np.ndarray, scores: np.ndarray) -> None:
@@ -347,10 +362,44 @@ class Surrogate(nn.Module):
         """Features [N, F] -> standardised tensor [N, F] (validated)."""
         return (self._features(features) - self.feature_mean) / self.feature_std
 
+    # -- training support ------------------------------------------------------------------
+    def set_support(self, support: Support | None) -> None:
+        """Attach the joint training support (:func:`~surrotag.surrogates.support.fit_support`
+        on the training rows), saved with the model; None detaches it."""
+        if support is not None and list(support.feature_names) != self.feature_names:
+            raise SurrogateError(
+                f"support features {support.feature_names} differ from the model's "
+                f"{self.feature_names}: fit it on the training table's feature columns"
+            )
+        self.support = None if support is None else support.to(self.feature_mean.device)
+
+    @property
+    def ood_method(self) -> str:
+        """``joint`` (box, truth categories and kNN distance) or ``box`` (old surrogates)."""
+        return "box" if self.support is None else "joint"
+
+    @property
+    def ood_note(self) -> str | None:
+        """What the out-of-support check misses (None when the joint support is stored)."""
+        return BOX_ONLY_NOTE if self.support is None else None
+
+    def out_of_support(self, features: Any) -> SupportResult:
+        """Out-of-support verdict per object: box, unseen category, kNN score, flag.
+
+        The surrogate's own box (card ``support``) always applies; the joint score only when
+        a support is attached (``score`` is NaN and no category is unseen otherwise).
+        """
+        x = self._features(features)
+        box = ((x < self.feature_low) | (x > self.feature_high)).any(1)
+        if self.support is None:
+            score = torch.full_like(x[:, 0], math.nan)
+            return SupportResult(box, score, box, torch.zeros_like(box))
+        joint = self.support.evaluate(x)
+        return joint._replace(flag=joint.flag | box, outside_box=joint.outside_box | box)
+
     def ood_mask(self, features: Any) -> torch.Tensor:
-        """Bool [N]: True where any feature is outside its training support."""
-        c = self._features(features)
-        return ((c < self.feature_low) | (c > self.feature_high)).any(1)
+        """Bool [N]: True where the object is out of the training support."""
+        return self.out_of_support(features).flag
 
     # -- the distribution ------------------------------------------------------------------
     def forward(
@@ -378,16 +427,13 @@ class Surrogate(nn.Module):
         solver = solver or self.solver
         if solver not in _SOLVERS:
             raise SurrogateError(f"solver={solver!r} unknown: choose one of {', '.join(_SOLVERS)}")
-        c = self.standardise(features)
+        x = self._features(features)
+        c = (x - self.feature_mean) / self.feature_std
         if generator is None:
             generator = torch.Generator().manual_seed(self.seed)
         with torch.no_grad():
             w = self.weights.draws(k, generator)
-        ood = (
-            (c * self.feature_std + self.feature_mean < self.feature_low)
-            | (c * self.feature_std + self.feature_mean > self.feature_high)
-        ).any(1)
-        return ScoreDistribution(self, w, c, ood, steps or self.steps, solver)
+        return ScoreDistribution(self, w, c, lambda: self.ood_mask(x), steps or self.steps, solver)
 
     # -- persistence -----------------------------------------------------------------------
     def config(self) -> dict:
@@ -404,6 +450,7 @@ class Surrogate(nn.Module):
                 "atol": self.atol,
             },
             "seed": self.seed,
+            **({} if self.support is None else {"support": self.support.config()}),
         }
 
     def tensors(self) -> dict[str, torch.Tensor]:
@@ -433,6 +480,10 @@ class Surrogate(nn.Module):
             atol=sol["atol"],
             seed=config["seed"],
         )
+        if "support" in config:
+            prefix = "support."
+            parts = {k[len(prefix) :]: v for k, v in tensors.items() if k.startswith(prefix)}
+            model.set_support(Support(config["support"], parts))
         try:
             model.load_state_dict(tensors, strict=True)
         except RuntimeError as exc:

@@ -128,8 +128,14 @@ def _card_document(
     document["model"] = config
     document["features"] = _features(surrogate, card_fields.get("features"))
     document["bayes"] = {"method": config["bayes"]["method"], "draws": config["bayes"]["draws"]}
+    diagnostics = (card_fields.get("bayes") or {}).get("diagnostics")
+    if diagnostics is not None:
+        document["bayes"]["diagnostics"] = diagnostics
     document["solver"] = {"method": config["solver"]["method"], "steps": config["solver"]["steps"]}
     document["files"] = {WEIGHTS_FILENAME: digest}
+    document.pop("support", None)
+    if surrogate.support is not None:
+        document["support"] = surrogate.support.summary()
     document.setdefault(
         "created", datetime.datetime.now(datetime.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
     )
@@ -154,7 +160,8 @@ def save_surrogate(
             references, optional efficiency_map and validation). ``features`` may give
             ``name``/``unit``/``description`` per feature (in model order); support, mean
             and std come from the model's buffers. ``schema_version``, ``model``,
-            ``bayes``, ``solver`` and ``files`` are filled here; ``created`` and
+            ``bayes``, ``solver``, ``files`` and ``support`` (the joint training support,
+            when the model has one) are filled here; ``created`` and
             ``surrotag_version`` default to now and the installed version.
         folder: destination folder (its parent is created if needed).
         overwrite: replace an existing folder.
@@ -223,6 +230,7 @@ def check_model_config(card: Card, source: Path) -> None:
         "solver.method": (card.solver["method"], solver.get("method")),
         "solver.steps": (card.solver["steps"], solver.get("steps")),
     }
+    pairs["support"] = (card.support is not None, isinstance(model.get("support"), dict))
     for key, (stated, configured) in pairs.items():
         if stated != configured:
             raise CardError(

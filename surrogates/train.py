@@ -2,36 +2,45 @@
 
 Straight path ``x_t = (1 - t) x0 + t x1`` with target velocity ``x1 - x0``, ``x0 ~ N(0, 1)``
 drawn *independently* of the data (no minibatch optimal-transport pairing: OT pairing ignores
-the conditioning c and would bias p(score | c)). Bayesian methods:
+the conditioning c and would bias p(score | c)). Event weights enter every loss as
+per-row weights. Bayesian methods:
 
 * ``none``: Adam on the MSE.
 * ``vi``: one weight draw per minibatch; per-example loss ``MSE + kl_weight * KL / N_train``
   with the KL differentiated (not detached).
-* ``mcmc``: Adam optimisation as for ``none``, then AdamMCMC (arXiv:2312.14027) from the
-  optimum, storing ``draws`` weight samples.
+* ``mcmc``: Adam optimisation as for ``none``; then, for the velocity field's output layer
+  (``mcmc_weights``), the exact posterior whose energy is the flow's negative
+  log-likelihood on the whole training set (:mod:`surrotag.surrogates.likelihood`) at
+  temperature ``mcmc_temperature`` plus a Gaussian prior, sampled by several independence
+  Metropolis-Hastings chains with a Laplace proposal (:mod:`surrotag.surrogates.mcmc`);
+  acceptance, effective sample size, split-R-hat and lag distances are recorded.
 
 Validation loss on a held-out fraction with fixed noise and times; early stopping keeps the
 best epoch. Training is seeded: same data, config and seed give the same model on one device.
 
 References:
     Lipman et al., arXiv:2210.02747; Tong et al., arXiv:2302.00482; Bieringer et al.,
-    arXiv:2402.15558; Blundell et al., arXiv:1505.05424.
+    arXiv:2402.15558; Blundell et al., arXiv:1505.05424; Bieringer et al., arXiv:2312.14027.
 """
 
 from __future__ import annotations
 
 import math
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 
 import numpy as np
 import torch
 
 from .bayes import METHODS, MeanFieldWeights, SampleStack
+from .diagnostics import chain_diagnostics
 from .errors import SurrogateInputError
 from .flow import Surrogate
-from .mcmc import adam_mcmc
+from .likelihood import flow_log_likelihood
+from .mcmc import SamplerSettings, independence_mh
+from .ode import rk4
+from .support import fit_support
 
 __all__ = [
     "STEP_CHOICES",
@@ -65,15 +74,32 @@ class TrainConfig:
         draws: Default number of weight draws (vi) / number of stored samples (mcmc).
         device: ``"cpu"`` or ``"cuda"``.
         val_fraction: Fraction of rows held out for validation.
-        prior_std: Gaussian prior width of the weights (vi, mcmc).
+        prior_std: Gaussian prior width of the weights (vi).
         init_std: Initial posterior width of every weight (vi). Small (1e-3), so that training
             widens the weights the data leave free instead of having to narrow every weight
             from a noisy start (which leaves a large in-distribution spread).
         kl_weight: Multiplier of KL / N_train in the VI loss (1 = the ELBO).
-        mcmc_thin: AdamMCMC steps between stored samples.
-        mcmc_lr: AdamMCMC drift step size.
-        mcmc_sigma: AdamMCMC proposal noise.
-        mcmc_temperature: Multiplier of N_train * loss in the MCMC energy.
+        mcmc_chains: Independent chains; ``draws`` must be a multiple of it (each chain
+            stores ``draws / mcmc_chains`` samples).
+        mcmc_burn_in: Proposals per chain before the first stored sample.
+        mcmc_thin: Proposals between stored samples.
+        mcmc_temperature: Posterior temperature T: the energy is the negative
+            log-likelihood of the training rows divided by T (1: the Bayesian posterior;
+            larger values widen it).
+        mcmc_steps: RK4 steps of the likelihood's backward solve.
+        mcmc_weights: Weight groups sampled (prefixes of the weight names); the others stay
+            at the flow-matching optimum. Default ``("out",)``: the output layer of the
+            velocity trunk (``hidden + 1`` weights), small enough for exact sampling with a
+            Laplace proposal, and the layer whose uncertainty grows where the trunk's
+            features leave the training range (arXiv:2002.10118).
+        mcmc_newton_steps: Newton steps from the flow-matching optimum to the posterior
+            mode of the sampled weights.
+        mcmc_hessian_rows: Training rows whose Hessian, scaled to the whole set, is the
+            precision of the Laplace proposal.
+        mcmc_prior_std: Width of the Gaussian prior of the sampled weights; None:
+            ``1 / sqrt(hidden)``, the fan-in scale of the trunk's layers (the scale of their
+            initialisation, so that the prior keeps a layer's output of order one: Neal,
+            "Bayesian learning for neural networks", 1996).
         steps: RK4 steps of the trained surrogate; None chooses the smallest of
             :data:`STEP_CHOICES` whose measured solver error is <= ``solver_tolerance``.
         solver_tolerance: Largest accepted |P_rk4 - P_dopri5| (tag probability) when the
@@ -96,10 +122,15 @@ class TrainConfig:
     prior_std: float = 1.0
     init_std: float = 1e-3
     kl_weight: float = 1.0
-    mcmc_thin: int = 10
-    mcmc_lr: float = 1e-5
-    mcmc_sigma: float = 1e-3
+    mcmc_chains: int = 4
+    mcmc_burn_in: int = 5
+    mcmc_thin: int = 5
     mcmc_temperature: float = 1.0
+    mcmc_steps: int = 8
+    mcmc_weights: tuple[str, ...] = ("out",)
+    mcmc_newton_steps: int = 3
+    mcmc_hessian_rows: int = 4096
+    mcmc_prior_std: float | None = None
     steps: int | None = None
     solver_tolerance: float = 1e-3
 
@@ -119,11 +150,32 @@ class TrainReport:
     val_loss: list[float] = field(default_factory=list)
     seconds: float = 0.0
     mcmc_acceptance: float | None = None
+    mcmc: dict | None = None
     solver_error: float | None = None
 
     def to_dict(self) -> dict:
         """JSON-able copy."""
         return asdict(self)
+
+    def bayes_diagnostics(self) -> dict | None:
+        """The sampler's settings and convergence figures for the card (None unless mcmc)."""
+        if self.mcmc is None:
+            return None
+        m = self.mcmc
+        return {
+            "sampler": m["sampler"],
+            "energy": m["energy"],
+            "temperature": m["temperature"],
+            "chains": m["settings"]["chains"],
+            "burn_in": m["settings"]["burn_in"],
+            "thin": m["settings"]["thin"],
+            "samples_per_chain": m["settings"]["samples"],
+            "sampled_weights": m["sampled_weights"],
+            "n_sampled": m["n_sampled"],
+            "acceptance": m["acceptance"],
+            "weights": m["weights"],
+            "tag_probability": m["tag_probability"],
+        }
 
 
 def cfm_loss(
@@ -133,6 +185,7 @@ def cfm_loss(
     x1: torch.Tensor,
     x0: torch.Tensor,
     t: torch.Tensor,
+    weight: torch.Tensor | None = None,
 ) -> torch.Tensor:
     """Flow-matching MSE of one weight draw on a batch.
 
@@ -143,11 +196,34 @@ def cfm_loss(
         x1: Standardised scores [B].
         x0: Base samples [B], independent of (c, x1).
         t: Times [B] in [0, 1].
+        weight: Per-row weights [B] (event weights normalised to mean 1), or None.
     """
     xt = (1 - t) * x0 + t * x1
     hc = model.field.condition(w, c)
     v = model.field(w, xt.view(1, -1, 1), t, hc).view(-1)
-    return ((v - (x1 - x0)) ** 2).mean()
+    sq = (v - (x1 - x0)) ** 2
+    return sq.mean() if weight is None else (weight * sq).sum() / weight.sum()
+
+
+def _row_weights(sample_weight: np.ndarray | None, n: int) -> np.ndarray:
+    """Event weights scaled so that they sum to Kish's effective number of rows.
+
+    ``n_eff = (sum w)^2 / sum w^2``: a weighted sample carries the information of ``n_eff``
+    unweighted rows, so the likelihood of the posterior is ``sum_i w_i log p_i`` with the
+    weights scaled to sum to ``n_eff`` (unit weights give back the plain sum).
+    """
+    if sample_weight is None:
+        return np.ones(n)
+    w = np.asarray(sample_weight, dtype=np.float64)
+    if w.shape != (n,):
+        raise SurrogateInputError(f"sample_weight of shape {w.shape}: expected [{n}]")
+    if not (np.isfinite(w).all() and (w >= 0).all() and w.sum() > 0):
+        raise SurrogateInputError(
+            "sample_weight must be finite and >= 0 with a positive sum: drop rows with "
+            "negative or NaN weights before training"
+        )
+    n_eff = w.sum() ** 2 / (w**2).sum()
+    return w * n_eff / w.sum()
 
 
 def _check(features: np.ndarray, scores: np.ndarray, names: list[str]) -> None:
@@ -178,6 +254,7 @@ def train_surrogate(
     bayes: str = "vi",
     config: TrainConfig | None = None,
     progress: Callable[[dict], None] | None = None,
+    sample_weight: np.ndarray | None = None,
 ) -> tuple[Surrogate, TrainReport]:
     """Train a surrogate of ``scores | features`` by conditional flow matching.
 
@@ -185,6 +262,7 @@ def train_surrogate(
         features: [N, F] conditioning features, columns in ``feature_names`` order.
         scores: [N] tagger scores in the modelled space (e.g. ``logit_clip(p)``).
         feature_names: Feature column names.
+        sample_weight: [N] event weights (e.g. of pTHat-biased samples), or None.
         bayes: ``"vi"``, ``"mcmc"`` or ``"none"``.
         config: Settings (defaults: :class:`TrainConfig`).
         progress: Called after each epoch with ``{"epoch", "epochs", "train_loss",
@@ -200,6 +278,7 @@ def train_surrogate(
     features = np.asarray(features, dtype=np.float64)
     scores = np.asarray(scores, dtype=np.float64)
     _check(features, scores, list(feature_names))
+    row_weight = _row_weights(sample_weight, features.shape[0])
     start = time.perf_counter()
     device = torch.device(cfg.device)
     gen = torch.Generator().manual_seed(cfg.seed)
@@ -221,6 +300,7 @@ def train_surrogate(
         seed=cfg.seed,
     )
     model.set_statistics(features[tr_idx], scores[tr_idx])
+    model.set_support(fit_support(features[tr_idx], list(feature_names), seed=cfg.seed))
     model.to(device)
 
     def prep(idx: np.ndarray) -> tuple[torch.Tensor, torch.Tensor]:
@@ -230,6 +310,8 @@ def train_surrogate(
 
     c_tr, x_tr = prep(tr_idx)
     c_va, x_va = prep(val_idx)
+    w_tr = torch.as_tensor(row_weight[tr_idx], dtype=torch.float32).to(device)
+    w_va = torch.as_tensor(row_weight[val_idx], dtype=torch.float32).to(device)
     n_tr = c_tr.shape[0]
     x0_va = torch.randn(n_val, generator=gen).to(device)
     t_va = torch.rand(n_val, generator=gen).to(device)
@@ -248,7 +330,7 @@ def train_surrogate(
             x0 = torch.randn(b, generator=gen).to(device)
             t = torch.rand(b, generator=gen).to(device)
             w = model.weights.draws(1, gen)
-            loss = cfm_loss(model, w, c_tr[idx], x_tr[idx], x0, t)
+            loss = cfm_loss(model, w, c_tr[idx], x_tr[idx], x0, t, w_tr[idx])
             if vi:
                 loss = loss + cfg.kl_weight * model.weights.kl() / n_tr
             opt.zero_grad(set_to_none=True)
@@ -257,7 +339,7 @@ def train_surrogate(
             total += float(loss.detach()) * b
         sched.step()
         with torch.no_grad():
-            val = float(cfm_loss(model, model.weights.mean(), c_va, x_va, x0_va, t_va))
+            val = float(cfm_loss(model, model.weights.mean(), c_va, x_va, x0_va, t_va, w_va))
             if vi:
                 val += cfg.kl_weight * float(model.weights.kl()) / n_tr
         report.train_loss.append(total / n_tr)
@@ -283,7 +365,7 @@ def train_surrogate(
     model.weights.load_state_dict(best_state)
 
     if bayes == "mcmc":
-        model = _run_mcmc(model, cfg, c_tr, x_tr, gen, report, progress)
+        model = _run_mcmc(model, cfg, (c_tr, x_tr, w_tr), (c_va, x_va), gen, report, progress)
     model = model.cpu().eval()
     check = features[val_idx[:500]]
     levels = np.quantile(scores[tr_idx], [0.1, 0.3, 0.5, 0.7, 0.9])
@@ -328,55 +410,216 @@ def choose_steps(
     return STEP_CHOICES[-1], error
 
 
+def _sampled(name: str, groups: tuple[str, ...]) -> bool:
+    return "all" in groups or any(name.startswith(g) for g in groups)
+
+
+class _Posterior:
+    """The exact posterior of a subspace of the weights, the others fixed at the optimum.
+
+    ``U(theta) = sum_i w_i (-log p(x_i | c_i, theta)) / T + |theta|^2 / (2 prior_std^2)``
+    over the whole training set (chunked), with ``w_i`` the row weights (summing to the
+    effective number of rows) and ``log p`` the exact likelihood of the RK4 flow.
+    """
+
+    def __init__(self, model: Surrogate, cfg: TrainConfig, train: tuple, names: list[str]):
+        self.model, self.cfg, self.names = model, cfg, names
+        self.c, self.x, self.w = train
+        self.point = {k: v.detach() for k, v in model.weights.params.items()}
+        self.prior_std = cfg.mcmc_prior_std or 1.0 / math.sqrt(model.field.hidden)
+
+    def _weights(self, theta: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+        k = theta[self.names[0]].shape[0]
+        return {n: theta.get(n, v.expand(k, *v.shape)) for n, v in self.point.items()}
+
+    def _chunk_nll(self, theta: dict[str, torch.Tensor], rows: slice) -> torch.Tensor:
+        lp = flow_log_likelihood(
+            self.model.field, self._weights(theta), self.c[rows], self.x[rows], self.cfg.mcmc_steps
+        )
+        return -(lp.double() * self.w[rows].double()).sum(1) / self.cfg.mcmc_temperature
+
+    def _prior(self, theta: dict[str, torch.Tensor]) -> torch.Tensor:
+        sq = sum((theta[n].double() ** 2).flatten(1).sum(1) for n in self.names)
+        return sq / (2 * self.prior_std**2)
+
+    def _chunks(self, rows: int | None = None) -> list[slice]:
+        n = self.c.shape[0] if rows is None else rows
+        size = max(1, _ENERGY_CHUNK // self.cfg.mcmc_chains)
+        return [slice(i, min(i + size, n)) for i in range(0, n, size)]
+
+    @torch.no_grad()
+    def energy(self, theta: dict[str, torch.Tensor]) -> torch.Tensor:
+        """U [C] of weights with a chain axis (the whole training set)."""
+        return sum(self._chunk_nll(theta, r) for r in self._chunks()) + self._prior(theta)
+
+    def gradient(self, theta: dict[str, torch.Tensor]) -> torch.Tensor:
+        """dU/dtheta [D] of one weight set (chain axis of size 1), whole training set."""
+        th = {n: v.detach().requires_grad_(True) for n, v in theta.items()}
+        total = torch.autograd.grad(self._prior(th).sum(), list(th.values()))
+        flat = torch.cat([g.reshape(-1) for g in total]).double()
+        for rows in self._chunks():
+            grads = torch.autograd.grad(self._chunk_nll(th, rows).sum(), list(th.values()))
+            flat = flat + torch.cat([g.reshape(-1) for g in grads]).double()
+        return flat
+
+    def hessian(self, theta: dict[str, torch.Tensor], rows: int) -> torch.Tensor:
+        """d2U/dtheta2 [D, D] from the first ``rows`` rows scaled to the whole set."""
+        th = {n: v.detach().requires_grad_(True) for n, v in theta.items()}
+        params = list(th.values())
+        scale = float(self.w.sum()) / float(self.w[:rows].sum())
+        nll = sum(self._chunk_nll(th, r).sum() for r in self._chunks(rows)) * scale
+        grads = torch.autograd.grad(nll + self._prior(th).sum(), params, create_graph=True)
+        g = torch.cat([x.reshape(-1) for x in grads])
+        rows_ = [torch.autograd.grad(gi, params, retain_graph=True) for gi in g]
+        hess = torch.stack([torch.cat([h.reshape(-1) for h in r]) for r in rows_]).double()
+        return (hess + hess.T) / 2
+
+
+#: Rows x chains per chunk of the whole-set energy (bounds memory, keeps matmuls large).
+_ENERGY_CHUNK = 16_384
+
+
+def _unflatten(vec: torch.Tensor, like: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+    out, i = {}, 0
+    for n, v in like.items():
+        out[n] = vec[i : i + v.numel()].reshape(v.shape).to(v.dtype)
+        i += v.numel()
+    return out
+
+
 def _run_mcmc(
     model: Surrogate,
     cfg: TrainConfig,
-    c_tr: torch.Tensor,
-    x_tr: torch.Tensor,
+    train: tuple[torch.Tensor, torch.Tensor, torch.Tensor],
+    val: tuple[torch.Tensor, torch.Tensor],
     gen: torch.Generator,
     report: TrainReport,
     progress: Callable[[dict], None] | None,
 ) -> Surrogate:
-    """Replace the point weights of ``model`` by an AdamMCMC sample stack."""
-    n_tr = c_tr.shape[0]
-    device = c_tr.device
+    """Replace the point weights of ``model`` by exact posterior samples of a subspace.
 
-    def batches() -> Iterator[tuple[torch.Tensor, ...]]:
-        while True:
-            order = torch.randperm(n_tr, generator=gen).to(device)
-            for i in range(0, n_tr - cfg.batch_size + 1 or 1, cfg.batch_size):
-                idx = order[i : i + cfg.batch_size]
-                b = idx.shape[0]
-                yield (
-                    c_tr[idx],
-                    x_tr[idx],
-                    torch.randn(b, generator=gen).to(device),
-                    torch.rand(b, generator=gen).to(device),
-                )
-
-    def energy(w: dict[str, torch.Tensor], batch: tuple[torch.Tensor, ...]) -> torch.Tensor:
-        wk = {k: v.unsqueeze(0) for k, v in w.items()}
-        mse = cfm_loss(model, wk, *batch)
-        prior = sum((v**2).sum() for v in w.values()) / (2 * cfg.prior_std**2)
-        return cfg.mcmc_temperature * n_tr * mse + prior
-
-    theta = {k: v.detach() for k, v in model.weights.params.items()}
-    samples, acc = adam_mcmc(
-        theta,
-        energy,
-        batches(),
-        n_samples=cfg.draws,
+    The flow-matching optimum fixes every weight outside ``cfg.mcmc_weights``. On the
+    subspace: Newton steps on the exact whole-set energy find the posterior mode, the
+    Hessian there (from ``mcmc_hessian_rows`` rows, scaled to the set) gives the Laplace
+    proposal, and independence Metropolis-Hastings chains on the exact energy make the
+    samples exact (:func:`~surrotag.surrogates.mcmc.independence_mh`).
+    """
+    if cfg.draws % cfg.mcmc_chains:
+        raise SurrogateInputError(
+            f"draws={cfg.draws} is not a multiple of mcmc_chains={cfg.mcmc_chains}: each chain "
+            "stores the same number of samples"
+        )
+    point = {k: v.detach() for k, v in model.weights.params.items()}
+    names = [k for k in point if _sampled(k, cfg.mcmc_weights)]
+    if not names:
+        raise SurrogateInputError(
+            f"mcmc_weights={cfg.mcmc_weights} selects no weight of {', '.join(point)}"
+        )
+    post = _Posterior(model, cfg, train, names)
+    rows = min(cfg.mcmc_hessian_rows, train[0].shape[0])
+    theta = {n: point[n].unsqueeze(0) for n in names}
+    flat = torch.cat([v.reshape(-1) for v in theta.values()]).double()
+    u = float(post.energy(theta)[0])
+    newton = []
+    hess = post.hessian(theta, rows)
+    floor = 1.0 / post.prior_std**2
+    smallest = float(torch.linalg.eigvalsh(hess).min())
+    if smallest < floor:  # not convex at the flow-matching optimum: damp the Newton steps
+        hess = hess + (floor - smallest) * torch.eye(len(flat), dtype=hess.dtype)
+    for it in range(cfg.mcmc_newton_steps):
+        grad = post.gradient(theta)
+        step = torch.linalg.solve(hess, grad)
+        for _ in range(20):  # backtracking: never accept a higher energy
+            trial = _unflatten((flat - step).to(flat.dtype), theta)
+            u_trial = float(post.energy(trial)[0])
+            if u_trial <= u:
+                break
+            step = step / 2
+        else:
+            break
+        flat, theta, u = flat - step, trial, u_trial
+        newton.append({"energy": u, "gradient_norm": float(grad.norm())})
+        if progress is not None:
+            progress({"phase": "mcmc", "stage": "mode", "step": it + 1, "energy": u})
+    precision = post.hessian(theta, rows)
+    eigen = torch.linalg.eigvalsh(precision)
+    if float(eigen.min()) <= 0:
+        raise SurrogateInputError(
+            "the posterior of the sampled weights is not convex at its mode (smallest Hessian "
+            f"eigenvalue {float(eigen.min()):.3g}): train longer, or sample fewer weights"
+        )
+    settings = SamplerSettings(
+        chains=cfg.mcmc_chains,
+        burn_in=cfg.mcmc_burn_in,
+        samples=cfg.draws // cfg.mcmc_chains,
         thin=cfg.mcmc_thin,
-        lr=cfg.mcmc_lr,
-        sigma=cfg.mcmc_sigma,
-        generator=gen,
     )
-    report.mcmc_acceptance = acc
+    mode = {n: v[0] for n, v in theta.items()}
+
+    def tick(state: dict) -> None:
+        if progress is not None:
+            progress({"phase": "mcmc", "stage": "chains", **state})
+
+    result = independence_mh(
+        mode, precision, post.energy, settings=settings, generator=gen, progress=tick
+    )
+    chains = {
+        n: result.samples[n]
+        if n in result.samples
+        else point[n].expand(cfg.mcmc_chains, settings.samples, *point[n].shape)
+        for n in point
+    }
+    weights_flat = torch.cat([result.samples[n].flatten(2) for n in names], dim=2)
+    probs = _function_draws(model, chains, val)
+    report.mcmc_acceptance = float(np.mean(result.acceptance))
+    report.mcmc = {
+        **result.summary(),
+        "sampled_weights": names,
+        "n_sampled": int(weights_flat.shape[-1]),
+        "temperature": cfg.mcmc_temperature,
+        "energy": "exact negative log-likelihood of the RK4 flow "
+        f"({cfg.mcmc_steps} steps) on all {train[0].shape[0]} training rows / temperature "
+        f"+ Gaussian prior (std {post.prior_std:.4g}); Laplace proposal from the Hessian of "
+        f"{rows} rows",
+        "mode_search": newton,
+        "laplace_posterior_std_median": float(
+            torch.linalg.inv(precision).diagonal().sqrt().median()
+        ),
+        "weights": chain_diagnostics(weights_flat.cpu().numpy()).to_dict(),
+        "tag_probability": chain_diagnostics(probs).to_dict(),
+    }
     if progress is not None:
-        progress({"phase": "mcmc", "sample": cfg.draws, "n_samples": cfg.draws, "acceptance": acc})
+        progress({"phase": "mcmc", "done": True, "acceptance": report.mcmc_acceptance})
     config = model.config()
     config["bayes"] = {"method": "mcmc", "n_samples": cfg.draws, "draws": cfg.draws}
     tensors = {k: v for k, v in model.tensors().items() if not k.startswith("weights.")}
-    stack = SampleStack(model.field.shapes(), cfg.draws, {k: v.cpu() for k, v in samples.items()})
+    stacked = {n: v.reshape(cfg.draws, *v.shape[2:]).cpu() for n, v in chains.items()}
+    stack = SampleStack(model.field.shapes(), cfg.draws, stacked)
     tensors.update({f"weights.{k}": v for k, v in stack.state_dict().items()})
     return Surrogate.from_parts(config, tensors)
+
+
+def _function_draws(
+    model: Surrogate,
+    chains: dict[str, torch.Tensor],
+    val: tuple[torch.Tensor, torch.Tensor],
+    rows: int = 500,
+) -> np.ndarray:
+    """Mean P(score > q) over validation rows at the 10/50/90% score quantiles, per sample.
+
+    A function-space summary of each posterior sample: its chains must mix for the
+    surrogate's tag probabilities to be posterior draws, whatever the weights do.
+
+    Returns:
+        [chains, samples, 3].
+    """
+    c_va, x_va = val
+    c, s = next(iter(chains.values())).shape[:2]
+    w = {n: v.reshape(c * s, *v.shape[2:]) for n, v in chains.items()}
+    levels = torch.quantile(x_va, torch.tensor([0.1, 0.5, 0.9], device=x_va.device))
+    with torch.no_grad():
+        hc = model.field.condition(w, c_va[:rows])
+        y = levels.view(1, 1, -1).expand(c * s, hc.shape[1], -1).contiguous()
+        z = rk4(lambda t, x: model.field(w, x, t, hc), y, 1.0, 0.0, 16)
+        p = 0.5 * torch.erfc(z / math.sqrt(2.0)).mean(1)
+    return p.reshape(c, s, -1).cpu().numpy()

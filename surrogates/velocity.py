@@ -182,3 +182,40 @@ class VelocityField:
             z = F.silu(z, inplace=inplace)
         v = torch.baddbmm(w["out_b"].view(k, 1, 1), z, w["out_w"].unsqueeze(2))
         return v.view(k, n, m)
+
+    def value_and_dx(
+        self,
+        w: dict[str, torch.Tensor],
+        x: torch.Tensor,
+        t: float,
+        hc: torch.Tensor,
+    ) -> tuple[torch.Tensor, torch.Tensor]:
+        """Velocity and its derivative ``dv/dx`` (forward mode through the trunk).
+
+        ``dv/dx`` is what the change of variables of the 1-D flow needs; it costs one more
+        matmul per layer, differentiable in the weights (for likelihood-based posteriors).
+
+        Args:
+            w: Weights with a leading draw axis K.
+            x: States [K, N, M].
+            t: Time shared by the batch.
+            hc: Conditioning term [K, N, H].
+
+        Returns:
+            (v, dv/dx), each [K, N, M].
+        """
+        base = hc + (w["t_w"] @ self.embed(t).to(hc.device)).unsqueeze(1)
+        k, n, h = base.shape
+        m = x.shape[-1]
+        a = (base.unsqueeze(2) + x.unsqueeze(-1) * w["x_w"][:, None, None, :]).reshape(k, -1, h)
+        da = w["x_w"].unsqueeze(1).expand(k, n * m, h)
+        for i in range(self.depth):
+            sig = torch.sigmoid(a)
+            z, dz = a * sig, sig * (1 + a * (1 - sig)) * da
+            if i == self.depth - 1:
+                break
+            wt = w[f"h{i}_w"].transpose(1, 2)
+            a, da = torch.baddbmm(w[f"h{i}_b"].unsqueeze(1), z, wt), torch.bmm(dz, wt)
+        v = torch.baddbmm(w["out_b"].view(k, 1, 1), z, w["out_w"].unsqueeze(2))
+        dv = torch.bmm(dz, w["out_w"].unsqueeze(2))
+        return v.view(k, n, m), dv.view(k, n, m)

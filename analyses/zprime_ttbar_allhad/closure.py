@@ -1,148 +1,662 @@
-"""Closure of the recast against the official Z' yields of ``zprime-ttbar-allhad``.
+"""Pre-registered closure of the recast against official Z' yields of ``zprime-ttbar-allhad``.
 
-For every official Z' mass of ``official_yields.json`` (built by :mod:`.build`), the same
-reference Z' events are read back through surrotag's readers and recast four ways:
+The plan (:data:`PLAN`, a :class:`ClosurePlan`) fixes before any run the Z' masses, the
+events per mass, *fresh* generation seeds (used by no other sample: not the official Z'
+samples of :mod:`.build`, 2001-2005, nor the backgrounds, 3001-3002, the example, 2101, or
+the training set, 1-6), the weight draws, the bootstrap replicates and their seed, and the
+tolerances. The committed history file (:data:`HISTORY_FILE`) opens with a header holding
+the plan and its sha256; a run whose plan differs is refused, so a closure cannot be tuned
+after looking. One run, for every mass of the plan:
 
-* ``delphes``: detector-level fat jets, the ``top-tagger-delphes`` surrogate (exact tag
-  probabilities, K weight draws);
-* ``delphes-effmap``: the same jets, the card's binned efficiency map (today's recast tools);
-* ``parton``: the top quarks of the truth record only (fat jets dropped), the
-  ``top-tagger-parton`` surrogate, selection on the two leading top quarks;
-* ``parton-effmap``: the top quarks with the parton card's efficiency map.
+1. generates (or reuses from ``$SURROTAG_DATA/reference``) the fresh Z' sample and tags its
+   two leading jets with the internal tagger at wp50: the *official* 0/1 decisions, their
+   region yields and expected upper limit on mu (:mod:`surrotag.stats`);
+2. bootstraps the official decisions: resamples the sample's events with replacement
+   (weights, selection, mjj and decisions travel with each event; the normalisation
+   ``sigma L / sum w`` is recomputed on each resample) ``B`` times with the plan's seed and
+   recomputes the official expected mu_up each time; its central ``level`` percentile
+   interval is the official result's own statistical spread;
+3. recasts the same events four ways (:data:`PATHS`): detector-level jets with the
+   ``top-tagger-delphes`` surrogate and with the card's efficiency map, and the parton-level
+   top quarks with the ``top-tagger-parton`` surrogate and its efficiency map;
+4. a path closes at a mass when (a) every region's yield lies within
+   ``max(2 sigma, tolerance x official)`` of the official one, sigma combining the
+   surrogate's spread over weight draws and the binomial noise of the official decisions
+   around the tag probabilities (``sum w^2 p (1 - p)``: the official MC variance
+   ``sum w^2 t`` minus the recast's ``sum w^2 p^2``; both use the same events, so their
+   kinematic fluctuations cancel), and (b) the recast's expected mu_up lies inside the
+   official bootstrap interval;
+5. appends one JSON line to the history (never rewritten): date, git commit, the plan, the
+   sha256 of every input, results per mass and path, pass or fail.
 
-A region closes when ``|recast - official| <= max(2 sigma, 10 %)`` of the official total,
-sigma combining in quadrature the surrogate spread over weight draws and the MC statistical
-error of the difference. Both yields come from the same events, so their kinematic
-fluctuations cancel; what remains is the binomial noise of the official 0/1 tag decisions
-around the tag probabilities, ``sum w^2 p (1 - p)``, which is the official MC variance
-``sum w^2 t`` minus the recast's ``sum w^2 p^2`` in expectation. The expected (median) upper
-limit on mu closes within 10 %. The parton-level goal is 25 %. Run::
+The bootstrap interval also holds the kinematic fluctuation of the sample, which recast and
+official share; it is the official result's own uncertainty, the scale on which a
+reinterpretation can claim to reproduce it. Run (about 15 minutes of generation on two
+cores, then about 3 s per limit: 200 x 5 bootstrap limits take about an hour)::
 
-    SURROTAG_DATA=... python -m surrotag.analyses.zprime_ttbar_allhad.closure [--draws 20]
-
-It writes ``closure.json`` and ``closure.md`` beside the card (or into ``--out-dir``).
+    SURROTAG_DATA=... python -m surrotag.analyses.zprime_ttbar_allhad.closure
+    python -m surrotag.analyses.zprime_ttbar_allhad.closure --table   # README table
 
 References:
-    Bieringer et al., "Classifier surrogates", arXiv:2402.15558.
+    Bieringer et al., "Classifier surrogates", arXiv:2402.15558; Efron & Tibshirani, "An
+    Introduction to the Bootstrap" (1993), ch. 13 (percentile intervals).
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
+import dataclasses
+import hashlib
 import json
 import math
+import os
+import subprocess
 import time
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any, Final
+from typing import TYPE_CHECKING, Any, Final
 
-__all__ = ["GOALS", "PATHS", "closure", "compare", "main"]
+import numpy as np
+
+from surrotag.errors import AnalysisError, InputFileError
+
+if TYPE_CHECKING:
+    from surrotag.analysis import AnalysisCard
+    from surrotag.yields import Yields
+
+__all__ = [
+    "HISTORY_FILE",
+    "PATHS",
+    "PLAN",
+    "BootstrapInterval",
+    "ClosurePlan",
+    "ClosureRun",
+    "MassResult",
+    "OfficialDecisions",
+    "PathResult",
+    "RegionCheck",
+    "append_history",
+    "bootstrap_interval",
+    "check_inputs",
+    "compare_regions",
+    "history_header",
+    "main",
+    "markdown",
+    "read_history",
+    "run_closure",
+]
 
 HERE: Final = Path(__file__).resolve().parent
-#: Recast paths: (input level, tagger).
+ANALYSIS: Final = "zprime-ttbar-allhad"
+COMMAND: Final = "python -m surrotag.analyses.zprime_ttbar_allhad.closure"
+#: The committed record of every closure run: a header line, then one JSON line per run.
+HISTORY_FILE: Final = HERE / "closure_history.jsonl"
+#: What regenerates the reference inputs (internal tagger, reference table).
+REGENERATE: Final = "surrotag reference pipeline"
+#: Recast paths: name -> (input level, tagger).
 PATHS: Final = {
     "delphes": ("delphes", "surrogate"),
     "delphes-effmap": ("delphes", "efficiency-map"),
     "parton": ("parton", "surrogate"),
     "parton-effmap": ("parton", "efficiency-map"),
 }
-#: Relative closure goal per input level (yields and expected mu_up).
-GOALS: Final = {"delphes": 0.10, "parton": 0.25}
+#: Relative tolerance on the mu_up limits' root finding (as the official build's).
+LIMIT_RTOL: Final = 0.01
 
 
-def compare(official: dict[str, Any], report: Any, goal: float) -> dict[str, Any]:
-    """Region totals and expected limits of one recast against the official record."""
-    regions = {}
-    for name, record in official["regions"].items():
-        region = report.region(name)
-        tag_noise2 = record["total_mc_stat_error"] ** 2 - region.total_mc_stat**2
-        sigma = math.hypot(region.total_surrogate, math.sqrt(max(tag_noise2, 0.0)))
-        reference = record["total"]
-        difference = region.total - reference
-        allowed = max(2.0 * sigma, goal * reference)
-        regions[name] = {
-            "official": reference,
-            "recast": region.total,
-            "surrogate_error": region.total_surrogate,
-            "mc_stat_error": region.total_mc_stat,
-            "sigma": sigma,
-            "relative_difference": difference / reference if reference else None,
-            "pull": difference / sigma if sigma else None,
-            "closes": bool(abs(difference) <= allowed),
+@dataclass(frozen=True)
+class ClosurePlan:
+    """Everything a closure run is allowed to depend on, fixed before the first run.
+
+    Attributes:
+        masses_gev: Z' masses (GeV).
+        events: generated events per mass.
+        seeds: master generation seed per mass (fresh: used by no other sample).
+        jobs: generation workers per sample (part of a sample's identity).
+        draws: Bayesian weight draws of the surrogates.
+        bootstrap_replicates: resamples B of the official events per mass.
+        bootstrap_seed: seed of the resampling (mass i uses ``SeedSequence([seed, i])``).
+        interval_level: central probability of the bootstrap interval.
+        yield_tolerance: per input level, the relative yield tolerance (beside 2 sigma).
+        primary_path: the path whose closure at every mass is the run's verdict.
+    """
+
+    masses_gev: tuple[float, ...]
+    events: tuple[int, ...]
+    seeds: tuple[int, ...]
+    jobs: int
+    draws: int
+    bootstrap_replicates: int
+    bootstrap_seed: int
+    interval_level: float
+    yield_tolerance: Mapping[str, float]
+    primary_path: str = "delphes"
+
+    def __post_init__(self) -> None:
+        if not len(self.masses_gev) == len(self.events) == len(self.seeds):
+            raise ValueError("masses_gev, events and seeds need one entry per mass")
+        if len(set(self.seeds)) != len(self.seeds):
+            raise ValueError(f"seeds {self.seeds} repeat")
+        if not 0.0 < self.interval_level < 1.0 or self.bootstrap_replicates < 2:
+            raise ValueError("need 0 < interval_level < 1 and >= 2 bootstrap replicates")
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-able dict (lists for the per-mass tuples, as JSON reads them back)."""
+        out = dataclasses.asdict(self)
+        out["yield_tolerance"] = dict(self.yield_tolerance)
+        for key in ("masses_gev", "events", "seeds"):
+            out[key] = list(out[key])
+        return out
+
+    def sha256(self) -> str:
+        """sha256 of the canonical JSON of :meth:`to_dict` (sorted keys, no spaces)."""
+        text = json.dumps(self.to_dict(), sort_keys=True, separators=(",", ":"))
+        return hashlib.sha256(text.encode()).hexdigest()
+
+
+#: The pre-registered plan. Masses and sizes as the official samples of :mod:`.build`;
+#: seeds 4101-4105 and bootstrap seed 4199 are used by no other sample of the project.
+PLAN: Final = ClosurePlan(
+    masses_gev=(1000.0, 1500.0, 2000.0, 2500.0, 3500.0),
+    events=(50_000, 20_000, 20_000, 5_000, 5_000),
+    seeds=(4101, 4102, 4103, 4104, 4105),
+    jobs=2,
+    draws=20,
+    bootstrap_replicates=200,
+    bootstrap_seed=4199,
+    interval_level=0.95,
+    yield_tolerance={"delphes": 0.10, "parton": 0.25},
+)
+
+
+# ---------------------------------------------------------------- bootstrap
+
+
+@dataclass(frozen=True)
+class BootstrapInterval:
+    """Percentile bootstrap interval of a statistic.
+
+    Attributes:
+        central: the statistic on the full sample.
+        lower: the ``(1 - level) / 2`` quantile of the replicates (``inverted_cdf``).
+        upper: the ``(1 + level) / 2`` quantile.
+        level: central probability.
+        replicates: number of replicates B.
+        median: median of the replicates.
+        std: their standard deviation (finite replicates).
+        n_infinite: replicates with an infinite value (e.g. an insensitive signal).
+    """
+
+    central: float
+    lower: float
+    upper: float
+    level: float
+    replicates: int
+    median: float
+    std: float
+    n_infinite: int
+
+    def contains(self, value: float) -> bool:
+        """Whether ``lower <= value <= upper``."""
+        return bool(self.lower <= value <= self.upper)
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-able dict (infinities as None)."""
+        return {k: _finite(v) for k, v in dataclasses.asdict(self).items()}
+
+
+def bootstrap_interval(
+    statistic: Callable[[np.ndarray | None], float],
+    n_events: int,
+    replicates: int,
+    rng: np.random.Generator,
+    level: float = 0.95,
+) -> BootstrapInterval:
+    """Percentile bootstrap of ``statistic`` over events resampled with replacement.
+
+    Args:
+        statistic: the value on a set of events, given their indices (``None``: all events
+            once); each event carries its own weight, so a weighted statistic uses the
+            resampled events' weights.
+        n_events: events N of the sample; every replicate draws N indices uniformly.
+        replicates: B.
+        rng: the seeded generator (replicate b uses the b-th draw of N indices).
+        level: central probability of the interval.
+
+    Returns:
+        :class:`BootstrapInterval`; quantiles by the inverse empirical CDF, so each bound
+        is one of the replicates' values.
+    """
+    central = float(statistic(None))
+    values = np.array([statistic(rng.integers(0, n_events, n_events)) for _ in range(replicates)])
+    alpha = 0.5 * (1.0 - level)
+    lower, upper = np.quantile(values, [alpha, 1.0 - alpha], method="inverted_cdf")
+    finite = values[np.isfinite(values)]
+    return BootstrapInterval(
+        central=central,
+        lower=float(lower),
+        upper=float(upper),
+        level=float(level),
+        replicates=int(replicates),
+        median=float(np.quantile(values, 0.5, method="inverted_cdf")),
+        std=float(finite.std(ddof=1)) if finite.size > 1 else float("nan"),
+        n_infinite=int(values.size - finite.size),
+    )
+
+
+# ---------------------------------------------------------------- official decisions
+
+
+@dataclass(frozen=True)
+class OfficialDecisions:
+    """The official 0/1 tag decisions of one Z' sample, one row per generated event.
+
+    Attributes:
+        weight: [N] generator weights.
+        selected: [N] bool, the event passes the card's selection.
+        mjj: [N] dijet mass (GeV; NaN without two jets).
+        tags: [N, 2] the two leading jets' decisions (0 or 1; 0 where no jet).
+        sigma_pb: cross-section of the sample (pb).
+        sum_weights: sum of the generator weights of all generated events (provenance).
+    """
+
+    weight: np.ndarray
+    selected: np.ndarray
+    mjj: np.ndarray
+    tags: np.ndarray
+    sigma_pb: float
+    sum_weights: float
+
+    @classmethod
+    def from_sample(cls, sample: Any, threshold: float) -> OfficialDecisions:
+        """From a :class:`.build.TaggedSample` and the wp50 logit threshold."""
+        return cls(
+            weight=np.asarray(sample.weight, dtype=np.float64),
+            selected=np.asarray(sample.mask, dtype=bool),
+            mjj=np.asarray(sample.mjj, dtype=np.float64),
+            tags=np.nan_to_num(sample.tagged(threshold).astype(np.float64)),
+            sigma_pb=float(sample.provenance["sigma_pb"]),
+            sum_weights=float(sample.sum_weights),
+        )
+
+    @property
+    def n_events(self) -> int:
+        """Events N."""
+        return int(self.weight.size)
+
+    def yields(self, card: AnalysisCard, index: np.ndarray | None = None) -> dict[str, Yields]:
+        """Region yields at mu = 1 of all events, or of the events ``index`` (a resample).
+
+        The normalisation is ``sigma L / sum w`` over the events used: the full sample's
+        provenance sum of weights, scaled on a resample by the resampled events' share, so
+        that the acceptance fluctuates with the resample.
+        """
+        from surrotag.analyses.zprime_ttbar_allhad.build import region_probability
+        from surrotag.yields import normalisation, region_yields
+
+        pick = slice(None) if index is None else index
+        weight = self.weight[pick]
+        total = self.sum_weights * (weight.sum() / self.weight.sum() if index is not None else 1)
+        factor = normalisation(self.sigma_pb, card.luminosity_ifb, total)
+        selected = self.selected[pick]
+        event_weight = np.where(selected, weight * factor, 0.0)
+        tags = self.tags[pick]
+        mjj = np.where(selected, self.mjj[pick], np.nan)
+        return {
+            region.name: region_yields(
+                event_weight,
+                region_probability(card, region.name, tags[:, 0], tags[:, 1]) * selected,
+                mjj,
+                region.observable.bin_edges_gev,
+            )
+            for region in card.regions
         }
-    expected_official = official["mu_up"]["expected"][2]
-    expected_recast = report.limit.expected[2]
-    ratio = expected_recast / expected_official if expected_official else math.nan
+
+
+def expected_mu_up(workspace: Any, card: AnalysisCard, yields: Mapping[str, Yields]) -> float:
+    """Median expected 95 % CL upper limit on mu of official yields (no surrogate term)."""
+    from surrotag.stats import build_patch, upper_limit
+
+    channels = {card.statistics.channels[name]: y for name, y in yields.items()}
+    patch = build_patch(
+        workspace,
+        channels,
+        signal=card.statistics.signal_sample,
+        analysis=card.name.replace("-", "_"),
+        surrogate="official",
+    )
+    return float(upper_limit(workspace, patch, rtol=LIMIT_RTOL).expected[2])
+
+
+# ---------------------------------------------------------------- comparison
+
+
+@dataclass(frozen=True)
+class RegionCheck:
+    """One region's recast total against the official one (expected events at mu = 1).
+
+    Attributes:
+        region: region name.
+        official: official total.
+        recast: recast total.
+        surrogate_error: the recast's spread over weight draws.
+        tag_noise: binomial noise of the official decisions, ``sqrt(sum w^2 t - sum w^2
+            p^2)`` (0 where negative).
+        sigma: ``hypot(surrogate_error, tag_noise)``.
+        allowed: ``max(2 sigma, tolerance x official)``.
+        closes: ``|recast - official| <= allowed``.
+    """
+
+    region: str
+    official: float
+    recast: float
+    surrogate_error: float
+    tag_noise: float
+    sigma: float
+    allowed: float
+    closes: bool
+
+    @property
+    def pull(self) -> float:
+        """(recast - official) / sigma (NaN for sigma = 0)."""
+        return (self.recast - self.official) / self.sigma if self.sigma > 0 else math.nan
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-able dict."""
+        out = dataclasses.asdict(self)
+        out["pull"] = _finite(self.pull)
+        out["relative_difference"] = (
+            _finite(self.recast / self.official - 1.0) if self.official else None
+        )
+        return out
+
+
+def compare_regions(
+    official: Mapping[str, Yields], recast: Mapping[str, Any], tolerance: float
+) -> tuple[RegionCheck, ...]:
+    """Per region, the recast total against the official one.
+
+    Args:
+        official: per region, the official :class:`~surrotag.yields.Yields`.
+        recast: per region, an object with ``total``, ``total_mc_stat`` and
+            ``total_surrogate`` (:class:`surrotag.recast.report.RegionResult`).
+        tolerance: relative tolerance beside 2 sigma.
+    """
+    checks = []
+    for name, y in official.items():
+        region = recast[name]
+        reference = float(y.nominal.sum())
+        noise2 = float(np.sum(y.mc_stat_error**2)) - float(region.total_mc_stat) ** 2
+        tag_noise = math.sqrt(max(noise2, 0.0))
+        sigma = math.hypot(float(region.total_surrogate), tag_noise)
+        allowed = max(2.0 * sigma, tolerance * reference)
+        checks.append(
+            RegionCheck(
+                region=name,
+                official=reference,
+                recast=float(region.total),
+                surrogate_error=float(region.total_surrogate),
+                tag_noise=tag_noise,
+                sigma=sigma,
+                allowed=allowed,
+                closes=bool(abs(float(region.total) - reference) <= allowed),
+            )
+        )
+    return tuple(checks)
+
+
+@dataclass(frozen=True)
+class PathResult:
+    """One recast path at one mass.
+
+    Attributes:
+        path: path name (:data:`PATHS`).
+        regions: the yield checks.
+        mu_up_expected: the recast's median expected upper limit on mu.
+        mu_up_inside: it lies inside the official bootstrap interval.
+        ood_fraction: fraction of objects flagged out of distribution.
+        seconds: recast time.
+    """
+
+    path: str
+    regions: tuple[RegionCheck, ...]
+    mu_up_expected: float
+    mu_up_inside: bool
+    ood_fraction: float
+    seconds: float
+
+    @property
+    def closes(self) -> bool:
+        """Every region's yield and the expected mu_up close."""
+        return self.mu_up_inside and all(r.closes for r in self.regions)
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-able dict."""
+        return {
+            "path": self.path,
+            "regions": {r.region: r.to_dict() for r in self.regions},
+            "mu_up_expected": _finite(self.mu_up_expected),
+            "mu_up_inside_interval": self.mu_up_inside,
+            "ood_fraction": self.ood_fraction,
+            "seconds": self.seconds,
+            "closes": self.closes,
+        }
+
+
+@dataclass(frozen=True)
+class MassResult:
+    """Official result, its bootstrap interval and every path at one Z' mass.
+
+    Attributes:
+        mass_gev: Z' mass (GeV).
+        sample: the fresh sample (file, sha256, events, seed, cross-section).
+        official_totals: per region, the official total (expected events at mu = 1).
+        interval: bootstrap interval of the official expected mu_up.
+        paths: the recast paths.
+    """
+
+    mass_gev: float
+    sample: Mapping[str, Any]
+    official_totals: Mapping[str, float]
+    interval: BootstrapInterval
+    paths: tuple[PathResult, ...]
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-able dict."""
+        return {
+            "mass_gev": self.mass_gev,
+            "sample": dict(self.sample),
+            "official_totals": dict(self.official_totals),
+            "mu_up_expected_official": self.interval.to_dict(),
+            "paths": {p.path: p.to_dict() for p in self.paths},
+        }
+
+
+@dataclass(frozen=True)
+class ClosureRun:
+    """One closure run: what is appended to the history.
+
+    Attributes:
+        date: UTC start time (ISO 8601).
+        commit: git commit of the working tree (None outside a repository).
+        dirty: the tree had uncommitted changes (None when unknown).
+        plan: the plan.
+        inputs: sha256 of every input, by role.
+        masses: per mass, the results.
+        seconds: wall time.
+    """
+
+    date: str
+    commit: str | None
+    dirty: bool | None
+    plan: ClosurePlan
+    inputs: Mapping[str, Any]
+    masses: tuple[MassResult, ...]
+    seconds: float = 0.0
+
+    @property
+    def complete(self) -> bool:
+        """Every mass of the plan ran."""
+        return sorted(m.mass_gev for m in self.masses) == sorted(self.plan.masses_gev)
+
+    def path_passed(self, path: str) -> bool:
+        """The path closes at every mass that ran."""
+        return all(p.closes for m in self.masses for p in m.paths if p.path == path)
+
+    @property
+    def passed(self) -> bool:
+        """The run's verdict: complete, and the primary path closes at every mass."""
+        return self.complete and self.path_passed(self.plan.primary_path)
+
+    def to_dict(self) -> dict[str, Any]:
+        """The history line (JSON-able dict)."""
+        return {
+            "kind": "closure-run",
+            "analysis": ANALYSIS,
+            "date": self.date,
+            "commit": self.commit,
+            "dirty": self.dirty,
+            "command": COMMAND,
+            "plan": self.plan.to_dict(),
+            "plan_sha256": self.plan.sha256(),
+            "inputs": dict(self.inputs),
+            "masses": [m.to_dict() for m in self.masses],
+            "paths_passed": {path: self.path_passed(path) for path in PATHS},
+            "complete": self.complete,
+            "passed": self.passed,
+            "seconds": self.seconds,
+        }
+
+
+# ---------------------------------------------------------------- history
+
+
+def history_header(plan: ClosurePlan = PLAN) -> dict[str, Any]:
+    """The first line of a history file: the pre-registered plan and its sha256."""
     return {
-        "regions": regions,
-        "mu_up_expected": {"official": expected_official, "recast": expected_recast},
-        "mu_up_ratio": ratio,
-        "mu_up_closes": bool(abs(ratio - 1.0) <= goal),
-        "ood_fraction": report.ood_fraction,
-        "seconds": round(sum(report.timings.values()), 2),
+        "kind": "closure-history",
+        "analysis": ANALYSIS,
+        "format": "JSON lines: this header, then one closure-run object per run, appended "
+        "by the closure and never rewritten",
+        "command": COMMAND,
+        "plan": plan.to_dict(),
+        "plan_sha256": plan.sha256(),
     }
 
 
-def _parton_events(path: str) -> Any:
-    from surrotag.io import read_events
+def read_history(path: str | os.PathLike[str] = HISTORY_FILE) -> tuple[dict, list[dict]]:
+    """The header and the runs of a history file.
 
-    events = read_events(path)
-    return events[[field for field in events.fields if field != "fatjets"]]
+    Raises:
+        AnalysisError: the file does not exist, lacks the header, or holds a broken line.
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise AnalysisError(f"{path}: no closure history")
+    lines = path.read_text(encoding="utf-8").splitlines()
+    try:
+        records = [json.loads(line) for line in lines if line.strip()]
+    except json.JSONDecodeError as error:
+        raise AnalysisError(f"{path}: broken line ({error})") from None
+    if not records or records[0].get("kind") != "closure-history":
+        raise AnalysisError(f"{path}: the first line is not a closure-history header")
+    return records[0], records[1:]
 
 
-def closure(draws: int | None = None, masses: list[float] | None = None) -> dict[str, Any]:
-    """Recast every official Z' sample four ways and compare (see the module docstring)."""
-    from surrotag.recast import recast
-    from surrotag.reference.cache import data_dir
+@contextlib.contextmanager
+def _folder_lock(folder: Path) -> Iterator[None]:
+    """An exclusive advisory lock on ``folder`` (flock on its descriptor; none on Windows)."""
+    try:
+        import fcntl
+    except ImportError:  # pragma: no cover - Windows
+        yield
+        return
+    fd = os.open(folder, os.O_RDONLY)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX)
+        yield
+    finally:
+        fcntl.flock(fd, fcntl.LOCK_UN)
+        os.close(fd)
 
-    official = json.loads((HERE / "official_yields.json").read_text())
-    rows = []
-    for signal in official["signals"]:
-        mass = signal["mass_gev"]
-        if masses and mass not in masses:
-            continue
-        path = str(data_dir() / "reference" / signal["sample"]["file"])
-        if not Path(path).is_file() or _sha256(Path(path)) != signal["sample"]["sha256"]:
-            raise FileNotFoundError(
-                f"{path}: official Z' sample absent or different from the one of "
-                "official_yields.json; rebuild it with "
-                "python -m surrotag.analyses.zprime_ttbar_allhad.build"
-            )
-        entry: dict[str, Any] = {
-            "mass_gev": mass,
-            "beyond_surrogate_training_support": signal["beyond_surrogate_training_support"],
-        }
-        for label, (level, tagger) in PATHS.items():
-            if level == "delphes":
-                report = recast("zprime-ttbar-allhad", [path], tagger=tagger, draws=draws)
-            else:
-                report = recast(
-                    "zprime-ttbar-allhad",
-                    _parton_events(path),
-                    xsec_pb=signal["sample"]["sigma_pb"],
-                    tagger=tagger,
-                    draws=draws,
+
+def append_history(
+    record: Mapping[str, Any],
+    path: str | os.PathLike[str] = HISTORY_FILE,
+    plan: ClosurePlan = PLAN,
+) -> Path:
+    """Append one run to the history, atomically; the earlier lines stay byte for byte.
+
+    Under an exclusive lock on the folder (so that concurrent runs append one after the
+    other), the file is read, checked (header of ``plan``, whole lines) and written back
+    with the new line through a temporary file and ``os.replace``: a reader or an
+    interrupted run sees the old history or the new one, never half a line. A missing file
+    is created with :func:`history_header` first.
+
+    Raises:
+        AnalysisError: the file's header names another plan, or its last line is cut.
+    """
+    from surrotag.io.atomic import write_text_atomic
+
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    line = json.dumps(_finite(dict(record)), sort_keys=True, allow_nan=False)
+    with _folder_lock(path.parent):
+        if path.exists():
+            text = path.read_text(encoding="utf-8")
+            if text and not text.endswith("\n"):
+                raise AnalysisError(f"{path}: the last line is cut; repair the history by hand")
+            header, _ = read_history(path)
+            if header.get("plan_sha256") != plan.sha256():
+                raise AnalysisError(
+                    f"{path}: pre-registered plan {str(header.get('plan_sha256'))[:12]}... "
+                    f"differs from this plan {plan.sha256()[:12]}...; a new plan needs a new "
+                    "history file"
                 )
-            entry[label] = compare(signal, report, GOALS[level])
-            print(
-                f"Z' {mass:g} GeV {label:15s} SR {report.region('SR').total:8.2f} "
-                f"(official {signal['regions']['SR']['total']:.2f}) mu_up exp "
-                f"{report.limit.expected[2]:.3g} (official {signal['mu_up']['expected'][2]:.3g})",
-                flush=True,
-            )
-        rows.append(entry)
-    return {
-        "kind": "closure",
-        "analysis": official["analysis"],
-        "command": "python -m surrotag.analyses.zprime_ttbar_allhad.closure",
-        "official_sha256": _sha256(HERE / "official_yields.json"),
-        "goals": {
-            "yields": "|recast - official| <= max(2 sigma, goal x official) per region",
-            "mu_up": "|mu_up_exp(recast) / mu_up_exp(official) - 1| <= goal",
-            "goal": GOALS,
-        },
-        "draws": draws,
-        "masses": rows,
-    }
+        else:
+            text = json.dumps(history_header(plan), sort_keys=True) + "\n"
+        return write_text_atomic(path, text + line + "\n")
+
+
+# ---------------------------------------------------------------- the run
+
+
+def check_inputs(reference: Path | None = None) -> tuple[Path, Path]:
+    """The internal tagger folder and the reference table, or a one-line error.
+
+    Raises:
+        InputFileError: one of them is absent; the message names :data:`REGENERATE`.
+    """
+    from surrotag.reference.cache import TABLE_NAME, TAGGER_NAME, reference_dir
+
+    folder = reference if reference is not None else reference_dir()
+    tagger, table = folder / TAGGER_NAME, folder / TABLE_NAME
+    missing = [str(p) for p in (tagger, table) if not p.exists()]
+    if missing:
+        raise InputFileError(
+            f"closure inputs absent ({', '.join(missing)}): regenerate them with "
+            f"`{REGENERATE}` (SURROTAG_DATA selects the data folder), then rerun `{COMMAND}`"
+        )
+    return tagger, table
+
+
+def _git() -> tuple[str | None, bool | None]:
+    """(commit, dirty) of the tree holding this file, by read-only git commands."""
+    try:
+        commit = subprocess.run(
+            ["git", "-C", str(HERE), "rev-parse", "HEAD"],
+            capture_output=True, text=True, check=True, timeout=30,
+        ).stdout.strip()  # fmt: skip
+        status = subprocess.run(
+            ["git", "-C", str(HERE), "status", "--porcelain", "--untracked-files=no"],
+            capture_output=True, text=True, check=True, timeout=30,
+        ).stdout  # fmt: skip
+    except (OSError, subprocess.SubprocessError):
+        return None, None
+    return commit or None, bool(status.strip())
 
 
 def _sha256(path: Path) -> str:
@@ -151,49 +665,245 @@ def _sha256(path: Path) -> str:
     return sha256_file(path)
 
 
-def markdown(document: dict[str, Any]) -> str:
-    """The closure as a Markdown table: SR and CR totals and expected mu_up per path."""
+def _parton_events(path: Path) -> Any:
+    from surrotag.io import read_events
+
+    events = read_events(str(path))
+    return events[[name for name in events.fields if name != "fatjets"]]
+
+
+def run_closure(
+    plan: ClosurePlan = PLAN,
+    *,
+    masses: Sequence[float] | None = None,
+    history: str | os.PathLike[str] | None = HISTORY_FILE,
+    progress: Callable[[str], None] = print,
+) -> ClosureRun:
+    """Run the closure of ``plan`` (see the module docstring) and append it to ``history``.
+
+    Args:
+        plan: the plan; refused unless it is the one pre-registered in ``history``.
+        masses: only these masses of the plan (the run is then marked incomplete).
+        history: the history file (None: do not record; for development only).
+        progress: called with one line per step.
+
+    Raises:
+        InputFileError: the tagger or the reference table is absent (one line naming the
+            command that regenerates them).
+        AnalysisError: a mass outside the plan, or a plan other than the history's.
+    """
+    tagger_dir, table = check_inputs()  # first: a missing input costs no import
+
+    from surrotag.analyses.zprime_ttbar_allhad.build import load_tagged_sample, wp_threshold
+    from surrotag.analysis import get_analysis
+    from surrotag.errors import IntegrityError
+    from surrotag.recast import recast
+    from surrotag.reference.generate import generate
+    from surrotag.reference.tagger import load_tagger
+    from surrotag.stats import load_workspace
+    from surrotag.surrogates.registry import resolve_surrogate
+
+    if history is not None and Path(history).exists():
+        header, _ = read_history(history)
+        if header.get("plan_sha256") != plan.sha256():
+            raise AnalysisError(
+                f"{history}: this plan is not the pre-registered one; a new plan needs a new "
+                "history file"
+            )
+    chosen = list(plan.masses_gev) if not masses else [float(m) for m in masses]
+    unknown = sorted(set(chosen) - set(plan.masses_gev))
+    if unknown:
+        raise AnalysisError(f"masses {unknown} GeV are not in the plan {plan.masses_gev}")
+    start = time.monotonic()
+    date = datetime.now(UTC).isoformat(timespec="seconds")
+    commit, dirty = _git()
+    analysis = get_analysis(ANALYSIS)
+    card = analysis.card
+    tagger = load_tagger(tagger_dir)
+    if tagger.sha256 != card.surrogate.tagger_sha256:
+        raise IntegrityError(
+            f"{tagger_dir}: tagger sha256 {tagger.sha256[:12]}... differs from the card's "
+            f"{card.surrogate.tagger_sha256[:12]}...; regenerate it with `{REGENERATE}`"
+        )
+    threshold = float(wp_threshold(table)["threshold"])
+    workspace = load_workspace(HERE / "workspace.json")
+    inputs: dict[str, Any] = {
+        "tagger": tagger.sha256,
+        "table": _sha256(table),
+        "workspace": _sha256(HERE / "workspace.json"),
+        "card": _sha256(HERE / "card.json"),
+        "closure_py": _sha256(Path(__file__)),
+        "surrogates": {
+            level: _sha256(resolve_surrogate(name) / "weights.safetensors")
+            for level, name in card.surrogate.names.items()
+        },
+        "wp50_threshold": threshold,
+        "samples": {},
+    }
+    results = []
+    for index, mass in enumerate(plan.masses_gev):
+        if mass not in chosen:
+            continue
+        n_events, seed = plan.events[index], plan.seeds[index]
+        progress(f"Z' {mass:g} GeV: sample of {n_events} events, seed {seed}")
+        path = generate("zprime-ttbar", n_events, seed, jobs=plan.jobs, mass=mass)
+        sample = load_tagged_sample(path, tagger, card)
+        inputs["samples"][f"{mass:g}"] = sample.sha256
+        official = OfficialDecisions.from_sample(sample, threshold)
+        yields = official.yields(card)
+        rng = np.random.default_rng(np.random.SeedSequence([plan.bootstrap_seed, index]))
+        progress(f"Z' {mass:g} GeV: bootstrap of the official mu_up ({plan.bootstrap_replicates})")
+        interval = bootstrap_interval(
+            lambda idx, official=official: expected_mu_up(
+                workspace, card, official.yields(card, idx)
+            ),
+            official.n_events,
+            plan.bootstrap_replicates,
+            rng,
+            plan.interval_level,
+        )
+        paths = []
+        for name, (level, tagger_kind) in PATHS.items():
+            clock = time.monotonic()
+            if level == "delphes":
+                report = recast(ANALYSIS, [path], tagger=tagger_kind, draws=plan.draws)
+            else:
+                report = recast(
+                    ANALYSIS,
+                    _parton_events(path),
+                    xsec_pb=official.sigma_pb,
+                    tagger=tagger_kind,
+                    draws=plan.draws,
+                )
+            regions = compare_regions(
+                yields,
+                {r: report.region(r) for r in yields},
+                plan.yield_tolerance[level],
+            )
+            mu = float(report.limit.expected[2])
+            paths.append(
+                PathResult(
+                    name,
+                    regions,
+                    mu,
+                    interval.contains(mu),
+                    float(report.ood_fraction),
+                    round(time.monotonic() - clock, 1),
+                )
+            )
+            progress(
+                f"Z' {mass:g} GeV {name:15s} mu_up exp {mu:.3g} (official {interval.central:.3g}"
+                f", {plan.interval_level:.0%} [{interval.lower:.3g}, {interval.upper:.3g}]) "
+                f"closes: {paths[-1].closes}"
+            )
+        results.append(
+            MassResult(
+                mass_gev=mass,
+                sample={
+                    "file": path.name,
+                    "sha256": sample.sha256,
+                    "n_events": n_events,
+                    "seed": seed,
+                    "sigma_pb": official.sigma_pb,
+                    "n_selected": int(official.selected.sum()),
+                },
+                official_totals={r: float(y.nominal.sum()) for r, y in yields.items()},
+                interval=interval,
+                paths=tuple(paths),
+            )
+        )
+    run = ClosureRun(
+        date=date,
+        commit=commit,
+        dirty=dirty,
+        plan=plan,
+        inputs=inputs,
+        masses=tuple(results),
+        seconds=round(time.monotonic() - start, 1),
+    )
+    if history is not None:
+        append_history(run.to_dict(), history, plan)
+    return run
+
+
+# ---------------------------------------------------------------- output
+
+
+def markdown(run: Mapping[str, Any]) -> str:
+    """A history record as the README's Markdown table: per mass and path, SR and CR yields
+    against the official ones and the expected mu_up against the bootstrap interval."""
     lines = [
+        f"Closure run of {run['date']} (commit {str(run.get('commit'))[:10]}"
+        f"{', uncommitted changes' if run.get('dirty') else ''}; plan "
+        f"{run['plan_sha256'][:12]}): {'PASSED' if run['passed'] else 'FAILED'}",
+        "",
         "| Z' mass (GeV) | path | SR recast / official | CR recast / official "
-        "| mu_up exp recast / official | jets flagged OOD | closes |",
-        "|---|---|---|---|---|---|---|",
+        "| mu_up exp recast | official [95 % bootstrap] | jets flagged OOD | closes |",
+        "|---|---|---|---|---|---|---|---|",
     ]
-    for row in document["masses"]:
-        for label in PATHS:
-            result = row[label]
+    for mass in run["masses"]:
+        ci = mass["mu_up_expected_official"]
+        for name, result in mass["paths"].items():
             sr, cr = result["regions"]["SR"], result["regions"]["CR"]
-            closes = all(r["closes"] for r in result["regions"].values()) and result["mu_up_closes"]
-            error = sr["sigma"]
             lines.append(
-                f"| {row['mass_gev']:g} | {label} "
-                f"| {sr['recast']:.1f} ± {error:.1f}"
-                f" / {sr['official']:.1f} "
+                f"| {mass['mass_gev']:g} | {name} "
+                f"| {sr['recast']:.1f} ± {sr['sigma']:.1f} / {sr['official']:.1f} "
                 f"| {cr['recast']:.1f} / {cr['official']:.1f} "
-                f"| {result['mu_up_expected']['recast']:.3g} / "
-                f"{result['mu_up_expected']['official']:.3g} ({result['mu_up_ratio'] - 1:+.1%}) "
-                f"| {result['ood_fraction']:.1%} "
-                f"| {'yes' if closes else 'no'} |"
+                f"| {_fmt(result['mu_up_expected'])} "
+                f"| {_fmt(ci['central'])} [{_fmt(ci['lower'])}, {_fmt(ci['upper'])}] "
+                f"| {result['ood_fraction']:.1%} | {'yes' if result['closes'] else 'no'} |"
             )
     return "\n".join(lines) + "\n"
 
 
-def main(argv: list[str] | None = None) -> int:
-    """Command line: run the closure and write closure.json and closure.md."""
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--draws", type=int, default=None, help="weight draws (card default)")
-    parser.add_argument("--mass", type=float, action="append", help="only these masses (GeV)")
-    parser.add_argument("--out-dir", type=Path, default=HERE)
-    args = parser.parse_args(argv)
-    start = time.monotonic()
-    document = closure(args.draws, args.mass)
-    document["seconds"] = round(time.monotonic() - start, 1)
-    args.out_dir.mkdir(parents=True, exist_ok=True)
-    from surrotag.io.atomic import write_json_atomic, write_text_atomic
+def _fmt(value: float | None) -> str:
+    return "inf" if value is None else f"{value:.3g}"
 
-    write_json_atomic(args.out_dir / "closure.json", document, indent=1)
-    write_text_atomic(args.out_dir / "closure.md", markdown(document))
-    print(markdown(document))
-    return 0
+
+def _finite(value: Any) -> Any:
+    """NaN and infinities -> None, recursively; numpy scalars -> Python (strict JSON)."""
+    if isinstance(value, dict):
+        return {k: _finite(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_finite(v) for v in value]
+    if isinstance(value, float | np.floating):
+        return float(value) if math.isfinite(value) else None
+    if isinstance(value, np.integer | np.bool_):
+        return value.item()
+    return value
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Command line: run the pre-registered closure and append it to the history.
+
+    Returns:
+        0 when the run passes, 2 when it ran and failed, 1 on an error (one line, e.g. the
+        reference inputs are absent).
+    """
+    from surrotag.errors import SurrotagError
+
+    parser = argparse.ArgumentParser(prog=COMMAND, description=__doc__.splitlines()[0])
+    parser.add_argument(
+        "--mass", type=float, action="append", help="only these masses of the plan (GeV)"
+    )
+    parser.add_argument(
+        "--table", action="store_true", help="print the table of the last recorded run"
+    )
+    args = parser.parse_args(argv)
+    try:
+        if args.table:
+            _, runs = read_history(HISTORY_FILE)
+            if not runs:
+                raise AnalysisError(f"{HISTORY_FILE}: no closure run recorded yet; run {COMMAND}")
+            print(markdown(runs[-1]), end="")
+            return 0
+        run = run_closure(PLAN, masses=args.mass)
+    except SurrotagError as error:
+        print(f"error: {error}")
+        return 1
+    print(markdown(run.to_dict()), end="")
+    print(f"appended to {HISTORY_FILE}")
+    return 0 if run.passed else 2
 
 
 if __name__ == "__main__":

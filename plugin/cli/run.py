@@ -4,7 +4,10 @@ Thin layer over :func:`surrotag.recast.recast`: parse, run, print the summary
 (:func:`surrotag.recast.summary.print_summary`), and write the JSON report (validated
 against ``report.schema.json``, then written atomically), the signal patch and the mjj plot.
 Any :class:`~surrotag.errors.SurrotagError` becomes one line and exit code 1, and no report
-is written. Heavy imports happen inside the command.
+is written; ``--ood strict`` makes a selected object outside the tagger's training support
+such an error (default ``--ood nuisance``: it enters the likelihood at the least signal its
+allowed tag probabilities give, with a nuisance to the most). Heavy imports happen inside
+the command.
 """
 
 from __future__ import annotations
@@ -57,6 +60,14 @@ __all__ = ["run"]
     default=None,
     help="Draw mjj per region (background stack, signal, pseudo-data) to this image.",
 )
+@click.option(
+    "--ood",
+    type=click.Choice(["nuisance", "strict"]),
+    default="nuisance",
+    show_default=True,
+    help="Objects outside the tagger's training support: vary their tag probability over "
+    "[0, 1] (least signal in the fit, a nuisance to the most), or refuse the run (strict).",
+)
 @click.option("--profile", is_flag=True, help="Print the seconds spent in each stage.")
 @click.option("--surrogate", "surrogate_path", default=None, hidden=True, metavar="NAME|DIR")
 @click.option(
@@ -78,6 +89,7 @@ def run(
     output: Path | None,
     patch_out: Path | None,
     plot: Path | None,
+    ood: str,
     profile: bool,
     surrogate_path: str | None,
     workspace: Path | None,
@@ -109,6 +121,7 @@ def run(
         seed=seed,
         surrogate=surrogate_path,
         workspace=workspace,
+        ood=ood,
     )
     timings = dict(report.timings)
     start = time.perf_counter()

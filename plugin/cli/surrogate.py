@@ -305,12 +305,9 @@ def train(
         "best_epoch": report.best_epoch,
         "epochs_run": report.epochs_run,
         "train_seconds": round(report.seconds, 3),
-        **(
-            {"mcmc_acceptance": report.mcmc_acceptance}
-            if report.mcmc_acceptance is not None
-            else {}
-        ),
     }
+    if report.mcmc is not None:
+        card_fields["bayes"] = {"diagnostics": report.bayes_diagnostics()}
     from surrotag.surrogates.storage import save_surrogate
 
     card = save_surrogate(surrogate, card_fields, output, overwrite=force)

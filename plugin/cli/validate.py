@@ -2,15 +2,20 @@
 
 Thin layer over :func:`surrotag.validation.validate_surrogate`: evaluates the surrogate on the
 held-out split of the reference table, writes ``DIR/report.json`` and PNG figures and prints
-the goals (value, goal, met) as a table. Heavy imports happen inside the command.
+the goals (value, goal, met) as a table; ``--record`` also writes the report as
+``validation.json`` next to the surrogate's card and its headline numbers into the card.
+Heavy imports happen inside the command.
 """
 
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
+
+if TYPE_CHECKING:
+    from surrotag.validation.report import ValidationReport
 
 __all__ = ["print_goals", "validate"]
 
@@ -23,27 +28,33 @@ def _format(value: Any) -> str:
     return str(value)
 
 
-def print_goals(report: dict[str, Any]) -> None:
-    """The goals of a report as a rich table on stdout."""
+def print_goals(report: ValidationReport) -> None:
+    """The goals of a report as a rich table on stdout, shipping goals first."""
     from rich.console import Console
     from rich.table import Table
 
     table = Table(
-        title=f"validation of {report['surrogate']['name']} "
-        f"({report['table']['rows_used']} jets, split {report['table']['split']})"
+        title=f"validation of {report.surrogate['name']} "
+        f"({report.table['rows_used']} jets, split {report.table['split']})"
     )
-    for column in ("goal", "value", "target", "met", "note"):
+    for column in ("goal", "value", "target", "met", "ship", "note"):
         table.add_column(column, overflow="fold")
-    for goal in report["goals"]:
-        met = {True: "[green]yes[/]", False: "[red]no[/]", None: "[yellow]n/a[/]"}[goal["met"]]
-        table.add_row(goal["name"], _format(goal["value"]), goal["goal"], met, goal["note"])
+    for goal in sorted(report.goals, key=lambda g: not g.ship):
+        met = {True: "[green]yes[/]", False: "[red]no[/]", None: "[yellow]n/a[/]"}[goal.met]
+        table.add_row(
+            goal.name, _format(goal.value), goal.target, met, "yes" if goal.ship else "", goal.note
+        )
     console = Console()
     console.print(table)
-    js = report["js"]
+    pulls = report.summaries["pt_mass"].pulls
+    js = report.js
+    verdict = {True: "met", False: "MISSED", None: "not testable"}[report.ship_goals_met]
     console.print(
-        f"JS distance {js['value']:.4f} +- {js['spread']:.4f} (draws), noise floor "
+        f"shipping goals {verdict}; 2-D pulls: {pulls.n_cells} cells, mean {pulls.mean:+.2f}, "
+        f"RMS {pulls.rms:.2f}, {pulls.fraction_within:.1%} within 2. JS distance "
+        f"{js['value']:.4f} +- {js['spread']:.4f} (draws), noise floor "
         f"{js['noise_floor']:.4f} at N = {js['protocol']['n_jets']}; OOD fraction "
-        f"{report['ood_fraction']:.3f}; {report['seconds']:.1f} s"
+        f"{report.ood_fraction:.3f}; {report.seconds:.1f} s"
     )
 
 
@@ -77,11 +88,19 @@ def print_goals(report: dict[str, Any]) -> None:
     help="Rows of the table used (never seen in training).",
 )
 @click.option("--seed", type=int, default=0, show_default=True)
+@click.option(
+    "--weighted",
+    is_flag=True,
+    help="Weight jets by their generator weight (effective entries in the errors).",
+)
 @click.option("--no-plots", is_flag=True, help="Write report.json only.")
 @click.option(
+    "--record",
     "--record-in-card",
+    "record",
     is_flag=True,
-    help="Also write the headline figures into the surrogate's card.json (validation block).",
+    help="Also write the report as validation.json next to the surrogate's card.json and "
+    "its headline figures into the card (validation block).",
 )
 def validate(
     name: str,
@@ -91,18 +110,20 @@ def validate(
     draws: int,
     split: str,
     seed: int,
+    weighted: bool,
     no_plots: bool,
-    record_in_card: bool,
+    record: bool,
 ) -> None:
     """Validate surrogate NAME (registry name or folder) on reference TABLE.
 
-    Efficiency pulls in pt and mass cells, Jensen-Shannon distance and its noise floor, a
-    classifier two-sample test and the out-of-distribution scan, with the goals of the
+    Efficiency pulls per truth class (contained, partially contained, QCD or unmatched) in
+    pt, mass and pt x mass cells, Jensen-Shannon distance and its noise floor, a classifier
+    two-sample test per class and the out-of-distribution scan, with the goals of the
     shipped surrogates (arXiv:2402.15558).
     """
     from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 
-    from surrotag.validation.report import STEPS, validate_surrogate
+    from surrotag.validation.report import REPORT_FILE, STEPS, validate_surrogate
 
     with Progress(
         SpinnerColumn(), TextColumn("{task.description}"), TimeElapsedColumn(), transient=True
@@ -120,12 +141,14 @@ def validate(
             n_max=n_max,
             draws=draws,
             seed=seed,
+            weighted=weighted,
             plots=not no_plots,
             progress=tick,
         )
     print_goals(report)
-    click.echo(f"wrote {output / 'report.json'}")
-    if record_in_card:
-        from surrotag.validation.report import record_in_card as record
+    click.echo(f"wrote {output / REPORT_FILE}")
+    if record:
+        from surrotag.validation.report import record as record_report
 
-        click.echo(f"recorded the figures in {record(report, report['surrogate']['folder'])}")
+        written, card = record_report(report)
+        click.echo(f"recorded the report in {written} and its figures in {card}")

@@ -287,8 +287,8 @@ def explain_surrogate(
             png = plots.plot_simple_cut(x[:, cols], decision, cut, out / "simple_cut.png")
             summary["files"]["simple_cut"] = png.name
     summary["simple_cut"] = cuts
-    ood = float(np.mean(((x < prob.low) | (x > prob.high)).any(1)))
-    summary["ood_fraction"] = ood
+    summary["ood_fraction"] = float(surrogate.ood_mask(x).float().mean())
+    summary["ood_method"] = surrogate.ood_method
     return summary
 
 

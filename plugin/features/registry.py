@@ -16,6 +16,17 @@ Event-level features (kind ``event``) are repeated on every row of their event. 
 that can be unknown (no matched top, a missing decay chain, no lepton, tau1 = 0) are NaN and
 a boolean ``flag_*`` column says why; nothing is guessed. Units: GeV for energies and
 momenta, rad for azimuthal angles; pseudorapidity and Delta R are dimensionless.
+
+Truth means **hadronic** top. The shipped surrogates and efficiency maps were trained on
+tops with W -> q q' only, and they are conditioned on ``truth_top_matched`` and
+``truth_top_n_contained``; so a fat jet is matched only to a hadronically decaying top (or
+to a top whose decay is not in the record, flagged ``flag_no_decay_chain``), and
+``truth_top_n_contained`` / ``truth_top_contained`` / ``truth_top_dr_max`` refer to that
+top's b, q, q'. A jet with only a leptonic top (W -> l nu, tau included) within R is
+*unmatched*, exactly like a QCD jet for the surrogates (``flag_no_top_match``), and
+``flag_leptonic_top`` says so; ``truth_top_hadronic`` is 0 for it. At parton level every top
+is a row: leptonic ones have ``top_hadronic = 0``, their ``top_dr_*`` describe b, l, nu,
+and the recast gives them tag probability 0 (the parton surrogate knows hadronic tops only).
 """
 
 from __future__ import annotations
@@ -76,8 +87,8 @@ _D = ("delphes",)
 _P = ("parton",)
 _JET = ("fatjets",)
 _TRUTH = ("fatjets", "particles")
-_NO_MATCH = ("flag_no_top_match",)
-_NO_CHAIN = ("flag_no_top_match", "flag_no_decay_chain")
+_NO_MATCH = ("flag_no_top_match", "flag_leptonic_top")
+_NO_CHAIN = (*_NO_MATCH, "flag_no_decay_chain")
 
 _ALL: tuple[Feature, ...] = (
     # -- fat-jet kinematics and substructure (Delphes FatJet) ------------------------------
@@ -147,8 +158,9 @@ _ALL: tuple[Feature, ...] = (
         "truth_top_matched",
         "",
         "bool",
-        "A top quark (last copy in its chain) lies "
-        "within Delta R < R (default 0.8) of the jet axis.",
+        "A hadronically decaying top quark (last copy in its chain; W -> q q', or a top whose "
+        "decay is not in the record) lies within Delta R < R (default 0.8) of the jet axis; "
+        "leptonic tops are never matched (flag_leptonic_top).",
         _D,
         "fatjet",
         _TRUTH,
@@ -157,7 +169,7 @@ _ALL: tuple[Feature, ...] = (
         "truth_top_pt",
         "GeV",
         "float32",
-        "pT of the matched top (the nearest one).",
+        "pT of the matched hadronic top (the nearest one).",
         _D,
         "fatjet",
         _TRUTH,
@@ -167,7 +179,7 @@ _ALL: tuple[Feature, ...] = (
         "truth_top_eta",
         "",
         "float32",
-        "Pseudorapidity of the matched top.",
+        "Pseudorapidity of the matched hadronic top.",
         _D,
         "fatjet",
         _TRUTH,
@@ -177,7 +189,7 @@ _ALL: tuple[Feature, ...] = (
         "truth_top_dr",
         "",
         "float32",
-        "Delta R between the jet axis and the matched top.",
+        "Delta R between the jet axis and the matched hadronic top.",
         _D,
         "fatjet",
         _TRUTH,
@@ -187,8 +199,9 @@ _ALL: tuple[Feature, ...] = (
         "truth_top_hadronic",
         "",
         "float32",
-        "1 if the matched top's W decays to "
-        "quarks, 0 if to leptons; NaN if unmatched or the decay chain is absent.",
+        "1 if the jet is matched to a top whose W decays to quarks; 0 if the only tops within R "
+        "decay leptonically (flag_leptonic_top, the jet counts as unmatched); NaN if no top lies "
+        "within R or the matched top's decay chain is absent.",
         _D,
         "fatjet",
         _TRUTH,
@@ -198,7 +211,7 @@ _ALL: tuple[Feature, ...] = (
         "truth_top_n_contained",
         "",
         "float32",
-        "How many of b, f, f' (the top's b "
+        "How many of b, q, q' (the matched hadronic top's b "
         "quark and its W's two daughters) lie within R of the jet axis: 0..3.",
         _D,
         "fatjet",
@@ -209,7 +222,7 @@ _ALL: tuple[Feature, ...] = (
         "truth_top_contained",
         "",
         "float32",
-        "1 if b, f and f' all lie within R of "
+        "1 if the matched hadronic top's b, q and q' all lie within R of "
         "the jet axis, else 0; NaN if unmatched or the decay chain is absent.",
         _D,
         "fatjet",
@@ -220,7 +233,7 @@ _ALL: tuple[Feature, ...] = (
         "truth_top_dr_max",
         "",
         "float32",
-        "Largest Delta R of b, f, f' to the jet axis.",
+        "Largest Delta R of the matched hadronic top's b, q, q' to the jet axis.",
         _D,
         "fatjet",
         _TRUTH,
@@ -230,7 +243,19 @@ _ALL: tuple[Feature, ...] = (
         "flag_no_top_match",
         "",
         "bool",
-        "True where no top lies within R of the jet: the truth_top_* values are NaN.",
+        "True where no hadronically decaying top lies within R of the jet (also where a "
+        "leptonic one does): the truth_top_* values are NaN, except truth_top_hadronic = 0 "
+        "where flag_leptonic_top.",
+        _D,
+        "fatjet",
+        _TRUTH,
+    ),
+    Feature(
+        "flag_leptonic_top",
+        "",
+        "bool",
+        "True where a leptonically decaying top (W -> l nu) lies within R of the jet and no "
+        "hadronic top does: the jet is unmatched (flag_no_top_match), truth_top_hadronic = 0.",
         _D,
         "fatjet",
         _TRUTH,
@@ -352,7 +377,9 @@ _ALL: tuple[Feature, ...] = (
         "top_hadronic",
         "",
         "float32",
-        "1 if the top's W decays to quarks, 0 if to leptons; NaN if the decay chain is absent.",
+        "1 if the top's W decays to quarks, 0 if to leptons (a leptonic top: the parton "
+        "surrogate, trained on hadronic tops, does not apply and the recast gives it tag "
+        "probability 0); NaN if the decay chain is absent.",
         _P,
         "top",
         ("particles",),
@@ -372,7 +399,7 @@ _ALL: tuple[Feature, ...] = (
         "top_dr_q_q",
         "",
         "float32",
-        "Delta R between the W's two daughters (q q' or l nu).",
+        "Delta R between the W's two daughters (q q', or l nu where top_hadronic = 0).",
         _P,
         "top",
         ("particles",),
@@ -382,7 +409,7 @@ _ALL: tuple[Feature, ...] = (
         "top_dr_max",
         "",
         "float32",
-        "Largest Delta R of b, f, f' to the top axis.",
+        "Largest Delta R of b, f, f' to the top axis (b, q, q'; b, l, nu where top_hadronic = 0).",
         _P,
         "top",
         ("particles",),

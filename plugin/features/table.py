@@ -37,6 +37,7 @@ _TRUTH_COLUMNS = {
     "truth_top_dr_max": "dr_max",
     "flag_no_top_match": "no_match",
     "flag_no_decay_chain": "no_chain",
+    "flag_leptonic_top": "leptonic",
 }
 
 

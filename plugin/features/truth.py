@@ -13,7 +13,13 @@ The physics choices (the usual ones of top-tagging studies, e.g. arXiv:1902.0991
   the copy whose children are two fermions f, f' (q q' or l nu);
 * b is the top's down-type quark child (b, s or d), at the decay vertex;
 * a decay chain that is not complete (no W child, no quark child, a W without exactly two
-  fermion children, e.g. undecayed tops in LHE) is reported as absent: NaN, never guessed.
+  fermion children, e.g. undecayed tops in LHE) is reported as absent: NaN, never guessed;
+* truth means **hadronic** top: a fat jet is matched only to a top whose W decays to quarks
+  (or whose decay is not in the record, so that it cannot be told apart); a top with
+  W -> l nu (tau included) is never matched, and containment counts the hadronic top's
+  b, q, q'. A jet near only a leptonic top is unmatched and says so (``leptonic``). The
+  shipped surrogates and the efficiency maps were trained on W -> q q' tops only, so a
+  b + lepton jet must not pose as a partly contained hadronic top.
 
 Vectorised: the record is flattened to one numpy array of all particles with global
 indices; children are found by one stable sort on the global mother index, and chains of
@@ -32,6 +38,8 @@ from surrotag.features._common import delta_r, eta_phi_pt
 
 __all__ = [
     "MAX_HOPS",
+    "TRUTH_CATEGORIES",
+    "jet_truth_category",
     "last_top_copies",
     "match_tops_to_jets",
     "top_decays",
@@ -39,6 +47,8 @@ __all__ = [
 
 #: Upper bound on the W -> W copies followed (Pythia 8 records a handful at most).
 MAX_HOPS: Final = 50
+#: Truth categories of a fat jet (:func:`jet_truth_category`), in code order 0, 1, 2.
+TRUTH_CATEGORIES: Final = ("contained", "partial", "unmatched")
 
 _FERMIONS: Final = np.array([*range(1, 7), *range(11, 17)])
 _DOWN_TYPE: Final = np.array([1, 3, 5])
@@ -189,7 +199,12 @@ def top_decays(particles: ak.Array) -> ak.Array:
 
 
 def match_tops_to_jets(fatjets: ak.Array, decays: ak.Array, radius: float = 0.8) -> ak.Array:
-    """Match every fat jet to the nearest last top copy within ``radius``.
+    """Match every fat jet to the nearest hadronically decaying top within ``radius``.
+
+    Candidates are the last top copies whose W decays to quarks, and those whose decay
+    chain is absent (their decay mode is unknown: matched, flagged ``no_chain``). Tops with
+    W -> l nu are never matched: a jet with only a leptonic top within ``radius`` is
+    unmatched (``no_match``) and flagged ``leptonic``, with ``hadronic`` = 0.
 
     Args:
         fatjets: var * fat-jet records (with ``eta``, ``phi``) per event.
@@ -198,16 +213,22 @@ def match_tops_to_jets(fatjets: ak.Array, decays: ak.Array, radius: float = 0.8)
             the CMS AK8 fat jets of Delphes' CMS card).
 
     Returns:
-        var * record per event, aligned with ``fatjets``: ``matched`` (bool), ``top_pt``
-        (GeV), ``top_eta``, ``dr``, ``hadronic``, ``n_contained``, ``contained``,
-        ``dr_max`` (float32, NaN where unknown), ``no_match`` and ``no_chain`` (bool flags).
+        var * record per event, aligned with ``fatjets``: ``matched`` (bool: a hadronic
+        top lies within R), ``top_pt`` (GeV), ``top_eta``, ``dr``, ``hadronic`` (1 matched
+        hadronic top, 0 only a leptonic top within R, else NaN), ``n_contained``,
+        ``contained``, ``dr_max`` (float, NaN where unknown; b, q, q' of the matched
+        hadronic top), ``no_match``, ``no_chain`` and ``leptonic`` (bool flags).
     """
     pairs = ak.cartesian({"jet": fatjets[["eta", "phi"]], "top": decays}, axis=1, nested=True)
     dr_all = delta_r(pairs.jet.eta, pairs.jet.phi, pairs.top.top_eta, pairs.top.top_phi)
-    nearest = ak.argmin(dr_all, axis=2, keepdims=True)
+    leptonic_top = pairs.top.hadronic == 0  # NaN (no chain) compares False: a candidate
+    dr_candidate = ak.where(leptonic_top, np.inf, dr_all)
+    nearest = ak.argmin(dr_candidate, axis=2, keepdims=True)
     best = ak.firsts(pairs.top[nearest], axis=2)
-    dr = ak.fill_none(ak.firsts(dr_all[nearest], axis=2), np.inf)
+    dr = ak.fill_none(ak.firsts(dr_candidate[nearest], axis=2), np.inf)
     matched = dr < radius
+    dr_leptonic = ak.fill_none(ak.min(ak.where(leptonic_top, dr_all, np.inf), axis=2), np.inf)
+    leptonic = ~matched & (dr_leptonic < radius)
     nan = np.nan
     has_chain = matched & ak.fill_none(best.has_chain, False)
 
@@ -219,17 +240,44 @@ def match_tops_to_jets(fatjets: ak.Array, decays: ak.Array, radius: float = 0.8)
     dr_b, dr_f1, dr_f2 = _dr("b"), _dr("f1"), _dr("f2")
     n_in = (dr_b < radius) * 1.0 + (dr_f1 < radius) * 1.0 + (dr_f2 < radius) * 1.0
     dr_max = np.maximum(np.maximum(dr_b, dr_f1), dr_f2)
+    hadronic = ak.where(has_chain, ak.fill_none(best.hadronic, nan), nan)
     return ak.zip(
         {
             "matched": matched,
             "top_pt": ak.where(matched, ak.fill_none(best.top_pt, nan), nan),
             "top_eta": ak.where(matched, ak.fill_none(best.top_eta, nan), nan),
             "dr": ak.where(matched, dr, nan),
-            "hadronic": ak.where(has_chain, ak.fill_none(best.hadronic, nan), nan),
+            "hadronic": ak.where(leptonic, 0.0, hadronic),
             "n_contained": ak.where(has_chain, n_in, nan),
             "contained": ak.where(has_chain, (n_in == 3) * 1.0, nan),
             "dr_max": ak.where(has_chain, dr_max, nan),
             "no_match": ~matched,
             "no_chain": matched & ~has_chain,
+            "leptonic": leptonic,
         }
     )
+
+
+def jet_truth_category(
+    matched: np.ndarray, hadronic: np.ndarray, n_contained: np.ndarray
+) -> np.ndarray:
+    """The truth category of each fat jet, as recast tools bin tagging efficiencies.
+
+    Args:
+        matched: ``truth_top_matched`` (bool or 0/1): a hadronic top lies within R.
+        hadronic: ``truth_top_hadronic`` (1, 0 or NaN).
+        n_contained: ``truth_top_n_contained`` (0..3 or NaN).
+
+    Returns:
+        int8 array: 0 ``contained`` (matched to a hadronic top whose b, q, q' all lie
+        within R: the ``label == 1`` of the reference table), 1 ``partial`` (matched to a
+        top, but not all of b, q, q' inside, or its decay chain absent), 2 ``unmatched``
+        (no hadronic top within R, also when a leptonic one is): see
+        :data:`TRUTH_CATEGORIES`.
+    """
+    matched = np.asarray(matched).astype(bool)
+    hadronic = np.nan_to_num(np.asarray(hadronic, dtype=np.float64)) > 0.5
+    contained = np.nan_to_num(np.asarray(n_contained, dtype=np.float64)) == 3
+    category = np.where(matched, 1, 2).astype(np.int8)
+    category[matched & hadronic & contained] = 0
+    return category

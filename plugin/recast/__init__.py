@@ -10,7 +10,7 @@ shipped ``report.schema.json``; :func:`write_report` writes it atomically after 
 
 from __future__ import annotations
 
-from surrotag.recast.pipeline import EXAMPLE_SIGNAL, OOD_WARNING, STAGES, recast
+from surrotag.recast.pipeline import EXAMPLE_SIGNAL, OOD_POLICIES, OOD_WARNING, STAGES, recast
 from surrotag.recast.report import (
     RecastReport,
     RegionResult,
@@ -23,6 +23,7 @@ from surrotag.recast.taggers import FED_FEATURES, TAGGERS, check_surrogate
 __all__ = [
     "EXAMPLE_SIGNAL",
     "FED_FEATURES",
+    "OOD_POLICIES",
     "OOD_WARNING",
     "STAGES",
     "TAGGERS",

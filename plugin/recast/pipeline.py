@@ -20,9 +20,23 @@ memory), one chunk at a time so that memory stays flat:
    total is ``sigma L (sum of selected weights / sum of all weights)``;
 7. **patch** (:func:`surrotag.stats.patch.build_patch`): signal with its own MC-statistics
    modifier, surrogate uncertainty as eigen histosys (>= 95 % of the draw variance, at most
-   5 components) named ``<analysis>_<surrogate>_eig<i>``;
+   5 components) named ``<analysis>_<surrogate>_eig<i>``, and the out-of-support objects
+   as the histosys ``<analysis>_<surrogate>_ood``;
 8. **infer** (:mod:`surrotag.stats.infer`): CLs observed and expected at mu = 1, 95 % CL
    upper limits on mu.
+
+Objects out of the tagger's training support (:meth:`Surrogate.ood_mask`: the joint support
+score where the surrogate stores one, else the per-feature box; the efficiency map's pT
+range) are never extrapolated with confidence. With ``ood="nuisance"`` (default) their tag
+probability may be anything in its allowed range [0, 1]: the event combinatorics are
+recomputed with the flagged probabilities all at 0 and all at 1
+(:func:`surrotag.yields.ood_region_yields`), the likelihood's signal takes the smaller
+region probability per event and the histosys ``<analysis>_<surrogate>_ood`` reaches the
+larger (:func:`surrotag.stats.patch.build_patch`), so adding flagged objects never
+strengthens a limit. The reported nominal yields stay the surrogate's; the report states
+each region's OOD share (the share of its nominal yield carried by events with a flagged
+selected object). With ``ood="strict"`` a run with any flagged selected object is refused
+with one line.
 
 The cross-section comes from ``xsec_pb``, else from the inputs (LHE ``<init>``, surrotag
 Parquet provenance, MadGraph banner); several files of one sample are combined by their
@@ -48,7 +62,7 @@ from typing import TYPE_CHECKING, Any, Final
 
 import numpy as np
 
-from surrotag.errors import AnalysisError, FormatError, InputValueError
+from surrotag.errors import AnalysisError, FormatError, InputValueError, OutOfSupportError
 from surrotag.recast.report import RecastReport, RegionResult
 from surrotag.recast.taggers import (
     EFFICIENCY_MAP_FEATURES,
@@ -58,7 +72,7 @@ from surrotag.recast.taggers import (
     efficiency_map_probabilities,
     surrogate_probabilities,
 )
-from surrotag.yields import Yields
+from surrotag.yields import OodYields, Yields
 
 if TYPE_CHECKING:
     import awkward as ak
@@ -66,12 +80,21 @@ if TYPE_CHECKING:
     from surrotag.analysis import Analysis
     from surrotag.io.inputs import CrossSection, InputFiles
 
-__all__ = ["EXAMPLE_SIGNAL", "OOD_WARNING", "SQRT_S_TOLERANCE", "STAGES", "recast"]
+__all__ = [
+    "EXAMPLE_SIGNAL",
+    "OOD_POLICIES",
+    "OOD_WARNING",
+    "SQRT_S_TOLERANCE",
+    "STAGES",
+    "recast",
+]
 
 #: File name of an analysis's shipped example signal (used when no events are given).
 EXAMPLE_SIGNAL: Final = "example_signal.parquet"
 #: Fraction of out-of-distribution objects above which the report warns.
 OOD_WARNING: Final = 0.05
+#: Treatments of out-of-support objects: a [0, 1] nuisance (default), or refusal.
+OOD_POLICIES: Final = ("nuisance", "strict")
 #: Relative sqrt(s) difference above which input and analysis disagree.
 SQRT_S_TOLERANCE: Final = 1e-3
 #: Stages timed in :attr:`RecastReport.timings` (seconds).
@@ -106,6 +129,7 @@ class _Accumulator:
     sum_weights: float = 0.0
     n_objects: int = 0
     n_ood: int = 0
+    ood: dict[str, OodYields] = field(default_factory=dict)
     cutflow: dict[str, int] = field(default_factory=dict)
     cutflow_weighted: dict[str, float] = field(default_factory=dict)
 
@@ -117,6 +141,10 @@ class _Accumulator:
         else:
             self.per_draw[region] = yields.per_draw.copy()
             self.mc_stat2[region] = yields.mc_stat_error**2
+
+    def add_ood(self, region: str, yields: OodYields) -> None:
+        """Add one chunk's unnormalised yields of the events holding a flagged object."""
+        self.ood[region] = self.ood[region] + yields if region in self.ood else yields
 
     def add_cutflow(self, counts: Any, weighted: Any) -> None:
         for name, value in counts.items():
@@ -156,6 +184,16 @@ class _Tagger:
             generator=self.generator,
             device=self.device,
         )
+
+    @property
+    def ood_method(self) -> str:
+        """How objects are judged out of support: ``joint``, ``box`` or ``pt-range``."""
+        return "pt-range" if self.model is None else self.model.ood_method
+
+    @property
+    def ood_note(self) -> str | None:
+        """What the out-of-support check misses (a box-only surrogate), else None."""
+        return None if self.model is None else self.model.ood_note
 
     def describe(self, seed: int) -> dict[str, Any]:
         from surrotag.surrogates.storage import WEIGHTS_FILENAME
@@ -315,6 +353,7 @@ def _process_chunk(
     tagger: _Tagger,
     acc: _Accumulator,
     timer: _Timer,
+    ood: str = "nuisance",
 ) -> None:
     import awkward as ak
 
@@ -334,6 +373,9 @@ def _process_chunk(
         table, rows = _pair_table(chunk[passed], selection.indices[passed], level, tagger.features)
     with timer("tag"):
         tags = tagger.probabilities(table, level)
+    flags = tags.ood[rows]  # [n, 2]
+    if ood == "strict" and flags.any():
+        _refuse(tagger, flags, passed + acc.n_events - len(chunk))
     with timer("yields"):
         _fill_regions(
             analysis,
@@ -343,9 +385,21 @@ def _process_chunk(
             selection.mjj[passed],
             tags.probabilities[:, rows[:, 0], :],
             tags.probabilities[:, rows[:, 1], :],
+            flags,
         )
     acc.n_objects += rows.size
-    acc.n_ood += int(tags.ood[rows].sum())
+    acc.n_ood += int(flags.sum())
+
+
+def _refuse(tagger: _Tagger, flags: np.ndarray, events: np.ndarray) -> None:
+    """``--ood strict``: one line naming how many selected objects are out of support."""
+    first = int(events[np.flatnonzero(flags.any(1))[0]])
+    raise OutOfSupportError(
+        f"{int(flags.sum())} of {flags.size} selected objects in events {int(events[0])}.."
+        f"{int(events[-1])} (first: event {first}) lie outside the training support of "
+        f"{tagger.card.name} ({tagger.ood_method} check): --ood strict refuses them; use "
+        "--ood nuisance to vary their tag probability over [0, 1] as a nuisance parameter"
+    )
 
 
 def _chunks(
@@ -411,6 +465,7 @@ def _fill_regions(
     mjj: np.ndarray,
     p1: np.ndarray,
     p2: np.ndarray,
+    flags: np.ndarray,
 ) -> None:
     """Add the selected events of one chunk to every region's running yields.
 
@@ -418,15 +473,29 @@ def _fill_regions(
         weight: generator weights ``[n]`` (normalised at the end: yields are linear in them).
         mjj: the binned observable ``[n]`` (GeV).
         p1, p2: tag probabilities of the two objects ``[K, n, W]``.
+        flags: ``[n, 2]`` bool, the object is out of the tagger's support.
     """
-    from surrotag.yields import event_probabilities, region_yields
+    from surrotag.yields import event_probabilities, ood_region_yields, region_yields
 
     for region in analysis.card.regions:  # a few regions
         j = tagger.working_points.index(region.tag.working_point)
-        prob = event_probabilities(p1[:, :, j], p2[:, :, j]).of(region.tag.requirement)
-        acc.add_yields(
-            region.name, region_yields(weight, prob, mjj, region.observable.bin_edges_gev)
-        )
+        requirement, edges = region.tag.requirement, region.observable.bin_edges_gev
+        prob = event_probabilities(p1[:, :, j], p2[:, :, j]).of(requirement)
+        acc.add_yields(region.name, region_yields(weight, prob, mjj, edges))
+        if flags.any():
+            acc.add_ood(
+                region.name,
+                ood_region_yields(
+                    weight,
+                    p1[:, :, j],
+                    p2[:, :, j],
+                    flags[:, 0],
+                    flags[:, 1],
+                    requirement,
+                    mjj,
+                    edges,
+                ),
+            )
 
 
 def _region_yields(
@@ -444,7 +513,9 @@ def _region_yields(
             if per_draw.shape[0] > 1
             else np.zeros((n_bins, n_bins))
         )
-        yields = Yields(edges, per_draw.mean(axis=0), per_draw, mc_stat, covariance)
+        zeros = np.zeros(n_bins)
+        ood = acc.ood.get(region.name, OodYields(zeros, zeros, zeros)).scaled(norm)
+        yields = Yields(edges, per_draw.mean(axis=0), per_draw, mc_stat, covariance, ood)
         results.append(
             RegionResult(
                 name=region.name,
@@ -472,6 +543,7 @@ def recast(
     workspace: str | Path | None = None,
     step_size: int = 50_000,
     max_components: int = 5,
+    ood: str = "nuisance",
 ) -> RecastReport:
     """Recast an analysis on signal events: yields, patch, CLs and upper limits.
 
@@ -493,6 +565,10 @@ def recast(
         workspace: background-only workspace replacing the analysis's ``workspace.json``.
         step_size: events per chunk.
         max_components: most eigen-variations of the surrogate uncertainty (0: none).
+        ood: treatment of selected objects out of the tagger's training support:
+            ``nuisance`` (their tag probability varied over [0, 1]: least signal in the
+            likelihood, the histosys ``<analysis>_<surrogate>_ood`` to the most) or
+            ``strict`` (refuse).
 
     Returns:
         :class:`~surrotag.recast.report.RecastReport`.
@@ -500,7 +576,8 @@ def recast(
     Raises:
         SurrotagError: one subclass per kind of bad input (unknown analysis, missing or
             unreadable files, events without the analysis's objects, a surrogate of another
-            tagger or lacking a feature, a negative or missing cross-section, ...).
+            tagger or lacking a feature, a negative or missing cross-section, ...);
+            :class:`~surrotag.errors.OutOfSupportError` under ``ood="strict"``.
     """
     import awkward as ak
 
@@ -508,6 +585,8 @@ def recast(
 
     if tagger not in TAGGERS:
         raise InputValueError(f"unknown tagger {tagger!r}; choose from {', '.join(TAGGERS)}")
+    if ood not in OOD_POLICIES:
+        raise InputValueError(f"--ood {ood!r} unknown; choose from {', '.join(OOD_POLICIES)}")
     _check_xsec(xsec_pb)
     timer = _Timer()
     with contextlib.ExitStack() as stack:
@@ -557,7 +636,7 @@ def recast(
         per_file: list[dict[str, Any]] = []
         collections = _collections(level, tag.features)
         for chunk in _chunks(source, level, collections, step_size, per_file, timer):
-            _process_chunk(chunk, ana, level, spec, tag, acc, timer)
+            _process_chunk(chunk, ana, level, spec, tag, acc, timer, ood)
         if acc.n_events == 0:
             raise InputValueError("no events read from the inputs")
         if files is not None and len(files.paths) > 1 and xsec.source != "option":
@@ -587,11 +666,15 @@ def recast(
             from surrotag.stats.infer import cls_and_upper_limit
 
             cls_result, limit = cls_and_upper_limit(ws, patch, mu=1.0)
-    ood = acc.n_ood / acc.n_objects if acc.n_objects else 0.0
-    if ood > OOD_WARNING:
+    ood_fraction = acc.n_ood / acc.n_objects if acc.n_objects else 0.0
+    if ood_fraction > OOD_WARNING:
+        shares = ", ".join(f"{r.name} {100 * r.yields.ood_share:.1f}%" for r in regions)
         warning_lines.append(
-            f"{100 * ood:.1f}% of the tagged objects lie outside the support of {tag.card.name}"
-            f" ({tag.kind}): their tag probabilities are extrapolated"
+            f"{100 * ood_fraction:.1f}% of the tagged objects lie outside the support of "
+            f"{tag.card.name} ({tag.kind}, {tag.ood_method} check); their tag probabilities "
+            f"enter at the least signal of [0, 1], with the nuisance "
+            f"{patch.ood_modifier or '(none: no bin changes)'} to the most; OOD share of the "
+            f"signal yield: {shares}"
         )
     return RecastReport(
         analysis=ana.name,
@@ -612,11 +695,15 @@ def recast(
         cutflow_weighted=acc.cutflow_weighted,
         normalisation=norm,
         regions=regions,
-        ood_fraction=ood,
+        ood_fraction=ood_fraction,
         n_objects=acc.n_objects,
         patch=patch,
         cls=cls_result,
         limit=limit,
         timings=dict(timer.seconds),
         warnings=tuple(warning_lines),
+        ood_policy=ood,
+        ood_method=tag.ood_method,
+        ood_note=tag.ood_note,
+        n_ood=acc.n_ood,
     )

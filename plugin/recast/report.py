@@ -8,6 +8,13 @@ never leaves a partial or invalid report behind.
 
 Infinite upper limits (a signal that changes nothing, or one too weak to bracket) are
 written as ``null``; ``statistics.sensitive`` says which.
+
+Out-of-support objects: ``ood`` gives the flagged share of the tagged objects, how they were
+judged (``joint``, ``box`` with a note on what a box misses, or the efficiency map's
+``pt-range``), the treatment (``nuisance`` or ``strict``), the nuisance's modifier name and,
+per region, the OOD share of the signal yield; each region carries its ``ood_down`` and
+``ood_up`` yields (the least and the most signal the flagged objects' allowed tag
+probabilities give; ``ood_down`` is the signal of the likelihood).
 """
 
 from __future__ import annotations
@@ -102,6 +109,9 @@ class RegionResult:
             "total": self.total,
             "total_mc_stat_error": self.total_mc_stat,
             "total_surrogate_error": self.total_surrogate,
+            "ood_share": y.ood_share,
+            "ood_down": np.asarray(y.ood_down, dtype=np.float64).tolist(),
+            "ood_up": np.asarray(y.ood_up, dtype=np.float64).tolist(),
         }
 
 
@@ -132,6 +142,10 @@ class RecastReport:
         cls: CLs at mu = 1; ``limit``: 95% CL upper limits on mu.
         timings: seconds per stage.
         warnings: one line each (sqrt(s) mismatch, OOD fraction, clipped templates, ...).
+        ood_policy: ``nuisance`` or ``strict`` (:data:`surrotag.recast.OOD_POLICIES`).
+        ood_method: ``joint``, ``box`` or ``pt-range``: how objects were judged.
+        ood_note: what the check misses (a surrogate without a joint support), else None.
+        n_ood: tagged objects flagged out of support.
     """
 
     analysis: str
@@ -154,6 +168,10 @@ class RecastReport:
     limit: UpperLimit
     timings: dict[str, float] = field(default_factory=dict)
     warnings: tuple[str, ...] = ()
+    ood_policy: str = "nuisance"
+    ood_method: str = "box"
+    ood_note: str | None = None
+    n_ood: int = 0
 
     @property
     def excluded(self) -> bool:
@@ -199,7 +217,16 @@ class RecastReport:
             },
             "normalisation": float(self.normalisation),
             "regions": [region.to_dict() for region in self.regions],
-            "ood": {"fraction": float(self.ood_fraction), "n_objects": int(self.n_objects)},
+            "ood": {
+                "fraction": float(self.ood_fraction),
+                "n_objects": int(self.n_objects),
+                "n_flagged": int(self.n_ood),
+                "policy": self.ood_policy,
+                "method": self.ood_method,
+                "note": self.ood_note,
+                "modifier": self.patch.ood_modifier,
+                "share": {region.name: region.yields.ood_share for region in self.regions},
+            },
             "patch": {
                 "signal": self.patch.signal,
                 "channels": list(self.patch.channels),

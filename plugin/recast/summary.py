@@ -64,10 +64,16 @@ def print_summary(report: RecastReport, console: Console) -> None:
             highlight=False,
             soft_wrap=True,
         )
+    shares = ", ".join(f"{r.name} {100 * r.yields.ood_share:.1f}%" for r in report.regions)
     console.print(
-        f"OOD: {100 * report.ood_fraction:.1f}% of {report.n_objects} tagged objects",
+        f"OOD ({report.ood_method} check, {report.ood_policy}): "
+        f"{100 * report.ood_fraction:.1f}% of {report.n_objects} tagged objects; share of the "
+        f"signal yield {shares}",
         highlight=False,
+        soft_wrap=True,
     )
+    if report.ood_note:
+        console.print(f"note: {report.ood_note}", highlight=False, soft_wrap=True)
     for line in report.warnings:
         console.print(f"[yellow]warning:[/] {line}", highlight=False, soft_wrap=True)
 

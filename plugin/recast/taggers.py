@@ -6,11 +6,15 @@ Two taggers stand in for the experiment's internal tagger:
   draw k, the exact probability ``P(score > w | c)`` (or, ``stochastic``, a 0/1 tag from
   one sampled score) through :func:`surrotag.tagging.tag_objects`;
 * ``efficiency-map``: what recast tools use today: a per-object probability read from the
-  card's binned ``efficiency_map[wp]`` in pT: the top-tag efficiency for objects of a
-  contained hadronic top (detector level: ``truth_top_matched``, ``truth_top_hadronic`` and
-  all of b, q, q' within R, i.e. ``truth_top_n_contained == 3``, the ``label == 1`` of the
-  training table), else the QCD mistag rate. One "draw", no surrogate uncertainty; pT
-  outside the map's edges takes the nearest bin and counts as out of distribution.
+  card's ``efficiency_map[wp]``, binned in pT and, at detector level, in the three truth
+  categories of :func:`surrotag.features.truth.jet_truth_category`: ``efficiency`` for a
+  contained hadronic top (``truth_top_matched``, ``truth_top_hadronic`` and all of b, q, q'
+  within R, i.e. ``truth_top_n_contained == 3``, the ``label == 1`` of the training table),
+  ``partial`` for a jet matched to a hadronic top that does not contain all of b, q, q'
+  (label -1), ``mistag`` for an unmatched jet (also one near a leptonic top only). Cards
+  shipped before the ``partial`` category give those jets the mistag rate, with a warning.
+  One "draw", no surrogate uncertainty; pT outside the map's edges takes the nearest bin
+  and counts as out of distribution.
 
 Parton level (rows are top quarks, documented approximation of the analysis): tops that do
 not decay hadronically, or whose decay chain is absent from the record, are never tagged
@@ -23,12 +27,14 @@ provide, or a missing kinematic feature that the analysis feeds it (:data:`FED_F
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any, Final, NamedTuple
 
 import numpy as np
 
 from surrotag.errors import CardError, FeatureError
+from surrotag.features.truth import TRUTH_CATEGORIES, jet_truth_category
 
 if TYPE_CHECKING:
     import torch
@@ -38,6 +44,7 @@ if TYPE_CHECKING:
     from surrotag.surrogates.flow import Surrogate
 
 __all__ = [
+    "EFFICIENCY_MAP_CATEGORY_KEYS",
     "EFFICIENCY_MAP_FEATURES",
     "FED_FEATURES",
     "TAGGERS",
@@ -61,6 +68,11 @@ EFFICIENCY_MAP_FEATURES: Final = {
     "delphes": ("jet_pt", "truth_top_matched", "truth_top_hadronic", "truth_top_n_contained"),
     "parton": ("top_pt", "top_hadronic"),
 }
+
+#: Card key of the tag rate of each truth category (:data:`TRUTH_CATEGORIES` order).
+EFFICIENCY_MAP_CATEGORY_KEYS: Final = dict(
+    zip(TRUTH_CATEGORIES, ("efficiency", "partial", "mistag"), strict=True)
+)
 
 #: Columns that decide whether a parton-level top can be tagged at all.
 _PARTON_MASK: Final = ("top_hadronic", "flag_top_no_decay_chain")
@@ -191,6 +203,26 @@ def _bins(edges: np.ndarray, pt: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return np.clip(index, 0, edges.size - 2), outside
 
 
+def _category_rates(entry: Mapping[str, Sequence[float]], source: str, point: str) -> np.ndarray:
+    """``[3, B]`` tag rates of one working point's map, rows in :data:`TRUTH_CATEGORIES` order.
+
+    A two-category map (no ``partial``: a card shipped before the category existed) gives
+    partially contained top jets the mistag rate, as recast tools did, with a warning.
+    """
+    keys = list(EFFICIENCY_MAP_CATEGORY_KEYS.values())
+    if "partial" not in entry:
+        warnings.warn(
+            f"{source}: efficiency_map[{point!r}] has no 'partial' category (a card shipped "
+            "before three-category maps): top-matched jets that do not contain b, q, q' get "
+            "the QCD mistag rate; re-ship the surrogate (surrotag reference ship-surrogate) "
+            "for their own efficiency",
+            UserWarning,
+            stacklevel=3,
+        )
+        keys[TRUTH_CATEGORIES.index("partial")] = "mistag"
+    return np.stack([np.asarray(entry[key], dtype=np.float64) for key in keys])
+
+
 def efficiency_map_probabilities(
     table: Any,
     level: str,
@@ -204,7 +236,8 @@ def efficiency_map_probabilities(
         table: feature table with the :data:`EFFICIENCY_MAP_FEATURES` columns of ``level``.
         level: ``delphes`` (rows are fat jets) or ``parton`` (rows are top quarks).
         efficiency_map: the surrogate card's ``efficiency_map`` (per working point:
-            ``pt_edges`` in GeV, ``efficiency`` and ``mistag`` per bin).
+            ``pt_edges`` in GeV and per bin the rate of each truth category: ``efficiency``,
+            ``partial`` (optional, see :func:`_category_rates`) and ``mistag``).
         working_points: the W working points.
         source: the card, for messages.
 
@@ -213,13 +246,14 @@ def efficiency_map_probabilities(
     """
     pt_name = EFFICIENCY_MAP_FEATURES[level][0]
     pt = _column(table, pt_name).astype(np.float64)
-    if level == "parton":
-        signal_like = tagged_mask(table, level)
+    if level == "parton":  # hadronic tops: efficiency; others: never tagged
+        category = np.where(tagged_mask(table, level), 0, -1)
     else:
-        matched = _column(table, "truth_top_matched").astype(bool)
-        hadronic = np.nan_to_num(_column(table, "truth_top_hadronic").astype(np.float64)) > 0.5
-        contained = np.nan_to_num(_column(table, "truth_top_n_contained").astype(np.float64))
-        signal_like = matched & hadronic & (contained == 3)
+        category = jet_truth_category(
+            _column(table, "truth_top_matched"),
+            _column(table, "truth_top_hadronic"),
+            _column(table, "truth_top_n_contained"),
+        ).astype(np.int64)
     probabilities = np.zeros((1, pt.size, len(working_points)))
     ood = np.zeros(pt.size, dtype=bool)
     for j, point in enumerate(working_points):  # a handful of working points
@@ -231,10 +265,10 @@ def efficiency_map_probabilities(
             )
         edges = np.asarray(entry["pt_edges"], dtype=np.float64)
         index, outside = _bins(edges, pt)
-        efficiency = np.asarray(entry["efficiency"], dtype=np.float64)[index]
-        mistag = np.asarray(entry["mistag"], dtype=np.float64)[index]
-        probabilities[0, :, j] = np.where(signal_like, efficiency, mistag)
         if level == "parton":
-            probabilities[0, ~signal_like, j] = 0.0
+            rates = np.asarray(entry["efficiency"], dtype=np.float64)[None, :]
+        else:
+            rates = _category_rates(entry, source, point)
+        probabilities[0, :, j] = np.where(category >= 0, rates[np.maximum(category, 0), index], 0.0)
         ood |= outside
     return ObjectProbabilities(probabilities, ood)

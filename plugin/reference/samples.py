@@ -6,15 +6,25 @@ jets with two labels:
 * ``sample_label``: 1 for every jet of a top sample, 0 for every jet of a QCD sample
   ("label by sample");
 * ``label``: the signal definition of top tagging (arXiv:1902.09914): 1 for jets of a top
-  sample that are matched to a hadronic top (Delta R < 0.8) whose b, q, q' all lie within
-  Delta R < 0.8 of the jet axis (``truth_top_matched & truth_top_contained``), 0 for QCD
-  jets, and -1 for the other jets of a top sample (unmatched or not contained). Those are
-  kept with their truth features; they are neither signal nor background for training and
-  performance, but the surrogate sees them (it conditions on the truth features).
+  sample that are matched to a hadronically decaying top (Delta R < 0.8) whose b, q, q'
+  all lie within Delta R < 0.8 of the jet axis (truth category ``contained`` of
+  :func:`surrotag.features.truth.jet_truth_category`: ``truth_top_matched``,
+  ``truth_top_hadronic == 1``, ``truth_top_n_contained == 3``), 0 for QCD jets, and -1 for
+  the other jets of a top sample (top-matched but not contained, unmatched, or near a
+  leptonic top only). Those are kept with their truth features; they are neither signal nor
+  background for training and performance, but the surrogate sees them (it conditions on the
+  truth features).
+
+Every jet also carries its event's weight (:attr:`JetSample.event_weight`): Pythia's
+pTHat-bias compensating weight (``info.weight()``, the samples' ``weight`` column),
+divided by its mean over the sample's events, so that it averages to 1 per sample (an
+event's cross-section is ``sigma_pb * event_weight / n_events``). Samples written without
+weights read as weight 1, with a warning.
 """
 
 from __future__ import annotations
 
+import warnings
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Final
@@ -24,10 +34,11 @@ import numpy as np
 
 from surrotag.errors import FormatError
 from surrotag.features import build_features
+from surrotag.features.truth import jet_truth_category
 from surrotag.io.parquet import read_parquet, read_parquet_metadata, sha256_file
 from surrotag.reference.inputs import flat_fatjets
 
-__all__ = ["QCD_PROCESSES", "TOP_PROCESSES", "JetSample", "load_sample"]
+__all__ = ["QCD_PROCESSES", "TOP_PROCESSES", "JetSample", "load_sample", "sample_weights"]
 
 #: Reference presets whose jets are top candidates / QCD background.
 TOP_PROCESSES: Final = ("ttbar-allhad", "zprime-ttbar")
@@ -47,6 +58,8 @@ class JetSample:
         features: ``build_features(events, level="delphes")`` (n_jets rows).
         label: int8 (n_jets,): 1 contained top, 0 QCD, -1 other top-sample jet.
         sample_label: int8 (n_jets,): 1 top sample, 0 QCD sample.
+        event_weight: float64 (n_jets,): the weight of each jet's event, normalised to mean
+            1 over the sample's events (:func:`sample_weights`).
     """
 
     path: Path
@@ -57,6 +70,7 @@ class JetSample:
     features: ak.Array
     label: np.ndarray
     sample_label: np.ndarray
+    event_weight: np.ndarray
 
     @property
     def seeds(self) -> set[int]:
@@ -79,7 +93,41 @@ class JetSample:
             "n_jets": len(self.label),
             "n_signal": int(np.sum(self.label == 1)),
             "n_background": int(np.sum(self.label == 0)),
+            "sum_jet_weights": float(np.sum(self.event_weight)),
         }
+
+
+def sample_weights(events: ak.Array, path: str | Path = "<sample>") -> np.ndarray:
+    """Per-event weights of a reference sample, normalised to mean 1 over its events.
+
+    Args:
+        events: the sample's canonical events (``weight``: Pythia's ``info.weight()``).
+        path: the sample file, for messages.
+
+    Returns:
+        float64 (n_events,): ``weight / mean(weight)``; ones, with a warning, when the
+        sample has no ``weight`` column (written before weights were recorded).
+
+    Raises:
+        FormatError: a weight is not finite, or their mean is not positive.
+    """
+    n = len(events)
+    if "weight" not in events.fields:
+        warnings.warn(
+            f"{path}: reference sample without event weights; its jets get weight 1 (the "
+            "pTHat bias is not compensated); regenerate it with surrotag reference generate",
+            UserWarning,
+            stacklevel=2,
+        )
+        return np.ones(n, dtype=np.float64)
+    weight = np.asarray(ak.to_numpy(ak.fill_none(events.weight, np.nan)), dtype=np.float64)
+    mean = float(np.mean(weight)) if n else 1.0
+    if not np.all(np.isfinite(weight)) or not mean > 0:
+        raise FormatError(
+            f"{path}: event weights are not finite or do not have a positive mean; "
+            "regenerate the sample with surrotag reference generate"
+        )
+    return weight / mean
 
 
 def load_sample(path: str | Path, role: str) -> JetSample:
@@ -112,10 +160,16 @@ def load_sample(path: str | Path, role: str) -> JetSample:
     jets = flat_fatjets(events)
     features = build_features(events, level="delphes")
     if role == "top":
-        matched = ak.to_numpy(features.truth_top_matched) == 1
-        contained = ak.to_numpy(features.truth_top_contained) == 1
-        label = np.where(matched & contained, 1, -1).astype(np.int8)
+        category = jet_truth_category(
+            ak.to_numpy(features.truth_top_matched),
+            ak.to_numpy(features.truth_top_hadronic),
+            ak.to_numpy(features.truth_top_n_contained),
+        )
+        label = np.where(category == 0, 1, -1).astype(np.int8)
     else:
         label = np.zeros(len(jets), np.int8)
     sample_label = np.full(len(jets), 1 if role == "top" else 0, np.int8)
-    return JetSample(path, sha256_file(path), role, meta, jets, features, label, sample_label)
+    weight = sample_weights(events, path)[ak.to_numpy(features.event_index)]
+    return JetSample(
+        path, sha256_file(path), role, meta, jets, features, label, sample_label, weight
+    )

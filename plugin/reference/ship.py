@@ -21,9 +21,20 @@ surrotag, both trained on the ``train`` split of the reference table
     what the flow learns.
 
 Working points are thresholds of the internal logit giving eps_S = 0.3, 0.5, 0.7 for
-contained top jets (``label == 1``) with 500 < pT < 1000 GeV in the training split; the
-card's efficiency map holds the baseline a recast tool would use instead (tag efficiency of
-contained top jets and mistag rate of QCD jets per pT bin, with binomial errors).
+contained hadronic top jets (``label == 1``) with 500 < pT < 1000 GeV in the training split;
+the card's efficiency map holds the baseline a recast tool would use instead: per pT bin and
+per truth category (:data:`surrotag.features.truth.TRUTH_CATEGORIES`), the tag efficiency of
+contained hadronic top jets (``efficiency``), of top-matched jets that do not contain b, q,
+q' (``partial``) and the mistag rate of unmatched jets, measured on QCD jets (``mistag``),
+with binomial errors.
+
+Both are **event-weighted**: the table's ``event_weight`` (Pythia's pTHat-bias compensating
+weight, :mod:`surrotag.reference.samples`) undoes the biased sampling, so thresholds are
+weighted quantiles and efficiencies weighted fractions. The unweighted versions are
+recorded beside them (``unweighted_threshold`` / ``unweighted_efficiency`` of each working
+point, ``*_unweighted`` arrays of the map), so the shift the weights make is on the card. A
+table without ``event_weight`` (built before it was recorded) gives unweighted numbers, with
+a warning.
 
 References:
     Bieringer et al., "Classifier surrogates", arXiv:2402.15558;
@@ -32,6 +43,7 @@ References:
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -44,12 +56,14 @@ from surrotag.errors import CorruptFileError, FormatError, InputFileError, Input
 __all__ = [
     "EFFICIENCY_PT_EDGES",
     "SHIPPED",
+    "WEIGHT_COLUMN",
     "WORKING_POINT_EFFICIENCIES",
     "ShipSpec",
     "efficiency_map",
     "read_table",
     "ship_surrogate",
     "training_rows",
+    "weighted_threshold",
     "working_points",
 ]
 
@@ -62,6 +76,8 @@ EFFICIENCY_PT_EDGES: Final = (
     200.0, 300.0, 400.0, 500.0, 600.0, 800.0, 1000.0, 1300.0, 1700.0, 2500.0, 6500.0,
 )  # fmt: skip
 SCORE_COLUMN: Final = "tagger_logit"
+#: Table column of each jet's event weight (float64, mean 1 per sample).
+WEIGHT_COLUMN: Final = "event_weight"
 
 
 @dataclass(frozen=True)
@@ -114,8 +130,16 @@ SHIPPED: Final = {
 }
 
 
-def read_table(path: str | Path, columns: list[str]) -> dict[str, np.ndarray]:
+def read_table(
+    path: str | Path, columns: list[str], optional: tuple[str, ...] = ()
+) -> dict[str, np.ndarray]:
     """Columns of a reference table as numpy arrays (``split`` as an object array).
+
+    Args:
+        path: the reference table.
+        columns: columns that must be there.
+        optional: columns read when present (a missing :data:`WEIGHT_COLUMN` warns: the
+            table predates event weights, so everything computed from it is unweighted).
 
     Raises:
         InputFileError: no such file.
@@ -138,11 +162,20 @@ def read_table(path: str | Path, columns: list[str]) -> dict[str, np.ndarray]:
                 f"{path}: no column(s) {', '.join(missing)}; pass a reference table written "
                 "by surrotag reference build-table"
             )
-        table = parquet.read(columns=columns)
+        present = [name for name in optional if name in parquet.schema_arrow.names]
+        table = parquet.read(columns=[*columns, *present])
     except (pa.ArrowInvalid, OSError) as error:
         raise CorruptFileError(f"{path}: not a readable Parquet file ({error})") from None
+    if WEIGHT_COLUMN in optional and WEIGHT_COLUMN not in present:
+        warnings.warn(
+            f"{path}: no {WEIGHT_COLUMN} column (a table built before event weights were "
+            "recorded): working points and efficiency maps are unweighted; rebuild it with "
+            "surrotag reference build-table",
+            UserWarning,
+            stacklevel=2,
+        )
     out = {}
-    for name in columns:
+    for name in [*columns, *present]:
         column = table.column(name)
         out[name] = (
             np.asarray(column.to_pylist(), dtype=object)
@@ -177,15 +210,70 @@ def training_rows(
     return features[finite], table[SCORE_COLUMN][keep], keep
 
 
+def _weights(table: Mapping[str, np.ndarray]) -> np.ndarray:
+    """The table's :data:`WEIGHT_COLUMN`, or ones when it has none."""
+    if WEIGHT_COLUMN in table:
+        return np.asarray(table[WEIGHT_COLUMN], dtype=np.float64)
+    return np.ones(len(table["split"]), dtype=np.float64)
+
+
+def weighted_threshold(scores: np.ndarray, weights: np.ndarray, efficiency: float) -> float:
+    """The cut ``score > t`` whose weighted pass fraction is nearest to ``efficiency``.
+
+    The cut is placed half-way between two neighbouring distinct scores (as a quantile with
+    linear interpolation would be), so that the achieved fraction is exact to within the
+    largest single weight fraction; with unit weights it agrees with
+    ``np.quantile(scores, 1 - efficiency)`` to within one jet.
+
+    Args:
+        scores: [N] scores (here the internal logit).
+        weights: [N] non-negative event weights, positive sum.
+        efficiency: wanted weighted fraction of ``scores > t``, in (0, 1).
+
+    Returns:
+        The threshold t.
+
+    Raises:
+        InputValueError: no scores, negative weights, or a non-positive weight sum.
+    """
+    scores = np.asarray(scores, dtype=np.float64)
+    weights = np.asarray(weights, dtype=np.float64)
+    if scores.size == 0 or np.any(weights < 0) or not np.sum(weights) > 0:
+        raise InputValueError(
+            "a weighted threshold needs scores with non-negative weights of positive sum"
+        )
+    order = np.argsort(-scores, kind="stable")
+    s, w = scores[order], weights[order]
+    passed = np.cumsum(w) / np.sum(w)  # cutting just below s[k] passes s[0..k]
+    boundary = np.append(s[:-1] > s[1:], True)  # only cuts between distinct scores
+    candidates = np.flatnonzero(boundary)
+    k = candidates[np.argmin(np.abs(passed[candidates] - efficiency))]
+    if efficiency < abs(passed[k] - efficiency):  # passing nothing comes nearer
+        return float(s[0])
+    if k == s.size - 1:
+        return float(np.nextafter(s[-1], -np.inf))
+    return float(0.5 * (s[k] + s[k + 1]))
+
+
 def working_points(
     table: Mapping[str, np.ndarray], split: str = "train", min_jets: int = 100
 ) -> list[dict[str, Any]]:
     """Logit thresholds with eps_S = 0.3, 0.5, 0.7 on contained top jets, 500 < pT < 1000 GeV.
 
+    eps_S is event-weighted (:data:`WEIGHT_COLUMN`; unit weights when the table has none).
+    Each point also records the unweighted quantile (``unweighted_threshold``) and the
+    unweighted fraction of the defining jets above the weighted cut
+    (``unweighted_efficiency``): the shift that the weights make.
+
     Args:
-        table: columns ``split``, ``label``, ``jet_pt``, ``tagger_logit`` (numpy arrays).
+        table: columns ``split``, ``label``, ``jet_pt``, ``tagger_logit`` and optionally
+            ``event_weight`` (numpy arrays).
         split: the split that defines the working points.
         min_jets: fewest contained top jets in the window that define a working point.
+
+    Returns:
+        One dict per point: ``name``, ``threshold``, ``efficiency`` (weighted, as
+        achieved), ``unweighted_threshold``, ``unweighted_efficiency``, ``definition``.
     """
     lo, hi = WP_PT_WINDOW
     tops = (
@@ -195,30 +283,45 @@ def working_points(
         & (table["jet_pt"] < hi)
     )
     logit = table[SCORE_COLUMN][tops]
+    weight = _weights(table)[tops]
     if logit.size < min_jets:
         raise InputValueError(
             f"only {logit.size} contained top jets with {lo:g} < pT < {hi:g} GeV in split "
             f"{split!r}: too few to define working points; generate a larger reference sample"
         )
+    n_eff = float(np.sum(weight) ** 2 / np.sum(weight**2))
     points = []
     for name, efficiency in WORKING_POINT_EFFICIENCIES.items():
-        threshold = float(np.quantile(logit, 1.0 - efficiency))
+        threshold = weighted_threshold(logit, weight, efficiency)
+        achieved = float(np.sum(weight[logit > threshold]) / np.sum(weight))
+        plain = float(np.quantile(logit, 1.0 - efficiency))
+        plain_efficiency = float(np.mean(logit > threshold))
         points.append(
             {
                 "name": name,
                 "threshold": threshold,
-                "efficiency": float(np.mean(logit > threshold)),
-                "definition": f"internal logit > {threshold:.4f}: eps_S = {efficiency:g} for "
-                f"contained top jets (label 1) with {lo:g} < jet pT < {hi:g} GeV in the "
-                f"{split} split of the reference table ({logit.size} jets)",
+                "efficiency": achieved,
+                "unweighted_threshold": plain,
+                "unweighted_efficiency": plain_efficiency,
+                "definition": f"internal logit > {threshold:.4f}: event-weighted eps_S = "
+                f"{efficiency:g} for contained hadronic top jets (label 1) with {lo:g} < jet "
+                f"pT < {hi:g} GeV in the {split} split of the reference table ({logit.size} "
+                f"jets, {n_eff:.0f} effective); unweighted, this cut passes "
+                f"{plain_efficiency:.4f} of them and eps_S = {efficiency:g} would be "
+                f"logit > {plain:.4f}",
             }
         )
     return points
 
 
-def _binomial(passed: np.ndarray, total: np.ndarray) -> tuple[list[float], list[float]]:
+def _binomial(
+    passed: np.ndarray, total: np.ndarray, total_w2: np.ndarray
+) -> tuple[list[float], list[float]]:
+    """Weighted efficiency and its binomial error with the Kish effective count per bin."""
     eff = np.divide(passed, total, out=np.zeros_like(passed), where=total > 0)
-    err = np.sqrt(np.divide(eff * (1 - eff), total, out=np.zeros_like(eff), where=total > 0))
+    eff = np.clip(eff, 0.0, 1.0)  # a weighted subset sum may round above its total
+    n_eff = np.divide(total**2, total_w2, out=np.zeros_like(total), where=total_w2 > 0)
+    err = np.sqrt(np.divide(eff * (1 - eff), n_eff, out=np.zeros_like(eff), where=n_eff > 0))
     return eff.tolist(), err.tolist()
 
 
@@ -229,29 +332,49 @@ def efficiency_map(
     split: str = "train",
     signal: str = "contained",
 ) -> dict[str, dict[str, list[float]]]:
-    """The baseline per working point: top-jet efficiency and QCD mistag rate per pT bin.
+    """The baseline per working point: tag rate per pT bin and truth category.
 
-    Efficiency: contained top jets (label 1; ``signal="contained"``, the detector-level map,
-    applied to jets whose top is contained), or every jet matched to a hadronic top
-    (``signal="matched"``, the parton-level map, applied to every hadronic top quark, whose
-    jet may not contain all its decay quarks); mistag: QCD jets (label 0). Unweighted
-    fractions of jets above the threshold per bin of ``pt_column`` (GeV), binomial errors.
+    Detector level (``signal="contained"``), the three truth categories of
+    :func:`surrotag.features.truth.jet_truth_category`, as recast tools bin tagging
+    efficiencies: ``efficiency`` of contained hadronic top jets (label 1), ``partial`` of
+    top-sample jets matched to a hadronic top that do not contain all of b, q, q' (label -1
+    and ``truth_top_matched``), ``mistag`` of unmatched jets, measured on QCD jets (label 0).
+    Parton level (``signal="matched"``): ``efficiency`` of every jet matched to a hadronic
+    top (applied to every hadronic top quark, whose jet may not contain all its decay
+    quarks) and ``mistag`` (no category ``partial``).
+
+    Rates are event-weighted fractions of the jets above the threshold per bin of
+    ``pt_column`` (GeV), with binomial errors from the Kish effective number of jets; the
+    ``*_unweighted`` arrays hold the plain fractions.
     """
     if signal not in ("contained", "matched"):
         raise InputValueError(f"signal={signal!r}: use 'contained' or 'matched'")
     edges = np.asarray(EFFICIENCY_PT_EDGES)
     in_split = table["split"] == split
     pt = table[pt_column]
+    weight = _weights(table)
+    matched = table["truth_top_matched"] == 1
+    if signal == "contained":
+        categories = {
+            "efficiency": table["label"] == 1,
+            "partial": (table["label"] == -1) & matched,
+            "mistag": table["label"] == 0,
+        }
+    else:
+        categories = {"efficiency": matched, "mistag": table["label"] == 0}
     out = {}
     for point in points:
         passed = table[SCORE_COLUMN] > point["threshold"]
         entry: dict[str, list[float]] = {"pt_edges": edges.tolist()}
-        tops = table["label"] == 1 if signal == "contained" else table["truth_top_matched"] == 1
-        for key, chosen in (("efficiency", tops), ("mistag", table["label"] == 0)):
+        for key, chosen in categories.items():
             rows = in_split & chosen & np.isfinite(pt)
-            total = np.histogram(pt[rows], edges)[0].astype(float)
-            hits = np.histogram(pt[rows & passed], edges)[0].astype(float)
-            entry[key], entry[f"{key}_error"] = _binomial(hits, total)
+            total = np.histogram(pt[rows], edges, weights=weight[rows])[0]
+            total_w2 = np.histogram(pt[rows], edges, weights=weight[rows] ** 2)[0]
+            hits = np.histogram(pt[rows & passed], edges, weights=weight[rows & passed])[0]
+            entry[key], entry[f"{key}_error"] = _binomial(hits, total, total_w2)
+            n = np.histogram(pt[rows], edges)[0].astype(float)
+            n_hits = np.histogram(pt[rows & passed], edges)[0].astype(float)
+            entry[f"{key}_unweighted"] = _binomial(n_hits, n, n)[0]
         out[point["name"]] = entry
     return out
 
@@ -306,8 +429,8 @@ def ship_surrogate(
             f"{path}: not a reference surrogate table; write one with surrotag reference "
             "build-table (or surrotag reference pipeline)"
         )
-    table = read_table(path, needed)
-    features, scores, _ = training_rows(table, spec)
+    table = read_table(path, needed, optional=(WEIGHT_COLUMN,))
+    features, scores, rows = training_rows(table, spec)
     points = working_points(table, min_jets=min_jets)
     pt_column = spec.columns[spec.names.index(spec.pt_feature)]
     config = config or TrainConfig(
@@ -315,7 +438,7 @@ def ship_surrogate(
     )
     surrogate, report = train_surrogate(
         features, scores, feature_names=list(spec.names), bayes=bayes, config=config,
-        progress=progress,
+        progress=progress, sample_weight=_weights(table)[rows],
     )  # fmt: skip
     tagger_sha = meta.get("tagger", {}).get("sha256")
     command = (
@@ -353,6 +476,11 @@ def ship_surrogate(
         "training": {
             "description": f"{path.name}, split 'train'"
             + (", jets matched to a hadronic top" if spec.matched_only else ", all fat jets")
+            + (
+                f"; working points and efficiency map weighted by {WEIGHT_COLUMN}"
+                if WEIGHT_COLUMN in table
+                else "; working points and efficiency map unweighted (no event weights)"
+            )
             + f"; {command}",
             "sha256": sha256_file(path),
             "rows": {
@@ -370,4 +498,6 @@ def ship_surrogate(
         },
         "references": ["arXiv:2402.15558", "arXiv:1902.09914"],
     }
+    if report.mcmc is not None:
+        fields["bayes"] = {"diagnostics": report.bayes_diagnostics()}
     return save_surrogate(surrogate, fields, Path(output), overwrite=overwrite)

@@ -3,9 +3,12 @@
 One row per fat jet of every input sample: the detector-level public and truth features of
 :func:`surrotag.features.build_features` (``level="delphes"``), ``tagger_logit`` (the
 internal tagger, :mod:`surrotag.reference.tagger`), ``label`` and ``sample_label``
-(:mod:`surrotag.reference.samples`: 1 contained top / 0 QCD / -1 other top-sample jet, and
-the label by sample), ``split`` (``train``, ``val``, ``test``) and ``sample_index`` (position
-in the provenance's ``samples`` list).
+(:mod:`surrotag.reference.samples`: 1 contained hadronic top / 0 QCD / -1 other top-sample
+jet, and the label by sample), ``event_weight`` (float64: the jet's event weight, Pythia's
+pTHat-bias compensating ``info.weight()`` normalised to mean 1 over each sample's events, see
+:func:`surrotag.reference.samples.sample_weights`; weight every per-jet quantity, loss,
+efficiency or quantile, with it), ``split`` (``train``, ``val``, ``test``) and
+``sample_index`` (position in the provenance's ``samples`` list).
 
 Splits are whole samples, never random rows: every split is made of samples generated with
 seeds (master seed and every job's Pythia seed) that no other split uses, so no event, and
@@ -153,6 +156,7 @@ def build_table(
                 "tagger_logit": tagger.logits(sample.jets),
                 "label": sample.label,
                 "sample_label": sample.sample_label,
+                "event_weight": np.asarray(sample.event_weight, dtype=np.float64),
                 "split": np.full(n, split),
                 "sample_index": np.full(n, index, np.int16),
             }
@@ -171,8 +175,12 @@ def build_table(
         ],
         "splits": "whole samples with disjoint generation seeds (master and per-job Pythia)",
         "tagger_training_samples_in_train": overlap,
-        "label": "1: top-sample jet matched to a hadronic top with b, q, q' within dR < 0.8; "
-        "0: QCD jet; -1: other top-sample jet (kept with truth features)",
+        "label": "1: top-sample jet matched to a hadronically decaying top with b, q, q' "
+        "within dR < 0.8; 0: QCD jet; -1: other top-sample jet (top-matched not contained, "
+        "unmatched, or near a leptonic top only; kept with truth features)",
+        "event_weight": "Pythia's pTHat-bias compensating event weight (info.weight()) divided "
+        "by its mean over the sample's events (mean 1 per sample); event cross-section = "
+        "sigma_pb * event_weight / n_events",
         "sample_label": "1: jet of a top sample, 0: jet of a QCD sample",
         "n_rows": len(table),
         "n_rows_per_split": {sp: int(np.sum(np.asarray(table.split) == sp)) for sp in SPLITS},

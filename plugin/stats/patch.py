@@ -12,7 +12,17 @@ publish on HEPData. The signal sample carries
   ``histosys`` modifiers: the draw covariance over all bins of all channels jointly is
   eigen-decomposed, ``C = sum_i lambda_i e_i e_i^T``; each kept component
   ``u_i = sqrt(lambda_i) e_i`` becomes ``<analysis>_<surrogate>_eig<i>`` with
-  ``hi = nominal + u_i`` and ``lo = nominal - u_i`` (clipped at zero).
+  ``hi = nominal + u_i`` and ``lo = nominal - u_i`` (clipped at zero),
+- the objects out of the surrogate's training support, whose tag probability may be
+  anything in its allowed range [0, 1] (:func:`surrotag.yields.ood_region_yields`): the
+  signal's data are the *least* yields that range allows (:attr:`Yields.ood_down`), and one
+  more ``histosys``, ``<analysis>_<surrogate>_ood``, correlated over channels, reaches the
+  most (``hi`` = :attr:`Yields.ood_up`, ``lo`` = the data). A surrogate's extrapolation can
+  be confident and wrong (P = 1 with no Bayesian spread far outside its training data), so
+  it is never the likelihood's nominal: with the data at the least-signal end, adding
+  flagged objects to a signal never strengthens its limit. The eigen-variations and the
+  MC-statistics error follow the data (shifted, and scaled by data / nominal). A signal
+  without flagged objects gets exactly the patch it had before.
 
 :func:`patchset` bundles many signal points into pyhf's patchset format (HEPData's
 ``patchset.json``, readable by :class:`pyhf.PatchSet`).
@@ -123,6 +133,7 @@ class SignalPatch:
         channels: channels that received the signal, in the order of the joint covariance.
         variations: the eigen-variations used for the surrogate uncertainty.
         clipped: ``(modifier, channel, bin)`` of every histosys template clipped at zero.
+        ood_modifier: name of the out-of-support histosys, None when no channel has one.
     """
 
     ops: list[dict[str, Any]]
@@ -130,6 +141,7 @@ class SignalPatch:
     channels: tuple[str, ...]
     variations: EigenVariations
     clipped: tuple[tuple[str, str, int], ...] = field(default=())
+    ood_modifier: str | None = None
 
     def to_json(self) -> str:
         """The patch as JSON text."""
@@ -159,6 +171,7 @@ def build_patch(
     mc_stat: bool = True,
     lumi: bool = True,
     remove_channels: Sequence[str] = (),
+    ood: bool = True,
 ) -> SignalPatch:
     """Build the JSON patch adding a signal sample to the given channels.
 
@@ -175,6 +188,10 @@ def build_patch(
         lumi: add the workspace's ``lumi`` modifier (when it has exactly one).
         remove_channels: channels to drop from the fit (e.g. validation regions, as the
             HEPData patches do).
+        ood: put the out-of-support objects at their least-signal end in the data and add
+            the ``<analysis>_<surrogate>_ood`` histosys to their most-signal end (in the
+            channels whose :attr:`Yields.ood_down` / :attr:`Yields.ood_up` differ from
+            their nominal); False: the nominal as it is.
 
     Returns:
         :class:`SignalPatch`. A warning names the number of clipped template bins.
@@ -216,7 +233,13 @@ def build_patch(
     )
     eig_names = [f"{analysis}_{surrogate}_eig{i}" for i in range(variations.n_components)]
     mcstat_names = [f"{signal}_mcstat_{name}" for name in yields]
-    taken = ws.modifier_names & {*eig_names, *mcstat_names}
+    data = {
+        name: np.asarray(y.ood_down if ood else y.nominal, dtype=np.float64)
+        for name, y in yields.items()
+    }
+    spans = {name: ood and not np.array_equal(y.ood_up, data[name]) for name, y in yields.items()}
+    ood_name = f"{analysis}_{surrogate}_ood" if any(spans.values()) else None
+    taken = ws.modifier_names & {*eig_names, *mcstat_names, *([ood_name] if ood_name else [])}
     if taken:
         raise StatisticsError(
             f"modifier names {sorted(taken)} already exist in {ws.source}; choose other "
@@ -228,13 +251,16 @@ def build_patch(
     clipped: list[tuple[str, str, int]] = []
     start = 0
     for name, y in yields.items():
-        nominal = np.asarray(y.nominal, dtype=np.float64)
+        nominal = data[name]
         stop = start + nominal.size
         modifiers: list[dict[str, Any]] = (
             [{"name": lumi_names[0], "type": "lumi", "data": None}] if len(lumi_names) == 1 else []
         )
         modifiers.append({"name": ws.poi, "type": "normfactor", "data": None})
         error = np.asarray(y.mc_stat_error, dtype=np.float64)
+        if ood and y.has_ood_variation:  # the same relative MC error on the least yields
+            given = np.asarray(y.nominal, dtype=np.float64)
+            error = error * np.divide(nominal, given, out=np.zeros_like(given), where=given > 0)
         if mc_stat and np.any(error > 0):
             modifiers.append(
                 {"name": f"{signal}_mcstat_{name}", "type": "shapesys", "data": error.tolist()}
@@ -250,6 +276,17 @@ def build_patch(
                     "data": {
                         "hi_data": np.clip(hi, 0.0, None).tolist(),
                         "lo_data": np.clip(lo, 0.0, None).tolist(),
+                    },
+                }
+            )
+        if ood_name is not None and spans[name]:
+            modifiers.append(
+                {
+                    "name": ood_name,
+                    "type": "histosys",
+                    "data": {
+                        "hi_data": np.clip(y.ood_up, 0.0, None).tolist(),
+                        "lo_data": nominal.tolist(),
                     },
                 }
             )
@@ -269,7 +306,7 @@ def build_patch(
             "zero and were clipped to 0 (the variation there is one-sided)",
             stacklevel=2,
         )
-    return SignalPatch(ops, signal, tuple(yields), variations, tuple(clipped))
+    return SignalPatch(ops, signal, tuple(yields), variations, tuple(clipped), ood_name)
 
 
 class PatchPoint(NamedTuple):

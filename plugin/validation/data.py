@@ -5,7 +5,8 @@ computes them (e.g. ``top_pt`` at parton level) while the reference table stores
 under its own column names (``truth_top_pt``): :func:`table_spec` gives that mapping, and
 whether only jets matched to a hadronic top belong to the surrogate's domain. Any other
 surrogate reads its feature names as table columns. NaN stand-ins come from the card
-(``Card.feature_fills``), as in training.
+(``Card.feature_fills``), as in training. Each row carries its truth class
+(:func:`surrotag.validation.cells.truth_class`) and, on request, its generator weight.
 """
 
 from __future__ import annotations
@@ -19,14 +20,26 @@ import numpy as np
 
 from surrotag.errors import EmptyInputError
 from surrotag.reference.ship import SCORE_COLUMN, SHIPPED, ShipSpec, read_table, training_rows
+from surrotag.validation.cells import truth_class
 
 if TYPE_CHECKING:
     from surrotag.surrogates.card import Card
 
-__all__ = ["MASS_COLUMN", "ReferenceRows", "load_reference", "table_spec"]
+__all__ = [
+    "MASS_COLUMN",
+    "MATCHED_COLUMN",
+    "WEIGHT_COLUMN",
+    "ReferenceRows",
+    "load_reference",
+    "table_spec",
+]
 
 #: Table column of the jet mass axis of the validation cells (GeV).
 MASS_COLUMN = "jet_sd_mass"
+#: Table column saying whether a jet is matched to a hadronic top (1) or not (0).
+MATCHED_COLUMN = "truth_top_matched"
+#: Table column of the generator event weight (pTHat-biased samples; dimensionless).
+WEIGHT_COLUMN = "event_weight"
 
 
 def table_spec(card: Card) -> ShipSpec:
@@ -51,21 +64,26 @@ class ReferenceRows:
         features: [N, F] in the card's feature order (NaN filled per card).
         logit: [N] the internal tagger's logit (``tagger_logit``).
         label: [N] 1 contained top jet, 0 QCD jet, -1 other jet of the top sample.
+        truth: [N] truth class code: 1 contained top, -1 matched to a hadronic top but not
+            contained, 0 QCD or unmatched (:func:`surrotag.validation.cells.truth_class`).
         pt: [N] the pt axis of the cells (GeV): the card's pt feature (table column).
         mass: [N] soft-drop jet mass (GeV).
         pt_feature: feature name of the pt axis (index into ``features`` columns).
         n_split: rows of the split before the domain selection and subsampling.
         n_dropped: rows of the domain dropped for non-finite features or logit.
+        weight: [N] generator weights, or None (unweighted validation).
     """
 
     features: np.ndarray
     logit: np.ndarray
     label: np.ndarray
+    truth: np.ndarray
     pt: np.ndarray
     mass: np.ndarray
     pt_feature: str
     n_split: int
     n_dropped: int
+    weight: np.ndarray | None = None
 
 
 def load_reference(
@@ -75,8 +93,17 @@ def load_reference(
     split: str = "test",
     n_max: int | None = None,
     seed: int = 0,
+    weighted: bool = False,
 ) -> ReferenceRows:
     """The rows of ``split`` in the surrogate's domain, at most ``n_max`` (random, seeded).
+
+    Args:
+        path: the reference table.
+        card: the surrogate's card (features, domain).
+        split: rows of this split.
+        n_max: at most this many rows (random, seeded); None: all.
+        seed: seed of the subsampling.
+        weighted: read the generator weights (column :data:`WEIGHT_COLUMN`).
 
     Raises:
         InputFileError: the table is missing, unreadable or lacks a needed column.
@@ -97,7 +124,8 @@ def load_reference(
             "label",
             pt_column,
             MASS_COLUMN,
-            *(("truth_top_matched",) if spec.matched_only else ()),
+            MATCHED_COLUMN,
+            *((WEIGHT_COLUMN,) if weighted else ()),
         }
     )
     table = read_table(path, needed)
@@ -108,7 +136,7 @@ def load_reference(
     domain = int(
         np.sum(
             (table["split"] == split)
-            & ((table["truth_top_matched"] == 1) if spec.matched_only else True)
+            & ((table[MATCHED_COLUMN] == 1) if spec.matched_only else True)
         )
     )
     features, logit, keep = training_rows(table, spec, split=split)
@@ -122,13 +150,16 @@ def load_reference(
     if n_max is not None and logit.size > n_max:
         pick = np.sort(np.random.default_rng(seed).choice(logit.size, n_max, replace=False))
         features, logit, rows = features[pick], logit[pick], rows[pick]
+    label = table["label"][rows].astype(np.int64)
     return ReferenceRows(
         features=features,
         logit=logit,
-        label=table["label"][rows].astype(np.int64),
+        label=label,
+        truth=truth_class(label, table[MATCHED_COLUMN][rows]),
         pt=table[pt_column][rows],
         mass=table[MASS_COLUMN][rows],
         pt_feature=spec.pt_feature,
         n_split=n_split,
         n_dropped=domain - int(keep.sum()) + int((~finite).sum()),
+        weight=table[WEIGHT_COLUMN][rows] if weighted else None,
     )

@@ -3,9 +3,11 @@
 The paper's test of unknown inputs (arXiv:2402.15558, Sec. 5): take jets inside the training
 support, set their pt feature (GeV; ``jet_pt`` or the parton ``top_pt``) to values from
 inside the training range to far above it (1.5x to 3x the upper support edge), keep every
-other feature, and look at the Bayesian spread of the exact tag probability at one working
-point and at the fraction of jets the surrogate flags as out of distribution. A Bayesian
-surrogate should grow more uncertain where it has seen no data.
+other feature, and look at the *absolute* Bayesian spread of the exact tag probability at
+one working point and of the median score, and at the fraction of jets the surrogate flags as
+out of distribution. A Bayesian surrogate should grow more uncertain where it has seen no
+data. No ratio of relative spreads is formed: std / mean grows as the probability falls to
+zero even while the absolute spread, the one that enters the yields, shrinks.
 """
 
 from __future__ import annotations
@@ -45,9 +47,9 @@ def ood_scan(
 
     Returns:
         JSON-able dict: ``pt`` [P] points (GeV), ``inside`` [P] bool, per point the median
-        relative spread ``std_k p / mean_k p``, the median absolute spread, the median
-        probability, the OOD-flag rate, and ``ratio`` = relative spread at the farthest
-        point over the median relative spread of the inside points.
+        absolute spread of the probability, the median probability, the median absolute
+        spread of the median score (score units), the OOD-flag rate; ``inside_*`` and
+        ``far_*`` summarise the inside points (median) and the farthest point.
     """
     import torch
 
@@ -66,12 +68,17 @@ def ood_scan(
         torch.as_tensor(moved.reshape(p * m, -1), dtype=torch.float32), draws=max(draws, 2)
     )
     prob = dist.prob_above([card.model_threshold(wp)]).double().numpy()[..., 0]  # [K, P*M]
-    mean, std = prob.mean(0), prob.std(0, ddof=1)
-    relative = np.divide(std, mean, out=np.full_like(std, np.nan), where=mean > 0)
-    relative, std, mean = (a.reshape(p, m) for a in (relative, std, mean))
+    median_score = dist.quantile([0.5]).double().numpy()[..., 0]  # [K, P*M]
+    std = prob.std(0, ddof=1).reshape(p, m)
+    mean = prob.mean(0).reshape(p, m)
+    score_std = median_score.std(0, ddof=1).reshape(p, m)
     flags = dist.ood.numpy().reshape(p, m)
-    rel_median = np.nanmedian(relative, axis=1)
-    reference = float(np.median(rel_median[inside])) if inside.any() else float("nan")
+    spread = np.median(std, axis=1)
+    score_spread = np.median(score_std, axis=1)
+
+    def inside_median(values: np.ndarray) -> float:
+        return float(np.median(values[inside])) if inside.any() else float("nan")
+
     return {
         "working_point": wp,
         "feature": pt_feature,
@@ -80,11 +87,13 @@ def ood_scan(
         "draws": int(max(draws, 2)),
         "pt": points.tolist(),
         "inside": inside.tolist(),
-        "relative_spread_median": rel_median.tolist(),
-        "absolute_spread_median": np.median(std, axis=1).tolist(),
+        "absolute_spread_median": spread.tolist(),
         "probability_median": np.median(mean, axis=1).tolist(),
+        "median_score_spread_median": score_spread.tolist(),
         "ood_flag_rate": flags.mean(axis=1).tolist(),
-        "inside_relative_spread": reference,
-        "far_relative_spread": float(rel_median[-1]),
-        "ratio": float(rel_median[-1] / reference) if reference > 0 else float("nan"),
+        "inside_absolute_spread": inside_median(spread),
+        "far_absolute_spread": float(spread[-1]),
+        "inside_score_spread": inside_median(score_spread),
+        "far_score_spread": float(score_spread[-1]),
+        "outside_flag_rate": float(flags[~inside].mean()),
     }

@@ -111,6 +111,8 @@ def test_truth_matching_columns(delphes_table):
     assert np.all(np.isnan(dr[~matched]))
     np.testing.assert_array_equal(delphes_table.flag_no_top_match.to_numpy(), ~matched)
     chain_missing = delphes_table.flag_no_decay_chain.to_numpy()
+    leptonic = delphes_table.flag_leptonic_top.to_numpy()
+    assert not np.any(leptonic & matched)
     known = matched & ~chain_missing
     for name in (
         "truth_top_contained",
@@ -120,7 +122,10 @@ def test_truth_matching_columns(delphes_table):
     ):
         values = delphes_table[name].to_numpy()
         assert np.all(np.isfinite(values[known])), name
-        assert np.all(np.isnan(values[~known])), name
+        unknown = ~known & ~leptonic if name == "truth_top_hadronic" else ~known
+        assert np.all(np.isnan(values[unknown])), name
+    hadronic = delphes_table.truth_top_hadronic.to_numpy()
+    assert np.all(hadronic[known] == 1) and np.all(hadronic[leptonic] == 0)
     contained = delphes_table.truth_top_contained.to_numpy()[known]
     n_in = delphes_table.truth_top_n_contained.to_numpy()[known]
     assert set(np.unique(contained)) <= {0.0, 1.0}
@@ -134,7 +139,11 @@ def test_radius_is_a_parameter(delphes_events, delphes_table):
     n_matched = delphes_table.truth_top_matched.to_numpy().sum()
     wide = build_features(delphes_events, features=["truth_top_matched"], radius=10.0)
     narrow = build_features(delphes_events, features=["truth_top_matched"], radius=0.05)
-    assert wide.truth_top_matched.to_numpy().all()  # every event has two tops
+    # every event has two tops: with R = 10 a jet is matched iff one of them is hadronic
+    has_hadronic = ak.to_numpy(ak.any(top_decays(delphes_events.particles).hadronic == 1, axis=1))
+    expected = has_hadronic[wide.event_index.to_numpy()]
+    assert (~expected).any()  # the dileptonic event
+    np.testing.assert_array_equal(wide.truth_top_matched.to_numpy(), expected)
     assert narrow.truth_top_matched.to_numpy().sum() < n_matched
     with pytest.raises(FeatureError, match="radius must be positive"):
         build_features(delphes_events, radius=0.0)
@@ -161,6 +170,7 @@ def test_requested_subset_adds_its_flags(delphes_events):
         "jet_pt",
         "truth_top_contained",
         "flag_no_top_match",
+        "flag_leptonic_top",
         "flag_no_decay_chain",
     ]
 

@@ -146,8 +146,10 @@ def test_vi_spread_grows_outside_support_of_width_feature(trained_vi: Surrogate)
     assert np.all(s_out >= 3 * s_in), (s_out, s_in)
 
 
-def test_mcmc_distinct_samples_and_finite_spread() -> None:
-    """AdamMCMC stores K distinct weight samples giving a finite, nonzero spread."""
+def test_mcmc_samples_diagnostics_and_finite_spread() -> None:
+    """The MCMC surrogate stores its chains' samples (a Metropolis-Hastings chain may repeat a
+    state, several chains never share one), records its diagnostics and has a finite,
+    nonzero spread."""
     c, x = closed_form(2000, seed=5)
     cfg = TrainConfig(
         hidden=16,
@@ -156,15 +158,19 @@ def test_mcmc_distinct_samples_and_finite_spread() -> None:
         cond_depth=1,
         epochs=5,
         batch_size=256,
-        draws=5,
+        draws=16,
         mcmc_thin=3,
     )
     s, report = train_surrogate(c, x, feature_names=["c1", "c2"], bayes="mcmc", config=cfg)
     assert s.bayes == "mcmc" and 0.0 < report.mcmc_acceptance <= 1.0
-    w = s.weights.draws(5)
-    flat = torch.cat([v.reshape(5, -1) for v in w.values()], dim=1)
-    assert len({tuple(r.tolist()) for r in flat}) == 5
-    spread = s(c[:200], draws=5).spread([0.0])
+    diagnostics = report.bayes_diagnostics()
+    assert diagnostics["chains"] == 4 and diagnostics["samples_per_chain"] == 4
+    assert sorted(diagnostics["sampled_weights"]) == ["out_b", "out_w"]
+    assert np.isfinite(diagnostics["weights"]["ess_median"])
+    w = s.weights.draws(16)
+    flat = torch.cat([v.reshape(16, -1) for v in w.values()], dim=1)
+    assert len({tuple(r.tolist()) for r in flat}) >= 4  # at least one state per chain
+    spread = s(c[:200], draws=16).spread([0.0])
     assert torch.isfinite(spread).all() and float(spread.max()) > 0
 
 

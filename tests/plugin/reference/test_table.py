@@ -9,8 +9,9 @@ import numpy as np
 import pytest
 
 from surrotag.errors import SurrotagError
-from surrotag.io.parquet import read_parquet, read_parquet_metadata, sha256_file
+from surrotag.io.parquet import read_parquet, read_parquet_metadata, sha256_file, write_parquet
 from surrotag.reference.performance import evaluate_table
+from surrotag.reference.samples import load_sample
 from surrotag.reference.table import assign_splits, build_table
 from surrotag.reference.tagger import WEIGHTS_NAME
 
@@ -30,6 +31,7 @@ def test_table_columns_labels_and_provenance(table, small_tagger: Path) -> None:
         "sample_label",
         "split",
         "sample_index",
+        "event_weight",
     ):
         assert column in on_disk.fields
     assert provenance["tagger"]["sha256"] == sha256_file(small_tagger / WEIGHTS_NAME)
@@ -43,7 +45,8 @@ def test_table_columns_labels_and_provenance(table, small_tagger: Path) -> None:
     label, sample_label = np.asarray(on_disk.label), np.asarray(on_disk.sample_label)
     contained = np.asarray(on_disk.truth_top_contained) == 1
     matched = np.asarray(on_disk.truth_top_matched) == 1
-    np.testing.assert_array_equal(label == 1, (sample_label == 1) & matched & contained)
+    hadronic = np.asarray(on_disk.truth_top_hadronic) == 1
+    np.testing.assert_array_equal(label == 1, (sample_label == 1) & matched & hadronic & contained)
     np.testing.assert_array_equal(label == 0, sample_label == 0)
     assert np.all(np.isfinite(np.asarray(on_disk.tagger_logit)))
     # splits come from disjoint generation seeds
@@ -100,3 +103,34 @@ def test_performance_report(table, tmp_path: Path) -> None:
         assert 0.0 <= figures["auc"] <= 1.0
         assert figures["eps_b_0.3"] <= figures["eps_b_0.5"]
     assert saved["published"]["PFN"] == {"auc": 0.980, "rejection_0.3": 699}
+
+
+def test_table_carries_each_jets_event_weight(table) -> None:
+    path, _built, provenance = table
+    on_disk = read_parquet(path, events=False)
+    weight = np.asarray(on_disk.event_weight)
+    assert weight.dtype == np.float64
+    event_index = np.asarray(on_disk.event_index)
+    sample_index = np.asarray(on_disk.sample_index)
+    for i, sample in enumerate(provenance["samples"]):
+        raw = np.asarray(read_parquet(sample["path"], events=False).weight, dtype=np.float64)
+        rows = sample_index == i
+        # Pythia's weight of the jet's event, over the sample's mean event weight
+        np.testing.assert_allclose(weight[rows], raw[event_index[rows]] / raw.mean(), rtol=1e-12)
+    top_rows = np.asarray(on_disk.sample_label) == 1
+    assert np.ptp(weight[top_rows]) > 0  # pTHat-biased ttbar: the weights vary
+    assert "mean 1 per sample" in provenance["event_weight"]
+
+
+def test_sample_without_weights_reads_as_weight_one(ttbar_file: Path, tmp_path: Path) -> None:
+    events = read_parquet(ttbar_file, events=False)
+    old = tmp_path / "old.parquet"
+    write_parquet(
+        events[[f for f in events.fields if f != "weight"]], old, read_parquet_metadata(ttbar_file)
+    )
+    with pytest.warns(UserWarning, match="without event weights.*regenerate"):
+        sample = load_sample(old, "top")
+    assert sample.event_weight.dtype == np.float64
+    np.testing.assert_array_equal(sample.event_weight, np.ones(len(sample.label)))
+    weighted = load_sample(ttbar_file, "top")
+    np.testing.assert_array_equal(sample.label, weighted.label)

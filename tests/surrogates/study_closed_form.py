@@ -1,0 +1,163 @@
+"""Pre-registered study: is the MCMC surrogate's spread set by the data, and calibrated?
+
+The closed-form case of the surrogate tests (``closed_form.py``: x | c ~ N(c1, 0.5 + 0.3
+|c2|), so that the exact tag probability is P(x > w | c) = 1 - Phi((w - c1) / sigma(c))).
+Everything below is fixed before any run:
+
+* runs: 1e4, 5e4 and 2e5 training rows with the default chain settings; at 5e4 rows also
+  the thinning doubled and the chain length (samples per chain) doubled;
+* data seeds 101 (1e4), 102 (5e4), 103 (2e5); training seed 0;
+* evaluation: 200 in-support points, c uniform in [-1.5, 1.5]^2 (seed 999), x 3
+  thresholds (-1, 0, 1): median spread (standard deviation over draws of P), pulls
+  (P_mean - P_true) / spread with their mean, RMS and fraction within 2; the absolute spread
+  at 20 probe points with c1 in [4, 6] (beyond the 99.9% quantile of c1 ~ N(0, 1));
+* goals: spread falls by >= 1.5x from 1e4 to 2e5 rows; moves by <= 15% when the thinning
+  or the chain length doubles; pull RMS in [0.5, 2].
+
+Usage (one configuration per process, then the summary)::
+
+    python tests/surrogates/study_closed_form.py run --rows 10000 -o study/r1e4.json
+    python tests/surrogates/study_closed_form.py summary study/*.json -o summary.json
+
+The committed summary is ``tests/surrogates/artefacts/closed_form_study.json``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+from scipy.stats import norm
+
+sys.path.insert(0, str(Path(__file__).parent))
+from closed_form import closed_form, sigma
+
+from surrotag.surrogates.train import TrainConfig, train_surrogate
+
+DATA_SEEDS = {10_000: 101, 50_000: 102, 200_000: 103}
+THRESHOLDS = np.array([-1.0, 0.0, 1.0])
+EVAL_SEED = 999
+#: Training settings shared by every run (the study varies rows, thinning and length only).
+BASE = {
+    "epochs": 40,
+    "patience": 10,
+    "draws": 20,
+    "mcmc_chains": 4,
+    "mcmc_burn_in": 5,
+    "mcmc_thin": 5,
+    "steps": 8,
+    "seed": 0,
+}
+
+
+def evaluation_points() -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(in-support points [200, 2], exact P [200, 3], probe points [20, 2])."""
+    rng = np.random.default_rng(EVAL_SEED)
+    inside = rng.uniform(-1.5, 1.5, size=(200, 2))
+    truth = norm.sf((THRESHOLDS[None, :] - inside[:, :1]) / sigma(inside)[:, None])
+    probes = np.column_stack([np.linspace(4.0, 6.0, 20), rng.uniform(-1, 1, 20)])
+    return inside, truth, probes
+
+
+def run(rows: int, thin_factor: int, length_factor: int, device: str, weights: str) -> dict:
+    """Train one MCMC surrogate and evaluate it on the pre-registered points."""
+    c, x = closed_form(rows, DATA_SEEDS[rows])
+    cfg = TrainConfig(
+        **{
+            **BASE,
+            "mcmc_thin": BASE["mcmc_thin"] * thin_factor,
+            "draws": BASE["draws"] * length_factor,
+            "device": device,
+            "mcmc_weights": tuple(weights.split(",")),
+        }
+    )
+    start = time.perf_counter()
+    model, report = train_surrogate(c, x, feature_names=["c1", "c2"], bayes="mcmc", config=cfg)
+    seconds = time.perf_counter() - start
+    inside, truth, probes = evaluation_points()
+    with torch.inference_mode():
+        p = model(inside, draws=cfg.draws).prob_above(THRESHOLDS).numpy()
+        p_probe = model(probes, draws=cfg.draws).prob_above(THRESHOLDS).numpy()
+        q_probe = model(probes, draws=cfg.draws).quantile([0.16, 0.5, 0.84]).numpy()
+        q_in = model(inside, draws=cfg.draws).quantile([0.16, 0.5, 0.84]).numpy()
+    mean, spread = p.mean(0), p.std(0, ddof=1)
+    pull = (mean - truth) / spread
+    return {
+        "rows": rows,
+        "thin": cfg.mcmc_thin,
+        "draws": cfg.draws,
+        "weights": weights,
+        "device": device,
+        "seconds": seconds,
+        "mcmc": report.mcmc,
+        "median_spread": float(np.median(spread)),
+        "mean_abs_error": float(np.abs(mean - truth).mean()),
+        "pull_mean": float(pull.mean()),
+        "pull_rms": float(np.sqrt((pull**2).mean())),
+        "pull_within_2": float((np.abs(pull) < 2).mean()),
+        "probe_median_spread": float(np.median(p_probe.std(0, ddof=1))),
+        "probe_median_quantile_spread": float(np.median(q_probe.std(0, ddof=1))),
+        "inside_median_quantile_spread": float(np.median(q_in.std(0, ddof=1))),
+    }
+
+
+def summary(results: list[dict]) -> dict:
+    """The study's figures and goals from the runs."""
+    base = {
+        r["rows"]: r
+        for r in results
+        if r["thin"] == BASE["mcmc_thin"] and r["draws"] == BASE["draws"]
+    }
+    thin2 = next(r for r in results if r["thin"] == 2 * BASE["mcmc_thin"])
+    long2 = next(r for r in results if r["draws"] == 2 * BASE["draws"])
+    shrink = base[10_000]["median_spread"] / base[200_000]["median_spread"]
+    thin_move = thin2["median_spread"] / base[50_000]["median_spread"] - 1
+    long_move = long2["median_spread"] / base[50_000]["median_spread"] - 1
+    rms = [r["pull_rms"] for r in results]
+    return {
+        "study": "closed-form calibration of the MCMC surrogate (pre-registered, see "
+        "tests/surrogates/study_closed_form.py)",
+        "spread_shrink_1e4_to_2e5": shrink,
+        "spread_change_thin_doubled": thin_move,
+        "spread_change_length_doubled": long_move,
+        "pull_rms": rms,
+        "goals": {
+            "spread_shrinks_1.5x": shrink >= 1.5,
+            "thin_within_15pct": abs(thin_move) <= 0.15,
+            "length_within_15pct": abs(long_move) <= 0.15,
+            "pull_rms_0.5_to_2": all(0.5 <= v <= 2 for v in rms),
+        },
+        "runs": results,
+    }
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    sub = parser.add_subparsers(dest="command", required=True)
+    one = sub.add_parser("run")
+    one.add_argument("--rows", type=int, choices=sorted(DATA_SEEDS), required=True)
+    one.add_argument("--thin-factor", type=int, default=1)
+    one.add_argument("--length-factor", type=int, default=1)
+    one.add_argument("--device", default="cpu")
+    one.add_argument("--weights", default="out")
+    one.add_argument("-o", "--out", type=Path, required=True)
+    agg = sub.add_parser("summary")
+    agg.add_argument("runs", nargs="+", type=Path)
+    agg.add_argument("-o", "--out", type=Path, required=True)
+    args = parser.parse_args()
+    if args.command == "run":
+        result = run(args.rows, args.thin_factor, args.length_factor, args.device, args.weights)
+    else:
+        result = summary([json.loads(p.read_text()) for p in args.runs])
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    args.out.write_text(json.dumps(result, indent=1) + "\n")
+    print(json.dumps({k: v for k, v in result.items() if k not in ("runs", "mcmc")}, indent=1))
+
+
+if __name__ == "__main__":
+    main()
