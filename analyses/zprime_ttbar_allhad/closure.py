@@ -62,6 +62,7 @@ from typing import TYPE_CHECKING, Any, Final
 import numpy as np
 
 from surrotag.errors import AnalysisError, InputFileError
+from surrotag.io.atomic import strict_json
 
 if TYPE_CHECKING:
     from surrotag.analysis import AnalysisCard
@@ -205,7 +206,7 @@ class BootstrapInterval:
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-able dict (infinities as None)."""
-        return {k: _finite(v) for k, v in dataclasses.asdict(self).items()}
+        return {k: strict_json(v) for k, v in dataclasses.asdict(self).items()}
 
 
 def bootstrap_interval(
@@ -367,9 +368,9 @@ class RegionCheck:
     def to_dict(self) -> dict[str, Any]:
         """JSON-able dict."""
         out = dataclasses.asdict(self)
-        out["pull"] = _finite(self.pull)
+        out["pull"] = strict_json(self.pull)
         out["relative_difference"] = (
-            _finite(self.recast / self.official - 1.0) if self.official else None
+            strict_json(self.recast / self.official - 1.0) if self.official else None
         )
         return out
 
@@ -438,7 +439,7 @@ class PathResult:
         return {
             "path": self.path,
             "regions": {r.region: r.to_dict() for r in self.regions},
-            "mu_up_expected": _finite(self.mu_up_expected),
+            "mu_up_expected": strict_json(self.mu_up_expected),
             "mu_up_inside_interval": self.mu_up_inside,
             "ood_fraction": self.ood_fraction,
             "seconds": self.seconds,
@@ -603,7 +604,7 @@ def append_history(
 
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    line = json.dumps(_finite(dict(record)), sort_keys=True, allow_nan=False)
+    line = json.dumps(strict_json(dict(record)), sort_keys=True, allow_nan=False)
     with _folder_lock(path.parent):
         if path.exists():
             text = path.read_text(encoding="utf-8")
@@ -858,19 +859,6 @@ def markdown(run: Mapping[str, Any]) -> str:
 
 def _fmt(value: float | None) -> str:
     return "inf" if value is None else f"{value:.3g}"
-
-
-def _finite(value: Any) -> Any:
-    """NaN and infinities -> None, recursively; numpy scalars -> Python (strict JSON)."""
-    if isinstance(value, dict):
-        return {k: _finite(v) for k, v in value.items()}
-    if isinstance(value, list | tuple):
-        return [_finite(v) for v in value]
-    if isinstance(value, float | np.floating):
-        return float(value) if math.isfinite(value) else None
-    if isinstance(value, np.integer | np.bool_):
-        return value.item()
-    return value
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -8,13 +8,32 @@ the new one, and the temporary file is removed on any error.
 from __future__ import annotations
 
 import json
+import math
 import os
 import tempfile
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-__all__ = ["write_json_atomic", "write_text_atomic"]
+__all__ = ["strict_json", "write_json_atomic", "write_text_atomic"]
+
+
+def strict_json(value: Any) -> Any:
+    """NaN and infinities -> None, recursively; numpy scalars -> Python (strict JSON).
+
+    Example:
+        >>> strict_json({"a": [1.0, float("nan")], "b": (float("inf"),)})
+        {'a': [1.0, None], 'b': [None]}
+    """
+    if isinstance(value, dict):
+        return {k: strict_json(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [strict_json(v) for v in value]
+    if hasattr(value, "item") and getattr(value, "ndim", None) == 0:  # numpy scalar
+        value = value.item()
+    if isinstance(value, float):
+        return value if math.isfinite(value) else None
+    return value
 
 
 def write_text_atomic(path: str | os.PathLike[str], text: str) -> Path:

@@ -39,7 +39,7 @@ from typing import Any, Final
 
 import numpy as np
 
-from surrotag.io.atomic import write_json_atomic
+from surrotag.io.atomic import strict_json, write_json_atomic
 from surrotag.reference.ship import EFFICIENCY_PT_EDGES
 from surrotag.validation import metrics
 from surrotag.validation.cells import (
@@ -204,7 +204,7 @@ class ValidationReport:
             "timings": dict(self.timings),
             "seconds": self.seconds,
         }
-        return _finite(document)
+        return strict_json(document)
 
 
 def _agreement(views: Mapping[str, EfficiencyView], classes: Sequence[str]) -> dict[str, Any]:
@@ -427,22 +427,9 @@ def _goals(
     return tuple(goals)
 
 
-def _finite(value: Any) -> Any:
-    """NaN/inf -> None, recursively (strict JSON); numpy scalars -> Python."""
-    if isinstance(value, dict):
-        return {k: _finite(v) for k, v in value.items()}
-    if isinstance(value, list | tuple):
-        return [_finite(v) for v in value]
-    if isinstance(value, float | np.floating):
-        return float(value) if math.isfinite(value) else None
-    if isinstance(value, np.integer | np.bool_):
-        return value.item()
-    return value
-
-
 def write_json(document: Mapping[str, Any], path: Path) -> Path:
     """Write strict JSON atomically: a temporary file beside ``path``, then os.replace."""
-    return write_json_atomic(path, _finite(dict(document)), indent=1)
+    return write_json_atomic(path, strict_json(dict(document)), indent=1)
 
 
 def validate_surrogate(
