@@ -478,7 +478,9 @@ def test_contour_interpolation_is_exact_for_log_linear_cls(tmp_path):
     assert _no_temporaries(tmp_path) == []
 
 
-def test_killed_worker_reruns_its_point_once(tmp_path, client, calls_file, example_file):
+def test_killed_worker_reruns_its_point_once(
+    tmp_path, client, calls_file, example_file, atlas_workspace_file
+):
     """Kill the worker process running a point: Dask restarts it and the point still finishes."""
     import threading
 

@@ -136,6 +136,27 @@ def summary(results: list[dict]) -> dict:
     }
 
 
+def markdown(result: dict) -> str:
+    """The README table of a summary."""
+    lines = [
+        "| rows | thin | draws | median spread of P | mean \\|P - P_true\\| | pull mean / RMS "
+        "| \\|pull\\| < 2 | acceptance | ESS weights (median / min) "
+        "| R-hat weights (median / max) | lag ratio |",
+        "| ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |",
+    ]
+    for r in sorted(result["runs"], key=lambda r: (r["rows"], r["thin"], r["draws"])):
+        w = r["mcmc"]["weights"]
+        acc = np.mean(r["mcmc"]["acceptance"])
+        lines.append(
+            f"| {r['rows']} | {r['thin']} | {r['draws']} | {r['median_spread']:.4f} "
+            f"| {r['mean_abs_error']:.4f} | {r['pull_mean']:.2f} / {r['pull_rms']:.2f} "
+            f"| {r['pull_within_2']:.2f} | {acc:.2f} "
+            f"| {w['ess_median']:.1f} / {w['ess_min']:.1f} | {w['rhat_median']:.2f} / "
+            f"{w['rhat_max']:.2f} | {w['lag_distance_ratio']:.2f} |"
+        )
+    return "\n".join(lines)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     sub = parser.add_subparsers(dest="command", required=True)
@@ -157,6 +178,8 @@ def main() -> None:
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps(result, indent=1) + "\n")
     print(json.dumps({k: v for k, v in result.items() if k not in ("runs", "mcmc")}, indent=1))
+    if args.command == "summary":
+        print(markdown(result))
 
 
 if __name__ == "__main__":
