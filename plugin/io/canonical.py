@@ -42,12 +42,18 @@ from __future__ import annotations
 from typing import Final
 
 import awkward as ak
+import numpy as np
 import vector
+
+from surrotag.errors import InputValueError
 
 __all__ = [
     "COLLECTIONS",
+    "ETA_SENTINEL",
+    "KINEMATIC_FIELDS",
     "LEVELS",
     "MOMENTUM_COLLECTIONS",
+    "check_finite",
     "with_vector_behaviour",
 ]
 
@@ -70,6 +76,79 @@ COLLECTIONS: Final = (
 
 #: Collections whose records are four-momenta (``Momentum4D``).
 MOMENTUM_COLLECTIONS: Final = ("fatjets", "jets", "electrons", "muons", "photons", "particles")
+
+
+#: |eta| above this is no physical direction but a sentinel (Delphes writes eta = +-999.9
+#: for objects with pT = 0); pT sinh(eta) and pT cosh(eta) overflow from |eta| ~ 710.
+ETA_SENTINEL: Final = 100.0
+
+#: The kinematic fields of each momentum collection that must be finite in every object
+#: (NaN is allowed elsewhere: missing substructure, ``met`` of an event without one).
+KINEMATIC_FIELDS: Final = {
+    "fatjets": ("pt", "eta", "phi", "mass"),
+    "jets": ("pt", "eta", "phi", "mass"),
+    "electrons": ("pt", "eta", "phi", "mass"),
+    "muons": ("pt", "eta", "phi", "mass"),
+    "photons": ("pt", "eta", "phi", "mass"),
+    "particles": ("px", "py", "pz", "E"),
+}
+
+
+def _bad_values(values: ak.Array, field: str) -> ak.Array:
+    """True where a kinematic value is non-finite (or, for eta, a sentinel)."""
+    bad = ~np.isfinite(values)
+    if field == "eta":
+        bad = bad | (np.abs(values) > ETA_SENTINEL)
+    return ak.fill_none(bad, False)
+
+
+def check_finite(events: ak.Array, source: object) -> None:
+    """Refuse canonical events whose objects have non-finite or sentinel kinematics.
+
+    Every reader's output passes through here (:func:`surrotag.io.iter_events`,
+    :func:`surrotag.io.read_parquet`). A NaN pT, eta or phi would otherwise fail every cut
+    silently and change the yields, and an infinite or sentinel eta makes four-vectors
+    overflow, so such objects are an error rather than a silent drop. Checked: the
+    :data:`KINEMATIC_FIELDS` of each collection present, and the constituents of reference
+    fat jets (px, py, pz, E).
+
+    Args:
+        events: canonical events (any subset of :data:`COLLECTIONS`).
+        source: the file (or a name) for the message.
+
+    Raises:
+        InputValueError: one line naming the file, collection, field and how many objects
+            and events are affected, and how to fix it.
+    """
+    checks: list[tuple[str, str, ak.Array, int]] = []
+    for name, fields in KINEMATIC_FIELDS.items():
+        if name not in events.fields:
+            continue
+        column = events[name]
+        checks += [(name, f, column[f], 1) for f in fields if f in column.fields]
+        if name == "fatjets" and "constituents" in column.fields:
+            parts = column.constituents
+            checks += [
+                ("fatjets.constituents", f, parts[f], 2)
+                for f in ("px", "py", "pz", "E")
+                if f in parts.fields
+            ]
+    for name, field, values, depth in checks:
+        bad = _bad_values(values, field)
+        n_objects = int(ak.sum(bad, axis=None))
+        if n_objects == 0:
+            continue
+        per_event = bad if depth == 1 else ak.any(bad, axis=-1)
+        n_events = int(ak.sum(ak.any(per_event, axis=1)))
+        what = "non-finite or sentinel (|eta| > 100)" if field == "eta" else "non-finite"
+        plural = "object" if n_objects == 1 else "objects"
+        keep = (
+            f" (e.g. keep ak.all(np.isfinite(events.{name}.{field}), axis=1))" if depth == 1 else ""
+        )
+        raise InputValueError(
+            f"{source}: {n_objects} {plural} of {name} in {n_events} event(s) with {what} "
+            f"{field}; drop those events{keep} or regenerate the file"
+        )
 
 
 def with_vector_behaviour(events: ak.Array) -> ak.Array:

@@ -21,6 +21,7 @@ import awkward as ak
 import numpy as np
 
 from surrotag.errors import MissingBranchError, MissingDependencyError
+from surrotag.io.canonical import ETA_SENTINEL
 from surrotag.io.rootfile import RootTree, event_weight, unit_weight_chunks
 from surrotag.io.truth import make_particles
 
@@ -227,42 +228,65 @@ def _fatjets(chunk: ak.Array) -> ak.Array:
     )
 
 
-def eflow_candidates(arrays: ak.Array) -> ak.Array:
+def eflow_candidates(arrays: ak.Array, *, source: object = None) -> ak.Array:
     """Particle-flow candidates of Delphes' EFlow branches as one list per event.
+
+    Candidates with non-finite pT, eta or phi, or a sentinel eta (|eta| >
+    :data:`~surrotag.io.canonical.ETA_SENTINEL`; Delphes writes eta = 999.9 for zero-pT
+    tracks), would give infinite or NaN four-vectors, which crash fastjet: they are dropped,
+    and a warning counts them per branch.
 
     Args:
         arrays: events with the :data:`EFLOW` leaves (e.g. ``EFlowTrack.PT``), as
             ``uproot`` ``arrays()`` returns them.
+        source: the file (or a name) for the warning.
 
     Returns:
         events x var * {px, py, pz, E (GeV, massless), charge (int32; 0 for photons and
-        neutral hadrons)}: tracks, then photons, then neutral hadrons.
+        neutral hadrons)}: tracks, then photons, then neutral hadrons, all finite.
     """
     pieces = []
+    dropped: dict[str, int] = {}
+    total = 0
     for branch, (pt_leaf, _) in EFLOW.items():
         pt = ak.values_astype(arrays[f"{branch}.{pt_leaf}"], np.float64)
         eta = ak.values_astype(arrays[f"{branch}.Eta"], np.float64)
         phi = ak.values_astype(arrays[f"{branch}.Phi"], np.float64)
+        with np.errstate(all="ignore"):  # overflow of sentinels: dropped just below
+            momenta = {
+                "px": pt * np.cos(phi),
+                "py": pt * np.sin(phi),
+                "pz": pt * np.sinh(eta),
+                "E": pt * np.cosh(eta),
+            }
+        good = np.abs(eta) <= ETA_SENTINEL
+        for component in momenta.values():
+            good = good & np.isfinite(component)
+        n_bad = int(ak.sum(~good))
+        total += int(ak.sum(ak.num(pt, axis=1)))
+        if n_bad:
+            dropped[branch] = n_bad
         charge = (
             ak.values_astype(arrays[f"{branch}.Charge"], np.int32)
             if branch == "EFlowTrack"
-            else ak.values_astype(pt * 0, np.int32)
+            else ak.values_astype(ak.zeros_like(pt), np.int32)
         )
-        pieces.append(
-            ak.zip(
-                {
-                    "px": pt * np.cos(phi),
-                    "py": pt * np.sin(phi),
-                    "pz": pt * np.sinh(eta),
-                    "E": pt * np.cosh(eta),
-                    "charge": charge,
-                }
-            )
+        pieces.append(ak.zip({**momenta, "charge": charge})[good])
+    if dropped:
+        counts = ", ".join(f"{branch} {n}" for branch, n in dropped.items())
+        log.warning(
+            "%s: dropped %d of %d EFlow candidates (%s) with non-finite or sentinel "
+            "(|eta| > %g) kinematics before reclustering fat jets",
+            source if source is not None else "EFlow",
+            sum(dropped.values()),
+            total,
+            counts,
+            ETA_SENTINEL,
         )
     return ak.concatenate(pieces, axis=1)
 
 
-def _reclustered_fatjets(chunk: ak.Array) -> ak.Array:
+def _reclustered_fatjets(path: Path, chunk: ak.Array) -> ak.Array:
     """Fat jets reclustered from the EFlow objects (see :func:`missing_fatjets`)."""
     try:
         from surrotag.reference.jets import recluster_fatjets
@@ -271,7 +295,7 @@ def _reclustered_fatjets(chunk: ak.Array) -> ak.Array:
             f"reclustering fat jets needs fastjet ({error}); pip install 'surrotag[reference]'"
         ) from None
     jets = recluster_fatjets(
-        eflow_candidates(chunk), radius=0.8, pt_min=RECLUSTER_PT_MIN, eta_max=np.inf
+        eflow_candidates(chunk, source=path), radius=0.8, pt_min=RECLUSTER_PT_MIN, eta_max=np.inf
     )
     return ak.with_name(jets[[f for f in jets.fields if f != "constituents"]], "Momentum4D")
 
@@ -281,7 +305,7 @@ def _build(path: Path, chunk: ak.Array, collections: Sequence[str]) -> dict[str,
     builders: dict[str, Callable[[], ak.Array]] = {
         "weight": lambda: event_weight(chunk),
         "fatjets": lambda: (
-            _fatjets(chunk) if "FatJet.PT" in chunk.fields else _reclustered_fatjets(chunk)
+            _fatjets(chunk) if "FatJet.PT" in chunk.fields else _reclustered_fatjets(path, chunk)
         ),
         "jets": lambda: ak.zip(
             {

@@ -4,11 +4,13 @@
 globs (``"runs/*.lhe.gz"``) and MadGraph5_aMC@NLO output folders. A MadGraph run folder is
 ``PROC/Events/run_NN/``; it holds ``<tag>_delphes_events.root`` when Delphes ran (preferred:
 reconstructed objects) and ``unweighted_events.lhe.gz`` (parton level), plus the run banner
-``run_NN_<tag>_banner.txt``. The process folder ``PROC`` or its ``Events`` folder may be given
-when it holds exactly one run.
+``run_NN_<tag>_banner.txt``; when neither is there, the Pythia 8 record
+``<tag>_pythia8_events.hepmc.gz`` is taken (generator level, read as a truth record). The
+process folder ``PROC`` or its ``Events`` folder may be given when it holds exactly one run.
 
 :func:`input_cross_section` reads the cross-section that the inputs carry, in order of
 preference per file: the LHE ``<init>`` block (sum of ``XSECUP``, pb; arXiv:hep-ph/0609017),
+the HepMC cross-section of the last event that records one (pb),
 the provenance of surrotag's own Parquet samples (``sigma_pb``, recorded by
 ``surrotag reference generate``), and the MadGraph banner of the run folder
 (``#  Integrated weight (pb)  :  0.123``). :func:`input_sqrt_s` reads the collision energy
@@ -40,6 +42,7 @@ __all__ = [
 #: File names of a MadGraph run folder, in order of preference.
 _DELPHES_GLOB: Final = "*_delphes_events.root"
 _LHE_NAMES: Final = ("unweighted_events.lhe.gz", "unweighted_events.lhe")
+_HEPMC_GLOB: Final = "*_pythia8_events.hepmc*"
 _BANNER_GLOB: Final = "*_banner.txt"
 _GLOB_CHARS: Final = re.compile(r"[*?\[]")
 _XSEC_LINE: Final = re.compile(r"Integrated weight \(pb\)\s*:\s*([-+0-9.eEdD]+)")
@@ -67,8 +70,8 @@ class CrossSection:
     Attributes:
         value_pb: sigma in pb (>= 0).
         error_pb: its uncertainty in pb (0 when unknown).
-        source: ``option`` (given by the user), ``lhe-init``, ``parquet-provenance`` or
-            ``madgraph-banner``.
+        source: ``option`` (given by the user), ``lhe-init``, ``hepmc``,
+            ``parquet-provenance`` or ``madgraph-banner``.
         detail: the file it was read from (or the option), for the report.
     """
 
@@ -85,7 +88,7 @@ def _run_folder_files(folder: Path) -> list[Path]:
     for name in _LHE_NAMES:
         if (folder / name).is_file():
             return [folder / name]
-    return []
+    return sorted(folder.glob(_HEPMC_GLOB))
 
 
 def _runs_of(folder: Path) -> list[Path]:
@@ -108,8 +111,8 @@ def _expand_folder(folder: Path) -> tuple[list[Path], Path]:
             f"e.g. {runs[0]}, or its event files"
         )
     raise InputFileError(
-        f"{folder}: no event files found: a MadGraph run folder holds {_DELPHES_GLOB} or "
-        f"{_LHE_NAMES[0]} (Events/run_*/); pass event files or such a folder"
+        f"{folder}: no event files found: a MadGraph run folder holds {_DELPHES_GLOB}, "
+        f"{_LHE_NAMES[0]} or {_HEPMC_GLOB} (Events/run_*/); pass event files or such a folder"
     )
 
 
@@ -179,7 +182,8 @@ def _file_cross_section(path: Path, run: Path | None) -> CrossSection | None:
 
     found = cross_section(path)
     if found is not None:
-        source = "lhe-init" if sniff_format(path) == "lhe" else "parquet-provenance"
+        fmt = sniff_format(path)
+        source = {"lhe": "lhe-init", "hepmc": "hepmc"}.get(fmt, "parquet-provenance")
         return CrossSection(found[0], found[1], source, str(path))
     banner = madgraph_banner(run)
     if banner is not None:

@@ -21,7 +21,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from surrotag.errors import CorruptFileError, FormatError, InputFileError
-from surrotag.io.canonical import with_vector_behaviour
+from surrotag.io.canonical import check_finite, with_vector_behaviour
 
 __all__ = [
     "METADATA_KEY",
@@ -108,10 +108,15 @@ def read_parquet(
     Args:
         path: the file.
         columns: top-level fields to read (all when None).
-        events: attach the ``Momentum4D`` behaviour of canonical events.
+        events: the file holds canonical events: refuse non-finite kinematics
+            (:func:`surrotag.io.canonical.check_finite`) and attach the ``Momentum4D``
+            behaviour.
 
     Returns:
         The array; canonical events get ``vector`` behaviour.
+
+    Raises:
+        InputValueError: canonical events with non-finite or sentinel kinematics.
     """
     path = Path(path)
     parquet = _open(path)
@@ -127,4 +132,7 @@ def read_parquet(
     except (pa.ArrowInvalid, OSError) as error:
         raise CorruptFileError(f"{path}: corrupt Parquet data ({error})") from None
     array = ak.from_arrow(table)
-    return with_vector_behaviour(array) if events else array
+    if not events:
+        return array
+    check_finite(array, path)
+    return with_vector_behaviour(array)

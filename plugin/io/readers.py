@@ -17,7 +17,7 @@ from pathlib import Path
 import awkward as ak
 
 from surrotag.errors import CorruptFileError, EmptyInputError, FormatError
-from surrotag.io.canonical import COLLECTIONS, LEVELS, with_vector_behaviour
+from surrotag.io.canonical import COLLECTIONS, LEVELS, check_finite, with_vector_behaviour
 from surrotag.io.sniff import existing_file, level_of, sniff_format
 
 __all__ = ["PathLike", "cross_section", "iter_events", "read_events"]
@@ -82,6 +82,10 @@ def _iter_file(
         from surrotag.io.lhe import iter_lhe
 
         yield from iter_lhe(path, wanted, entry_stop=entry_stop, step_size=step_size)
+    elif fmt == "hepmc":
+        from surrotag.io.hepmc import iter_hepmc
+
+        yield from iter_hepmc(path, wanted, entry_stop=entry_stop, step_size=step_size)
     else:
         yield from _iter_parquet(path, wanted, strict, entry_stop, step_size)
 
@@ -135,9 +139,9 @@ def iter_events(
     """Yield chunks of canonical events from one or more event files.
 
     Args:
-        paths: one file or a list (Delphes ROOT, ExRootAnalysis ROOT, LHE, LHE.gz,
-            surrotag Parquet; recognised by content, formats may be mixed if the levels
-            agree).
+        paths: one file or a list (Delphes ROOT, ExRootAnalysis ROOT, LHE, LHE.gz, HepMC2/3
+            ASCII (plain or gzip), surrotag Parquet; recognised by content, formats may be
+            mixed if the levels agree).
         level: ``"delphes"`` or ``"parton"``; None takes the first file's level. Reading a
             Delphes file at ``"parton"`` level gives its truth record only.
         collections: subset of :data:`~surrotag.io.canonical.COLLECTIONS` to read; only the
@@ -153,6 +157,8 @@ def iter_events(
         InputFileError: a missing file, or one of its subclasses: FormatError (unknown
             format, wrong tree, mixed levels), MissingBranchError, EmptyInputError,
             CorruptFileError.
+        InputValueError: objects with non-finite or sentinel kinematics
+            (:func:`surrotag.io.canonical.check_finite`).
     """
     if level is not None and level not in LEVELS:
         raise FormatError(f"unknown level {level!r}; choose from {', '.join(LEVELS)}")
@@ -182,6 +188,7 @@ def iter_events(
         log.debug("%s: format %s, level %s, collections %s", path, fmt, level, wanted)
         for fields in _iter_file(path, fmt, file_level, level, wanted, remaining, step_size):
             chunk = ak.zip(fields, depth_limit=1)
+            check_finite(chunk, path)
             read += len(chunk)
             yield with_vector_behaviour(chunk)
 
@@ -221,7 +228,9 @@ def cross_section(path: PathLike) -> tuple[float, float] | None:
 
     LHE: the ``<init>`` block (:func:`surrotag.io.lhe.lhe_cross_section`). ExRootAnalysis
     ``LHEF`` trees do not keep the ``<init>`` block, and Delphes' ``Event.CrossSection`` is
-    not filled reliably (it depends on the input reader), so both give None. Parquet: the
+    not filled reliably (it depends on the input reader), so both give None. HepMC: the
+    cross-section of the last event that records one
+    (:func:`surrotag.io.hepmc.hepmc_cross_section`). Parquet: the
     ``sigma_pb`` (and ``sigma_err_pb``) provenance keys that reference samples record.
     """
     fmt = sniff_format(path)
@@ -229,6 +238,10 @@ def cross_section(path: PathLike) -> tuple[float, float] | None:
         from surrotag.io.lhe import lhe_cross_section
 
         return lhe_cross_section(path)
+    if fmt == "hepmc":
+        from surrotag.io.hepmc import hepmc_cross_section
+
+        return hepmc_cross_section(path)
     if fmt == "parquet":
         from surrotag.io.parquet import read_parquet_metadata
 

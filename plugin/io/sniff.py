@@ -2,9 +2,10 @@
 
 Formats: ``"delphes"`` (Delphes ROOT, tree ``Delphes``), ``"exroot"`` (MadGraph
 ExRootAnalysis parton-level ROOT, tree ``LHEF``), ``"lhe"`` (Les Houches Event text, plain
-or gzip-compressed; arXiv:hep-ph/0609017, arXiv:1405.1067 for LHEF v3) and ``"parquet"``
-(surrotag's own files). File names are never trusted: a ``.root`` that holds text is
-reported as such.
+or gzip-compressed; arXiv:hep-ph/0609017, arXiv:1405.1067 for LHEF v3), ``"hepmc"`` (HepMC3
+``Asciiv3`` or HepMC2 ``IO_GenEvent`` text, plain or gzip-compressed; read at the
+``"parton"`` level, i.e. as a truth record) and ``"parquet"`` (surrotag's own files). File
+names are never trusted: a ``.root`` that holds text is reported as such.
 """
 
 from __future__ import annotations
@@ -33,7 +34,7 @@ __all__ = [
 ]
 
 #: Every format :func:`sniff_format` can return.
-FORMATS: Final = ("delphes", "exroot", "lhe", "parquet")
+FORMATS: Final = ("delphes", "exroot", "lhe", "hepmc", "parquet")
 
 #: Tree name of each ROOT format.
 ROOT_TREES: Final = {"delphes": "Delphes", "exroot": "LHEF"}
@@ -121,7 +122,7 @@ def _root_format(path: Path) -> str:
     )
 
 
-def _is_lhe_text(path: Path, compressed: bool) -> bool:
+def _text_head(path: Path, compressed: bool) -> bytes:
     try:
         if compressed:
             with gzip.open(path, "rb") as stream:
@@ -133,7 +134,23 @@ def _is_lhe_text(path: Path, compressed: bool) -> bool:
         raise CorruptFileError(
             f"{path}: corrupt gzip stream ({error}); re-copy or re-compress the file"
         ) from error
-    return _LHE_TAG in head
+    return head
+
+
+def _is_lhe_text(path: Path, compressed: bool) -> bool:
+    return _LHE_TAG in _text_head(path, compressed)
+
+
+def _text_format(path: Path, compressed: bool) -> str | None:
+    """``"lhe"``, ``"hepmc"`` or None from the first (decompressed) bytes of a text file."""
+    from surrotag.io.hepmc import hepmc_version
+
+    head = _text_head(path, compressed)
+    if _LHE_TAG in head:
+        return "lhe"
+    if hepmc_version(path, head) is not None:
+        return "hepmc"
+    return None
 
 
 def sniff_format(path: str | os.PathLike[str]) -> str:
@@ -147,7 +164,8 @@ def sniff_format(path: str | os.PathLike[str]) -> str:
 
     Raises:
         InputFileError: missing file.
-        FormatError: not a ROOT, LHE or Parquet file, or a ROOT file without a known tree.
+        FormatError: not a ROOT, LHE, HepMC or Parquet file, a ROOT file without a known
+            tree, or a HepMC version surrotag does not read.
         CorruptFileError: a ROOT or gzip file whose bytes are damaged.
     """
     path = existing_file(path)
@@ -158,14 +176,18 @@ def sniff_format(path: str | os.PathLike[str]) -> str:
     if magic == _PARQUET_MAGIC:
         return "parquet"
     if magic[:2] == _GZIP_MAGIC:
-        if _is_lhe_text(path, compressed=True):
-            return "lhe"
-        raise FormatError(f"{path}: gzip file that does not hold LHE text (<LesHouchesEvents>)")
-    if _is_lhe_text(path, compressed=False):
-        return "lhe"
+        fmt = _text_format(path, compressed=True)
+        if fmt is not None:
+            return fmt
+        raise FormatError(
+            f"{path}: gzip file that does not hold LHE text (<LesHouchesEvents>) or HepMC text"
+        )
+    fmt = _text_format(path, compressed=False)
+    if fmt is not None:
+        return fmt
     raise FormatError(
         f"{path}: not an event file surrotag reads (Delphes or ExRootAnalysis ROOT, LHE, "
-        "LHE.gz, surrotag Parquet); starts with "
+        "LHE.gz, HepMC, HepMC.gz, surrotag Parquet); starts with "
         f"{magic!r}"
     )
 
@@ -184,7 +206,7 @@ def level_of(fmt: str, path: str | os.PathLike[str] | None = None) -> str:
     """
     if fmt == "delphes":
         return "delphes"
-    if fmt in ("exroot", "lhe"):
+    if fmt in ("exroot", "lhe", "hepmc"):
         return "parton"
     if fmt != "parquet":
         raise FormatError(f"unknown format {fmt!r}; expected one of {', '.join(FORMATS)}")
