@@ -35,7 +35,8 @@ from typing import Any, Final
 import awkward as ak
 import numpy as np
 
-from surrotag.errors import CorruptFileError, EmptyInputError, FormatError, SurrotagError
+from surrotag.errors import CorruptFileError, EmptyInputError, FormatError
+from surrotag.io.decoding import decoding_errors
 from surrotag.io.truth import make_particles
 
 __all__ = [
@@ -169,22 +170,15 @@ class _TailRecorder(io.BufferedIOBase):
 
 @contextmanager
 def _decoding(path: Path, doing: str) -> Iterator[None]:
-    """Silence HepMC3's own messages and turn every decoding exception into one error."""
+    """Silence HepMC3's own messages; every decoding exception becomes one error."""
     import pyhepmc
 
     errors, warnings = pyhepmc.Setup.print_errors, pyhepmc.Setup.print_warnings
     pyhepmc.Setup.print_errors = False
     pyhepmc.Setup.print_warnings = False
     try:
-        yield
-    except SurrotagError:
-        raise
-    except Exception as error:
-        detail = str(error).splitlines()[0] if str(error) else "no detail"
-        raise CorruptFileError(
-            f"{path}: corrupt or truncated HepMC file while {doing} "
-            f"({type(error).__name__}: {detail}); re-copy or regenerate it"
-        ) from error
+        with decoding_errors(path, "HepMC", doing):
+            yield
     finally:
         pyhepmc.Setup.print_errors = errors
         pyhepmc.Setup.print_warnings = warnings

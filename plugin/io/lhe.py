@@ -27,7 +27,8 @@ from typing import Any, Final
 import awkward as ak
 import numpy as np
 
-from surrotag.errors import CorruptFileError, EmptyInputError, FormatError, SurrotagError
+from surrotag.errors import CorruptFileError, EmptyInputError, FormatError
+from surrotag.io.decoding import decoding_errors
 from surrotag.io.truth import make_particles
 
 __all__ = ["LHE_COLLECTIONS", "iter_lhe", "lhe_cross_section"]
@@ -39,18 +40,9 @@ LHE_COLLECTIONS: Final = ("weight", "particles")
 @contextmanager
 def _decoding(path: Path, doing: str) -> Iterator[None]:
     """Turn pylhe's parse warnings and every decoding exception into CorruptFileError."""
-    with warnings.catch_warnings():
+    with warnings.catch_warnings(), decoding_errors(path, "LHE", doing):
         warnings.filterwarnings("error", message="Parse Error", category=RuntimeWarning)
-        try:
-            yield
-        except SurrotagError:
-            raise
-        except Exception as error:
-            detail = str(error).splitlines()[0] if str(error) else "no detail"
-            raise CorruptFileError(
-                f"{path}: corrupt or truncated LHE file while {doing} "
-                f"({type(error).__name__}: {detail}); re-copy or regenerate it"
-            ) from error
+        yield
 
 
 def _open(path: Path) -> Any:
