@@ -113,7 +113,7 @@ ZPRIME_SEEDS: Final = {1000.0: 2001, 1500.0: 2002, 2000.0: 2003, 2500.0: 2004, 3
 #: about half the closure's 10 % tolerance on 5000 events.
 ZPRIME_EVENTS: Final = {1000.0: 50000, 1500.0: 20000, 2000.0: 20000, 2500.0: 5000, 3500.0: 5000}
 ZPRIME_JOBS: Final = 1
-#: The mass meant to lie beyond the surrogates' training support (issue 6's OOD showcase).
+#: The mass meant to lie beyond the surrogates' training support (a showcase of the OOD flag).
 #: Its jets (pT ~ 1.7 TeV) are in fact inside the pT support of the pTHat-biased training
 #: set (up to ~3.4 TeV); the closure reports the fraction of jets flagged.
 ZPRIME_OOD_MASSES: Final = (3500.0,)
