@@ -414,6 +414,10 @@ def _sampled(name: str, groups: tuple[str, ...]) -> bool:
     return "all" in groups or any(name.startswith(g) for g in groups)
 
 
+#: Rows x chains per chunk of the whole-set energy (bounds memory, keeps matmuls large).
+_ENERGY_CHUNK = 16_384
+
+
 class _Posterior:
     """The exact posterior of a subspace of the weights, the others fixed at the optimum.
 
@@ -463,20 +467,16 @@ class _Posterior:
         return flat
 
     def hessian(self, theta: dict[str, torch.Tensor], rows: int) -> torch.Tensor:
-        """d2U/dtheta2 [D, D] from the first ``rows`` rows scaled to the whole set."""
+        """d2U/dtheta2 [D, D] from the first ``rows`` rows (in random order) scaled to the set."""
         th = {n: v.detach().requires_grad_(True) for n, v in theta.items()}
         params = list(th.values())
         scale = float(self.w.sum()) / float(self.w[:rows].sum())
         nll = sum(self._chunk_nll(th, r).sum() for r in self._chunks(rows)) * scale
         grads = torch.autograd.grad(nll + self._prior(th).sum(), params, create_graph=True)
         g = torch.cat([x.reshape(-1) for x in grads])
-        rows_ = [torch.autograd.grad(gi, params, retain_graph=True) for gi in g]
-        hess = torch.stack([torch.cat([h.reshape(-1) for h in r]) for r in rows_]).double()
+        second = [torch.autograd.grad(gi, params, retain_graph=True) for gi in g]
+        hess = torch.stack([torch.cat([h.reshape(-1) for h in r]) for r in second]).double()
         return (hess + hess.T) / 2
-
-
-#: Rows x chains per chunk of the whole-set energy (bounds memory, keeps matmuls large).
-_ENERGY_CHUNK = 16_384
 
 
 def _unflatten(vec: torch.Tensor, like: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
