@@ -17,7 +17,6 @@ from surrotag.validation.cells import (
     EfficiencyView,
     TruthClass,
     efficiency_views,
-    efficiency_views_of,
     truth_class,
 )
 from surrotag.validation.goals import Goal
@@ -44,7 +43,6 @@ __all__ = [
     "c2st_auc",
     "efficiency_cells",
     "efficiency_views",
-    "efficiency_views_of",
     "js_distance",
     "js_distance_values",
     "pull_summary",

@@ -24,7 +24,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any, Final, Protocol
+from typing import Any, Final
 
 import numpy as np
 
@@ -45,12 +45,10 @@ __all__ = [
     "CellGrid",
     "CellTable",
     "EfficiencyView",
-    "TagProbabilities",
     "TruthClass",
     "ViewSummary",
     "default_grids",
     "efficiency_views",
-    "efficiency_views_of",
     "truth_class",
 ]
 
@@ -321,18 +319,6 @@ class EfficiencyView:
         return {**self.grid.to_dict(), "cells": cells}
 
 
-class TagProbabilities(Protocol):
-    """What the efficiency cells consume of a surrogate evaluated on N jets.
-
-    :class:`surrotag.surrogates.flow.ScoreDistribution` satisfies it; so does any object
-    that returns exact tag probabilities.
-    """
-
-    def prob_above(self, thresholds: Sequence[float]) -> Any:
-        """[K, N, W] ``P(score > threshold_w | jet n)`` per weight draw k (array-like)."""
-        ...
-
-
 def efficiency_views(
     logit: np.ndarray,
     prob: np.ndarray,
@@ -387,23 +373,3 @@ def efficiency_views(
                 tables.append(CellTable(grid.name, name, cls.name, cells, counted))
         views[grid.name] = EfficiencyView(grid, tuple(tables))
     return views
-
-
-def efficiency_views_of(
-    source: TagProbabilities,
-    logit: np.ndarray,
-    thresholds: Sequence[float],
-    working_points: Sequence[str],
-    truth: np.ndarray,
-    classes: Sequence[TruthClass],
-    grids: Sequence[CellGrid],
-    axes: Mapping[str, np.ndarray],
-    weights: np.ndarray | None = None,
-) -> dict[str, EfficiencyView]:
-    """:func:`efficiency_views` with the probabilities asked of ``source`` (one call)."""
-    prob = source.prob_above(list(thresholds))
-    if hasattr(prob, "detach"):
-        prob = prob.detach().cpu().double().numpy()
-    return efficiency_views(
-        logit, np.asarray(prob), thresholds, working_points, truth, classes, grids, axes, weights
-    )

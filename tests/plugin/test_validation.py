@@ -104,10 +104,11 @@ def _synthetic_jets(n: int, seed: int):
 
 def _views(source, logit, truth, axes, weights=None):
     from surrotag.reference.ship import EFFICIENCY_PT_EDGES
-    from surrotag.validation.cells import STANDARD_CLASSES, default_grids, efficiency_views_of
+    from surrotag.validation.cells import STANDARD_CLASSES, default_grids, efficiency_views
 
-    return efficiency_views_of(
-        source, logit, [0.0], ["wp"], truth, STANDARD_CLASSES,
+    prob = np.asarray(source.prob_above([0.0]))
+    return efficiency_views(
+        logit, prob, [0.0], ["wp"], truth, STANDARD_CLASSES,
         default_grids(EFFICIENCY_PT_EDGES), axes, weights,
     )  # fmt: skip
 
