@@ -84,6 +84,7 @@ __all__ = [
     "build",
     "jet_logits",
     "load_tagged_sample",
+    "official_patch",
     "official_signal_yields",
     "region_probability",
     "signal_limits",
@@ -559,25 +560,40 @@ def background_workspace(
     }
 
 
-def signal_limits(
-    workspace: Any, card: AnalysisCard, signal: SignalYields, *, backend: str = "pytorch"
-) -> dict[str, Any]:
-    """CLs at mu = 1 and 95 % CL upper limits on mu for one official signal.
+def official_patch(workspace: Any, card: AnalysisCard, yields: Mapping[str, Yields]) -> Any:
+    """The signal patch of official yields: their MC statistics, no surrogate uncertainty.
 
-    The patch is :func:`surrotag.stats.patch.build_patch` of the official yields (signal MC
-    statistics as its own shapesys, no surrogate uncertainty: the tagger itself was used).
+    Args:
+        workspace: the background-only workspace.
+        card: the analysis card (channel names, signal sample).
+        yields: per region of the card, the official :class:`~surrotag.yields.Yields`.
+
+    Returns:
+        :class:`surrotag.stats.patch.SignalPatch`.
     """
-    from surrotag.stats.infer import cls, upper_limit
     from surrotag.stats.patch import build_patch
 
-    channels = {card.statistics.channels[name]: y for name, y in signal.regions.items()}
-    patch = build_patch(
+    channels = {card.statistics.channels[name]: y for name, y in yields.items()}
+    return build_patch(
         workspace,
         channels,
         signal=card.statistics.signal_sample,
         analysis=card.name.replace("-", "_"),
         surrogate="official",
     )
+
+
+def signal_limits(
+    workspace: Any, card: AnalysisCard, signal: SignalYields, *, backend: str = "pytorch"
+) -> dict[str, Any]:
+    """CLs at mu = 1 and 95 % CL upper limits on mu for one official signal.
+
+    The patch is :func:`official_patch` (signal MC statistics as its own shapesys, no
+    surrogate uncertainty: the tagger itself was used).
+    """
+    from surrotag.stats.infer import cls, upper_limit
+
+    patch = official_patch(workspace, card, signal.regions)
     at_one = cls(workspace, patch, mu=1.0, backend=backend)  # type: ignore[arg-type]
     limit = upper_limit(workspace, patch, rtol=LIMIT_RTOL, backend=backend)  # type: ignore[arg-type]
     return {

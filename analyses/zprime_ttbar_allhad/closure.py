@@ -319,16 +319,10 @@ class OfficialDecisions:
 
 def expected_mu_up(workspace: Any, card: AnalysisCard, yields: Mapping[str, Yields]) -> float:
     """Median expected 95 % CL upper limit on mu of official yields (no surrogate term)."""
-    from surrotag.stats import build_patch, upper_limit
+    from surrotag.analyses.zprime_ttbar_allhad.build import official_patch
+    from surrotag.stats import upper_limit
 
-    channels = {card.statistics.channels[name]: y for name, y in yields.items()}
-    patch = build_patch(
-        workspace,
-        channels,
-        signal=card.statistics.signal_sample,
-        analysis=card.name.replace("-", "_"),
-        surrogate="official",
-    )
+    patch = official_patch(workspace, card, yields)
     return float(upper_limit(workspace, patch, rtol=LIMIT_RTOL).expected[2])
 
 
