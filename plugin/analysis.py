@@ -47,6 +47,7 @@ from surrotag.analysis_card import (
     WorkingPointSpec,
     _one_line,
     analysis_schema,
+    check_file_digest,
     load_analysis_card,
 )
 from surrotag.errors import AnalysisError, CardError
@@ -115,8 +116,12 @@ class Analysis:
     def resource(self, name: str) -> Traversable:
         """A file of the analysis package (open it with ``.open()`` / ``.read_text()``).
 
+        A file the card covers (its ``files``) is checked against its sha256 first.
+
         Raises:
             AnalysisError: the analysis ships no such file.
+            IntegrityError: the file differs from the sha256 the card records, or it is the
+                workspace or the official yields and the card records none.
         """
         resource = self._traverse(name)
         if not resource.is_file():
@@ -124,6 +129,12 @@ class Analysis:
                 f"analysis {self.name!r} ships no file {name!r} (in {self.root}); "
                 "check the name or reinstall the package that provides it"
             )
+        parts = "/".join(part for part in name.split("/") if part)
+        if parts in self.card.files or parts in (
+            self.card.statistics.workspace,
+            self.card.statistics.official_yields,
+        ):
+            check_file_digest(self.card, parts, resource.read_bytes(), f"{resource}")
         return resource
 
     def workspace(self) -> BackgroundWorkspace:

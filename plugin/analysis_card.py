@@ -6,6 +6,13 @@ validates its configuration); a failure is one :class:`~surrotag.errors.CardErro
 naming the card and the JSON path of the problem (as pyhf's validator re-raises
 ``InvalidSpecification``). The registry of installed analyses is :mod:`surrotag.analysis`.
 
+Every file that changes a result is covered by a hash checked on load: a card read from a
+file carries ``card_sha256`` (the sha256 of its canonical JSON without that key, as a
+surrogate card) and ``files``, the sha256 of the package files it relies on (workspace,
+official yields, example signal), which :meth:`surrotag.analysis.Analysis.resource` checks
+before handing one out. The writers record both (:func:`seal_analysis_card`); an edit by
+hand is refused with one :class:`~surrotag.errors.IntegrityError` line.
+
 References:
     Classifier surrogates, arXiv:2402.15558; cabinetry configuration schema.
 """
@@ -14,6 +21,7 @@ from __future__ import annotations
 
 import copy
 import functools
+import hashlib
 import itertools
 import json
 import os
@@ -25,9 +33,11 @@ from pathlib import Path
 from types import MappingProxyType
 from typing import Any, Final, Literal
 
-from surrotag.errors import AnalysisError, CardError
+from surrotag.errors import AnalysisError, CardError, IntegrityError
+from surrotag.surrogates.card import card_digest, parse_json_strict
 
 __all__ = [
+    "CARD_DIGEST_KEY",
     "CARD_FILENAME",
     "SCHEMA_VERSION",
     "AnalysisCard",
@@ -40,13 +50,17 @@ __all__ = [
     "TagRequirement",
     "WorkingPointSpec",
     "analysis_schema",
+    "check_file_digest",
     "load_analysis_card",
+    "seal_analysis_card",
 ]
 
 #: The analysis-card schema version this code reads.
 SCHEMA_VERSION: Final = 1
 #: File name of the card inside an analysis package.
 CARD_FILENAME: Final = "card.json"
+#: Key of the card's own digest, checked when a card is read from a file.
+CARD_DIGEST_KEY: Final = "card_sha256"
 
 _MAX_MESSAGE: Final = 160
 
@@ -143,7 +157,8 @@ class AnalysisCard:
     """A validated analysis card. Build it with :func:`load_analysis_card`.
 
     The fields mirror ``analysis.schema.json``; :meth:`to_dict` gives back the document.
-    Energies and momenta in GeV, luminosity in fb^-1.
+    Energies and momenta in GeV, luminosity in fb^-1. ``files``: sha256 of the bytes of
+    each package file the card covers, by relative name.
     """
 
     schema_version: int
@@ -158,6 +173,7 @@ class AnalysisCard:
     regions: tuple[Region, ...]
     surrogate: SurrogateSpec
     statistics: StatisticsSpec
+    files: Mapping[str, str] = field(default_factory=dict)
     source: str = field(default="<card>", compare=False)
     document: Mapping[str, Any] = field(default_factory=dict, compare=False, repr=False)
 
@@ -280,6 +296,13 @@ def _validate(document: Any, source: str) -> None:
         raise CardError(
             f"{source}: invalid analysis card at {error.json_path}: {_one_line(error.message)}"
         )
+    try:
+        json.dumps(document, allow_nan=False)
+    except ValueError:
+        raise CardError(
+            f"{source}: invalid analysis card: it holds a non-finite number (NaN or infinity); "
+            "a card holds finite numbers only"
+        ) from None
     _check_consistency(document, source)
 
 
@@ -324,6 +347,7 @@ def _build(document: dict[str, Any], source: str) -> AnalysisCard:
             poi=statistics["poi"],
             official_yields=statistics.get("official_yields"),
         ),
+        files=MappingProxyType(dict(document.get("files", {}))),
         source=source,
         document=copy.deepcopy(document),
     )
@@ -363,8 +387,100 @@ def load_analysis_card(
         if not path.is_file():
             raise CardError(f"{where}: no such analysis card; an analysis holds {CARD_FILENAME}")
         try:
-            document = json.loads(path.read_text("utf-8"))
-        except (json.JSONDecodeError, UnicodeDecodeError) as error:
+            document = parse_json_strict(path.read_text("utf-8"))
+        except (ValueError, UnicodeDecodeError) as error:
             raise CardError(f"{where}: not valid JSON ({_one_line(str(error))})") from None
+        _validate(document, where)
+        _check_card_digest(document, where)
+        return _build(document, where)
     _validate(document, where)
     return _build(document, where)
+
+
+def _check_card_digest(document: Mapping[str, Any], where: str) -> None:
+    expected = document.get(CARD_DIGEST_KEY)
+    if expected is None:
+        raise IntegrityError(
+            f"{where}: the analysis card has no {CARD_DIGEST_KEY}, so an edit could not be "
+            "detected; record it with surrotag.analysis_card.seal_analysis_card(FOLDER)"
+        )
+    actual = card_digest(document)
+    if actual != expected:
+        raise IntegrityError(
+            f"{where}: card content sha256 {actual[:12]}… differs from its {CARD_DIGEST_KEY} "
+            f"{expected[:12]}…; the card was edited after it was sealed (reinstall the "
+            "analysis, or seal a deliberate edit with seal_analysis_card)"
+        )
+
+
+def check_file_digest(card: AnalysisCard, name: str, data: bytes, where: str) -> None:
+    """Check the bytes of package file ``name`` against the card's ``files`` entry.
+
+    A file the card does not list passes, except the workspace and the official yields of
+    a card read from a file (those change every result and must be covered).
+
+    Raises:
+        IntegrityError: the sha256 differs, or a required file is not listed.
+    """
+    expected = card.files.get(name)
+    if expected is None:
+        required = {card.statistics.workspace, card.statistics.official_yields}
+        if name in required and CARD_DIGEST_KEY in card.document:
+            raise IntegrityError(
+                f"{where}: the card of analysis {card.name!r} records no sha256 of {name}; "
+                "record it with surrotag.analysis_card.seal_analysis_card(FOLDER)"
+            )
+        return
+    actual = hashlib.sha256(data).hexdigest()
+    if actual != expected:
+        raise IntegrityError(
+            f"{where}: sha256 {actual[:12]}… differs from the card's {expected[:12]}…; the "
+            "file was altered (reinstall the analysis or rebuild it with its build script)"
+        )
+
+
+def seal_analysis_card(
+    folder: str | os.PathLike[str], names: tuple[str, ...] | None = None
+) -> Path:
+    """Record the sha256 of the analysis's files and the card's own digest, atomically.
+
+    The writers of an analysis (its build script, or an author after a deliberate edit of
+    the card) call this after their last write, so loading needs no manual step.
+
+    Args:
+        folder: the analysis folder holding ``card.json``.
+        names: files to cover (default: those the card lists already, plus the workspace
+            and the official yields when they exist).
+
+    Returns:
+        The path of the card written.
+
+    Raises:
+        CardError: the card is invalid (checked before anything is written).
+        InputValueError: a named file does not exist.
+    """
+    from surrotag.errors import InputValueError
+    from surrotag.io.atomic import write_json_atomic
+
+    folder = Path(folder)
+    path = folder / CARD_FILENAME
+    try:
+        document = parse_json_strict(path.read_text("utf-8"))
+    except (OSError, ValueError, UnicodeDecodeError) as error:
+        raise CardError(f"{path}: cannot read the card ({_one_line(str(error))})") from None
+    _validate(document, str(path))
+    if names is None:
+        statistics = document["statistics"]
+        candidates = [*document.get("files", {}), statistics["workspace"]]
+        candidates.append(statistics.get("official_yields"))
+        names = tuple(n for n in dict.fromkeys(candidates) if n and (folder / n).is_file())
+    digests = {}
+    for name in names:
+        target = folder / name
+        if not target.is_file():
+            raise InputValueError(f"{target}: no such file to record in {path}")
+        digests[name] = hashlib.sha256(target.read_bytes()).hexdigest()
+    document["files"] = dict(sorted(digests.items()))
+    document[CARD_DIGEST_KEY] = card_digest(document)
+    _validate(document, str(path))
+    return write_json_atomic(path, document, indent=2)

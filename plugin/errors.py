@@ -1,11 +1,16 @@
 """Exception types of surrotag: one class per kind of failure.
 
 Every error a user can cause (a missing file, a broken branch, a card that does not match)
-derives from :class:`SurrotagError`. The CLI catches exactly this base class and prints its
-message as one line, so messages must name the file or object and say how to fix it.
+derives from :class:`SurrotagError`, which is defined with the surrogate library's errors
+(:mod:`surrotag.surrogates.errors`, the lowest layer) and re-exported here, as are the card
+errors both layers raise: one root, so ``except SurrotagError`` catches every user error,
+surrogate ones included. The CLI catches exactly this base class and prints its message as
+one line, so messages must name the file or object and say how to fix it.
 """
 
 from __future__ import annotations
+
+from surrotag.surrogates.errors import CardError, IntegrityError, SurrotagError
 
 __all__ = [
     "AnalysisError",
@@ -26,10 +31,6 @@ __all__ = [
     "StatisticsError",
     "SurrotagError",
 ]
-
-
-class SurrotagError(Exception):
-    """Base class of every error that surrotag reports to a user as one line."""
 
 
 class InputFileError(SurrotagError):
@@ -62,14 +63,6 @@ class FeatureError(SurrotagError):
 
 class InputValueError(SurrotagError):
     """A numeric input (cross-section, luminosity, weights, probabilities, bins) is invalid."""
-
-
-class CardError(SurrotagError):
-    """A surrogate or analysis card fails its JSON schema or does not fit its use."""
-
-
-class IntegrityError(CardError):
-    """A file's sha256 does not match the one recorded in its card."""
 
 
 class GenerationError(SurrotagError):

@@ -33,7 +33,7 @@ from typing import TYPE_CHECKING, Final
 import awkward as ak
 import numpy as np
 
-from surrotag.analysis import AnalysisCard, SelectionSpec
+from surrotag.analysis_card import AnalysisCard, SelectionSpec
 from surrotag.errors import AnalysisError
 from surrotag.io.canonical import MOMENTUM_COLLECTIONS
 

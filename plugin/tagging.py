@@ -20,7 +20,8 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from types import MappingProxyType
+from typing import TYPE_CHECKING, Any, Final
 
 import numpy as np
 
@@ -36,13 +37,37 @@ if TYPE_CHECKING:
     from surrotag.surrogates.flow import Surrogate
 
 __all__ = [
+    "TAGGABLE_FEATURES",
     "EventTags",
     "ObjectTags",
     "feature_matrix",
     "object_positions",
     "tag_events",
     "tag_objects",
+    "taggable",
 ]
+
+
+#: Features deciding, per row kind, whether an object can be tagged at all (parton level:
+#: only hadronically decaying tops with a decay chain make a top-tagged jet).
+TAGGABLE_FEATURES: Final = MappingProxyType(
+    {"fatjet": (), "top": ("top_hadronic", "flag_top_no_decay_chain")}
+)
+
+
+def taggable(table: Any, level: str) -> np.ndarray:
+    """``[N]`` bool: the rows that can be tagged at an input level.
+
+    Every fat jet (delphes and particle level); at parton level the hadronically decaying
+    tops with a decay chain (:data:`TAGGABLE_FEATURES`): a leptonic top makes no top-tagged
+    jet, so it gets tag probability 0, not a surrogate's guess.
+    """
+    from surrotag.io.levels import input_level
+
+    if not TAGGABLE_FEATURES[input_level(level).row_kind]:
+        return np.ones(_n_rows(table), dtype=bool)
+    hadronic = np.nan_to_num(np.asarray(_column(table, "top_hadronic"), dtype=np.float64)) > 0.5
+    return hadronic & ~np.asarray(_column(table, "flag_top_no_decay_chain"), dtype=bool)
 
 
 @dataclass(frozen=True)
@@ -62,6 +87,8 @@ class ObjectTags:
             ``event_index`` column.
         stochastic: True if ``probabilities`` are sampled 0/1 tags.
         scores: ``[K, N]`` sampled scores in the modelled space (stochastic only, else None).
+        threads: the solve's thread plan (:meth:`surrotag.surrogates.threads.ThreadPlan.to_dict`:
+            threads, why, idle cores, load average), or None when nothing was solved.
     """
 
     probabilities: np.ndarray
@@ -73,6 +100,7 @@ class ObjectTags:
     event_index: np.ndarray | None
     stochastic: bool = False
     scores: np.ndarray | None = None
+    threads: dict[str, Any] | None = None
 
     @property
     def n_draws(self) -> int:
@@ -209,6 +237,8 @@ def tag_objects(
     stochastic: bool = False,
     generator: torch.Generator | None = None,
     device: str = "cpu",
+    threads: int | str | None = None,
+    level: str | None = None,
 ) -> ObjectTags:
     """Tag probabilities of every object for every working point and weight draw.
 
@@ -230,6 +260,14 @@ def tag_objects(
             of the exact probabilities.
         generator: torch generator of the sampled scores (stochastic only).
         device: torch device of the evaluation (``cpu``, ``cuda``).
+        threads: torch intra-op threads of the solve (restored after): a count, or None /
+            ``"auto"`` for ``SURROTAG_THREADS``, else one thread when the cores are busy
+            (:func:`surrotag.surrogates.threads.choose_threads`). The probabilities do not
+            depend on it beyond float rounding.
+        level: input level of the table; rows that cannot be tagged there (:func:`taggable`,
+            e.g. leptonic tops at parton level, which need the :data:`TAGGABLE_FEATURES`
+            columns) get probability 0, are not OOD and are never given to the model.
+            None: every row is tagged.
 
     Returns:
         :class:`ObjectTags` with ``probabilities`` ``[K, N, W]``.
@@ -246,8 +284,10 @@ def tag_objects(
             f"{surrogate.feature_names}; load both with surrotag.surrogates.storage.load_surrogate"
         )
     names, cuts = _working_points(card, working_points)
-    x = feature_matrix(table, card.feature_names, card.feature_fills)
     event_index = _column(table, EVENT_INDEX)
+    mask = None if level is None else taggable(table, level)
+    rows = table if mask is None or mask.all() else _select_rows(table, mask)
+    x = feature_matrix(rows, card.feature_names, card.feature_fills)
     if event_index is not None:
         event_index = np.asarray(event_index, dtype=np.int64).reshape(-1)
     thresholds = np.array([card.model_threshold(cut) for cut in cuts], dtype=np.float64)
@@ -256,21 +296,28 @@ def tag_objects(
         raise InputValueError(f"draws={k}: need at least one weight draw")
     n, w = x.shape[0], len(names)
     scores = None
+    plan = None
     if n == 0:
         probabilities = np.zeros((k, 0, w))
         ood = np.zeros(0, dtype=bool)
         scores = np.zeros((k, 0)) if stochastic else None
     else:
+        from surrotag.surrogates.threads import solve_threads
+
         surrogate.to(device)
         features = torch.as_tensor(x, dtype=torch.float32, device=device)
-        dist = surrogate(features, draws=k)
-        if stochastic:
-            sampled = dist.sample(generator=generator).double().cpu().numpy()  # [K, N]
-            probabilities = (sampled[..., None] > thresholds).astype(np.float64)
-            scores = sampled
-        else:
-            probabilities = dist.prob_above(thresholds).double().cpu().numpy()
-        ood = dist.ood.cpu().numpy().astype(bool)
+        with solve_threads(threads) as plan:
+            dist = surrogate(features, draws=k)
+            if stochastic:
+                sampled = dist.sample(generator=generator).double().cpu().numpy()  # [K, N]
+                probabilities = (sampled[..., None] > thresholds).astype(np.float64)
+                scores = sampled
+            else:
+                probabilities = dist.prob_above(thresholds).double().cpu().numpy()
+            ood = dist.ood.cpu().numpy().astype(bool)
+    if mask is not None and not mask.all():
+        probabilities, ood, scores = _scatter(mask, probabilities, ood, scores)
+        n = mask.size
     spread = probabilities.std(axis=0, ddof=1) if k > 1 else np.zeros((n, w))
     return ObjectTags(
         probabilities=probabilities,
@@ -282,7 +329,42 @@ def tag_objects(
         event_index=event_index,
         stochastic=stochastic,
         scores=scores,
+        threads=None if plan is None else plan.to_dict(),
     )
+
+
+def _n_rows(table: Any) -> int:
+    """Rows of awkward records, a pyarrow table or a mapping of columns."""
+    if isinstance(table, Mapping):
+        return len(next(iter(table.values()))) if table else 0
+    return int(table.num_rows) if hasattr(table, "num_rows") else len(table)
+
+
+def _select_rows(table: Any, mask: np.ndarray) -> Any:
+    """The rows of ``mask`` of awkward records, a pyarrow table or a mapping of columns."""
+    if isinstance(table, Mapping):
+        return {name: np.asarray(values)[mask] for name, values in table.items()}
+    if hasattr(table, "filter") and hasattr(table, "num_rows"):  # pyarrow
+        import pyarrow as pa
+
+        return table.filter(pa.array(mask))
+    return table[mask]
+
+
+def _scatter(
+    mask: np.ndarray, probabilities: np.ndarray, ood: np.ndarray, scores: np.ndarray | None
+) -> tuple[np.ndarray, np.ndarray, np.ndarray | None]:
+    """Results of the taggable rows back on all rows: probability 0, not OOD, score NaN."""
+    k, _, w = probabilities.shape
+    full = np.zeros((k, mask.size, w))
+    full[:, mask, :] = probabilities
+    flags = np.zeros(mask.size, dtype=bool)
+    flags[mask] = ood
+    if scores is not None:
+        sampled = np.full((k, mask.size), np.nan)
+        sampled[:, mask] = scores
+        scores = sampled
+    return full, flags, scores
 
 
 def object_positions(event_index: np.ndarray, n_events: int, first_event: int = 0) -> np.ndarray:

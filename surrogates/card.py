@@ -7,6 +7,13 @@ against ``schemas/card.schema.json`` (JSON Schema draft 2020-12) on every load; 
 one :class:`~surrotag.surrogates.errors.CardError` line naming the file and the JSON path of
 the problem (as pyhf's ``validate`` re-raises ``InvalidSpecification``).
 
+The card covers itself too: ``card_sha256`` is the sha256 of its canonical JSON without that
+key (:func:`card_digest`), written by every writer (:func:`seal_card`) and checked by
+:func:`load_card` after the schema, so a hand-edited threshold or solver setting is refused
+with one :class:`~surrotag.surrogates.errors.IntegrityError` line instead of silently
+changing a result. Non-finite numbers (``NaN``, ``Infinity``, overflowing literals such as
+``1e400``) are refused anywhere in a card.
+
 References:
     Classifier surrogates, arXiv:2402.15558.
 """
@@ -14,18 +21,21 @@ References:
 from __future__ import annotations
 
 import functools
+import hashlib
 import itertools
 import json
 import math
 import os
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from importlib.resources import files
 from pathlib import Path
 from typing import Any, Literal, NotRequired, TypedDict
 
-from surrotag.surrogates.errors import CardError
+from surrotag.surrogates.errors import CardError, IntegrityError
 
 __all__ = [
+    "CARD_DIGEST_KEY",
     "CARD_FILENAME",
     "SCHEMA_VERSION",
     "BayesSpec",
@@ -37,8 +47,11 @@ __all__ = [
     "TaggerSpec",
     "TrainingSpec",
     "WorkingPoint",
+    "card_digest",
     "card_schema",
     "load_card",
+    "parse_json_strict",
+    "seal_card",
     "validate_card",
 ]
 
@@ -46,6 +59,8 @@ __all__ = [
 SCHEMA_VERSION = 1
 #: File name of the card inside a surrogate folder.
 CARD_FILENAME = "card.json"
+#: Key of the card's own sha256 (:func:`card_digest`), checked by :func:`load_card`.
+CARD_DIGEST_KEY = "card_sha256"
 
 _MAX_MESSAGE = 160
 
@@ -145,7 +160,8 @@ class Card:
     The fields mirror ``card.schema.json``; :meth:`to_dict` gives back the JSON document.
     ``support`` (optional) describes the joint training support stored with the weights
     (:mod:`surrotag.surrogates.support`); without it the surrogate checks the per-feature
-    box only.
+    box only. ``card_sha256`` is the card's own digest (:func:`card_digest`); a card read
+    from a file must carry it and match it (:func:`load_card`).
     """
 
     schema_version: int
@@ -167,6 +183,7 @@ class Card:
     efficiency_map: dict[str, EfficiencyBins] | None = None
     validation: dict[str, Any] | None = None
     support: dict[str, Any] | None = None
+    card_sha256: str | None = None
     source: str = field(default="<card>", compare=False)
 
     @classmethod
@@ -247,6 +264,75 @@ def _one_line(text: str) -> str:
     return text if len(text) <= _MAX_MESSAGE else text[: _MAX_MESSAGE - 3] + "..."
 
 
+def _reject_constant(name: str) -> float:
+    raise ValueError(f"non-finite number {name} (JSON allows finite numbers only)")
+
+
+def _finite_float(text: str) -> float:
+    value = float(text)
+    if not math.isfinite(value):
+        raise ValueError(f"number {text[:40]} overflows a double (JSON allows finite numbers)")
+    return value
+
+
+def parse_json_strict(text: str) -> Any:
+    """``json.loads`` that refuses ``NaN``, ``Infinity`` and numbers overflowing a double.
+
+    Raises:
+        ValueError: a non-finite number (``json.JSONDecodeError`` for malformed JSON, a
+            subclass of ValueError).
+    """
+    return json.loads(text, parse_constant=_reject_constant, parse_float=_finite_float)
+
+
+def _non_finite_path(value: Any, path: str = "$") -> str | None:
+    """JSON path of the first non-finite float inside ``value``, or None."""
+    if isinstance(value, float):
+        return None if math.isfinite(value) else path
+    if isinstance(value, Mapping):
+        for key, item in value.items():
+            found = _non_finite_path(item, f"{path}.{key}")
+            if found is not None:
+                return found
+    elif isinstance(value, list | tuple):
+        for index, item in enumerate(value):
+            found = _non_finite_path(item, f"{path}[{index}]")
+            if found is not None:
+                return found
+    return None
+
+
+def card_digest(document: Mapping[str, Any]) -> str:
+    """sha256 of a card's canonical JSON, its own ``card_sha256`` left out.
+
+    Canonical: keys sorted, no spaces, ASCII, finite numbers only (the convention of the
+    analyses' workspace digests), so re-indenting a card keeps its digest and any change of
+    a value changes it.
+
+    Raises:
+        CardError: the document holds a non-finite number.
+    """
+    body = {key: value for key, value in document.items() if key != CARD_DIGEST_KEY}
+    try:
+        text = json.dumps(
+            body, sort_keys=True, separators=(",", ":"), ensure_ascii=True, allow_nan=False
+        )
+    except ValueError as error:
+        raise CardError(f"card cannot be hashed: {_one_line(str(error))}") from None
+    return hashlib.sha256(text.encode("ascii")).hexdigest()
+
+
+def seal_card(document: Mapping[str, Any]) -> dict[str, Any]:
+    """A copy of ``document`` with ``card_sha256`` set to its :func:`card_digest`.
+
+    Every writer of a ``card.json`` calls this last, after its final edit, so the digest
+    that :func:`load_card` checks needs no manual step.
+    """
+    sealed = dict(document)
+    sealed[CARD_DIGEST_KEY] = card_digest(sealed)
+    return sealed
+
+
 def validate_card(document: Any, source: str = "<card>") -> None:
     """Check a card document against the schema and the rules a schema cannot say.
 
@@ -274,6 +360,12 @@ def validate_card(document: Any, source: str = "<card>") -> None:
     if error is not None:
         raise CardError(
             f"{source}: invalid surrogate card at {error.json_path}: {_one_line(error.message)}"
+        )
+    where = _non_finite_path(document)
+    if where is not None:
+        raise CardError(
+            f"{source}: invalid surrogate card at {where}: not a finite number; a card holds "
+            "finite numbers only"
         )
     _check_consistency(document, source)
 
@@ -310,8 +402,13 @@ def _check_consistency(document: dict[str, Any], source: str) -> None:
 def load_card(path: str | os.PathLike[str]) -> Card:
     """Read and validate a card: a ``card.json`` file or a surrogate folder holding one.
 
+    The schema is checked first (its messages name the JSON path), then the card's own
+    digest: ``card_sha256`` must be present and equal :func:`card_digest` of the file.
+
     Raises:
-        CardError: the file is missing, not JSON, or fails :func:`validate_card`.
+        CardError: the file is missing, not JSON, holds a non-finite number, or fails
+            :func:`validate_card`.
+        IntegrityError: the card has no ``card_sha256`` or was edited after it was written.
     """
     path = Path(path)
     if path.is_dir():
@@ -322,7 +419,21 @@ def load_card(path: str | os.PathLike[str]) -> Card:
             "beside weights.safetensors"
         )
     try:
-        document = json.loads(path.read_text("utf-8"))
-    except (json.JSONDecodeError, UnicodeDecodeError) as error:
+        document = parse_json_strict(path.read_text("utf-8"))
+    except (ValueError, UnicodeDecodeError) as error:
         raise CardError(f"{path}: not valid JSON ({_one_line(str(error))})") from None
-    return Card.from_dict(document, source=str(path))
+    card = Card.from_dict(document, source=str(path))
+    expected = document.get(CARD_DIGEST_KEY)
+    if expected is None:
+        raise IntegrityError(
+            f"{path}: the card has no {CARD_DIGEST_KEY}, so an edit could not be detected; "
+            "re-save the surrogate with this surrotag (its writers record the digest)"
+        )
+    actual = card_digest(document)
+    if actual != expected:
+        raise IntegrityError(
+            f"{path}: card content sha256 {actual[:12]}… differs from its {CARD_DIGEST_KEY} "
+            f"{expected[:12]}…; the card was edited after it was written (reinstall or "
+            "re-save the surrogate)"
+        )
+    return card

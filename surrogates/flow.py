@@ -46,16 +46,50 @@ from .ode import dopri5, rk4
 from .support import BOX_ONLY_NOTE, Support, SupportResult
 from .velocity import VelocityField
 
-__all__ = ["FORMAT", "ScoreDistribution", "Surrogate"]
+__all__ = [
+    "CHUNK_ROWS",
+    "CHUNK_ROWS_THREADED",
+    "FORMAT",
+    "ScoreDistribution",
+    "Surrogate",
+    "chunk_rows",
+]
 
 FORMAT = "surrotag-surrogate/1"
 _SOLVERS = ("rk4", "dopri5")
 
-#: Rows (draws x objects x values) solved together. The solve is memory-bound: chunks whose
-#: [rows, hidden] activations stay in a core's L2 cache (1 MiB here) run about twice as fast
-#: as one big batch, and make K batched draws cost no more per draw than one.
+#: Rows (draws x objects x values) solved together on one CPU thread, and on other devices.
+#: One thread is memory-bound: chunks whose [rows, hidden] activations stay in a core's L2
+#: cache (1 MiB here) run about twice as fast as one big batch, and make K batched draws cost
+#: no more per draw than one; 2048 rows were 1.3-2.3x faster than 16,384 on one thread
+#: (``tests/benchmarks/bench_threads.py``, issue 21: three runs on a loaded 2-core machine,
+#: with and without the benchmark's own background load).
 CHUNK_ROWS = 2048
+#: Rows solved together on more than one CPU thread. Every parallel operation ends at an
+#: OpenMP barrier, so fewer, larger chunks win: 16,384 rows were 1.6-12x faster than 2048
+#: with 2 threads on the same loaded machine (``bench_threads.py``) and 11% faster on a
+#: quiet one (issue 21). The thread count itself comes from :mod:`surrotag.surrogates.threads`.
+CHUNK_ROWS_THREADED = 16_384
 _LOG_SQRT_2PI = 0.5 * math.log(2 * math.pi)
+
+
+def chunk_rows(device: torch.device | str = "cpu", threads: int | None = None) -> int:
+    """Rows per chunk of a solve on ``device`` with ``threads`` torch threads.
+
+    :data:`CHUNK_ROWS_THREADED` on the CPU with several threads, else :data:`CHUNK_ROWS`.
+    Chunking never changes a probability beyond float rounding: the rows are independent.
+
+    Args:
+        device: device of the solve (only the CPU has threads to synchronise).
+        threads: torch intra-op threads (default: ``torch.get_num_threads()``).
+
+    Returns:
+        Rows (draws x objects x values) per chunk.
+    """
+    if torch.device(device).type != "cpu":
+        return CHUNK_ROWS
+    threads = torch.get_num_threads() if threads is None else threads
+    return CHUNK_ROWS_THREADED if threads > 1 else CHUNK_ROWS
 
 
 def _std_normal_sf(z: torch.Tensor) -> torch.Tensor:
@@ -110,10 +144,10 @@ class ScoreDistribution:
             return self.surrogate.field.condition(self.weights, self.c[start:stop])
 
     def _solve(self, x: torch.Tensor, t0: float, t1: float) -> torch.Tensor:
-        """Solve the ODE for states x [K, N, M], in chunks of objects of ~CHUNK_ROWS rows."""
+        """Solve the ODE for states x [K, N, M], in chunks of objects of ~:func:`chunk_rows`."""
         s = self.surrogate
         k, n, m = x.shape
-        per_chunk = max(1, CHUNK_ROWS // (k * m))
+        per_chunk = max(1, chunk_rows(x.device) // (k * m))
         out = []
         for start in range(0, n, per_chunk):
             hc = self.condition(start, start + per_chunk)

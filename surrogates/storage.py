@@ -1,10 +1,13 @@
 """Save and load surrogates: a folder with ``card.json`` and ``weights.safetensors``.
 
 Weights are stored with safetensors (tensors only: no pickle, no code runs on load); the
-card records the model config and the sha256 of every weight file. Loading validates the
-card against its schema and checks every file's sha256 *before* any byte of weights is
-parsed, so a tampered or truncated file is refused with one line naming it. Saving is
-atomic: the folder is written under a temporary name beside the target, then renamed.
+card records the model config, the sha256 of every weight file and its own digest
+(``card_sha256``, :func:`~surrotag.surrogates.card.seal_card`). Loading validates the card
+against its schema, checks the card's digest and every file's sha256 *before* any byte of
+weights is parsed, so a tampered or truncated file (card or weights) is refused with one
+line naming it; weights holding NaN or infinity are refused too (a matching sha256 is not a
+sanity check). Saving is atomic: the folder is written under a temporary name beside the
+target, then renamed.
 
 References:
     safetensors format, https://github.com/huggingface/safetensors
@@ -16,6 +19,7 @@ import contextlib
 import datetime
 import hashlib
 import json
+import math
 import os
 import shutil
 import tempfile
@@ -25,7 +29,7 @@ from importlib.metadata import version as distribution_version
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from surrotag.surrogates.card import CARD_FILENAME, SCHEMA_VERSION, Card, load_card
+from surrotag.surrogates.card import CARD_FILENAME, SCHEMA_VERSION, Card, load_card, seal_card
 from surrotag.surrogates.errors import CardError, IntegrityError, SurrogateError
 
 if TYPE_CHECKING:
@@ -33,6 +37,7 @@ if TYPE_CHECKING:
 
 __all__ = [
     "WEIGHTS_FILENAME",
+    "check_finite_tensors",
     "check_model_config",
     "file_status",
     "load_surrogate",
@@ -119,6 +124,22 @@ def _features(surrogate: Surrogate, given: list[Mapping[str, Any]] | None) -> li
     ]
 
 
+def _finite_figures(value: Any, *, drop: bool) -> Any:
+    """``value`` with non-finite floats dropped (``drop``) or made None, at any depth."""
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    if isinstance(value, Mapping):
+        cleaned = {key: _finite_figures(item, drop=drop) for key, item in value.items()}
+        if drop:
+            cleaned = {
+                key: item for key, item in cleaned.items() if item is not None or value[key] is None
+            }
+        return cleaned
+    if isinstance(value, list | tuple):
+        return [_finite_figures(item, drop=drop) for item in value]
+    return value
+
+
 def _card_document(
     surrogate: Surrogate, card_fields: Mapping[str, Any], digest: str
 ) -> dict[str, Any]:
@@ -129,8 +150,10 @@ def _card_document(
     document["features"] = _features(surrogate, card_fields.get("features"))
     document["bayes"] = {"method": config["bayes"]["method"], "draws": config["bayes"]["draws"]}
     diagnostics = (card_fields.get("bayes") or {}).get("diagnostics")
-    if diagnostics is not None:
-        document["bayes"]["diagnostics"] = diagnostics
+    if diagnostics is not None:  # an undefined figure (inf R-hat) is null, as NaN already is
+        document["bayes"]["diagnostics"] = _finite_figures(diagnostics, drop=False)
+    if document.get("validation") is not None:  # free-form figures: a non-finite one is left out
+        document["validation"] = _finite_figures(document["validation"], drop=True)
     document["solver"] = {"method": config["solver"]["method"], "steps": config["solver"]["steps"]}
     document["files"] = {WEIGHTS_FILENAME: digest}
     document.pop("support", None)
@@ -140,7 +163,7 @@ def _card_document(
         "created", datetime.datetime.now(datetime.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
     )
     document.setdefault("surrotag_version", _surrotag_version())
-    return document
+    return seal_card(document)
 
 
 def save_surrogate(
@@ -160,8 +183,9 @@ def save_surrogate(
             references, optional efficiency_map and validation). ``features`` may give
             ``name``/``unit``/``description`` per feature (in model order); support, mean
             and std come from the model's buffers. ``schema_version``, ``model``,
-            ``bayes``, ``solver``, ``files`` and ``support`` (the joint training support,
-            when the model has one) are filled here; ``created`` and
+            ``bayes``, ``solver``, ``files``, ``support`` (the joint training support,
+            when the model has one) and ``card_sha256`` (the card's own digest, last) are
+            filled here; ``created`` and
             ``surrotag_version`` default to now and the installed version.
         folder: destination folder (its parent is created if needed).
         overwrite: replace an existing folder.
@@ -239,6 +263,30 @@ def check_model_config(card: Card, source: Path) -> None:
             )
 
 
+def check_finite_tensors(tensors: Mapping[str, Any], source: Path) -> None:
+    """Refuse weights holding NaN or infinity (they would give NaN probabilities).
+
+    Args:
+        tensors: name -> torch tensor, as read from safetensors.
+        source: the weights file, named in the message.
+
+    Raises:
+        IntegrityError: one line naming the first tensor with a non-finite value.
+    """
+    import torch
+
+    for name, tensor in tensors.items():
+        if not tensor.is_floating_point():
+            continue
+        bad = int((~torch.isfinite(tensor)).sum())
+        if bad:
+            raise IntegrityError(
+                f"{source}: tensor {name!r} holds {bad} non-finite value(s) (NaN or infinity) "
+                f"of its {tensor.numel()}; the weights are corrupt (re-train or reinstall the "
+                "surrogate)"
+            )
+
+
 def load_surrogate(
     folder: str | os.PathLike[str], *, device: str = "cpu"
 ) -> tuple[Surrogate, Card]:
@@ -255,8 +303,9 @@ def load_surrogate(
     Raises:
         CardError: the card is missing, not JSON, fails the schema or has another
             ``schema_version``.
-        IntegrityError: a listed file is missing or its sha256 differs (checked before the
-            weights are read).
+        IntegrityError: the card was edited (its ``card_sha256`` differs), a listed file is
+            missing or its sha256 differs (checked before the weights are read), or a
+            weight tensor holds NaN or infinity.
     """
     from safetensors import SafetensorError
     from safetensors.torch import load_file
@@ -272,6 +321,7 @@ def load_surrogate(
         tensors = load_file(weights, device=str(device))
     except SafetensorError as error:
         raise IntegrityError(f"{weights}: not a valid safetensors file ({error})") from None
+    check_finite_tensors(tensors, weights)
     try:
         surrogate = Surrogate.from_parts(card.model, tensors)
     except SurrogateError as error:

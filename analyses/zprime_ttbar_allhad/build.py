@@ -636,10 +636,24 @@ def _region_sum_weights(
 
 
 def _write_json(path: Path, document: Mapping[str, Any]) -> Path:
-    """Write JSON atomically (:func:`surrotag.io.atomic.write_json_atomic`)."""
+    """Write JSON atomically (:func:`surrotag.io.atomic.write_json_atomic`).
+
+    The workspace and the official yields change results: after writing one, the card in
+    the same folder (copied there from this package when absent) records its sha256 anew
+    (:func:`surrotag.analysis_card.seal_analysis_card`), so a rebuild needs no manual step.
+    """
+    import shutil
+
+    from surrotag.analysis_card import seal_analysis_card
     from surrotag.io.atomic import write_json_atomic
 
-    return write_json_atomic(path, document, indent=1)
+    written = write_json_atomic(path, document, indent=1)
+    if path.name in (WORKSPACE, OFFICIAL_YIELDS):
+        card = path.parent / "card.json"
+        if not card.is_file():
+            shutil.copyfile(Path(__file__).resolve().parent / "card.json", card)
+        seal_analysis_card(path.parent)
+    return written
 
 
 def _digest(document: Mapping[str, Any]) -> str:

@@ -16,9 +16,11 @@ after looking. One run, for every mass of the plan:
    ``sigma L / sum w`` is recomputed on each resample) ``B`` times with the plan's seed and
    recomputes the official expected mu_up each time; its central ``level`` percentile
    interval is the official result's own statistical spread;
-3. recasts the same events four ways (:data:`PATHS`): detector-level jets with the
-   ``top-tagger-delphes`` surrogate and with the card's efficiency map, and the parton-level
-   top quarks with the ``top-tagger-parton`` surrogate and its efficiency map;
+3. recasts the same events six ways (:data:`PATHS`): detector-level jets with the
+   ``top-tagger-delphes`` surrogate and with the card's efficiency map, the particle-level
+   jets of the visible stable particles (no detector) with ``top-tagger-particle`` and its
+   map, and the parton-level top quarks with the ``top-tagger-parton`` surrogate and its
+   efficiency map;
 4. a path closes at a mass when (a) every region's yield lies within
    ``max(2 sigma, tolerance x official)`` of the official one, sigma combining the
    surrogate's spread over weight draws and the binomial noise of the official decisions
@@ -101,6 +103,8 @@ REGENERATE: Final = "surrotag reference pipeline"
 PATHS: Final = {
     "delphes": ("delphes", "surrogate"),
     "delphes-effmap": ("delphes", "efficiency-map"),
+    "particle": ("particle", "surrogate"),
+    "particle-effmap": ("particle", "efficiency-map"),
     "parton": ("parton", "surrogate"),
     "parton-effmap": ("parton", "efficiency-map"),
 }
@@ -169,7 +173,7 @@ PLAN: Final = ClosurePlan(
     bootstrap_replicates=200,
     bootstrap_seed=4199,
     interval_level=0.95,
-    yield_tolerance={"delphes": 0.10, "parton": 0.25},
+    yield_tolerance={"delphes": 0.10, "particle": 0.10, "parton": 0.25},
 )
 
 
@@ -760,8 +764,10 @@ def run_closure(
         paths = []
         for name, (level, tagger_kind) in PATHS.items():
             clock = time.monotonic()
-            if level == "delphes":
-                report = recast(ANALYSIS, [path], tagger=tagger_kind, draws=plan.draws)
+            if level in ("delphes", "particle"):
+                report = recast(
+                    ANALYSIS, [path], tagger=tagger_kind, draws=plan.draws, level=level
+                )
             else:
                 report = recast(
                     ANALYSIS,

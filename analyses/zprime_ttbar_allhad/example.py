@@ -43,7 +43,8 @@ def build_example(out: str | Path = EXAMPLE_FILE, generated: str | Path | None =
             the generation).
 
     Returns:
-        The path written.
+        The path written. When its folder holds the analysis card, the card's sha256 of the
+        file is recorded anew (:func:`surrotag.analysis_card.seal_analysis_card`).
     """
     import awkward as ak
     import numpy as np
@@ -83,7 +84,20 @@ def build_example(out: str | Path = EXAMPLE_FILE, generated: str | Path | None =
         "surrotag.analyses.zprime_ttbar_allhad.example: fatjets without constituents, truth "
         "four-momenta rounded to 1 MeV, met dropped"
     )
-    return _write(slim, Path(out), metadata)
+    written = _write(slim, Path(out), metadata)
+    if (written.parent / "card.json").is_file():
+        from surrotag.analysis_card import seal_analysis_card
+
+        seal_analysis_card(written.parent, (*_covered(written.parent), written.name))
+    return written
+
+
+def _covered(folder: Path) -> tuple[str, ...]:
+    """Files the card in ``folder`` covers today (so a re-seal keeps them covered)."""
+    import json
+
+    document = json.loads((folder / "card.json").read_text("utf-8"))
+    return tuple(name for name in document.get("files", {}) if (folder / name).is_file())
 
 
 def _write(array: object, path: Path, metadata: dict) -> Path:

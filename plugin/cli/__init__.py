@@ -148,7 +148,7 @@ def exit_on_sigterm() -> Iterator[None]:
 
 
 def main(argv: list[str] | None = None) -> int:
-    """Run the CLI; report :class:`SurrotagError` and ``SurrogateError`` as one line, exit 1."""
+    """Run the CLI; report every :class:`SurrotagError` as one line, exit 1."""
     with exit_on_sigterm():
         return _run(argv)
 
@@ -167,14 +167,6 @@ def _run(argv: list[str] | None) -> int:
         return error.exit_code
     except click.exceptions.Exit as exit_:
         return exit_.exit_code
-    except Exception as error:
-        # surrotag.surrogates has its own errors (it imports nothing from surrotag); only
-        # look for them if that module is loaded, so this path imports nothing.
-        surrogate_errors = sys.modules.get("surrotag.surrogates.errors")
-        if surrogate_errors is None or not isinstance(error, surrogate_errors.SurrogateError):
-            raise
-        click.echo(f"surrotag: error: {error}", err=True)
-        return 1
     return 0
 
 

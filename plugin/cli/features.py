@@ -11,6 +11,8 @@ from pathlib import Path
 
 import click
 
+from surrotag.io.levels import LEVEL_NAMES
+
 __all__ = ["features"]
 
 
@@ -51,7 +53,7 @@ def _input_level(path: Path) -> str:
 )
 @click.option(
     "--level",
-    type=click.Choice(["delphes", "parton"]),
+    type=click.Choice(LEVEL_NAMES),
     default=None,
     help="Input level (default: sniffed from the files).",
 )
@@ -112,7 +114,7 @@ def features(
 
     import surrotag
     from surrotag.errors import EmptyInputError
-    from surrotag.features import FEATURES, build_features, resolve_features
+    from surrotag.features import FEATURES, ROW_KIND, build_features, resolve_features
     from surrotag.io import iter_events, sha256_file, write_parquet
 
     paths = list(events)
@@ -149,7 +151,7 @@ def features(
         "surrotag_version": surrotag.__version__,
         "inputs": inputs,
         "level": level,
-        "row_kind": {"delphes": "fatjet", "parton": "top"}[level],
+        "row_kind": ROW_KIND[level],
         "features": columns,
         "radius": radius,
         "n_events": n_events,

@@ -17,6 +17,8 @@ from pathlib import Path
 
 import click
 
+from surrotag.io.levels import LEVEL_NAMES
+
 __all__ = ["run"]
 
 
@@ -68,6 +70,20 @@ __all__ = ["run"]
     help="Objects outside the tagger's training support: vary their tag probability over "
     "[0, 1] (least signal in the fit, a nuisance to the most), or refuse the run (strict).",
 )
+@click.option(
+    "--level",
+    type=click.Choice(LEVEL_NAMES),
+    default=None,
+    help="Input level (default: the files' own: Delphes 'delphes', HepMC 'particle', LHE "
+    "'parton'); 'particle' on a Delphes file uses its generator particles, no detector.",
+)
+@click.option(
+    "--threads",
+    default=None,
+    metavar="N|auto",
+    help="Torch threads of the surrogate solve: N, or auto (default: SURROTAG_THREADS, else "
+    "1 thread when other processes hold the cores, else all usable cores).",
+)
 @click.option("--profile", is_flag=True, help="Print the seconds spent in each stage.")
 @click.option("--surrogate", "surrogate_path", default=None, hidden=True, metavar="NAME|DIR")
 @click.option(
@@ -90,7 +106,9 @@ def run(
     patch_out: Path | None,
     plot: Path | None,
     ood: str,
+    level: str | None,
     profile: bool,
+    threads: str | None,
     surrogate_path: str | None,
     workspace: Path | None,
 ) -> None:
@@ -122,6 +140,8 @@ def run(
         surrogate=surrogate_path,
         workspace=workspace,
         ood=ood,
+        level=level,
+        threads=threads,
     )
     timings = dict(report.timings)
     start = time.perf_counter()

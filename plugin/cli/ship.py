@@ -8,7 +8,7 @@ import click
 
 __all__ = ["ship_surrogate"]
 
-_NAMES = ("top-tagger-delphes", "top-tagger-parton")
+_NAMES = ("top-tagger-delphes", "top-tagger-particle", "top-tagger-parton")
 
 
 @click.command("ship-surrogate")

@@ -6,7 +6,9 @@ exactly the card's features (:func:`surrotag.features.build_features`), tag
 (:func:`surrotag.tagging.tag_objects`, :func:`surrotag.tagging.tag_events`) and write
 Parquet atomically with provenance (:func:`surrotag.io.write_parquet`).
 
-Object file (``-o``), one row per object (fat jet at level ``delphes``, top at ``parton``):
+Object file (``-o``), one row per object (fat jet at levels ``delphes`` and ``particle``, top
+quark at ``parton``, where a top that cannot make a top-tagged jet, leptonic or without a
+decay chain, gets probability 0: :func:`surrotag.tagging.taggable`):
 
 ======================  =====================================================================
 column                  content
@@ -55,6 +57,8 @@ from pathlib import Path
 from typing import Any
 
 import click
+
+from surrotag.io.levels import LEVEL_NAMES
 
 __all__ = ["OOD_WARNING", "tag"]
 
@@ -136,7 +140,7 @@ def _table(parts: list[dict[str, Any]]) -> Any:
 @click.option("--seed", type=int, default=0, show_default=True, help="Seed of the sampled scores.")
 @click.option(
     "--level",
-    type=click.Choice(["delphes", "parton"]),
+    type=click.Choice(LEVEL_NAMES),
     default=None,
     help="Input level (default: sniffed from the files).",
 )
@@ -164,6 +168,13 @@ def _table(parts: list[dict[str, Any]]) -> Any:
     help="Events per chunk.",
 )
 @click.option("--device", default="cpu", show_default=True, help="Torch device (cpu, cuda).")
+@click.option(
+    "--threads",
+    default=None,
+    metavar="N|auto",
+    help="Torch threads of the surrogate solve: N, or auto (default: SURROTAG_THREADS, else "
+    "1 thread when other processes hold the cores, else all usable cores).",
+)
 def tag(
     events: tuple[Path, ...],
     surrogate_name: str,
@@ -177,6 +188,7 @@ def tag(
     max_events: int | None,
     step_size: int,
     device: str,
+    threads: str | None,
 ) -> None:
     """Tag probabilities of every object of EVENTS with a classifier surrogate."""
     import numpy as np
@@ -190,14 +202,18 @@ def tag(
     from surrotag.io.sniff import existing_file
     from surrotag.surrogates.registry import resolve_surrogate
     from surrotag.surrogates.storage import WEIGHTS_FILENAME, load_surrogate
-    from surrotag.tagging import object_positions, tag_events, tag_objects
+    from surrotag.surrogates.threads import parse_threads, summarize_plans
+    from surrotag.tagging import TAGGABLE_FEATURES, object_positions, tag_events, tag_objects
+
+    parse_threads(threads)  # a bad value stops here, before any work
 
     paths = [existing_file(path) for path in events]
     folder = resolve_surrogate(surrogate_name)
     model, card = load_surrogate(folder, device=device)
     level = level or level_of(sniff_format(paths[0]), paths[0])
+    wanted = list(dict.fromkeys([*card.feature_names, *TAGGABLE_FEATURES[ROW_KIND[level]]]))
     try:
-        names = resolve_features(level, card.feature_names)
+        names = resolve_features(level, wanted)
     except FeatureError as error:
         raise FeatureError(f"surrogate {card.name!r} ({folder}): {error}") from None
     collections = sorted({c for name in names for c in FEATURES[name].requires})
@@ -210,12 +226,11 @@ def tag(
     n_events = 0
     n_ood = 0
     tag_sum = None
+    plans = []
     for chunk in iter_events(
         paths, level=level, collections=collections, entry_stop=max_events, step_size=step_size
     ):
-        table = build_features(
-            chunk, level=level, features=card.feature_names, event_offset=n_events
-        )
+        table = build_features(chunk, level=level, features=wanted, event_offset=n_events)
         tags = tag_objects(
             table,
             model,
@@ -225,6 +240,8 @@ def tag(
             stochastic=stochastic,
             generator=generator,
             device=device,
+            threads=threads,
+            level=level,
         )
         positions = object_positions(tags.event_index, len(chunk), n_events)
         object_parts.append(_object_columns(tags, positions))
@@ -232,6 +249,8 @@ def tag(
             event_parts.append(_event_columns(tag_events(tags, len(chunk), first_event=n_events)))
         n_events += len(chunk)
         n_ood += int(tags.ood.sum())
+        if tags.threads is not None:
+            plans.append(tags.threads)
         chunk_sum = tags.nominal.sum(axis=0)
         tag_sum = chunk_sum if tag_sum is None else tag_sum + chunk_sum
         wp_names = tags.working_points
@@ -266,6 +285,7 @@ def tag(
         "n_objects": n_objects,
         "ood_fraction": ood_fraction,
         "mean_tag_rate": {name: float(r) for name, r in zip(wp_names, rates, strict=True)},
+        "threads": summarize_plans(plans, threads),
     }
     written = write_parquet(_table(object_parts), output, {**metadata, "table": "objects"})
     if events_out is not None:

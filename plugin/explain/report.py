@@ -451,7 +451,7 @@ def explain_tagger(
             "logit_final_median": float(np.median(ascended.logit_final)),
             "logit_real_top_median": float(np.median(acts["logit"][is_top])),
             "populations_quantiles_16_50_84": {k: stats(v) for k, v in populations.items()},
-            "tau32_axes": "exclusive kT (surrotag.reference.nsubjettiness), all populations alike",
+            "tau32_axes": "exclusive kT (surrotag.jets.nsubjettiness), all populations alike",
         },
         "mutual_information": {
             "layers": last,

@@ -236,7 +236,7 @@ def jet_observables(jets: Constituents, *, radius: float = 0.8) -> dict[str, np.
     """Mass (GeV), pT (GeV) and tau32 of jets from their own constituents.
 
     tau_N uses exclusive-kT axes and the normalised measure (beta = 1, R0 = ``radius``),
-    :func:`surrotag.reference.nsubjettiness.nsubjettiness`; this needs fastjet.
+    :func:`surrotag.jets.nsubjettiness.nsubjettiness`; this needs fastjet.
 
     Returns:
         ``mass``, ``pt``, ``tau32`` (NaN where tau2 = 0) arrays ``[J]``.
@@ -247,8 +247,8 @@ def jet_observables(jets: Constituents, *, radius: float = 0.8) -> dict[str, np.
     pz, energy = (pt * np.sinh(jets.eta)).sum(1), (pt * np.cosh(jets.eta)).sum(1)
     mass = np.sqrt(np.maximum(energy**2 - px**2 - py**2 - pz**2, 0.0))
     try:
-        from surrotag.reference.jets import kt_axes
-        from surrotag.reference.nsubjettiness import nsubjettiness
+        from surrotag.jets.clustering import kt_axes
+        from surrotag.jets.nsubjettiness import nsubjettiness
     except ImportError as error:  # pragma: no cover - fastjet is in the reference extra
         raise MissingDependencyError(
             f"tau32 of artificial jets needs fastjet ({error}); pip install 'surrotag[reference]'"

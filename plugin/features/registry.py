@@ -32,12 +32,12 @@ and the recast gives them tag probability 0 (the parton surrogate knows hadronic
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from types import MappingProxyType
 from typing import Final
 
 from surrotag.errors import FeatureError
-from surrotag.io.canonical import LEVELS
+from surrotag.io.levels import INPUT_LEVELS, LEVEL_NAMES
 
 __all__ = [
     "FEATURES",
@@ -49,7 +49,7 @@ __all__ = [
 ]
 
 #: The object kind of one row at each input level.
-ROW_KIND: Final = MappingProxyType({"delphes": "fatjet", "parton": "top"})
+ROW_KIND: Final = MappingProxyType({name: level.row_kind for name, level in INPUT_LEVELS.items()})
 
 
 @dataclass(frozen=True)
@@ -61,7 +61,8 @@ class Feature:
         unit: ``"GeV"``, ``"rad"`` or ``""`` (dimensionless).
         dtype: numpy dtype name of the column (``float32``, ``float64``, ``int32``, ``bool``).
         description: one sentence: what the value is and how it is computed.
-        levels: input levels that can provide it (subset of ``("delphes", "parton")``).
+        levels: input levels that can provide it (subset of
+            :data:`surrotag.io.levels.LEVEL_NAMES`).
         kind: the object a row is (``"fatjet"`` or ``"top"``), or ``"event"`` for an event
             quantity repeated on every row of the event.
         requires: canonical collections (:data:`surrotag.io.canonical.COLLECTIONS`) it needs.
@@ -427,8 +428,24 @@ _ALL: tuple[Feature, ...] = (
     ),
 )
 
+#: Collections a particle-level event holds (:data:`surrotag.io.levels.INPUT_LEVELS`).
+_PARTICLE_LEVEL_COLLECTIONS: Final = frozenset(INPUT_LEVELS["particle"].collections)
+
+
+def _with_particle_level(feature: Feature) -> Feature:
+    """A detector-level feature computed from fat jets and the generator record alone also
+    exists at particle level, where the fat jets are clustered from the visible stable
+    particles (:mod:`surrotag.jets.particle`)."""
+    if "delphes" in feature.levels and set(feature.requires) <= _PARTICLE_LEVEL_COLLECTIONS:
+        levels = tuple(name for name in LEVEL_NAMES if name in (*feature.levels, "particle"))
+        return replace(feature, levels=levels)
+    return feature
+
+
 #: name -> :class:`Feature`, in a stable documentation order.
-FEATURES: Final[Mapping[str, Feature]] = MappingProxyType({f.name: f for f in _ALL})
+FEATURES: Final[Mapping[str, Feature]] = MappingProxyType(
+    {f.name: _with_particle_level(f) for f in _ALL}
+)
 
 
 def get_feature(name: str) -> Feature:
@@ -452,8 +469,8 @@ def features_for_level(level: str) -> tuple[str, ...]:
     Raises:
         FeatureError: ``level`` is not one of :data:`surrotag.io.canonical.LEVELS`.
     """
-    if level not in LEVELS:
-        raise FeatureError(f"unknown input level {level!r}; use one of {', '.join(LEVELS)}")
+    if level not in INPUT_LEVELS:
+        raise FeatureError(f"unknown input level {level!r}; use one of {', '.join(LEVEL_NAMES)}")
     return tuple(name for name, feature in FEATURES.items() if level in feature.levels)
 
 

@@ -19,7 +19,7 @@ from surrotag.features.event import event_features
 from surrotag.features.jets import jet_features
 from surrotag.features.registry import FEATURES, ROW_KIND, features_for_level, get_feature
 from surrotag.features.truth import match_tops_to_jets, top_decays
-from surrotag.io.canonical import LEVELS
+from surrotag.io.levels import LEVEL_NAMES
 
 __all__ = ["EVENT_INDEX", "build_features", "infer_level", "resolve_features"]
 
@@ -43,6 +43,9 @@ _TRUTH_COLUMNS = {
 
 def infer_level(events: ak.Array) -> str:
     """The input level of canonical events: ``delphes`` if they hold fat jets, else ``parton``.
+
+    Particle-level events hold fat jets too; their level cannot be told from the fields and
+    is passed explicitly (:func:`surrotag.io.iter_events` knows it from the file).
 
     Raises:
         FeatureError: the events hold neither ``fatjets`` nor ``particles``.
@@ -142,8 +145,8 @@ def build_features(
     """
     if level is None:
         level = infer_level(events)
-    elif level not in LEVELS:
-        raise FeatureError(f"unknown input level {level!r}; use one of {', '.join(LEVELS)}")
+    elif level not in LEVEL_NAMES:
+        raise FeatureError(f"unknown input level {level!r}; use one of {', '.join(LEVEL_NAMES)}")
     if not radius > 0:
         raise FeatureError(f"matching radius must be positive, got {radius}")
     names = resolve_features(level, features, available=events.fields)

@@ -46,6 +46,7 @@ import numpy as np
 import vector
 
 from surrotag.errors import InputValueError
+from surrotag.io.levels import LEVEL_NAMES
 
 __all__ = [
     "COLLECTIONS",
@@ -54,13 +55,14 @@ __all__ = [
     "LEVELS",
     "MOMENTUM_COLLECTIONS",
     "check_finite",
+    "check_weights_and_indices",
     "with_vector_behaviour",
 ]
 
 vector.register_awkward()
 
-#: Input levels: what kind of information a file carries.
-LEVELS: Final = ("delphes", "parton")
+#: Input levels: what kind of information a file carries (:mod:`surrotag.io.levels`).
+LEVELS: Final = LEVEL_NAMES
 
 #: Every collection a canonical event may hold.
 COLLECTIONS: Final = (
@@ -110,7 +112,8 @@ def check_finite(events: ak.Array, source: object) -> None:
     silently and change the yields, and an infinite or sentinel eta makes four-vectors
     overflow, so such objects are an error rather than a silent drop. Checked: the
     :data:`KINEMATIC_FIELDS` of each collection present, and the constituents of reference
-    fat jets (px, py, pz, E).
+    fat jets (px, py, pz, E); then the weights and truth indices
+    (:func:`check_weights_and_indices`).
 
     Args:
         events: canonical events (any subset of :data:`COLLECTIONS`).
@@ -149,6 +152,43 @@ def check_finite(events: ak.Array, source: object) -> None:
             f"{source}: {n_objects} {plural} of {name} in {n_events} event(s) with {what} "
             f"{field}; drop those events{keep} or regenerate the file"
         )
+    check_weights_and_indices(events, source)
+
+
+#: Index fields of ``particles``: 0-based positions in the same event's list, -1 for none.
+_INDEX_FIELDS: Final = ("mother1", "mother2", "daughter1", "daughter2")
+
+
+def check_weights_and_indices(events: ak.Array, source: object) -> None:
+    """Refuse non-finite event weights and truth indices outside their event's list.
+
+    What the LHE reader checks while it reads (:func:`surrotag.io.truth.check_indices`),
+    checked here for every canonical input (own Parquet files, in-memory arrays): a NaN
+    weight makes every yield NaN, and an out-of-range ``mother1`` silently breaks the truth
+    matching (wrong top decays, wrong tag probabilities). Negative weights (NLO) are valid.
+
+    Args:
+        events: canonical events (any subset of :data:`COLLECTIONS`).
+        source: the file (or a name) for the message.
+
+    Raises:
+        InputValueError: a non-finite ``weight`` (one line with the count and first event).
+        CorruptFileError: a mother or daughter index < -1 or >= the event's particle count.
+    """
+    from surrotag.io.truth import check_indices
+
+    if "weight" in events.fields:
+        weight = ak.to_numpy(ak.fill_none(events.weight, np.nan), allow_missing=False)
+        bad = ~np.isfinite(np.asarray(weight, dtype=np.float64))
+        if bad.any():
+            raise InputValueError(
+                f"{source}: {int(bad.sum())} event(s) with a non-finite weight (first: event "
+                f"{int(np.flatnonzero(bad)[0])}); drop them or regenerate the file"
+            )
+    if "particles" in events.fields:
+        fields = tuple(f for f in _INDEX_FIELDS if f in events.particles.fields)
+        if fields:
+            check_indices(source, events.particles, fields)  # type: ignore[arg-type]
 
 
 def with_vector_behaviour(events: ak.Array) -> ak.Array:

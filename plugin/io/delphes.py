@@ -106,7 +106,7 @@ def missing_fatjets(tree: RootTree) -> list[str]:
     If the file has the particle-flow objects (``EFlowTrack``, ``EFlowPhoton``,
     ``EFlowNeutralHadron``), fat jets are reclustered from them with the reference
     experiment's jet building (anti-kT R = 0.8, pT > 200 GeV, soft drop, N-subjettiness;
-    :func:`surrotag.reference.jets.recluster_fatjets`), and a warning says so.
+    :func:`surrotag.jets.clustering.recluster_fatjets`), and a warning says so.
 
     Returns:
         The EFlow leaves to read.
@@ -289,7 +289,7 @@ def eflow_candidates(arrays: ak.Array, *, source: object = None) -> ak.Array:
 def _reclustered_fatjets(path: Path, chunk: ak.Array) -> ak.Array:
     """Fat jets reclustered from the EFlow objects (see :func:`missing_fatjets`)."""
     try:
-        from surrotag.reference.jets import recluster_fatjets
+        from surrotag.jets.clustering import recluster_fatjets
     except ImportError as error:
         raise MissingDependencyError(
             f"reclustering fat jets needs fastjet ({error}); pip install 'surrotag[reference]'"

@@ -16,8 +16,14 @@ from pathlib import Path
 
 import awkward as ak
 
-from surrotag.errors import CorruptFileError, EmptyInputError, FormatError
-from surrotag.io.canonical import COLLECTIONS, LEVELS, check_finite, with_vector_behaviour
+from surrotag.errors import (
+    CorruptFileError,
+    EmptyInputError,
+    FormatError,
+    MissingDependencyError,
+)
+from surrotag.io.canonical import COLLECTIONS, check_finite, with_vector_behaviour
+from surrotag.io.levels import InputLevel, input_level
 from surrotag.io.sniff import existing_file, level_of, sniff_format
 
 __all__ = ["PathLike", "cross_section", "iter_events", "read_events"]
@@ -25,12 +31,6 @@ __all__ = ["PathLike", "cross_section", "iter_events", "read_events"]
 log = logging.getLogger(__name__)
 
 PathLike = str | os.PathLike[str]
-
-#: Collections read by default at each level.
-_DEFAULT: dict[str, tuple[str, ...]] = {
-    "delphes": COLLECTIONS,
-    "parton": ("weight", "particles"),
-}
 
 
 def _as_list(paths: PathLike | Sequence[PathLike]) -> list[Path]:
@@ -56,18 +56,33 @@ def _iter_file(
     path: Path,
     fmt: str,
     file_level: str,
-    level: str,
+    level: InputLevel,
     collections: tuple[str, ...] | None,
     entry_stop: int | None,
     step_size: int,
 ) -> Iterator[dict[str, ak.Array]]:
     strict = collections is not None
-    wanted = collections if collections is not None else _DEFAULT[level]
-    if level == "delphes" and file_level == "parton":
+    wanted = collections if collections is not None else level.collections
+    if fmt not in level.formats or (level.name == "delphes" and file_level != "delphes"):
         raise FormatError(
-            f"{path}: parton-level {fmt} file read at level 'delphes'; it has no detector "
-            "objects (use level='parton' or a Delphes file)"
+            f"{path}: a {file_level}-level {fmt} file cannot be read at level "
+            f"{level.name!r} ({level.description}); use level={file_level!r}"
         )
+    if level.name == "particle":
+        yield from _iter_particle_level(path, fmt, wanted, strict, entry_stop, step_size)
+    else:
+        yield from _iter_format(path, fmt, wanted, strict, entry_stop, step_size)
+
+
+def _iter_format(
+    path: Path,
+    fmt: str,
+    wanted: Sequence[str],
+    strict: bool,
+    entry_stop: int | None,
+    step_size: int,
+) -> Iterator[dict[str, ak.Array]]:
+    """The collections ``wanted`` of one file, as its format's reader gives them."""
     if fmt == "delphes":
         from surrotag.io.delphes import iter_delphes
 
@@ -88,6 +103,70 @@ def _iter_file(
         yield from iter_hepmc(path, wanted, entry_stop=entry_stop, step_size=step_size)
     else:
         yield from _iter_parquet(path, wanted, strict, entry_stop, step_size)
+
+
+#: Column of reference samples holding their particle-level fat jets.
+_PARTICLE_JETS = "particlejets"
+
+
+def _iter_particle_level(
+    path: Path,
+    fmt: str,
+    wanted: Sequence[str],
+    strict: bool,
+    entry_stop: int | None,
+    step_size: int,
+) -> Iterator[dict[str, ak.Array]]:
+    """Particle-level events: ``fatjets`` clustered from the visible stable particles.
+
+    A reference sample (Parquet with ``particlejets``) already holds them; every other
+    input has its generator record clustered (:func:`surrotag.jets.particle.particle_fatjets`).
+    Only ``weight``, ``fatjets`` and ``particles`` exist at this level.
+    """
+    other = [name for name in wanted if name not in ("weight", "fatjets", "particles")]
+    if other and strict:
+        raise FormatError(
+            f"{path}: particle level has no {', '.join(other)} (only weight, fatjets, "
+            "particles); read at level 'delphes' for detector objects"
+        )
+    stored = fmt == "parquet" and _PARTICLE_JETS in _parquet_columns(path)
+    read = ["weight", "particles"] if not stored else ["weight", _PARTICLE_JETS]
+    if stored and "particles" in wanted:
+        read.append("particles")
+    for fields in _iter_format(path, fmt, read, True, entry_stop, step_size):
+        if stored:
+            jets = fields.pop(_PARTICLE_JETS)
+        else:
+            jets = _cluster_particles(path, fields["particles"])
+        out = {"weight": fields["weight"], "fatjets": jets}
+        if "particles" in wanted:
+            out["particles"] = fields["particles"]
+        yield {name: out[name] for name in ("weight", "fatjets", "particles") if name in out}
+
+
+def _parquet_columns(path: Path) -> list[str]:
+    from surrotag.io.parquet import _open
+
+    return list(_open(path).schema_arrow.names)
+
+
+def _cluster_particles(path: Path, particles: ak.Array) -> ak.Array:
+    """Particle-level fat jets of a chunk's generator records (one line when impossible)."""
+    if not ak.any(particles.status == 1):
+        raise FormatError(
+            f"{path}: no stable (status 1) particles in the generator record, so no "
+            "particle-level jets; pass a showered file (HepMC after Pythia) or read it at "
+            "level 'parton'"
+        )
+    try:
+        from surrotag.jets.particle import particle_fatjets
+
+        jets = particle_fatjets(particles)
+    except ImportError as error:
+        raise MissingDependencyError(
+            f"particle-level jets need fastjet ({error}); pip install 'surrotag[reference]'"
+        ) from None
+    return ak.with_name(jets[[f for f in jets.fields if f != "constituents"]], "Momentum4D")
 
 
 def _iter_parquet(
@@ -142,8 +221,10 @@ def iter_events(
         paths: one file or a list (Delphes ROOT, ExRootAnalysis ROOT, LHE, LHE.gz, HepMC2/3
             ASCII (plain or gzip), surrotag Parquet; recognised by content, formats may be
             mixed if the levels agree).
-        level: ``"delphes"`` or ``"parton"``; None takes the first file's level. Reading a
-            Delphes file at ``"parton"`` level gives its truth record only.
+        level: a name of :data:`surrotag.io.levels.LEVEL_NAMES` (``delphes``, ``particle``,
+            ``parton``); None takes the first file's level. Reading a Delphes file at
+            ``particle`` level clusters its ``Particle`` branch, at ``parton`` level gives
+            its truth record only; a HepMC file is read at ``particle`` level by default.
         collections: subset of :data:`~surrotag.io.canonical.COLLECTIONS` to read; only the
             branches they need are read. None reads everything the level has (collections a
             file lacks are skipped); an explicit collection a file lacks is an error.
@@ -160,8 +241,7 @@ def iter_events(
         InputValueError: objects with non-finite or sentinel kinematics
             (:func:`surrotag.io.canonical.check_finite`).
     """
-    if level is not None and level not in LEVELS:
-        raise FormatError(f"unknown level {level!r}; choose from {', '.join(LEVELS)}")
+    chosen = None if level is None else input_level(level)
     if step_size <= 0:
         raise ValueError(f"step_size must be positive, got {step_size}")
     wanted = _check_collections(collections)
@@ -171,22 +251,23 @@ def iter_events(
     for path in files:
         existing_file(path)
     read = 0
-    explicit = level is not None
+    explicit = chosen is not None
     for path in files:
         if entry_stop is not None and read >= entry_stop:
             return
         fmt = sniff_format(path)
         file_level = level_of(fmt, path)
-        if level is None:
-            level = file_level
-        elif not explicit and fmt != "delphes" and file_level != level:
+        if chosen is None:
+            chosen = input_level(file_level)
+        elif not explicit and fmt != "delphes" and file_level != chosen.name:
             raise FormatError(
-                f"{path}: {file_level}-level file mixed with {level}-level input; read each "
-                "level separately"
+                f"{path}: {file_level}-level file mixed with {chosen.name}-level input; read "
+                "each level separately"
             )
         remaining = None if entry_stop is None else entry_stop - read
-        log.debug("%s: format %s, level %s, collections %s", path, fmt, level, wanted)
-        for fields in _iter_file(path, fmt, file_level, level, wanted, remaining, step_size):
+        log.debug("%s: format %s, level %s, collections %s", path, fmt, chosen.name, wanted)
+        parts = _iter_file(path, fmt, file_level, chosen, wanted, remaining, step_size)
+        for fields in parts:
             chunk = ak.zip(fields, depth_limit=1)
             check_finite(chunk, path)
             read += len(chunk)

@@ -4,7 +4,7 @@ Formats: ``"delphes"`` (Delphes ROOT, tree ``Delphes``), ``"exroot"`` (MadGraph
 ExRootAnalysis parton-level ROOT, tree ``LHEF``), ``"lhe"`` (Les Houches Event text, plain
 or gzip-compressed; arXiv:hep-ph/0609017, arXiv:1405.1067 for LHEF v3), ``"hepmc"`` (HepMC3
 ``Asciiv3`` or HepMC2 ``IO_GenEvent`` text, plain or gzip-compressed; read at the
-``"parton"`` level, i.e. as a truth record) and ``"parquet"`` (surrotag's own files). File
+``"particle"`` level by default) and ``"parquet"`` (surrotag's own files). File
 names are never trusted: a ``.root`` that holds text is reported as such.
 """
 
@@ -23,6 +23,7 @@ from surrotag.errors import (
     InputFileError,
     SurrotagError,
 )
+from surrotag.io.levels import INPUT_LEVELS
 
 __all__ = [
     "FORMATS",
@@ -193,7 +194,10 @@ def sniff_format(path: str | os.PathLike[str]) -> str:
 
 
 def level_of(fmt: str, path: str | os.PathLike[str] | None = None) -> str:
-    """Return the input level (``"delphes"`` or ``"parton"``) of a format.
+    """Return the input level a file of a format is read at by default.
+
+    Delphes files are read at ``delphes`` level, HepMC at ``particle`` level, LHE and
+    ExRootAnalysis at ``parton`` level (:attr:`surrotag.io.levels.InputLevel.default_format_of`).
 
     Args:
         fmt: one of :data:`FORMATS`.
@@ -202,12 +206,11 @@ def level_of(fmt: str, path: str | os.PathLike[str] | None = None) -> str:
             means ``"delphes"``).
 
     Returns:
-        ``"delphes"`` or ``"parton"``.
+        A name of :data:`surrotag.io.levels.LEVEL_NAMES`.
     """
-    if fmt == "delphes":
-        return "delphes"
-    if fmt in ("exroot", "lhe", "hepmc"):
-        return "parton"
+    for level in INPUT_LEVELS.values():
+        if fmt in level.default_format_of:
+            return level.name
     if fmt != "parquet":
         raise FormatError(f"unknown format {fmt!r}; expected one of {', '.join(FORMATS)}")
     if path is None:
@@ -215,7 +218,7 @@ def level_of(fmt: str, path: str | os.PathLike[str] | None = None) -> str:
     from surrotag.io.parquet import _open, read_parquet_metadata
 
     level = read_parquet_metadata(path).get("level")
-    if level in ("delphes", "parton"):
+    if level in INPUT_LEVELS:
         return level
     names = _open(Path(path)).schema_arrow.names
     return "delphes" if "fatjets" in names else "parton"

@@ -63,6 +63,7 @@ from typing import TYPE_CHECKING, Any, Final
 import numpy as np
 
 from surrotag.errors import AnalysisError, FormatError, InputValueError, OutOfSupportError
+from surrotag.io.levels import input_level
 from surrotag.recast.report import RecastReport, RegionResult
 from surrotag.recast.taggers import (
     EFFICIENCY_MAP_FEATURES,
@@ -100,7 +101,6 @@ SQRT_S_TOLERANCE: Final = 1e-3
 #: Stages timed in :attr:`RecastReport.timings` (seconds).
 STAGES: Final = ("resolve", "read", "select", "features", "tag", "yields", "patch", "infer")
 
-_LEVEL_OBJECTS: Final = {"delphes": "fatjets", "parton": "particles"}
 _PARTON_COLLECTION: Final = "tops"
 
 
@@ -167,13 +167,15 @@ class _Tagger:
     stochastic: bool
     generator: Any
     device: str
+    threads: int | str | None = None
+    thread_plans: list[dict[str, Any]] = field(default_factory=list)
 
     def probabilities(self, table: Any, level: str) -> ObjectProbabilities:
         if self.kind == "efficiency-map":
             return efficiency_map_probabilities(
                 table, level, self.card.efficiency_map, self.working_points, self.card.source
             )
-        return surrogate_probabilities(
+        result = surrogate_probabilities(
             table,
             level,
             self.model,
@@ -183,7 +185,11 @@ class _Tagger:
             stochastic=self.stochastic,
             generator=self.generator,
             device=self.device,
+            threads=self.threads,
         )
+        if result.threads is not None:
+            self.thread_plans.append(result.threads)
+        return result
 
     @property
     def ood_method(self) -> str:
@@ -197,8 +203,12 @@ class _Tagger:
 
     def describe(self, seed: int) -> dict[str, Any]:
         from surrotag.surrogates.storage import WEIGHTS_FILENAME
+        from surrotag.surrogates.threads import summarize_plans
 
         card = self.card
+        threads = {}
+        if self.kind == "surrogate":
+            threads = {"threads": summarize_plans(self.thread_plans, self.threads)}
         return {
             "kind": self.kind,
             "name": card.name,
@@ -213,6 +223,7 @@ class _Tagger:
             "working_points": {
                 name: float(card.working_point(name)["threshold"]) for name in self.working_points
             },
+            **threads,
         }
 
 
@@ -249,7 +260,9 @@ def _check_objects(inputs: InputFiles, level: str, analysis: str) -> None:
     from surrotag.io import sniff_format
     from surrotag.io.parquet import _open
 
-    need = _LEVEL_OBJECTS[level]
+    if level == "particle":
+        return  # clustered from the generator record by the reader, which checks it
+    need = input_level(level).objects
     for path in inputs.paths:
         if sniff_format(path) != "parquet":
             continue  # ROOT and LHE readers raise their own MissingBranchError
@@ -270,13 +283,14 @@ def _load_tagger(
     stochastic: bool,
     seed: int,
     device: str,
+    threads: int | str | None = None,
 ) -> _Tagger:
     import torch
 
-    from surrotag.recast.taggers import _PARTON_MASK
     from surrotag.surrogates.card import load_card
     from surrotag.surrogates.registry import resolve_surrogate
     from surrotag.surrogates.storage import load_surrogate
+    from surrotag.tagging import TAGGABLE_FEATURES
 
     card_spec = analysis.card
     name = card_spec.surrogate_name(level)
@@ -294,16 +308,18 @@ def _load_tagger(
         k = model.default_draws if draws is None else int(draws)
         if k < 1:
             raise InputValueError(f"draws={k}: need at least one weight draw")
-    if level == "parton":
-        features = tuple(dict.fromkeys((*features, *_PARTON_MASK)))
+    row_kind = input_level(level).row_kind
+    features = tuple(dict.fromkeys((*features, *TAGGABLE_FEATURES[row_kind])))
     generator = torch.Generator().manual_seed(int(seed)) if stochastic else None
-    return _Tagger(kind, card, folder, model, points, features, k, stochastic, generator, device)
+    return _Tagger(
+        kind, card, folder, model, points, features, k, stochastic, generator, device, threads
+    )
 
 
 def _collections(level: str, features: Sequence[str]) -> list[str]:
     from surrotag.features import FEATURES
 
-    needed = {"weight", _LEVEL_OBJECTS[level]}
+    needed = {"weight", input_level(level).objects}
     for name in features:
         needed.update(FEATURES[name].requires)
     return sorted(needed)
@@ -330,7 +346,7 @@ def _pair_table(
     from surrotag.io.canonical import with_vector_behaviour
 
     n = len(events)
-    if level == "delphes":
+    if input_level(level).has_jets:
         pair = events.fatjets[ak.from_regular(ak.Array(lead))]
         fields = {"weight": events.weight, "fatjets": pair}
         if "particles" in events.fields:
@@ -363,7 +379,7 @@ def _process_chunk(
     acc.n_events += len(chunk)
     acc.sum_weights += float(weight.sum())
     with timer("select"):
-        objects = chunk if level == "delphes" else _parton_objects(chunk)
+        objects = chunk if input_level(level).has_jets else _parton_objects(chunk)
         selection = select(objects, spec)
     acc.add_cutflow(selection.cutflow, selection.cutflow_weighted)
     passed = np.flatnonzero(selection.mask)
@@ -499,14 +515,33 @@ def _fill_regions(
 
 
 def _region_yields(
-    analysis: Analysis, acc: _Accumulator, tagger: _Tagger, norm: float
+    analysis: Analysis,
+    acc: _Accumulator,
+    tagger: _Tagger,
+    norm: float,
+    warning_lines: list[str] | None = None,
 ) -> tuple[RegionResult, ...]:
-    """Normalised yields per region from the running sums (``norm = sigma L / sum w``)."""
+    """Normalised yields per region from the running sums (``norm = sigma L / sum w``).
+
+    NLO samples carry negative event weights (MC@NLO): the sum of weights stays signed (it
+    normalises), but a bin whose yield is negative in a weight draw is clipped to 0 there, as
+    HEPData signal patches do, with one line in ``warning_lines`` per region.
+    """
     results = []
     for region in analysis.card.regions:
         edges = np.asarray(region.observable.bin_edges_gev, dtype=np.float64)
         n_bins = edges.size - 1
         per_draw = norm * acc.per_draw.get(region.name, np.zeros((tagger.draws, n_bins)))
+        negative = per_draw < 0
+        if negative.any():
+            n_neg = int(negative.any(axis=0).sum())
+            if warning_lines is not None:
+                warning_lines.append(
+                    f"region {region.name}: {n_neg} of {n_bins} mjj bin(s) with a negative "
+                    f"signal yield (negative generator weights, most {float(per_draw.min()):.3g} "
+                    "events) clipped to 0; the sum of weights stays signed"
+                )
+            per_draw = np.where(negative, 0.0, per_draw)
         mc_stat = norm * np.sqrt(acc.mc_stat2.get(region.name, np.zeros(n_bins)))
         covariance = (
             np.atleast_2d(np.cov(per_draw, rowvar=False))
@@ -544,6 +579,8 @@ def recast(
     step_size: int = 50_000,
     max_components: int = 5,
     ood: str = "nuisance",
+    level: str | None = None,
+    threads: int | str | None = None,
 ) -> RecastReport:
     """Recast an analysis on signal events: yields, patch, CLs and upper limits.
 
@@ -569,6 +606,13 @@ def recast(
             ``nuisance`` (their tag probability varied over [0, 1]: least signal in the
             likelihood, the histosys ``<analysis>_<surrogate>_ood`` to the most) or
             ``strict`` (refuse).
+        level: input level (:data:`surrotag.io.levels.LEVEL_NAMES`); default: the files'
+            own (Delphes ``delphes``, HepMC ``particle``, LHE ``parton``). ``particle`` on a
+            Delphes file or a reference sample uses its generator particles, no detector.
+        threads: torch intra-op threads of the surrogate solves: a count, or None /
+            ``"auto"`` for ``SURROTAG_THREADS``, else one thread when the cores are busy
+            (:mod:`surrotag.surrogates.threads`); recorded with the load in the report's
+            ``tagger.threads``.
 
     Returns:
         :class:`~surrotag.recast.report.RecastReport`.
@@ -582,7 +626,13 @@ def recast(
     import awkward as ak
 
     from surrotag.analysis import Analysis, get_analysis
+    from surrotag.surrogates.errors import SurrogateInputError
+    from surrotag.surrogates.threads import parse_threads
 
+    try:
+        parse_threads(threads)
+    except SurrogateInputError as error:
+        raise InputValueError(f"--threads: {error}") from None
     if tagger not in TAGGERS:
         raise InputValueError(f"unknown tagger {tagger!r}; choose from {', '.join(TAGGERS)}")
     if ood not in OOD_POLICIES:
@@ -595,8 +645,11 @@ def recast(
             source: InputFiles | ak.Array
             if isinstance(inputs, ak.Array):
                 from surrotag.features.table import infer_level
+                from surrotag.io.canonical import check_finite
 
-                source, files, level = inputs, None, infer_level(inputs)
+                check_finite(inputs, "events in memory")  # as every reader's output
+                source, files = inputs, None
+                level = input_level(level or infer_level(inputs)).name
             else:
                 from surrotag.io.inputs import resolve_inputs
 
@@ -610,14 +663,16 @@ def recast(
                     specs = [stack.enter_context(as_file(ana.resource(EXAMPLE_SIGNAL)))]
                 files = resolve_inputs(specs)
                 source = files
-                level = _file_levels(files)
+                level = input_level(level or _file_levels(files)).name
             ana.card.surrogate_name(level)  # refuses a level the analysis does not accept
             if files is not None:
                 _check_objects(files, level, ana.name)
-            elif _LEVEL_OBJECTS[level] not in inputs.fields:  # type: ignore[union-attr]
-                raise FormatError(f"events in memory have no {_LEVEL_OBJECTS[level]!r}")
+            elif input_level(level).objects not in inputs.fields:  # type: ignore[union-attr]
+                raise FormatError(f"events in memory have no {input_level(level).objects!r}")
             xsec = _cross_section(xsec_pb, files)  # fails early when there is none
-            tag = _load_tagger(ana, level, tagger, surrogate, draws, stochastic, seed, device)
+            tag = _load_tagger(
+                ana, level, tagger, surrogate, draws, stochastic, seed, device, threads
+            )
             warning_lines: list[str] = []
             sqrt_s = None
             if files is not None:
@@ -645,7 +700,7 @@ def recast(
             from surrotag.yields import normalisation
 
             norm = normalisation(xsec.value_pb, ana.card.luminosity_ifb, acc.sum_weights)
-            regions = _region_yields(ana, acc, tag, norm)
+            regions = _region_yields(ana, acc, tag, norm, warning_lines)
         with timer("patch"):
             from surrotag.stats.patch import build_patch
             from surrotag.stats.workspace import load_workspace
@@ -666,6 +721,7 @@ def recast(
             from surrotag.stats.infer import cls_and_upper_limit
 
             cls_result, limit = cls_and_upper_limit(ws, patch, mu=1.0)
+        warning_lines += sorted({*cls_result.warnings, *limit.warnings})
     ood_fraction = acc.n_ood / acc.n_objects if acc.n_objects else 0.0
     if ood_fraction > OOD_WARNING:
         shares = ", ".join(f"{r.name} {100 * r.yields.ood_share:.1f}%" for r in regions)

@@ -252,10 +252,33 @@ class RecastReport:
                 "mu_up_observed": _finite_or_none(self.limit.observed),
                 "mu_up_expected": [_finite_or_none(v) for v in self.limit.expected],
                 "level": float(self.limit.level),
+                "expected_kind": self.cls.expected_kind,
+                "backend": self.cls.backend,
+                "reliable": bool(self.cls.reliable and self.limit.reliable),
+                "reliability_warnings": sorted({*self.cls.warnings, *self.limit.warnings}),
             },
+            "environment": environment(),
             "timings_s": {name: float(value) for name, value in self.timings.items()},
             "warnings": list(self.warnings),
         }
+
+
+def environment() -> dict[str, Any]:
+    """Versions of what a result rests on, and the command line that produced it."""
+    import sys
+    from importlib.metadata import PackageNotFoundError, version
+
+    versions = {}
+    for package in ("surrotag", "torch", "pyhf", "numpy", "awkward", "uproot"):
+        try:
+            versions[package] = version(package)
+        except PackageNotFoundError:
+            versions[package] = None
+    return {
+        "python": sys.version.split()[0],
+        "versions": versions,
+        "command_line": [os.path.basename(sys.argv[0]), *sys.argv[1:]] if sys.argv else [],
+    }
 
 
 @functools.cache

@@ -35,6 +35,8 @@ import numpy as np
 
 from surrotag.errors import CardError, FeatureError
 from surrotag.features.truth import TRUTH_CATEGORIES, jet_truth_category
+from surrotag.io.levels import input_level
+from surrotag.tagging import tag_objects, taggable
 
 if TYPE_CHECKING:
     import torch
@@ -52,7 +54,6 @@ __all__ = [
     "check_surrogate",
     "efficiency_map_probabilities",
     "surrogate_probabilities",
-    "tagged_mask",
 ]
 
 #: Tagger kinds of a recast.
@@ -61,11 +62,16 @@ TAGGERS: Final = ("surrogate", "efficiency-map")
 #: Features an analysis feeds its surrogate at each input level: pT and eta of the selected
 #: objects, the quantities its selection cuts on (GeV, dimensionless). A surrogate without
 #: them cannot carry the tag rate's dependence on the selected kinematics.
-FED_FEATURES: Final = {"delphes": ("jet_pt", "jet_eta"), "parton": ("top_pt", "top_eta")}
+FED_FEATURES: Final = {
+    "delphes": ("jet_pt", "jet_eta"),
+    "particle": ("jet_pt", "jet_eta"),
+    "parton": ("top_pt", "top_eta"),
+}
 
 #: Feature columns the efficiency map needs at each level (pT and truth of the object).
 EFFICIENCY_MAP_FEATURES: Final = {
     "delphes": ("jet_pt", "truth_top_matched", "truth_top_hadronic", "truth_top_n_contained"),
+    "particle": ("jet_pt", "truth_top_matched", "truth_top_hadronic", "truth_top_n_contained"),
     "parton": ("top_pt", "top_hadronic"),
 }
 
@@ -74,8 +80,6 @@ EFFICIENCY_MAP_CATEGORY_KEYS: Final = dict(
     zip(TRUTH_CATEGORIES, ("efficiency", "partial", "mistag"), strict=True)
 )
 
-#: Columns that decide whether a parton-level top can be tagged at all.
-_PARTON_MASK: Final = ("top_hadronic", "flag_top_no_decay_chain")
 
 
 class ObjectProbabilities(NamedTuple):
@@ -85,25 +89,19 @@ class ObjectProbabilities(NamedTuple):
         probabilities: ``[K, N, W]`` per draw (K = 1 for the efficiency map).
         ood: ``[N]`` bool, outside the tagger's support (surrogate training support, or the
             efficiency map's pT range).
+        threads: the surrogate solve's thread plan (:attr:`surrotag.tagging.ObjectTags.threads`),
+            None for the efficiency map or when nothing was solved.
     """
 
     probabilities: np.ndarray
     ood: np.ndarray
+    threads: dict[str, Any] | None = None
 
 
 def _column(table: Any, name: str) -> np.ndarray:
     import awkward as ak
 
     return np.asarray(ak.to_numpy(table[name]))
-
-
-def tagged_mask(table: Any, level: str) -> np.ndarray:
-    """Objects that can be tagged: all fat jets; hadronic tops with a decay chain (parton)."""
-    n = len(table)
-    if level != "parton":
-        return np.ones(n, dtype=bool)
-    hadronic = np.nan_to_num(_column(table, "top_hadronic").astype(np.float64)) > 0.5
-    return hadronic & ~_column(table, "flag_top_no_decay_chain").astype(bool)
 
 
 def check_surrogate(
@@ -169,20 +167,15 @@ def surrogate_probabilities(
     stochastic: bool = False,
     generator: torch.Generator | None = None,
     device: str = "cpu",
+    threads: int | str | None = None,
 ) -> ObjectProbabilities:
     """Surrogate tag probabilities ``[K, N, W]`` of the rows of a feature table.
 
-    Rows that cannot be tagged (:func:`tagged_mask`) get probability 0 and are not OOD.
+    Rows that cannot be tagged (:func:`surrotag.tagging.taggable`) get probability 0 and
+    are not OOD. ``threads``: torch threads of the solve (:func:`surrotag.tagging.tag_objects`).
     """
-    from surrotag.tagging import tag_objects
-
-    mask = tagged_mask(table, level)
-    n, w = len(mask), len(working_points)
-    probabilities = np.zeros((draws, n, w))
-    ood = np.zeros(n, dtype=bool)
-    rows = table if mask.all() else table[mask]
     tags = tag_objects(
-        rows,
+        table,
         surrogate,
         card,
         working_points=working_points,
@@ -190,10 +183,10 @@ def surrogate_probabilities(
         stochastic=stochastic,
         generator=generator,
         device=device,
+        threads=threads,
+        level=level,
     )
-    probabilities[:, mask, :] = tags.probabilities
-    ood[mask] = tags.ood
-    return ObjectProbabilities(probabilities, ood)
+    return ObjectProbabilities(tags.probabilities, tags.ood, tags.threads)
 
 
 def _bins(edges: np.ndarray, pt: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -247,7 +240,7 @@ def efficiency_map_probabilities(
     pt_name = EFFICIENCY_MAP_FEATURES[level][0]
     pt = _column(table, pt_name).astype(np.float64)
     if level == "parton":  # hadronic tops: efficiency; others: never tagged
-        category = np.where(tagged_mask(table, level), 0, -1)
+        category = np.where(taggable(table, level), 0, -1)
     else:
         category = jet_truth_category(
             _column(table, "truth_top_matched"),
@@ -265,7 +258,7 @@ def efficiency_map_probabilities(
             )
         edges = np.asarray(entry["pt_edges"], dtype=np.float64)
         index, outside = _bins(edges, pt)
-        if level == "parton":
+        if not input_level(level).has_jets:
             rates = np.asarray(entry["efficiency"], dtype=np.float64)[None, :]
         else:
             rates = _category_rates(entry, source, point)

@@ -7,8 +7,10 @@ is bit-reproducible for equal (process, n_events, seed, jobs, ecm, mass) and cod
 
 Each event holds (canonical schema, :mod:`surrotag.io.canonical`): ``weight`` (Pythia's
 pTHat-bias compensating weight; the event's cross-section is ``sigma_pb * weight /
-sum_weights``), ``fatjets`` (:func:`surrotag.reference.jets.recluster_fatjets`), ``met``
-(from all particle-flow candidates) and ``particles`` (the pruned truth record,
+sum_weights``), ``fatjets`` (:func:`surrotag.jets.clustering.recluster_fatjets` of the
+detector's EFlow objects), ``particlejets`` (the same clustering of the visible stable
+particles, no detector: the particle level, :mod:`surrotag.jets.particle`), ``met`` (from
+all particle-flow candidates) and ``particles`` (the pruned truth record,
 :mod:`surrotag.reference.truth`). The Parquet provenance (``surrotag`` key) records
 sigma_pb, sigma_err_pb, sum_weights, n_events, the Pythia settings, the seeds of every job,
 the branching ratio forced (and that sigma includes it), versions and ``settings_key``.
@@ -34,9 +36,10 @@ import numpy as np
 
 from surrotag.errors import GenerationError
 from surrotag.io.parquet import read_parquet, write_parquet
+from surrotag.jets.clustering import recluster_fatjets
+from surrotag.jets.particle import visible
 from surrotag.reference.cache import cached_sample, sample_path, settings_key
 from surrotag.reference.detector import pf_candidates
-from surrotag.reference.jets import recluster_fatjets
 from surrotag.reference.processes import (
     BR_W_HADRONIC_PDG,
     ProcessSpec,
@@ -57,7 +60,7 @@ __all__ = [
 #: Events per ``Pythia.nextBatch`` call (and per detector/jet pass).
 BATCH_SIZE: Final = 100
 #: Version of what this module writes; part of ``settings_key`` (bump when output changes).
-SCHEMA_VERSION: Final = 2
+SCHEMA_VERSION: Final = 3
 _MB_TO_PB: Final = 1.0e9
 
 Progress = Callable[[int, int], None]
@@ -87,13 +90,15 @@ def _open_fraction(pythia: Any, pid: int) -> float:
 
 
 def _events_of_batch(batch: ak.Array, pythia: Any, rng: np.random.Generator) -> ak.Array:
-    pf = pf_candidates(final_state(batch, pythia.particleData.charge), rng)
+    final = final_state(batch, pythia.particleData.charge)
+    pf = pf_candidates(final, rng)
     fatjets = recluster_fatjets(pf)
     mpx, mpy = -ak.to_numpy(ak.sum(pf.px, axis=1)), -ak.to_numpy(ak.sum(pf.py, axis=1))
     return ak.zip(
         {
             "weight": ak.to_numpy(batch.info.weights[:, 0]).astype(np.float64),
             "fatjets": fatjets,
+            "particlejets": recluster_fatjets(visible(final)),
             "met": ak.zip({"met": np.hypot(mpx, mpy), "phi": np.arctan2(mpy, mpx)}),
             "particles": truth_particles(batch),
         },

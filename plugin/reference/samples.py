@@ -38,11 +38,24 @@ from surrotag.features.truth import jet_truth_category
 from surrotag.io.parquet import read_parquet, read_parquet_metadata, sha256_file
 from surrotag.reference.inputs import flat_fatjets
 
-__all__ = ["QCD_PROCESSES", "TOP_PROCESSES", "JetSample", "load_sample", "sample_weights"]
+__all__ = [
+    "PARTICLE_MATCH_RADIUS",
+    "PARTICLE_PREFIX",
+    "QCD_PROCESSES",
+    "TOP_PROCESSES",
+    "JetSample",
+    "load_sample",
+    "particle_level_columns",
+    "sample_weights",
+]
 
 #: Reference presets whose jets are top candidates / QCD background.
 TOP_PROCESSES: Final = ("ttbar-allhad", "zprime-ttbar")
 QCD_PROCESSES: Final = ("qcd-dijet",)
+#: Prefix of the feature columns of each detector jet's matched particle-level jet.
+PARTICLE_PREFIX: Final = "particle_"
+#: Delta R within which a particle-level jet is a detector jet's match (half of R = 0.8).
+PARTICLE_MATCH_RADIUS: Final = 0.4
 
 
 @dataclass(frozen=True)
@@ -55,7 +68,9 @@ class JetSample:
         role: ``top`` or ``qcd``.
         provenance: the sample's provenance JSON (``surrotag`` Parquet metadata).
         jets: flat fat jets (n_jets records with constituents).
-        features: ``build_features(events, level="delphes")`` (n_jets rows).
+        features: ``build_features(events, level="delphes")`` (n_jets rows), plus, for
+            samples with particle-level jets, the columns of
+            :func:`particle_level_columns`.
         label: int8 (n_jets,): 1 contained top, 0 QCD, -1 other top-sample jet.
         sample_label: int8 (n_jets,): 1 top sample, 0 QCD sample.
         event_weight: float64 (n_jets,): the weight of each jet's event, normalised to mean
@@ -159,6 +174,11 @@ def load_sample(path: str | Path, role: str) -> JetSample:
     events = read_parquet(path, events=False)
     jets = flat_fatjets(events)
     features = build_features(events, level="delphes")
+    if "particlejets" in events.fields:
+        extra = particle_level_columns(events, features)
+        features = ak.zip(
+            {**{name: features[name] for name in features.fields}, **extra}, depth_limit=1
+        )
     if role == "top":
         category = jet_truth_category(
             ak.to_numpy(features.truth_top_matched),
@@ -173,3 +193,51 @@ def load_sample(path: str | Path, role: str) -> JetSample:
     return JetSample(
         path, sha256_file(path), role, meta, jets, features, label, sample_label, weight
     )
+
+
+def particle_level_columns(events: ak.Array, features: ak.Array) -> dict[str, np.ndarray]:
+    """The particle-level features of each detector jet's matched particle-level jet.
+
+    Every detector-level fat jet is matched to the nearest particle-level jet of its event
+    (``particlejets``: the visible stable particles clustered alike, no detector) within
+    Delta R < :data:`PARTICLE_MATCH_RADIUS`. The particle-level surrogate learns the
+    internal tagger's logit of the detector jet as a function of these columns.
+
+    Args:
+        events: reference-sample events with ``fatjets``, ``particlejets``, ``particles``.
+        features: the detector-level features of the same events (one row per fat jet).
+
+    Returns:
+        ``particle_matched`` (bool) and ``particle_<feature>`` (float64, NaN for detector
+        jets without a match) for every feature of level ``particle``, aligned with the
+        rows of ``features``.
+    """
+    from surrotag.features import features_for_level
+    from surrotag.features._common import delta_r
+    from surrotag.io.canonical import with_vector_behaviour
+
+    names = [n for n in features_for_level("particle") if n != "event_weight"]
+    level = with_vector_behaviour(
+        ak.zip({"fatjets": events.particlejets, "particles": events.particles}, depth_limit=1)
+    )
+    table = build_features(level, level="particle", features=names)
+    pairs = ak.cartesian([events.fatjets, events.particlejets], axis=1, nested=True)
+    dr = delta_r(pairs["0"].eta, pairs["0"].phi, pairs["1"].eta, pairs["1"].phi)
+    nearest = ak.argmin(dr, axis=2, keepdims=True)
+    best = ak.fill_none(ak.flatten(dr[nearest], axis=2), np.inf)
+    matched = ak.to_numpy(ak.flatten(best < PARTICLE_MATCH_RADIUS)).astype(bool)
+    # row of the matched particle jet in ``table`` (its events are in order)
+    offsets = np.cumsum(ak.to_numpy(ak.num(events.particlejets))) - ak.to_numpy(
+        ak.num(events.particlejets)
+    )
+    local = ak.fill_none(ak.flatten(nearest, axis=2), 0)
+    event_of_jet = ak.to_numpy(features.event_index)
+    row = offsets[event_of_jet] + ak.to_numpy(ak.flatten(local)).astype(np.int64)
+    columns: dict[str, np.ndarray] = {f"{PARTICLE_PREFIX}matched": matched}
+    for name in names:
+        values = np.asarray(ak.to_numpy(table[name]), dtype=np.float64)
+        column = np.full(len(matched), np.nan)
+        if values.size:
+            column[matched] = values[row[matched]]
+        columns[f"{PARTICLE_PREFIX}{name}"] = column
+    return columns

@@ -1,7 +1,7 @@
 """Train the shipped top-tagger surrogates from the reference table, card and all.
 
-Two surrogates of the internal PFN top tagger (:mod:`surrotag.reference.tagger`) ship with
-surrotag, both trained on the ``train`` split of the reference table
+Three surrogates of the internal PFN top tagger (:mod:`surrotag.reference.tagger`) ship
+with surrotag, all trained on the ``train`` split of the reference table
 (``surrotag reference build-table``) by conditional flow matching with mean-field VI weights
 (arXiv:2402.15558):
 
@@ -19,6 +19,13 @@ surrotag, both trained on the ``train`` split of the reference table
     applies to top quarks of LHE files. The tagger score of the jet the top makes is
     modelled as a function of the parton: the spread of the detector response is part of
     what the flow learns.
+``top-tagger-particle``
+    one row per fat jet with a particle-level jet within Delta R < 0.4 (anti-kT R = 0.8 of
+    the visible stable particles, no detector: :mod:`surrotag.jets.particle`), conditioned
+    on that particle-level jet's features and truth (the ``particle_*`` columns of the
+    table, named as the particle-level features): a HepMC user's jets. The tagger's logit
+    of the detector-level jet is what it learns, so the detector's effects on the
+    constituents, the mass and tau_N live inside the surrogate.
 
 Working points are thresholds of the internal logit giving eps_S = 0.3, 0.5, 0.7 for
 contained hadronic top jets (``label == 1``) with 500 < pT < 1000 GeV in the training split;
@@ -93,6 +100,11 @@ class ShipSpec:
         fills: NaN replacement per feature name.
         matched_only: keep only jets matched to a hadronic top.
         pt_feature: feature of the efficiency map's pT axis.
+        object_prefix: prefix of the table columns that describe the object the surrogate is
+            applied to: its truth (the efficiency map's and the validation's categories) and
+            its soft-drop mass (validation cells). ``""``: the detector jet's own;
+            ``particle_``: its particle-level jet's.
+        rows: which table rows train it, for the card.
     """
 
     name: str
@@ -102,12 +114,16 @@ class ShipSpec:
     fills: Mapping[str, float] = field(default_factory=dict)
     matched_only: bool = False
     pt_feature: str = "jet_pt"
+    object_prefix: str = ""
+    rows: str = "all fat jets"
 
 
 _DELPHES_COLUMNS: Final = (
     "jet_pt", "jet_eta", "jet_mass", "jet_sd_mass", "jet_tau21", "jet_tau32",
     "jet_n_constituents", "truth_top_matched", "truth_top_n_contained",
 )  # fmt: skip
+
+_PARTICLE_PREFIX: Final = "particle_"
 
 SHIPPED: Final = {
     "top-tagger-delphes": ShipSpec(
@@ -126,6 +142,18 @@ SHIPPED: Final = {
         names=("top_pt", "top_eta", "top_dr_max"),
         matched_only=True,
         pt_feature="top_pt",
+        rows="jets matched to a hadronic top",
+    ),
+    "top-tagger-particle": ShipSpec(
+        name="top-tagger-particle",
+        description="Internal PFN top tagger (surrotag reference experiment) given the "
+        "particle-level fat jet (anti-kT R = 0.8 of the visible stable particles, no "
+        "detector) matched to the tagged detector-level jet, and that jet's top-quark truth",
+        columns=tuple(_PARTICLE_PREFIX + name for name in _DELPHES_COLUMNS),
+        names=_DELPHES_COLUMNS,
+        fills={"truth_top_n_contained": 0.0, "jet_tau21": 0.0, "jet_tau32": 0.0},
+        object_prefix=_PARTICLE_PREFIX,
+        rows="fat jets with a particle-level jet within Delta R < 0.4",
     ),
 }
 
@@ -331,6 +359,7 @@ def efficiency_map(
     pt_column: str = "jet_pt",
     split: str = "train",
     signal: str = "contained",
+    object_prefix: str = "",
 ) -> dict[str, dict[str, list[float]]]:
     """The baseline per working point: tag rate per pT bin and truth category.
 
@@ -346,6 +375,10 @@ def efficiency_map(
     Rates are event-weighted fractions of the jets above the threshold per bin of
     ``pt_column`` (GeV), with binomial errors from the Kish effective number of jets; the
     ``*_unweighted`` arrays hold the plain fractions.
+
+    With ``object_prefix`` (particle level: ``particle_``), the categories of top-sample
+    jets come from the truth columns of that prefix, i.e. of the object the surrogate is
+    applied to, and the pT axis is ``pt_column`` of the same object.
     """
     if signal not in ("contained", "matched"):
         raise InputValueError(f"signal={signal!r}: use 'contained' or 'matched'")
@@ -353,8 +386,22 @@ def efficiency_map(
     in_split = table["split"] == split
     pt = table[pt_column]
     weight = _weights(table)
-    matched = table["truth_top_matched"] == 1
-    if signal == "contained":
+    matched = table[f"{object_prefix}truth_top_matched"] == 1
+    if signal == "contained" and object_prefix:
+        from surrotag.features.truth import jet_truth_category
+
+        category = jet_truth_category(
+            table[f"{object_prefix}truth_top_matched"],
+            table[f"{object_prefix}truth_top_hadronic"],
+            table[f"{object_prefix}truth_top_n_contained"],
+        )
+        top_sample = table["label"] != 0
+        categories = {
+            "efficiency": top_sample & (category == 0),
+            "partial": top_sample & (category == 1),
+            "mistag": table["label"] == 0,
+        }
+    elif signal == "contained":
         categories = {
             "efficiency": table["label"] == 1,
             "partial": (table["label"] == -1) & matched,
@@ -421,8 +468,8 @@ def ship_surrogate(
         raise InputValueError(f"no shipped surrogate {name!r} (known: {', '.join(SHIPPED)})")
     spec = SHIPPED[name]
     path = Path(table_path)
-    needed = sorted({*spec.columns, SCORE_COLUMN, "split", "label", "jet_pt",
-                     "truth_top_matched"})  # fmt: skip
+    truth = [f"{spec.object_prefix}truth_top_{n}" for n in ("matched", "hadronic", "n_contained")]
+    needed = sorted({*spec.columns, SCORE_COLUMN, "split", "label", "jet_pt", *truth})
     meta = read_parquet_metadata(path)
     if meta.get("kind") != "surrogate-training-table":
         raise FormatError(
@@ -471,11 +518,14 @@ def ship_surrogate(
         "score": {"space": "identity", "clip": 0.0, "column": SCORE_COLUMN},
         "working_points": points,
         "efficiency_map": efficiency_map(
-            table, points, pt_column, signal="matched" if spec.matched_only else "contained"
+            table,
+            points,
+            pt_column,
+            signal="matched" if spec.matched_only else "contained",
+            object_prefix=spec.object_prefix,
         ),
         "training": {
-            "description": f"{path.name}, split 'train'"
-            + (", jets matched to a hadronic top" if spec.matched_only else ", all fat jets")
+            "description": f"{path.name}, split 'train', {spec.rows}"
             + (
                 f"; working points and efficiency map weighted by {WEIGHT_COLUMN}"
                 if WEIGHT_COLUMN in table

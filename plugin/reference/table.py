@@ -8,7 +8,9 @@ jet, and the label by sample), ``event_weight`` (float64: the jet's event weight
 pTHat-bias compensating ``info.weight()`` normalised to mean 1 over each sample's events, see
 :func:`surrotag.reference.samples.sample_weights`; weight every per-jet quantity, loss,
 efficiency or quantile, with it), ``split`` (``train``, ``val``, ``test``) and
-``sample_index`` (position in the provenance's ``samples`` list).
+``sample_index`` (position in the provenance's ``samples`` list); for samples with
+particle-level jets, ``particle_matched`` and the ``particle_<feature>`` columns of each
+jet's matched particle-level jet (:func:`surrotag.reference.samples.particle_level_columns`).
 
 Splits are whole samples, never random rows: every split is made of samples generated with
 seeds (master seed and every job's Pythia seed) that no other split uses, so no event, and

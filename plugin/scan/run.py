@@ -38,6 +38,7 @@ results (JSON documents) with its own serialisation; surrotag stores nothing pic
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import json
 import logging
 import os
@@ -144,7 +145,8 @@ def _is_finished(
     record: Mapping[str, Any],
     report_check: Callable[[Mapping[str, Any]], None] | None,
 ) -> bool:
-    """Whether a point's files hold a finished result for exactly this point and options."""
+    """Whether a point's files hold a finished result for exactly this point and options,
+    computed from the events files as they are now (their sha256 as the report records)."""
     stored = read_json(folder / POINT_FILE)
     if not isinstance(stored, dict) or {k: stored.get(k) for k in record} != dict(record):
         return False
@@ -156,6 +158,32 @@ def _is_finished(
             report_check(report)
         except Exception:
             return False
+    return _inputs_unchanged(report)
+
+
+def _sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with path.open("rb") as stream:
+        while block := stream.read(1 << 20):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def _inputs_unchanged(report: Mapping[str, Any]) -> bool:
+    """Whether every input file the report records still has the recorded sha256.
+
+    An events file replaced under the same path makes the stored result stale: the point
+    is run again instead of being reported "already finished" with the old yields.
+    """
+    for entry in report.get("inputs") or []:
+        if not isinstance(entry, Mapping) or not entry.get("sha256"):
+            continue  # events given in memory: nothing to compare
+        path = Path(str(entry.get("path", "")))
+        try:
+            if _sha256(path) != entry["sha256"]:
+                return False
+        except OSError:
+            return False  # gone or unreadable: the result cannot be vouched for
     return True
 
 

@@ -120,6 +120,9 @@ def scan_patchset(
 ) -> dict[str, Any] | None:
     """Bundle the finished points' patches into a pyhf patchset (None when none finished).
 
+    When no point finished, a ``patchset.json`` left by an earlier run is removed (with
+    ``write``): it described results this run no longer has.
+
     Args:
         directory: the scan folder (``patchset.json`` is written there).
         grid: the grid (labels: its parameter names; values: each point's parameters).
@@ -146,6 +149,8 @@ def scan_patchset(
         if p.name in done
     ]
     if not points:
+        if write:
+            (Path(directory) / PATCHSET_FILE).unlink(missing_ok=True)
         return None
     spec = patchset(
         points,

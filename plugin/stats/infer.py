@@ -7,11 +7,17 @@ measurement and POI, and the interpolation codes of ``pyhf cls`` (normsys code4,
 code4p), so a published patch gives the numbers of ``pyhf cls BkgOnly.json -p patch``
 (within 1e-4 relative: the fits converge to the same minimum by another path).
 
-Speed (the fits are the cost): the likelihood, its autodiff gradient and the minimiser
-(SLSQP) are pyhf's, but the fit variables are scaled by their constraint widths and warm
-started from earlier fits, the three fits that do not depend on the tested mu (the
-background-only fit that defines the Asimov data, the free fits to data and Asimov data)
-run once per call, torch runs on one thread during the fits (restored afterwards), and
+Only pyhf's public API is used (``Workspace.model``, ``Model.logpdf``, ``expected_data``,
+``config``); pyhf is pinned below 0.8, which drops the PyTorch backend (scikit-hep/pyhf#2611).
+Expected CLs and limits are a-posteriori (:data:`EXPECTED_KIND`). Every minimum is checked
+(:class:`_Asymptotics`); what cannot be made reliable is listed in the results' ``warnings``.
+
+Speed (the fits are the cost): the likelihood is pyhf's, its gradient torch's autograd and
+the minimiser SLSQP, as in pyhf's ``scipy_optimizer``, but the fit variables are scaled by
+their constraint widths and warm started from earlier fits, the fits that do not depend
+on the tested mu (the background-only fit that defines the Asimov data, the free fit to the
+data; the free fit to the Asimov data is that background-only fit) run once per call,
+torch runs on one thread during the fits (restored afterwards), and
 :func:`upper_limit` finds each CLs = level crossing by secant steps that share every
 tested mu (about 10 tested mu and 15 to 20 fits for the six limits, instead of ~30 pyhf
 hypothesis tests of five fits each).
@@ -42,6 +48,7 @@ from surrotag.stats.patch import SignalPatch
 from surrotag.stats.workspace import BackgroundWorkspace, load_workspace
 
 __all__ = [
+    "EXPECTED_KIND",
     "CLsResult",
     "FitResult",
     "UpperLimit",
@@ -60,6 +67,11 @@ _PYHF_ERRORS = tuple(
 )
 """pyhf 0.7 has no common exception base class: every exception type it defines."""
 
+EXPECTED_KIND = "a-posteriori"
+"""The expected CLs and limits are a-posteriori: the Asimov data come from the
+background-only (mu = 0) fit to the observed data, as in pyhf's ``AsymptoticCalculator``
+(arXiv:1007.1727, sec. 3.8), not from the pre-fit nominal model."""
+
 MODIFIER_SETTINGS = {"normsys": {"interpcode": "code4"}, "histosys": {"interpcode": "code4p"}}
 """Interpolation codes used by ``pyhf cls`` and the ATLAS likelihoods."""
 
@@ -72,12 +84,28 @@ class CLsResult(NamedTuple):
         expected: expected CLs at -2, -1, 0, +1, +2 sigma of the background-only hypothesis.
         mu: the tested signal strength.
         sensitive: False when the signal changes no expected count (CLs = 1 by definition).
+        backend: the pyhf tensor backend whose likelihood was minimised.
+        warnings: why the asymptotic numbers may be unreliable (a degenerate expected band,
+            a fit at a parameter bound, a fit that did not converge, a profile likelihood
+            that stays non-convex after refits); empty when none applies.
     """
 
     observed: float
     expected: tuple[float, float, float, float, float]
     mu: float
     sensitive: bool = True
+    backend: str = "pytorch"
+    warnings: tuple[str, ...] = ()
+
+    @property
+    def expected_kind(self) -> str:
+        """Which expected CLs is reported: :data:`EXPECTED_KIND`."""
+        return EXPECTED_KIND
+
+    @property
+    def reliable(self) -> bool:
+        """Whether no reliability warning applies (see ``warnings``)."""
+        return not self.warnings
 
     @property
     def excluded(self) -> bool:
@@ -95,6 +123,9 @@ class UpperLimit(NamedTuple):
         sensitive: False for a signal that changes nothing (all limits ``inf``).
         n_hypotests: number of signal strengths mu tested.
         n_fits: number of maximum-likelihood fits run.
+        backend: the pyhf tensor backend whose likelihood was minimised.
+        warnings: why a limit may be unreliable (see :class:`CLsResult`; also a limit below
+            the smallest mu searched, given as that value); empty when none applies.
     """
 
     observed: float
@@ -103,6 +134,18 @@ class UpperLimit(NamedTuple):
     sensitive: bool = True
     n_hypotests: int = 0
     n_fits: int = 0
+    backend: str = "pytorch"
+    warnings: tuple[str, ...] = ()
+
+    @property
+    def expected_kind(self) -> str:
+        """Which expected limits are reported: :data:`EXPECTED_KIND`."""
+        return EXPECTED_KIND
+
+    @property
+    def reliable(self) -> bool:
+        """Whether no reliability warning applies (see ``warnings``)."""
+        return not self.warnings
 
 
 class FitResult(NamedTuple):
@@ -167,6 +210,13 @@ def _model(workspace: WorkspaceLike, patch: PatchLike) -> tuple[Any, Any, Backgr
         kwargs["poi_name"] = None  # background-only: the POI has no modifier
     else:
         kwargs["patches"] = [ops]
+    lumi = _unconfigured_lumi(ws, ops or [])
+    if lumi:
+        raise StatisticsError(
+            f"{ws.source}: the patch adds the lumi modifier {lumi!r}, but the measurement "
+            f"{ws.measurement!r} configures no parameter {lumi!r} (auxdata, sigmas): add "
+            "one to its config or use a normsys modifier"
+        )
     try:
         model = ws.workspace.model(measurement_name=ws.measurement, **kwargs)
         data = ws.workspace.data(model)
@@ -176,6 +226,26 @@ def _model(workspace: WorkspaceLike, patch: PatchLike) -> tuple[Any, Any, Backgr
     except Exception as exc:  # jsonpatch errors: bad paths in the patch
         raise StatisticsError(f"{ws.source}: the patch does not apply: {exc}") from None
     return model, data, ws
+
+
+def _unconfigured_lumi(ws: BackgroundWorkspace, ops: list[dict[str, Any]]) -> str | None:
+    """Name of a lumi modifier added by ``ops`` without configuration in the measurement."""
+    names = [
+        m.get("name")
+        for op in ops
+        if isinstance(op, dict) and isinstance(op.get("value"), dict)
+        for m in op["value"].get("modifiers") or []
+        if isinstance(m, dict) and m.get("type") == "lumi"
+    ]
+    if not names:
+        return None
+    measurement = next((m for m in ws.workspace["measurements"] if m["name"] == ws.measurement), {})
+    configured = {
+        p.get("name")
+        for p in measurement.get("config", {}).get("parameters", [])
+        if p.get("auxdata") and p.get("sigmas")
+    }
+    return next((str(n) for n in names if n not in configured), None)
 
 
 def _sensitive(model: Any) -> bool:
@@ -203,61 +273,98 @@ def _widths(model: Any) -> np.ndarray:
 class _Fitter:
     """Maximum-likelihood fits of one model, warm-started and in prior-width units.
 
-    The minimiser is pyhf's (SLSQP through :mod:`scipy.optimize`, the objective ``-2 ln L``
-    and its autodiff gradient from :func:`pyhf.optimize.common.shim`); the variables are
-    divided by their constraint widths, which halves the iterations on workspaces whose
-    nuisance parameters span orders of magnitude in width (MC-stat gammas of 1e-3 next to
-    normalisation factors), and every fit may start from a previous fit's parameters.
-    Fixed parameters (the workspace's and the POI when tested) are removed from the
-    minimisation, as pyhf does for minuit.
+    The objective is ``-2 ln L`` from pyhf's public :meth:`pyhf.pdf.Model.logpdf`, its
+    gradient from torch's autograd on the ``pytorch`` backend (finite differences on
+    ``numpy``), and the minimiser SLSQP (:func:`scipy.optimize.minimize`, as pyhf's
+    ``scipy_optimizer``). The variables are divided by their constraint widths, which halves
+    the iterations on workspaces whose nuisance parameters span orders of magnitude in width
+    (MC-stat gammas of 1e-3 next to normalisation factors), and a fit may run from several
+    starts (previous fits' parameters, pyhf's suggested initial values), keeping the lowest
+    ``-2 ln L``. Fixed parameters (the workspace's and the POI when tested) are removed from
+    the minimisation, as pyhf does for minuit.
     """
 
     def __init__(self, model: Any, par_bounds: Any = None) -> None:
         tb, _ = pyhf.get_backend()
         self.model = model
         self.tb = tb
+        self.torch = tb.name == "pytorch"
         self.poi = model.config.poi_index
-        self.init = np.asarray(model.config.suggested_init(), dtype=np.float64)
+        self.init = np.asarray(tb.tolist(model.config.suggested_init()), dtype=np.float64)
         bounds = model.config.suggested_bounds() if par_bounds is None else par_bounds
         self.bounds = np.asarray(bounds, dtype=np.float64)
         self.fixed = np.asarray(model.config.suggested_fixed(), dtype=bool)
         self.widths = _widths(model)
-        self.do_grad = bool(tb.default_do_grad)
         self.n_fits = 0
+        self.notes: list[str] = []
+        lo, hi = self.bounds[self.poi]
+        name = model.config.poi_name
+        if lo != 0.0:
+            raise StatisticsError(
+                f"POI {name} has the lower bound {lo:g}; the qtilde test statistic "
+                f"(arXiv:1007.1727) needs mu >= 0: set its bounds to [0, {hi:g}]"
+            )
 
-    def minimize(
-        self, data: Any, poi_value: float | None, start: np.ndarray | None = None
-    ) -> tuple[np.ndarray, float]:
-        """Best-fit parameters (all of them) and ``-2 ln L`` at the minimum."""
-        from pyhf.optimize.common import shim
+    def check_mu(self, mu: float) -> None:
+        """Refuse a tested signal strength outside the POI bounds."""
+        lo, hi = self.bounds[self.poi]
+        if not lo <= mu <= hi:
+            raise StatisticsError(
+                f"signal strength mu = {mu:g} lies outside the bounds [{lo:g}, {hi:g}] of "
+                f"the POI {self.model.config.poi_name}"
+            )
+
+    def twice_nll(self, data: Any, pars: np.ndarray) -> float:
+        """``-2 ln L`` at ``pars`` (pyhf's public ``logpdf``)."""
+        value = self.model.logpdf(self.tb.astensor(pars), data)
+        return -2.0 * float(np.asarray(self.tb.tolist(value), dtype=np.float64).sum())
+
+    def _objective(self, data: Any, full: np.ndarray, free: np.ndarray) -> Any:
+        """``-2 ln L`` (and its gradient) as a function of the free parameters."""
+        model = self.model
+        if not self.torch:
+
+            def value(x: np.ndarray) -> float:
+                pars = full.copy()
+                pars[free] = x
+                out = model.logpdf(self.tb.astensor(pars), data)
+                return -2.0 * float(np.asarray(out, dtype=np.float64).sum())
+
+            return value
+        import torch
+
+        def value_and_grad(x: np.ndarray) -> tuple[float, np.ndarray]:
+            pars = full.copy()
+            pars[free] = x
+            tensor = torch.tensor(pars, dtype=torch.float64, requires_grad=True)
+            out = -2.0 * model.logpdf(tensor, data).sum()
+            (grad,) = torch.autograd.grad(out, tensor)
+            return float(out.detach()), grad.numpy()[free]
+
+        return value_and_grad
+
+    def _run(
+        self, data: Any, poi_value: float | None, start: np.ndarray
+    ) -> tuple[np.ndarray, float, bool, str]:
+        """One SLSQP minimisation from ``start``: (parameters, -2 ln L, success, message)."""
         from scipy.optimize import minimize
 
-        x_start = self.init.copy() if start is None else np.array(start, dtype=np.float64)
-        fixed_vals = [(int(i), float(self.init[i])) for i in np.flatnonzero(self.fixed)]
+        fixed = self.fixed.copy()
+        full = self.init.copy()
         if poi_value is not None:
-            fixed_vals = [fv for fv in fixed_vals if fv[0] != self.poi] + [(self.poi, poi_value)]
-        fixed_idx = {i for i, _ in fixed_vals}
-        free = np.array([i for i in range(len(x_start)) if i not in fixed_idx], dtype=int)
+            fixed[self.poi] = True
+            full[self.poi] = poi_value
+        free = np.flatnonzero(~fixed)
         lo, hi = self.bounds[free, 0], self.bounds[free, 1]
-        x0 = np.clip(x_start[free], lo, hi)
-        kwargs, stitch = shim(
-            pyhf.infer.mle.twice_nll,
-            data,
-            self.model,
-            x_start.tolist(),
-            self.bounds.tolist(),
-            fixed_vals,
-            do_grad=self.do_grad,
-            do_stitch=True,
-        )
-        func, scale = kwargs["func"], self.widths[free]
+        x0 = np.clip(np.asarray(start, dtype=np.float64)[free], lo, hi)
+        func, scale = self._objective(data, full, free), self.widths[free]
 
         def objective(z: np.ndarray) -> Any:
             out = func(x0 + scale * z)
-            if self.do_grad:
+            if self.torch:
                 value, grad = out
-                return float(value), np.asarray(grad, dtype=np.float64) * scale
-            return float(out)
+                return value, grad * scale
+            return out
 
         self.n_fits += 1
         with warnings.catch_warnings():
@@ -265,20 +372,55 @@ class _Fitter:
             result = minimize(
                 objective,
                 np.zeros_like(x0),
-                jac=self.do_grad,
+                jac=self.torch,
                 method="SLSQP",
                 bounds=list(zip((lo - x0) / scale, (hi - x0) / scale, strict=True)),
-                options={"maxiter": 100_000},
+                options={"maxiter": 100_000, "ftol": _FTOL},
             )
-        if not (result.success and np.isfinite(result.fun)):
-            if start is not None:  # a warm start gone wrong: once more from pyhf's init
-                return self.minimize(data, poi_value)
-            what = "free mu" if poi_value is None else f"mu = {poi_value:g}"
-            raise StatisticsError(f"pyhf fit ({what}) did not converge: {result.message}")
-        best = np.asarray(
-            self.tb.tolist(stitch(self.tb.astensor(x0 + scale * result.x))), dtype=np.float64
-        )
-        return best, float(result.fun)
+        best = full.copy()
+        best[free] = np.clip(x0 + scale * result.x, lo, hi)
+        ok = bool(result.success and np.isfinite(result.fun))
+        return best, float(result.fun), ok, str(result.message)
+
+    def minimize(
+        self, data: Any, poi_value: float | None, *starts: np.ndarray | None
+    ) -> tuple[np.ndarray, float]:
+        """Best-fit parameters (all of them) and ``-2 ln L``: the lowest over ``starts``.
+
+        ``None`` (or no start) is pyhf's suggested initial values. When no start converges
+        the fit runs once more from pyhf's initial values; the best finite result is then
+        kept with a note (:attr:`notes`), and a fit without any finite result raises.
+        """
+        runs = []
+        tried_init = False
+        for start in starts or (None,):
+            tried_init |= start is None
+            begin = self.init.copy() if start is None else np.array(start, dtype=np.float64)
+            if poi_value is not None:
+                begin[self.poi] = poi_value
+            runs.append(self._run(data, poi_value, begin))
+        if not any(ok for *_, ok, _ in runs) and not tried_init:
+            begin = self.init.copy()
+            if poi_value is not None:
+                begin[self.poi] = poi_value
+            runs.append(self._run(data, poi_value, begin))
+        good = [r for r in runs if r[2]] or [r for r in runs if math.isfinite(r[1])]
+        what = "free mu" if poi_value is None else f"mu = {poi_value:g}"
+        if not good:
+            raise StatisticsError(f"pyhf fit ({what}) did not converge: {runs[-1][3]}")
+        best, nll, ok, message = min(good, key=lambda r: r[1])
+        if not ok:
+            self.notes.append(f"the fit at {what} did not converge ({message})")
+        return best, nll
+
+
+_FTOL = 1e-9
+"""SLSQP's tolerance on the change of ``-2 ln L`` between iterations (scipy's default 1e-6
+left CLs under-converged by up to 5e-3 on published likelihoods)."""
+
+_NLL_TOL = 1e-4
+"""A fit whose ``-2 ln L`` is this much below another one it must not undercut (a fixed-mu
+fit below the free fit; a point above the chord of the profile) triggers refits."""
 
 
 class _Asymptotics:
@@ -286,22 +428,44 @@ class _Asymptotics:
 
     Follows :class:`pyhf.infer.calculators.AsymptoticCalculator` (arXiv:1007.1727, eqs.
     (16), (65)-(66)): the Asimov data come from the fit at mu = 0 to the data, and the three
-    mu-independent fits (that one, the free fits to data and Asimov data) run once; each
-    tested mu then costs one fixed-mu fit to the data (observed CLs) and one to the Asimov
-    data (expected CLs), each started from the nearest mu already fitted.
+    mu-independent fits (that one, the free fits to data and Asimov data) run once, each
+    from two starts (pyhf's initial values and the related fit), keeping the lowest
+    ``-2 ln L``. Each tested mu then costs one fixed-mu fit to the data (observed CLs) and
+    one to the Asimov data (expected CLs), started from the nearest mu already fitted (the
+    first one also from pyhf's initial values and from the free fit).
+
+    Every minimum is checked: a fixed-mu fit below the free fit makes the free fit rerun
+    from it (and :attr:`generation` count up), and a tested point above the chord of its
+    neighbours on the profile ``-2 ln L(mu)`` is refitted from the neighbours' parameters
+    and pyhf's initial values. What stays wrong is noted in :attr:`notes`.
     """
 
-    def __init__(self, model: Any, data: Any, par_bounds: Any = None) -> None:
+    def __init__(
+        self, model: Any, data: Any, par_bounds: Any = None, mu: float | None = None
+    ) -> None:
         self.fitter = _Fitter(model, par_bounds)
-        tb = self.fitter.tb
+        fitter = self.fitter
+        if mu is not None:
+            fitter.check_mu(mu)
+        tb = fitter.tb
+        self.model = model
         self.data = tb.astensor(data)
-        self.asimov_pars, _ = self.fitter.minimize(self.data, 0.0)
-        self.asimov = model.expected_data(tb.astensor(self.asimov_pars))
-        self.free_data, self.nll_free_data = self.fitter.minimize(self.data, None, self.asimov_pars)
-        self.free_asimov, self.nll_free_asimov = self.fitter.minimize(
-            self.asimov, None, self.asimov_pars
-        )
+        self.generation = 0
+        self.mu_ref = _reference_mu(model)
+        mu0, nll_mu0 = fitter.minimize(self.data, 0.0, None)
+        self.free_data, self.nll_free_data = fitter.minimize(self.data, None, mu0, None)
+        again, nll_again = fitter.minimize(self.data, 0.0, self.free_data)
+        if nll_again < nll_mu0:
+            mu0, nll_mu0 = again, nll_again
+        if nll_mu0 < self.nll_free_data:  # the free fit must be no worse than any fit
+            self.free_data, self.nll_free_data = mu0, nll_mu0
+        self.asimov_pars = mu0
+        self.asimov = model.expected_data(tb.astensor(mu0))
+        # the Asimov data are the expected counts (auxiliary data included) at mu0: every
+        # Poisson and constraint term is at its maximum there, so mu0 is the free fit
+        self.free_asimov, self.nll_free_asimov = mu0, fitter.twice_nll(self.asimov, mu0)
         self._fixed: dict[str, dict[float, tuple[np.ndarray, float]]] = {"data": {}, "asimov": {}}
+        self._nonconvex: set[tuple[str, float]] = set()
 
     @property
     def n_fits(self) -> int:
@@ -318,21 +482,102 @@ class _Asymptotics:
         """The mu values at which a test statistic was computed."""
         return set(self._fixed["data"]) | set(self._fixed["asimov"])
 
+    def _free(self, which: str) -> tuple[Any, np.ndarray, float]:
+        if which == "data":
+            return self.data, self.free_data, self.nll_free_data
+        return self.asimov, self.free_asimov, self.nll_free_asimov
+
+    def _set_free(self, which: str, pars: np.ndarray, nll: float) -> None:
+        if which == "data":
+            self.free_data, self.nll_free_data = pars, nll
+        else:
+            self.free_asimov, self.nll_free_asimov = pars, nll
+        self.generation += 1
+
+    def _fit_fixed(self, which: str, mu: float) -> None:
+        cache = self._fixed[which]
+        data, free, _ = self._free(which)
+        if cache:
+            near = cache[min(cache, key=lambda m: abs(m - mu))][0]
+            cache[mu] = self.fitter.minimize(data, mu, near)
+        else:
+            cache[mu] = self.fitter.minimize(data, mu, free, None)
+        self._check(which)
+
+    def _check(self, which: str) -> None:
+        """Refit until the free fit is lowest and the tested profile convex (or say so)."""
+        cache = self._fixed[which]
+        data = self._free(which)[0]
+        for _ in range(3):
+            _, free, nll_free = self._free(which)
+            lowest = min(cache, key=lambda m: cache[m][1])
+            if cache[lowest][1] < nll_free - _NLL_TOL:
+                pars, nll = self.fitter.minimize(data, None, cache[lowest][0], free)
+                if nll > cache[lowest][1]:
+                    pars, nll = cache[lowest]
+                self._set_free(which, pars, nll)
+                continue
+            mus = sorted(cache)
+            bad = [
+                b
+                for a, b, c in zip(mus, mus[1:], mus[2:], strict=False)
+                if cache[b][1]
+                > cache[a][1] + (cache[c][1] - cache[a][1]) * (b - a) / (c - a) + _NLL_TOL
+                and (which, b) not in self._nonconvex
+            ]
+            if not bad:
+                return
+            for b in bad:
+                i = mus.index(b)
+                before = cache[b][1]
+                cache[b] = min(
+                    [
+                        cache[b],
+                        self.fitter.minimize(data, b, cache[mus[i - 1]][0], cache[mus[i + 1]][0]),
+                        self.fitter.minimize(data, b, None),
+                    ],
+                    key=lambda r: r[1],
+                )
+                if cache[b][1] >= before - _NLL_TOL:
+                    self._nonconvex.add((which, b))
+
+    @property
+    def notes(self) -> list[str]:
+        """Reliability warnings gathered so far (deduplicated, in order)."""
+        notes = list(self.fitter.notes)
+        poi, (_, hi) = self.fitter.poi, self.fitter.bounds[self.fitter.poi]
+        if self.free_data[poi] >= hi - 1e-9 * max(abs(hi), 1.0):
+            notes.append(f"the free fit to the data sits at the POI's upper bound mu = {hi:g}")
+        names = self._at_bound(self.free_data)
+        if names:
+            notes.append(
+                "the free fit to the data has parameters at their bounds "
+                f"({', '.join(names[:5])}{', ...' if len(names) > 5 else ''})"
+            )
+        for which, mu in sorted(self._nonconvex):
+            notes.append(
+                f"the profile likelihood of the {'observed' if which == 'data' else 'Asimov'} "
+                f"data is not convex at mu = {mu:.6g} after refits from other starts"
+            )
+        return list(dict.fromkeys(notes))
+
+    def _at_bound(self, pars: np.ndarray) -> list[str]:
+        """Names of free nuisance parameters within 1e-6 (relative to their range) of a bound."""
+        config, lo, hi = self.model.config, self.fitter.bounds[:, 0], self.fitter.bounds[:, 1]
+        tol = 1e-6 * np.maximum(hi - lo, 1e-300)
+        at = ((pars - lo <= tol) | (hi - pars <= tol)) & ~self.fitter.fixed
+        at[self.fitter.poi] = False
+        return [name for name in config.par_order if np.any(at[config.par_slice(name)])]
+
     def _q(self, which: str, mu: float) -> float:
         cache = self._fixed[which]
-        data, free, nll_free = (
-            (self.data, self.free_data, self.nll_free_data)
-            if which == "data"
-            else (self.asimov, self.free_asimov, self.nll_free_asimov)
-        )
-        if free[self.fitter.poi] > mu:  # qtilde: no evidence against mu when mu_hat > mu
+        if self._free(which)[1][self.fitter.poi] > mu:  # qtilde: mu_hat > mu gives q = 0
             return 0.0
         if mu not in cache:
-            start = free if not cache else cache[min(cache, key=lambda m: abs(m - mu))][0]
-            start = start.copy()
-            start[self.fitter.poi] = mu
-            cache[mu] = self.fitter.minimize(data, mu, start)
-        return max(cache[mu][1] - nll_free, 0.0)
+            self._fit_fixed(which, mu)
+            if self._free(which)[1][self.fitter.poi] > mu:
+                return 0.0
+        return max(cache[mu][1] - self._free(which)[2], 0.0)
 
     def sqrt_q(self, mu: float) -> float:
         """sqrt(qtilde_mu) on the observed data."""
@@ -376,9 +621,11 @@ def _cls_at(asym: _Asymptotics, mu: float) -> np.ndarray:
     return np.exp(np.array(logs))
 
 
-def _asymptotics(model: Any, data: Any, par_bounds: Any = None) -> _Asymptotics:
+def _asymptotics(
+    model: Any, data: Any, par_bounds: Any = None, mu: float | None = None
+) -> _Asymptotics:
     try:
-        return _Asymptotics(model, data, par_bounds)
+        return _Asymptotics(model, data, par_bounds, mu)
     except _PYHF_ERRORS as exc:
         raise StatisticsError(f"pyhf background fit failed: {exc}") from None
 
@@ -433,13 +680,31 @@ def cls(
     with _backend(backend), _one_thread():
         model, data, _ = _model(workspace, patch)
         if not _sensitive(model):
-            return CLsResult(1.0, (1.0,) * 5, float(mu), sensitive=False)
-        values = _cls_at(_asymptotics(model, data), float(mu))
-    return CLsResult(float(values[0]), tuple(values[1:].tolist()), float(mu))
+            return CLsResult(1.0, (1.0,) * 5, float(mu), sensitive=False, backend=backend)
+        asym = _asymptotics(model, data, mu=float(mu))
+        values = _cls_at(asym, float(mu))
+    return _cls_result(asym, values, float(mu), backend)
 
 
-_MU_MIN = 2.0**-14
-"""Smallest mu tried by :func:`upper_limit` (a limit below it is reported as this value)."""
+def _cls_result(asym: _Asymptotics, values: np.ndarray, mu: float, backend: str) -> CLsResult:
+    notes = asym.notes
+    if mu > 0 and asym.sqrt_q_asimov(mu) <= 0.0:
+        notes.append(
+            f"the expected band is degenerate (q_mu,A = 0 at mu = {mu:g}): the Asimov data "
+            "do not distinguish this signal from none"
+        )
+    return CLsResult(
+        float(values[0]),
+        tuple(values[1:].tolist()),
+        mu,
+        backend=backend,
+        warnings=tuple(dict.fromkeys(notes)),
+    )
+
+
+_MU_FLOOR = 1e-12
+"""Smallest mu tried by :func:`upper_limit`; a limit below it is given as this value, with
+a warning (limits as small as 1e-6, a signal 1e5 times the shipped one, are resolved)."""
 
 
 def _root(
@@ -449,8 +714,9 @@ def _root(
     mu_max: float,
     rtol: float,
     slope: float | None = None,
+    notes: list[str] | None = None,
 ) -> float:
-    """Where the decreasing ``curve(mu)`` crosses zero, in [``_MU_MIN``, ``mu_max``].
+    """Where the decreasing ``curve(mu)`` crosses zero, in [``_MU_FLOOR``, ``mu_max``].
 
     Secant steps through the two known points nearest the crossing (``points``: all points
     already known, updated in place; ``guess`` is evaluated first when fewer than two are
@@ -459,11 +725,12 @@ def _root(
     are close to linear in mu for asymptotic CLs (sqrt(q_mu,A) = mu / sigma,
     arXiv:1007.1727), so a crossing takes one or two new evaluations. Converged when the
     secant root lies within ``rtol`` (relative) of an evaluated point: its own error is
-    then of second order.
+    then of second order. A crossing below ``_MU_FLOOR`` returns that value and appends a
+    line to ``notes``.
     """
 
     def add(mu: float) -> None:
-        mu = float(min(max(mu, _MU_MIN), mu_max))
+        mu = float(min(max(mu, _MU_FLOOR), mu_max))
         if mu not in points:
             points[mu] = curve(mu)
 
@@ -475,8 +742,10 @@ def _root(
         pos = [m for m in mus if points[m] > 0]
         if not neg and mus[-1] >= mu_max:
             return math.inf
-        if not pos and mus[0] <= _MU_MIN:
-            return _MU_MIN
+        if not pos and mus[0] <= _MU_FLOOR:
+            if notes is not None:
+                notes.append(f"a limit lies below mu = {_MU_FLOOR:g} and is given as that value")
+            return _MU_FLOOR
         finite = [m for m in mus if math.isfinite(points[m])]
         near2 = sorted(sorted(finite, key=lambda m: abs(points[m]))[:2])
         if len(near2) == 2 and points[near2[0]] > points[near2[1]]:
@@ -498,7 +767,7 @@ def _root(
         else:
             anchor = min((m for m in mus if m > 0), key=lambda m: abs(m - r))
             r = min(max(r, anchor / 10), anchor * 10)
-        r = float(min(max(r, _MU_MIN), mu_max))
+        r = float(min(max(r, _MU_FLOOR), mu_max))
         if abs(r - min((m for m in mus if m > 0), key=lambda m: abs(m - r))) <= rtol * r:
             return r
         add(r)
@@ -524,7 +793,7 @@ def upper_limit(
     patch: PatchLike,
     *,
     level: float = 0.05,
-    rtol: float = 5e-3,
+    rtol: float = 1e-4,
     mu_max: float = 1e4,
     backend: Backend = "pytorch",
 ) -> UpperLimit:
@@ -557,8 +826,9 @@ def upper_limit(
     with _backend(backend), _one_thread():
         model, data, _ = _model(workspace, patch)
         if not _sensitive(model):
-            return UpperLimit(math.inf, (math.inf,) * 5, level, sensitive=False)
-        return _limits(_limit_asymptotics(model, data, mu_max), level, rtol, mu_max)
+            return UpperLimit(math.inf, (math.inf,) * 5, level, sensitive=False, backend=backend)
+        asym = _limit_asymptotics(model, data, mu_max)
+        return _limits(asym, level, rtol, mu_max, backend)
 
 
 def cls_and_upper_limit(
@@ -567,7 +837,7 @@ def cls_and_upper_limit(
     *,
     mu: float = 1.0,
     level: float = 0.05,
-    rtol: float = 5e-3,
+    rtol: float = 1e-4,
     mu_max: float = 1e4,
     backend: Backend = "pytorch",
 ) -> tuple[CLsResult, UpperLimit]:
@@ -599,13 +869,14 @@ def cls_and_upper_limit(
         model, data, _ = _model(workspace, patch)
         if not _sensitive(model):
             return (
-                CLsResult(1.0, (1.0,) * 5, float(mu), sensitive=False),
-                UpperLimit(math.inf, (math.inf,) * 5, level, sensitive=False),
+                CLsResult(1.0, (1.0,) * 5, float(mu), sensitive=False, backend=backend),
+                UpperLimit(math.inf, (math.inf,) * 5, level, sensitive=False, backend=backend),
             )
-        asym = _limit_asymptotics(model, data, mu_max)
+        asym = _limit_asymptotics(model, data, mu_max, mu=float(mu))
+        limit = _limits(asym, level, rtol, mu_max, backend)
         values = _cls_at(asym, float(mu))
-        limit = _limits(asym, level, rtol, mu_max)
-    return CLsResult(float(values[0]), tuple(values[1:].tolist()), float(mu)), limit
+        result = _cls_result(asym, values, float(mu), backend)
+    return result, limit
 
 
 def _check_mu(mu: float) -> None:
@@ -620,16 +891,63 @@ def _check_limit_args(patch: PatchLike, level: float, name: str) -> None:
         raise StatisticsError(f"CLs level {level!r} must lie in (0, 1), e.g. 0.05 for 95% CL")
 
 
-def _limit_asymptotics(model: Any, data: Any, mu_max: float) -> _Asymptotics:
+def _limit_asymptotics(
+    model: Any, data: Any, mu_max: float, mu: float | None = None
+) -> _Asymptotics:
     """:class:`_Asymptotics` with the POI upper bound widened to ``mu_max``."""
     bounds = [list(b) for b in model.config.suggested_bounds()]
     poi = model.config.poi_index
     bounds[poi][1] = max(bounds[poi][1], mu_max)
-    return _asymptotics(model, data, bounds)
+    return _asymptotics(model, data, bounds, mu)
 
 
-def _limits(asym: _Asymptotics, level: float, rtol: float, mu_max: float) -> UpperLimit:
-    """Observed and expected upper limits from the fits of ``asym`` (see :func:`upper_limit`)."""
+def _reference_mu(model: Any) -> float:
+    """A first tested mu at which the fits are well-posed: 1, or less for a signal so large
+    that mu = 1 lies tens of standard deviations away (approximate Asimov significance
+    sqrt(sum s^2 / (b + 1)) of the nominal model, no systematics)."""
+    tb, _ = pyhf.get_backend()
+    pars = np.asarray(tb.tolist(model.config.suggested_init()), dtype=np.float64)
+    poi = model.config.poi_index
+    pars[poi] = 0.0
+    b = np.asarray(tb.tolist(model.expected_actualdata(tb.astensor(pars))), dtype=np.float64)
+    pars[poi] = 1.0
+    s = np.asarray(tb.tolist(model.expected_actualdata(tb.astensor(pars))), dtype=np.float64) - b
+    z = math.sqrt(float(np.sum(s**2 / (np.abs(b) + 1.0))))
+    return 1.0 if z <= 5.0 else 5.0 / z
+
+
+def _limits(
+    asym: _Asymptotics, level: float, rtol: float, mu_max: float, backend: str
+) -> UpperLimit:
+    """Observed and expected upper limits from the fits of ``asym`` (see :func:`upper_limit`).
+
+    The search is repeated (on the fits already made) when a fit during it lowered one of
+    the free fits, so every limit rests on the final minima.
+    """
+    for _ in range(4):
+        generation = asym.generation
+        notes: list[str] = []
+        limit = _limits_once(asym, level, rtol, mu_max, notes)
+        if asym.generation == generation:
+            break
+    notes = asym.notes + notes
+    if all(math.isfinite(e) for e in limit[1]) and len(set(limit[1])) < 5:
+        notes.append("the expected band is degenerate (equal limits at different sigma)")
+    return UpperLimit(
+        limit[0],
+        limit[1],
+        level,
+        n_hypotests=len(asym.tested),
+        n_fits=asym.n_fits,
+        backend=backend,
+        warnings=tuple(dict.fromkeys(notes)),
+    )
+
+
+def _limits_once(
+    asym: _Asymptotics, level: float, rtol: float, mu_max: float, notes: list[str]
+) -> tuple[float, tuple[float, ...]]:
+    """One pass of the limit search: (observed, expected band)."""
     from scipy.special import ndtri, ndtri_exp
     from scipy.stats import norm
 
@@ -638,14 +956,24 @@ def _limits(asym: _Asymptotics, level: float, rtol: float, mu_max: float) -> Upp
     # expected band (pyhf's expected_pvalues): CLs_n = sf(n + s) / sf(n) = level at
     # s = sqrt(q_mu,A) = s_n, closed form; solve sqrt(q_mu,A)(mu) = s_n, anchored at
     # sqrt(q_0,A) = 0 (the line through the origin is the first guess, mu / sigma).
-    asimov_points = {0.0: 0.0, 1.0: asym.sqrt_q_asimov(1.0)}
+    mu_ref = min(asym.mu_ref, mu_max)
+    asimov_points = {0.0: 0.0, mu_ref: asym.sqrt_q_asimov(mu_ref)}
+    asimov_points |= {m: asym.sqrt_q_asimov(m) for m in asym.tested_asimov}
     limits_exp = []
     for n in _N_SIGMA:
         s_n = float(norm.isf(level * norm.sf(n)) - n)
         points = {m: s_n - v for m, v in asimov_points.items()}
-        guess = s_n / asimov_points[1.0] if asimov_points[1.0] > 0 else 1.0
+        ref = asimov_points[mu_ref]
+        guess = s_n * mu_ref / ref if ref > 0 else mu_ref
         limits_exp.append(
-            _root(lambda m, s_n=s_n: s_n - asym.sqrt_q_asimov(m), points, guess, mu_max, rtol)
+            _root(
+                lambda m, s_n=s_n: s_n - asym.sqrt_q_asimov(m),
+                points,
+                guess,
+                mu_max,
+                rtol,
+                notes=notes,
+            )
         )
         asimov_points = {0.0: 0.0} | {m: asym.sqrt_q_asimov(m) for m in asym.tested_asimov}
 
@@ -659,10 +987,8 @@ def _limits(asym: _Asymptotics, level: float, rtol: float, mu_max: float) -> Upp
         guess = _observed_guess(float(asym.free_data[asym.fitter.poi]), sigma, level)
     else:
         sigma, guess = 1.0, 1.0
-    limit_obs = _root(observed, {}, guess, mu_max, rtol, slope=-1.0 / sigma)
-    return UpperLimit(
-        limit_obs, tuple(limits_exp), level, n_hypotests=len(asym.tested), n_fits=asym.n_fits
-    )
+    limit_obs = _root(observed, {}, guess, mu_max, rtol, slope=-1.0 / sigma, notes=notes)
+    return limit_obs, tuple(limits_exp)
 
 
 def fit(

@@ -91,7 +91,7 @@ def main(argv: list[str] | None = None) -> int:
     """Train the degraded control and print its validation goals."""
     import argparse
 
-    from surrotag.cli.validate import print_goals
+    from surrotag.validation.console import print_goals
     from surrotag.validation.report import validate_surrogate
 
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])

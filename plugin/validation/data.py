@@ -5,7 +5,10 @@ computes them (e.g. ``top_pt`` at parton level) while the reference table stores
 under its own column names (``truth_top_pt``): :func:`table_spec` gives that mapping, and
 whether only jets matched to a hadronic top belong to the surrogate's domain. Any other
 surrogate reads its feature names as table columns. NaN stand-ins come from the card
-(``Card.feature_fills``), as in training. Each row carries its truth class
+(``Card.feature_fills``), as in training. A surrogate applied to another object than the
+detector jet (``ShipSpec.object_prefix``: ``top-tagger-particle`` sees the particle-level
+jet) takes its truth classes and soft-drop mass axis from that object's columns. Each row
+carries its truth class
 (:func:`surrotag.validation.cells.truth_class`) and, on request, its generator weight.
 """
 
@@ -19,6 +22,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from surrotag.errors import EmptyInputError
+from surrotag.features.truth import jet_truth_category
 from surrotag.reference.ship import SCORE_COLUMN, SHIPPED, ShipSpec, read_table, training_rows
 from surrotag.validation.cells import truth_class
 
@@ -116,6 +120,11 @@ def load_reference(
         if spec.pt_feature in spec.names
         else "jet_pt"
     )
+    prefix = spec.object_prefix
+    mass_column, matched_column = prefix + MASS_COLUMN, prefix + MATCHED_COLUMN
+    truth_columns = (
+        [f"{prefix}truth_top_{n}" for n in ("matched", "hadronic", "n_contained")] if prefix else []
+    )
     needed = sorted(
         {
             *spec.columns,
@@ -123,8 +132,9 @@ def load_reference(
             "split",
             "label",
             pt_column,
-            MASS_COLUMN,
+            mass_column,
             MATCHED_COLUMN,
+            *truth_columns,
             *((WEIGHT_COLUMN,) if weighted else ()),
         }
     )
@@ -151,13 +161,16 @@ def load_reference(
         pick = np.sort(np.random.default_rng(seed).choice(logit.size, n_max, replace=False))
         features, logit, rows = features[pick], logit[pick], rows[pick]
     label = table["label"][rows].astype(np.int64)
+    if prefix:  # the classes of the object the surrogate sees (e.g. the particle-level jet)
+        category = jet_truth_category(*(table[column][rows] for column in truth_columns))
+        label = np.where(label == 0, 0, np.where(category == 0, 1, -1)).astype(np.int64)
     return ReferenceRows(
         features=features,
         logit=logit,
         label=label,
-        truth=truth_class(label, table[MATCHED_COLUMN][rows]),
+        truth=truth_class(label, table[matched_column][rows]),
         pt=table[pt_column][rows],
-        mass=table[MASS_COLUMN][rows],
+        mass=table[mass_column][rows],
         pt_feature=spec.pt_feature,
         n_split=n_split,
         n_dropped=domain - int(keep.sum()) + int((~finite).sum()),

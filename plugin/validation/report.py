@@ -28,7 +28,6 @@ References:
 
 from __future__ import annotations
 
-import json
 import math
 import os
 import time
@@ -666,17 +665,19 @@ def card_figures(report: ValidationReport) -> dict[str, float]:
 def record_in_card(report: ValidationReport, folder: str | os.PathLike[str]) -> Path:
     """Write :func:`card_figures` into ``folder/card.json`` (key ``validation.<split>_split``).
 
-    The card is checked against its schema before it is replaced atomically; the weight
-    files (and so their sha256) are untouched.
+    The card is read through :func:`~surrotag.surrogates.card.load_card` (so an edited card
+    is refused, not re-sealed), checked against its schema after the edit, its own digest
+    (``card_sha256``) recorded anew, and replaced atomically; the weight files (and so their
+    sha256) are untouched.
     """
-    from surrotag.surrogates.card import validate_card
+    from surrotag.surrogates.card import load_card, seal_card, validate_card
 
     path = Path(folder) / "card.json"
-    document = json.loads(path.read_text(encoding="utf-8"))
+    document = load_card(path).to_dict()
     split = report.table.get("split", "test")
     document.setdefault("validation", {})[f"{split}_split"] = card_figures(report)
     validate_card(document, str(path))
-    return write_json_atomic(path, document)
+    return write_json_atomic(path, seal_card(document))
 
 
 def record(
@@ -686,7 +687,8 @@ def record(
 
     Writes the whole report as ``validation.json`` in the surrogate folder (the artefact
     every quoted validation figure comes from) and its headline numbers into ``card.json``
-    (:func:`record_in_card`). Neither file is covered by the card's weight hashes.
+    (:func:`record_in_card`), whose own digest is recorded anew; ``validation.json`` changes no
+    result and is covered by no hash.
 
     Args:
         report: the validation.

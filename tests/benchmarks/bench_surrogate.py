@@ -298,7 +298,7 @@ def run_shipped(n_objects: int = N_OBJECTS, device: str = "cpu", repeat: int = 3
         "architecture": model.field.config(),
         "parameters_per_draw": model.field.n_parameters(),
         "trunk_parameters_per_draw": model.field.n_step_parameters(),
-        "chunk_rows": flow.CHUNK_ROWS,
+        "chunk_rows": flow.chunk_rows(device),
         "torch_threads": torch.get_num_threads(),
     }
     with torch.inference_mode():

@@ -1,11 +1,11 @@
-"""Run every benchmark of issue 7 and print one table: ``python tests/benchmarks/run_all.py``.
+"""Run every benchmark (issues 7, 21) and print one table: ``python tests/benchmarks/run_all.py``.
 
 Usage::
 
     python tests/benchmarks/run_all.py [--quick] [-o results.json] [--markdown table.md]
                                        [--only NAME ...]
 
-Each benchmark script (``bench_readers``, ``bench_surrogate``, ``bench_run``,
+Each benchmark script (``bench_readers``, ``bench_surrogate``, ``bench_threads``, ``bench_run``,
 ``bench_memory``, ``bench_scan``) runs in its own subprocess (its own torch threads and
 memory; a failing one is recorded and the others go on) and writes its JSON into a fresh
 folder under the benchmark directory (:func:`_common.bench_dir`, never the repository).
@@ -31,7 +31,7 @@ __all__ = ["BENCHMARKS", "main", "summary_rows"]
 
 HERE = Path(__file__).resolve().parent
 #: Benchmark names in running order (the scripts are ``bench_<name>.py``).
-BENCHMARKS = ("readers", "surrogate", "run", "memory", "scan")
+BENCHMARKS = ("readers", "surrogate", "threads", "run", "memory", "scan")
 
 
 def _fmt(value: Any, digits: int = 3) -> str:
@@ -113,6 +113,30 @@ def summary_rows(documents: dict[str, Any]) -> list[dict[str, str]]:
                     "<= 1.1",
                     gpu["batched_K20_over_20x_single"] <= 1.1,
                 )
+        elif name == "threads":
+            ratios, goals = r["ratios"], r["goals"]
+            note = (
+                f"{r['objects']} jets x {r['draws']} draws x {r['thresholds']} WPs, "
+                f"{r['busy_processes']} busy processes; quiet load "
+                f"{r['quiet']['load_average_before']}, default "
+                f"{r['quiet']['default']['median_s']:.2f} s, loaded "
+                f"{r['loaded']['default']['median_s']:.2f} s"
+            )
+            add(
+                "loaded: default policy / 1 thread (time ratio)",
+                ratios["loaded_default_over_loaded_1thread"],
+                "<= 1 (10% noise)",
+                goals["loaded_default_no_slower_than_1thread"],
+                note,
+            )
+            add(
+                "loaded / quiet, default policy (time ratio)",
+                ratios["loaded_default_over_quiet_default"],
+                "<= 3",
+                goals["loaded_default_within_3x_quiet"],
+                f"2 threads loaded / 1 thread loaded: "
+                f"{_fmt(ratios['loaded_2threads_over_loaded_1thread'])}",
+            )
         elif name == "run":
             stages = ", ".join(f"{k} {v:.1f}" for k, v in r["stage_seconds"].items())
             goal = r.get("goal_seconds")

@@ -21,13 +21,16 @@ def find_surrogate(name: str) -> Path:
 def edited_copy(folder: Path, target: Path, edit) -> Path:
     """Copy a surrogate folder and apply ``edit(card_document)`` to its card.
 
-    Only the card changes (the weights' sha256 still matches), as a user's hand edit would.
+    Only the card changes (the weights' sha256 still matches); its own digest is recorded
+    anew, so the checks behind the card's integrity (tagger, features) are what is tested.
     """
+    from surrotag.surrogates.card import seal_card
+
     shutil.copytree(folder, target)
     card = target / "card.json"
     document = json.loads(card.read_text("utf-8"))
     edit(document)
-    card.write_text(json.dumps(document, indent=1), "utf-8")
+    card.write_text(json.dumps(seal_card(document), indent=1), "utf-8")
     return target
 
 

@@ -19,7 +19,9 @@ from surrotag.analysis import (
     list_analyses,
     load_analysis_card,
 )
-from surrotag.errors import AnalysisError, CardError, SurrotagError
+from surrotag.analysis_card import seal_analysis_card
+from surrotag.errors import AnalysisError, CardError, IntegrityError, SurrotagError
+from surrotag.surrogates.card import card_digest
 
 SHIPPED = "zprime-ttbar-allhad"
 
@@ -160,6 +162,9 @@ def test_folder_analysis_workspace_checks(document, tmp_path, atlas_sbottom_dir)
     """A folder analysis reads its workspace; a channel the workspace lacks is reported."""
     (tmp_path / "card.json").write_text(json.dumps(document))
     (tmp_path / "workspace.json").write_bytes((atlas_sbottom_dir / "BkgOnly.json").read_bytes())
+    with pytest.raises(IntegrityError, match=r"workspace\.json: sha256 .* differs"):
+        get_analysis(tmp_path).workspace()  # another workspace than the card records
+    seal_analysis_card(tmp_path, ("workspace.json",))  # its author records the new one
     analysis = get_analysis(tmp_path)
     assert analysis.origin == f"folder {tmp_path}"
     with pytest.raises(AnalysisError, match=r"lacks channel\(s\) SR_mjj, CR_mjj"):
@@ -182,6 +187,7 @@ def test_third_party_analyses_and_broken_entry_points(document, tmp_path, monkey
     (good / "__init__.py").write_text('"""A third-party analysis."""\n')
     mine = copy.deepcopy(document)
     mine["name"] = "my-search"
+    mine["card_sha256"] = card_digest(mine)  # its author seals the card
     (good / "card.json").write_text(json.dumps(mine))
     bad_card = tmp_path / "thirdparty_badcard"
     bad_card.mkdir()

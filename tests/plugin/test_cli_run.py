@@ -95,6 +95,12 @@ def test_surrogate_lacking_a_fed_feature(tmp_path, capsys, delphes_file, delphes
     _fails(capsys, args, out, "lacks feature(s) jet_eta", ANALYSIS)
 
 
+def test_bad_thread_setting(tmp_path, capsys, delphes_file, delphes_surrogate):
+    out = tmp_path / "report.json"
+    args = [*_run_args(delphes_file, out, delphes_surrogate), "--threads", "many"]
+    _fails(capsys, args, out, "--threads", "'many'")
+
+
 def test_zero_signal_report_through_the_cli(tmp_path, capsys, delphes_file, delphes_surrogate):
     workspace_or_skip()
     out, patch = tmp_path / "report.json", tmp_path / "patch.json"

@@ -58,6 +58,8 @@ def test_object_file_columns_values_and_provenance(written, delphes_file, folder
     assert meta["inputs"] == [{"path": str(delphes_file), "sha256": sha256_file(delphes_file)}]
     assert meta["surrogate"]["name"] == card.name and meta["surrogate"]["version"] == "0.0.1"
     assert meta["surrogate"]["weights_sha256"] == sha256_file(folder / "weights.safetensors")
+    assert meta["threads"]["setting"] == "auto" and meta["threads"]["solves"] == 1
+    assert meta["threads"]["first"]["threads"] >= 1 and "load_average" in meta["threads"]["first"]
     assert meta["draws"] == K and meta["stochastic"] is False and meta["table"] == "objects"
     assert [wp["name"] for wp in meta["working_points"]] == ["loose", "tight"]
     assert meta["n_events"] == 10 and meta["n_objects"] == 6 and meta["ood_fraction"] == 0.0
@@ -176,3 +178,41 @@ def test_parton_level_input_names_the_feature_and_level(lhe_ttbar_file, folder, 
     assert main(["tag", str(lhe_ttbar_file), "--surrogate", str(folder), "-o", str(output)]) == 1
     err = _one_error_line(capsys)
     assert "jet_pt" in err and "delphes" in err
+
+
+def test_thread_option_is_recorded(delphes_file, folder, tmp_path):
+    output = tmp_path / "one.parquet"
+    args = ["tag", str(delphes_file), "--surrogate", str(folder), "-o", str(output)]
+    assert main([*args, "--threads", "1"]) == 0
+    threads = read_parquet_metadata(output)["threads"]
+    assert threads["setting"] == 1 and threads["used"] == [1]
+    assert threads["first"]["source"] == "argument"
+
+
+def test_bad_thread_option_is_one_line(delphes_file, folder, tmp_path, capsys):
+    output = tmp_path / "bad.parquet"
+    args = ["tag", str(delphes_file), "--surrogate", str(folder), "-o", str(output)]
+    assert main([*args, "--threads", "many"]) == 1
+    err = capsys.readouterr().err.strip()
+    assert err.count("\n") == 0 and "'many'" in err and not output.exists()
+
+
+def test_parton_level_leptonic_tops_are_never_tagged(lhe_ttbar_file, tmp_path):
+    """A leptonic top makes no top-tagged jet: probability 0, not the surrogate's guess."""
+    output = tmp_path / "tops.parquet"
+    args = ["tag", str(lhe_ttbar_file), "--surrogate", "top-tagger-parton", "-o", str(output)]
+    assert main([*args, "--draws", "2"]) == 0
+    tags = read_parquet(output, events=False)
+    tops = build_features(
+        read_events(lhe_ttbar_file, level="parton"),
+        level="parton",
+        features=["top_hadronic", "flag_top_no_decay_chain"],
+    )
+    assert len(tags) == len(tops)
+    hadronic = (np.nan_to_num(np.asarray(tops.top_hadronic, dtype=float)) > 0.5) & ~np.asarray(
+        tops.flag_top_no_decay_chain, dtype=bool
+    )
+    assert 0 < hadronic.sum() < len(hadronic)  # the sample has both kinds
+    p = np.asarray(tags.p_wp50)
+    assert np.all(p[~hadronic] == 0.0)
+    assert np.all(p[hadronic] > 0.0)

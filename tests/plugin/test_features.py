@@ -56,13 +56,18 @@ def test_registry_is_consistent():
         assert feature.name == name
         assert feature.unit in {"GeV", "rad", ""}
         assert np.dtype(feature.dtype)
-        assert set(feature.levels) <= {"delphes", "parton"} and feature.levels
+        assert set(feature.levels) <= {"delphes", "particle", "parton"} and feature.levels
+        # particle-level events hold fat jets and the generator record, nothing else
+        if "particle" in feature.levels:
+            assert set(feature.requires) <= {"weight", "fatjets", "particles"}
         assert feature.kind in {"fatjet", "top", "event"}
         for flag in feature.flags:
             assert FEATURES[flag].is_flag and FEATURES[flag].dtype == "bool"
             assert set(feature.levels) <= set(FEATURES[flag].levels)
     assert "jet_tau32" in features_for_level("delphes")
     assert "top_dr_max" in features_for_level("parton")
+    assert "jet_tau32" in features_for_level("particle")
+    assert "event_met" not in features_for_level("particle")
     assert "jet_tau32" not in features_for_level("parton")
     rows = describe_features("parton")
     assert {row["name"] for row in rows} == set(features_for_level("parton"))

@@ -132,7 +132,7 @@ def hepmc3_file(tmp_path_factory, truth):
 def test_round_trip(tmp_path, truth, name, fmt, unit):
     path = _write(tmp_path / name, truth, fmt, unit)
     assert sniff_format(path) == "hepmc"
-    events = read_events(path)
+    events = read_events(path, level="parton")
     assert events.fields == ["weight", "particles"]
     _check(events, truth)
 
@@ -140,17 +140,19 @@ def test_round_trip(tmp_path, truth, name, fmt, unit):
 def test_top_level_and_gzip_by_content(tmp_path, hepmc3_file, truth):
     target = tmp_path / "events.dat"
     target.write_bytes(gzip.compress(hepmc3_file.read_bytes()))
-    events = surrotag.read_events(target, collections=["particles"])
+    events = surrotag.read_events(target, level="parton", collections=["particles"])
     assert events.fields == ["particles"]
-    assert ak.to_list(events.particles) == ak.to_list(read_events(hepmc3_file).particles)
+    assert ak.to_list(events.particles) == ak.to_list(
+        read_events(hepmc3_file, level="parton").particles
+    )
 
 
 def test_chunks_equal_one_read(hepmc3_file, truth):
-    whole = read_events(hepmc3_file)
-    chunks = list(iter_events(hepmc3_file, step_size=7))
+    whole = read_events(hepmc3_file, level="parton")
+    chunks = list(iter_events(hepmc3_file, level="parton", step_size=7))
     assert [len(chunk) for chunk in chunks] == [7] * 7 + [1]
     assert ak.to_list(ak.concatenate(chunks)) == ak.to_list(whole)
-    head = read_events(hepmc3_file, entry_stop=12, step_size=5)
+    head = read_events(hepmc3_file, level="parton", entry_stop=12, step_size=5)
     _check(head, truth[:12])
 
 
@@ -198,7 +200,7 @@ def test_truncated(tmp_path, capfd, hepmc3_file, where):
         path = tmp_path / "cut.hepmc"
         path.write_bytes(data[: cuts[where]])
     with pytest.raises(CorruptFileError, match=r"truncated|corrupt"):
-        read_events(path)
+        read_events(path, level="parton")
     _cli_error(tmp_path, capfd, path, r"truncated|corrupt")
 
 
@@ -209,7 +211,7 @@ def test_damaged_event_mid_file(tmp_path, capfd, hepmc3_file):
     path = tmp_path / "damaged.hepmc"
     path.write_bytes(b"".join(lines))
     with pytest.raises(CorruptFileError, match=r"reading stopped after \d+ events"):
-        read_events(path)
+        read_events(path, level="parton")
     _cli_error(tmp_path, capfd, path, r"truncated or damaged")
 
 
@@ -241,7 +243,7 @@ def test_bad_header(tmp_path, capfd, text, error, pattern):
     path = tmp_path / "bad.hepmc"
     path.write_bytes(text)
     with pytest.raises(error, match=pattern):
-        read_events(path)
+        read_events(path, level="parton")
     _cli_error(tmp_path, capfd, path, pattern)
 
 
@@ -249,7 +251,7 @@ def test_no_final_state(tmp_path, capfd, truth):
     spec = [dict(event, status=[4, 4, 2, 2] + [2] * (len(event["pid"]) - 4)) for event in truth]
     path = _write(tmp_path / "nofinal.hepmc", spec[:4])
     with pytest.raises(FormatError, match=r"event 0 has no final-state \(status 1\)"):
-        read_events(path)
+        read_events(path, level="parton")
     _cli_error(tmp_path, capfd, path, r"no final-state")
 
 
@@ -267,7 +269,7 @@ def test_speed_against_pyhepmc_iteration(tmp_path):
         assert len(event.particles) == 156
     bare = 2000 / (time.perf_counter() - start)
     start = time.perf_counter()
-    events = read_events(path, step_size=500)
+    events = read_events(path, level="parton", step_size=500)
     ours = 2000 / (time.perf_counter() - start)
     assert len(events) == 2000
     print(

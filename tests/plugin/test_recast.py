@@ -10,7 +10,7 @@ import pylhe
 import pytest
 from recast_fixtures import find_surrogate, workspace_or_skip
 
-from surrotag.errors import EmptyInputError, InputFileError
+from surrotag.errors import EmptyInputError, InputFileError, InputValueError
 from surrotag.io.inputs import input_cross_section, input_sqrt_s, resolve_inputs
 from surrotag.recast import recast, validate_report
 
@@ -139,9 +139,21 @@ def test_chunked_reading_gives_the_same_yields():
     """Yields are running sums over chunks: 7 chunks and one chunk give the same numbers."""
     workspace_or_skip()
     whole = recast(ANALYSIS, draws=3)
-    chunked = recast(ANALYSIS, draws=3, step_size=300)
+    chunked = recast(ANALYSIS, draws=3, step_size=300, threads=1)
     assert chunked.n_events == whole.n_events == 2000
+    threads = chunked.to_dict()["tagger"]["threads"]  # the report records the thread plans
+    assert threads["setting"] == 1 and threads["used"] == [1] and threads["solves"] == 7
+    assert threads["first"]["source"] == "argument" and "load_average" in threads["last"]
+    auto = whole.tagger["threads"]
+    assert auto["setting"] == "auto" and auto["solves"] == 1
+    assert auto["first"]["source"] in ("auto", "env SURROTAG_THREADS")
+    validate_report(chunked.to_dict())
     for a, b in zip(whole.regions, chunked.regions, strict=True):
         assert a.total > 0
         np.testing.assert_allclose(b.yields.per_draw, a.yields.per_draw, rtol=1e-9)
         np.testing.assert_allclose(b.yields.mc_stat_error, a.yields.mc_stat_error, rtol=1e-9)
+
+
+def test_bad_thread_setting_stops_before_any_work():
+    with pytest.raises(InputValueError, match="--threads"):
+        recast(ANALYSIS, threads="many")

@@ -43,6 +43,17 @@ def exact(table, model):
     return tag_objects(table, surrogate, card, draws=K)
 
 
+def test_thread_count_is_applied_recorded_and_restored(table, model, exact):
+    """``threads=1``: the solve runs on one thread, says so, and torch's count comes back."""
+    surrogate, card = model
+    before = torch.get_num_threads()
+    one = tag_objects(table, surrogate, card, draws=K, threads=1)
+    assert torch.get_num_threads() == before
+    assert one.threads["threads"] == 1 and one.threads["source"] == "argument"
+    np.testing.assert_allclose(one.probabilities, exact.probabilities, rtol=0, atol=1e-6)
+    assert exact.threads["source"] in ("auto", "env SURROTAG_THREADS")
+
+
 def _columns(table) -> dict[str, np.ndarray]:
     return {name: table[name].to_numpy() for name in table.fields}
 

@@ -7,7 +7,7 @@ import json
 
 import pytest
 
-from surrotag.surrogates.card import Card, card_schema, load_card, validate_card
+from surrotag.surrogates.card import Card, card_schema, load_card, seal_card, validate_card
 from surrotag.surrogates.errors import CardError
 
 
@@ -21,11 +21,12 @@ def test_schema_is_valid_draft_2020_12():
 
 def test_valid_card_round_trips(card_document, tmp_path):
     path = tmp_path / "card.json"
-    path.write_text(json.dumps(card_document))
+    sealed = seal_card(card_document)
+    path.write_text(json.dumps(sealed))
     card = load_card(tmp_path)
     assert card.feature_names == ["pt", "mass"]
     assert card.working_point("tight")["threshold"] == 0.9
-    assert card.to_dict() == card_document
+    assert card.to_dict() == sealed
     assert Card.from_dict(card.to_dict()) == card
 
 

@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pytest
 
+from surrotag.surrogates.card import seal_card
 from surrotag.surrogates.errors import SurrogateNotFoundError
 from surrotag.surrogates.registry import (
     ENTRY_POINT_GROUP,
@@ -39,7 +40,7 @@ def plugin_site(tmp_path, monkeypatch, card_document):
     for name in ("ext-top", "ext-w"):
         folder = site / "folders" / name
         folder.mkdir(parents=True)
-        (folder / "card.json").write_text(json.dumps(dict(card_document, name=name)))
+        (folder / "card.json").write_text(json.dumps(seal_card(dict(card_document, name=name))))
     broken = site / "folders" / "broken"
     broken.mkdir()
     (broken / "card.json").write_text(json.dumps(dict(card_document, schema_version=9)))

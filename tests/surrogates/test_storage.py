@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import json
+import re
 
 import pytest
 import torch
 
+from surrotag.surrogates.card import card_digest, load_card, seal_card
 from surrotag.surrogates.errors import CardError, IntegrityError, SurrogateError
 from surrotag.surrogates.storage import (
     WEIGHTS_FILENAME,
@@ -101,7 +103,7 @@ def test_wrong_schema_version_is_refused(saved):
 def test_card_disagreeing_with_its_model_config_is_refused(saved, key, value, path):
     document = json.loads((saved / "card.json").read_text())
     document[key] = value  # still valid for the schema
-    (saved / "card.json").write_text(json.dumps(document))
+    (saved / "card.json").write_text(json.dumps(seal_card(document)))  # digest re-recorded
     with pytest.raises(CardError, match=f"card {path} is .* but the model config says"):
         load_surrogate(saved)
 
@@ -110,8 +112,8 @@ def test_weights_of_another_model_are_refused(trained, card_fields, saved, tmp_p
     other = save_surrogate(trained["none"], card_fields, tmp_path / "none")
     (saved / WEIGHTS_FILENAME).write_bytes((tmp_path / "none" / WEIGHTS_FILENAME).read_bytes())
     document = json.loads((saved / "card.json").read_text())
-    document["files"] = other.files  # hash updated: the swap passes the integrity check
-    (saved / "card.json").write_text(json.dumps(document))
+    document["files"] = other.files  # hashes updated: the swap passes the integrity check
+    (saved / "card.json").write_text(json.dumps(seal_card(document)))
     with pytest.raises(IntegrityError, match="do not match the config"):
         load_surrogate(saved)
 
@@ -143,3 +145,87 @@ def _card(folder):
     from surrotag.surrogates.card import load_card
 
     return load_card(folder)
+
+
+def test_saved_card_records_its_own_digest(saved):
+    document = json.loads((saved / "card.json").read_text())
+    assert document["card_sha256"] == card_digest(document)
+    reindented = json.dumps(document, indent=7)  # layout is not content: still accepted
+    (saved / "card.json").write_text(reindented)
+    assert load_surrogate(saved)[1].card_sha256 == document["card_sha256"]
+
+
+@pytest.mark.parametrize(
+    "edit",
+    [
+        lambda d: d["working_points"][0].update(threshold=-5.0),
+        lambda d: d.update(description="edited"),
+        lambda d: d.pop("card_sha256"),
+    ],
+)
+def test_hand_edited_card_is_refused_with_one_line(saved, edit):
+    document = json.loads((saved / "card.json").read_text())
+    edit(document)
+    (saved / "card.json").write_text(json.dumps(document, indent=2))
+    for load in (load_surrogate, load_card):
+        with pytest.raises(
+            IntegrityError, match=r"card\.json: (card content sha256|the card has no)"
+        ) as caught:
+            load(saved)
+        assert "\n" not in str(caught.value)
+
+
+@pytest.mark.parametrize(
+    ("edit", "path"),
+    [
+        (lambda d: d["solver"].update(steps=1_000_000_000), "$.solver.steps"),
+        (lambda d: d["model"]["solver"].update(steps=10**9), "$.model.solver.steps"),
+        (lambda d: d["model"]["architecture"].update(hidden=10**5), "$.model.architecture"),
+        (lambda d: d["bayes"].update(draws=10**7), "$.bayes.draws"),
+    ],
+)
+def test_absurd_sizes_are_refused_by_the_schema_even_when_sealed(saved, edit, path):
+    document = json.loads((saved / "card.json").read_text())
+    edit(document)
+    (saved / "card.json").write_text(json.dumps(seal_card(document)))
+    with pytest.raises(CardError, match="invalid surrogate card at " + re.escape(path)):
+        load_surrogate(saved)
+
+
+@pytest.mark.parametrize("literal", ["NaN", "Infinity", "-Infinity", "1e400"])
+def test_non_finite_threshold_is_refused(saved, literal):
+    text = (saved / "card.json").read_text()
+    document = json.loads(text)
+    old = json.dumps(document["working_points"][0]["threshold"])
+    assert text.count(f'"threshold": {old}') == 1
+    (saved / "card.json").write_text(text.replace(f'"threshold": {old}', f'"threshold": {literal}'))
+    with pytest.raises(CardError, match=r"not valid JSON .*(non-finite|overflows)") as caught:
+        load_surrogate(saved)
+    assert "\n" not in str(caught.value)
+
+
+def test_in_memory_card_with_nan_threshold_is_refused(saved):
+    from surrotag.surrogates.card import validate_card
+
+    document = json.loads((saved / "card.json").read_text())
+    document["working_points"][0]["threshold"] = float("nan")
+    with pytest.raises(CardError, match=r"at \$\.working_points\[0\]\.threshold: not a finite"):
+        validate_card(document, "x")
+
+
+@pytest.mark.parametrize("value", [float("nan"), float("inf")])
+def test_weights_holding_nan_are_refused_on_load(saved, value):
+    """A matching sha256 is no sanity check: NaN weights (re-hashed) would tag NaN."""
+    from safetensors.torch import load_file, save_file
+
+    weights = saved / WEIGHTS_FILENAME
+    tensors = load_file(weights)
+    name = sorted(n for n, t in tensors.items() if t.is_floating_point())[0]
+    tensors[name].view(-1)[0] = value
+    save_file(tensors, weights, metadata={"format": "pt"})
+    document = json.loads((saved / "card.json").read_text())
+    document["files"] = {WEIGHTS_FILENAME: sha256_file(weights)}
+    (saved / "card.json").write_text(json.dumps(seal_card(document)))
+    with pytest.raises(IntegrityError, match=f"tensor '{name}' holds 1 non-finite") as caught:
+        load_surrogate(saved)
+    assert "\n" not in str(caught.value)

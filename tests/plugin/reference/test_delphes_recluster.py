@@ -8,7 +8,7 @@ import awkward as ak
 import numpy as np
 
 from surrotag.io.delphes import EFLOW, eflow_candidates
-from surrotag.reference.jets import recluster_fatjets
+from surrotag.jets.clustering import recluster_fatjets
 
 
 def _eflow(path: Path) -> tuple[ak.Array, ak.Array]:

@@ -17,9 +17,9 @@ import numpy as np
 import pytest
 
 from surrotag.io.delphes import EFLOW
+from surrotag.jets.clustering import recluster_fatjets
 from surrotag.reference.calorimeter import ECAL, HCAL
 from surrotag.reference.detector import pf_candidates
-from surrotag.reference.jets import recluster_fatjets
 from surrotag.reference.propagation import propagate
 
 uproot = pytest.importorskip("uproot")

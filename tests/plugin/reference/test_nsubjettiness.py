@@ -9,8 +9,8 @@ import awkward as ak
 import numpy as np
 import pytest
 
-from surrotag.reference.jets import kt_axes
-from surrotag.reference.nsubjettiness import nsubjettiness
+from surrotag.jets.clustering import kt_axes
+from surrotag.jets.nsubjettiness import nsubjettiness
 
 
 def brute_force_tau(constituents: list[dict], axes: list[dict], r0: float = 0.8) -> float:

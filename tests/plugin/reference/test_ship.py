@@ -211,6 +211,10 @@ def test_ship_surrogate_writes_a_full_card(table, small_tagger: Path, tmp_path, 
     if spec.matched_only:  # parton rows: matched jets only (NaN top kinematics elsewhere)
         matched = read_table(path, ["truth_top_matched"])["truth_top_matched"] == 1
         rows = {n: v[matched] for n, v in rows.items()}
+    elif spec.object_prefix:  # particle rows: jets with a particle-level match
+        matched = read_table(path, ["particle_matched"])["particle_matched"] == 1
+        rows = {n: v[matched] for n, v in rows.items()}
+        assert np.isnan(rows["truth_top_n_contained"]).any()
     else:  # jets of no top keep NaN truth: the card's fill stands for it
         assert np.isnan(rows["truth_top_n_contained"]).any()
     tags = tag_objects(rows, surrogate, loaded, draws=3)

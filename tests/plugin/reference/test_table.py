@@ -61,6 +61,23 @@ def test_table_columns_labels_and_provenance(table, small_tagger: Path) -> None:
     assert len(provenance["tagger_training_samples_in_train"]) == 2
 
 
+def test_particle_level_columns_follow_the_detector_jets(table) -> None:
+    """Each detector jet carries its matched particle-level jet: nearly all match, and the
+    detector barely moves pT but changes the constituent count (Delphes EFlow merging)."""
+    on_disk = read_parquet(table[0], events=False)
+    matched = np.asarray(on_disk.particle_matched).astype(bool)
+    assert matched.mean() > 0.95
+    det_pt, part_pt = (
+        np.asarray(on_disk.jet_pt)[matched],
+        np.asarray(on_disk.particle_jet_pt)[matched],
+    )
+    assert abs(np.median(det_pt / part_pt) - 1) < 0.05
+    assert np.all(np.isnan(np.asarray(on_disk.particle_jet_pt)[~matched]))
+    n_det = np.asarray(on_disk.jet_n_constituents)[matched]
+    n_part = np.asarray(on_disk.particle_jet_n_constituents)[matched]
+    assert np.mean(n_part) > np.mean(n_det)  # no detector: every visible particle counts
+
+
 def test_shared_seeds_and_tagger_samples_are_refused(
     small_tagger: Path, ttbar_file: Path, qcd_file: Path, held_out: dict[str, Path]
 ) -> None:

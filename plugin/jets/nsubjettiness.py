@@ -5,7 +5,7 @@
 with the normalised measure, beta = 1 and R0 = the jet radius (0.8), as the Delphes CMS card's
 FatJetFinder computes ``FatJet.Tau[5]``. Distances use rapidity and azimuth (as fastjet
 contrib Nsubjettiness does). The axes are given (e.g. exclusive-kT subjets, see
-:func:`surrotag.reference.jets.kt_axes`); a jet with fewer constituents than N gets as many
+:func:`surrotag.jets.clustering.kt_axes`); a jet with fewer constituents than N gets as many
 axes as constituents, hence tau_N = 0, and a jet with no constituent gets 0.
 """
 

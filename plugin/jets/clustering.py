@@ -12,7 +12,7 @@ many events (or many jets, each treated as one "event") at once:
   (``OnePass_KT_Axes``), NormalizedMeasure(beta = 1, R0 = 0.8): this reproduces the real
   Delphes 3.4.2 file's ``FatJet.Tau`` to 4 digits. ``tau_axes="kt"`` uses plain
   exclusive-kT axes (``kt`` reclustering, R = 1000, ``exclusive_jets_up_to(N)``) with the
-  vectorised :func:`surrotag.reference.nsubjettiness.nsubjettiness` (tau_1 up to ~25 %
+  vectorised :func:`surrotag.jets.nsubjettiness.nsubjettiness` (tau_1 up to ~25 %
   larger: no minimisation step);
 * soft-drop mass: C/A reclustering of each jet and fastjet's SoftDrop grooming;
 * trimmed mass: kT subjets of R = 0.2 with pT >= 5 % of the jet pT, summed. It is NaN for
@@ -31,7 +31,7 @@ import awkward as ak
 import numpy as np
 import vector
 
-from surrotag.reference.nsubjettiness import nsubjettiness
+from surrotag.jets.nsubjettiness import nsubjettiness
 
 __all__ = ["N_TAU", "kt_axes", "recluster_fatjets", "substructure"]
 
@@ -114,7 +114,7 @@ def substructure(
         tau_axes: ``"onepass_kt"`` (default): fastjet contrib Nsubjettiness with
             ``OnePass_KT_Axes``, exactly Delphes' ``FatJet.Tau`` (verified to 4 digits on the
             real Delphes 3.4.2 file); ``"kt"``: plain exclusive-kT axes with the vectorised
-            :func:`~surrotag.reference.nsubjettiness.nsubjettiness` (no minimisation; tau_1
+            :func:`~surrotag.jets.nsubjettiness.nsubjettiness` (no minimisation; tau_1
             up to ~25 % larger).
 
     Returns:
