@@ -19,6 +19,11 @@ signal of a likelihood, and :attr:`Yields.ood_up` the most. The nominal (the sur
 probabilities) is unchanged; :attr:`Yields.ood_share` is the share of it carried by events
 with at least one flagged object.
 
+:class:`Yields` add (``a + b``, ``sum(chunks)``): the yields of two chunks of events, or of
+two processes, add to the yields of their union; :meth:`Yields.to_hist` gives a
+``hist.Hist`` with the observable and a weight-draw axis (plottable with mplhep) and
+:meth:`Yields.from_hist` reads one back.
+
 All functions are vectorised over events and draws. They accept numpy arrays and anything
 ``np.asarray`` understands (CPU torch tensors included; tensors requiring gradients are
 detached).
@@ -28,13 +33,17 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from typing import Any, Final, NamedTuple
+from typing import TYPE_CHECKING, Any, Final, NamedTuple
 
 import numpy as np
 
-from surrotag.errors import InputValueError
+from surrotag.errors import InputValueError, MissingDependencyError
+
+if TYPE_CHECKING:
+    import hist
 
 __all__ = [
+    "DRAW_AXIS",
     "OOD_RANGE",
     "REQUIREMENTS",
     "EventProbabilities",
@@ -52,6 +61,9 @@ PB_TO_FB = 1000.0
 
 _ONE_HOT_ENTRIES = 1 << 22
 """Entries of the per-chunk one-hot matrix in :func:`region_yields` (32 MiB of float64)."""
+
+DRAW_AXIS: Final = "draw"
+"""Name of the weight-draw axis of :meth:`Yields.to_hist`."""
 
 
 def _as_float_array(values: Any, what: str) -> np.ndarray:
@@ -78,6 +90,24 @@ def _check_probabilities(p: np.ndarray, what: str) -> None:
             f"{what}: {int(bad.sum())} of {p.size} values lie outside [0, 1] or are NaN "
             f"(first: {p[bad].flat[0]!r}); pass probabilities, not scores or logits"
         )
+
+
+def _draw_covariance(per_draw: np.ndarray) -> np.ndarray:
+    """Covariance ``[B, B]`` of the yields ``[K, B]`` over draws (ddof 1; zeros for K = 1)."""
+    n_draws, n_bins = per_draw.shape
+    if n_draws > 1:
+        return np.atleast_2d(np.cov(per_draw, rowvar=False))
+    return np.zeros((n_bins, n_bins))
+
+
+def _import_hist() -> Any:
+    try:
+        import hist
+    except ImportError as error:
+        raise MissingDependencyError(
+            f"Yields as histograms need hist ({error}); pip install 'surrotag[plot]'"
+        ) from None
+    return hist
 
 
 #: Tag requirements of a two-object region (the analysis card's ``tag.requirement``).
@@ -256,6 +286,26 @@ class Yields:
             zeros for a single draw): the surrogate uncertainty.
         ood: the events holding an out-of-support object (:class:`OodYields`), or None
             when the caller did not track the flags.
+        observable: name of the binned quantity (e.g. ``mjj``), or None when unknown.
+
+    Yields add: ``a + b`` (and ``sum(chunks)``) of two yields with the same bin edges, draw
+    count and observable are the yields of the union of their events (the weight draws are
+    the same draws in both, so draw k adds to draw k): per-draw yields and the OOD yields
+    add, the MC statistical errors add in quadrature (they are square roots of sums of
+    ``w^2 pbar^2``), the nominal and the covariance are recomputed from the summed draws.
+    Normalise after adding (or add yields already normalised to the same luminosity);
+    yields whose negative bins were clipped to 0 (NLO weights, the recast's region yields)
+    add to the clipped chunks, not to the clipped whole.
+
+    Example:
+        >>> a = region_yields([1.0, 2.0], [[0.5, 1.0], [0.1, 0.3]], [5.0, 15.0], [0, 10, 20])
+        >>> b = region_yields([4.0], [[0.5], [0.7]], [12.0], [0, 10, 20])
+        >>> total = sum([a, b])
+        >>> total.per_draw.tolist()
+        [[0.5, 4.0], [0.1, 3.4]]
+        >>> h = total.to_hist()
+        >>> h.axes.name, h.values().shape
+        (('observable', 'draw'), (2, 2))
     """
 
     bin_edges: np.ndarray
@@ -264,6 +314,140 @@ class Yields:
     mc_stat_error: np.ndarray
     covariance: np.ndarray
     ood: OodYields | None = None
+    observable: str | None = None
+
+    def _check_addable(self, other: Yields) -> None:
+        """Raise :class:`InputValueError` unless ``other`` has this binning and draw count."""
+        if not np.array_equal(self.bin_edges, other.bin_edges):
+            raise InputValueError(
+                f"cannot add yields binned in {self.bin_edges.tolist()} and in "
+                f"{other.bin_edges.tolist()}: the bin edges must be the same"
+            )
+        if self.n_draws != other.n_draws:
+            raise InputValueError(
+                f"cannot add yields of {self.n_draws} and of {other.n_draws} weight draws: "
+                "tag both with the same number of draws (and the same seed)"
+            )
+        if None not in (self.observable, other.observable) and self.observable != other.observable:
+            raise InputValueError(
+                f"cannot add yields of observable {self.observable!r} and {other.observable!r}"
+            )
+        if (self.ood is None) != (other.ood is None):
+            raise InputValueError(
+                "cannot add yields with and without out-of-support yields: track the flags in "
+                "both (ood_region_yields gives zeros when no object is flagged)"
+            )
+
+    def __add__(self, other: Any) -> Yields:
+        """The yields of the union of both sets of events (see the class docstring).
+
+        Raises:
+            InputValueError: different bin edges, draw counts or observables, or
+                out-of-support yields in only one of the two.
+        """
+        if not isinstance(other, Yields):
+            return NotImplemented
+        self._check_addable(other)
+        per_draw = self.per_draw + other.per_draw
+        return Yields(
+            bin_edges=self.bin_edges.copy(),
+            nominal=per_draw.mean(axis=0),
+            per_draw=per_draw,
+            mc_stat_error=np.sqrt(self.mc_stat_error**2 + other.mc_stat_error**2),
+            covariance=_draw_covariance(per_draw),
+            ood=None if self.ood is None or other.ood is None else self.ood + other.ood,
+            observable=self.observable if self.observable is not None else other.observable,
+        )
+
+    def __radd__(self, other: Any) -> Yields:
+        """``0 + yields`` is ``yields``, so that ``sum(list_of_yields)`` works."""
+        if isinstance(other, int) and other == 0:
+            return self
+        return NotImplemented
+
+    def to_hist(self, unit: str = "GeV", label: str | None = None) -> hist.Hist:
+        """The per-draw yields as a 2-D ``hist.Hist``: observable x weight draw.
+
+        Axis 0 is a ``Variable`` axis with :attr:`bin_edges` (named :attr:`observable`, or
+        ``observable`` when unknown; no flow bins), axis 1 the ``Integer`` axis
+        :data:`DRAW_AXIS` over ``0 .. K-1``. Weight storage: the value of bin (b, k) is
+        ``per_draw[k, b]`` (expected events) and its variance ``mc_stat_error[b]^2`` in every
+        draw, so that histograms of two chunks add like the yields (``a.to_hist() +
+        b.to_hist()`` equals ``(a + b).to_hist()``). The out-of-support yields are not
+        carried. Plot with mplhep: ``h.plot1d(overlay="draw")`` (one line per draw) or
+        ``h[:, 0].plot()``.
+
+        Args:
+            unit: unit of the bin edges for the axis label (default GeV).
+            label: axis label; default ``"<observable> [<unit>]"``.
+
+        Returns:
+            ``hist.Hist`` of shape ``[B, K]`` with ``Weight`` storage.
+
+        Raises:
+            MissingDependencyError: hist is not installed (``pip install 'surrotag[plot]'``).
+        """
+        hist = _import_hist()
+        name = self.observable or "observable"
+        h = hist.Hist(
+            hist.axis.Variable(
+                self.bin_edges,
+                name=name,
+                label=label if label is not None else f"{name} [{unit}]",
+                flow=False,
+            ),
+            hist.axis.Integer(0, self.n_draws, name=DRAW_AXIS, label="weight draw", flow=False),
+            storage=hist.storage.Weight(),
+        )
+        view = h.view()
+        view.value = self.per_draw.T
+        view.variance = np.broadcast_to(self.mc_stat_error[:, None] ** 2, view.shape)
+        return h
+
+    @classmethod
+    def from_hist(cls, h: hist.Hist) -> Yields:
+        """Yields from a histogram of :meth:`to_hist`'s layout (a sum of them included).
+
+        Args:
+            h: ``hist.Hist`` with an observable axis and the :data:`DRAW_AXIS` axis (in
+                either order) and ``Weight`` storage whose variance is the same in every
+                draw. Flow bins are ignored.
+
+        Returns:
+            :class:`Yields` without out-of-support yields (``ood=None``); the nominal and
+            the covariance are recomputed from the draws.
+
+        Raises:
+            InputValueError: not two axes, no draw axis, no variances, or variances that
+                differ between draws.
+        """
+        names = tuple(h.axes.name)
+        if len(names) != 2 or DRAW_AXIS not in names:
+            raise InputValueError(
+                f"histogram axes {names}: expected an observable axis and {DRAW_AXIS!r}"
+            )
+        obs = 1 - names.index(DRAW_AXIS)
+        variances = h.variances()
+        if variances is None or not hasattr(h.view(), "variance"):
+            raise InputValueError("histogram has no variances: fill it with Weight storage")
+        values = np.asarray(h.values(), dtype=np.float64)
+        variances = np.asarray(variances, dtype=np.float64)
+        if obs == 1:
+            values, variances = values.T, variances.T
+        if not np.allclose(variances, variances[:, :1], rtol=1e-9, atol=0.0):
+            raise InputValueError(
+                "histogram variances differ between weight draws: not a Yields histogram"
+            )
+        per_draw = values.T.copy()
+        name = names[obs]
+        return cls(
+            bin_edges=np.asarray(h.axes[obs].edges, dtype=np.float64),
+            nominal=per_draw.mean(axis=0),
+            per_draw=per_draw,
+            mc_stat_error=np.sqrt(variances[:, 0]),
+            covariance=_draw_covariance(per_draw),
+            observable=None if name == "observable" else name,
+        )
 
     @property
     def ood_down(self) -> np.ndarray:
@@ -327,7 +511,14 @@ class Yields:
         return cls(edges, nom, nom[None, :].copy(), err, np.zeros((nom.size, nom.size)))
 
 
-def region_yields(event_weight: Any, region_prob: Any, observable: Any, bin_edges: Any) -> Yields:
+def region_yields(
+    event_weight: Any,
+    region_prob: Any,
+    observable: Any,
+    bin_edges: Any,
+    *,
+    name: str | None = None,
+) -> Yields:
     """Histogram probability-weighted events into bins, for every weight draw at once.
 
     Event n contributes ``w_n p_kn`` to bin ``b(x_n)`` of draw k. Bins follow
@@ -343,6 +534,7 @@ def region_yields(event_weight: Any, region_prob: Any, observable: Any, bin_edge
             ``[K, N]`` (one row per Bayesian weight draw).
         observable: the binned quantity per event ``[N]`` (e.g. m_eff in GeV).
         bin_edges: strictly increasing edges ``[B + 1]``, same unit as ``observable``.
+        name: name of the observable (e.g. ``mjj``), kept as :attr:`Yields.observable`.
 
     Returns:
         :class:`Yields`.
@@ -394,15 +586,13 @@ def region_yields(event_weight: Any, region_prob: Any, observable: Any, bin_edge
 
     p_mean = p.mean(axis=0)
     mc_stat = np.sqrt(np.bincount(bin_index, weights=(w_in * p_mean) ** 2, minlength=n_bins))
-    covariance = (
-        np.atleast_2d(np.cov(per_draw, rowvar=False)) if n_draws > 1 else np.zeros((n_bins, n_bins))
-    )
     return Yields(
         bin_edges=edges,
         nominal=per_draw.mean(axis=0),
         per_draw=per_draw,
         mc_stat_error=mc_stat,
-        covariance=covariance,
+        covariance=_draw_covariance(per_draw),
+        observable=name,
     )
 
 

@@ -33,6 +33,7 @@ from __future__ import annotations
 
 import json
 import os
+import secrets
 import warnings
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -228,7 +229,11 @@ def export_onnx(
     onnx.checker.check_model(model)
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    temporary = path.with_name(f".{path.name}.tmp")
+    # A fresh, unique temporary created with 0o666: the kernel applies the user's umask (as
+    # surrotag.io.atomic does; surrogates/ may not import the plugin). A fixed name could
+    # reuse a stale file of a killed run, with that file's mode, or collide with a second export.
+    temporary = path.with_name(f".{path.name}.{secrets.token_hex(4)}.tmp")
+    os.close(os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666))
     try:
         onnx.save(model, temporary)
         os.replace(temporary, path)

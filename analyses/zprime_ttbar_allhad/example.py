@@ -103,11 +103,11 @@ def _covered(folder: Path) -> tuple[str, ...]:
 def _write(array: object, path: Path, metadata: dict) -> Path:
     """As :func:`surrotag.io.write_parquet` (atomic, page checksums), zstd level 19."""
     import json
-    import os
 
     import awkward as ak
     import pyarrow.parquet as pq
 
+    from surrotag.io.atomic import atomic_output
     from surrotag.io.parquet import METADATA_KEY
 
     table = ak.to_arrow_table(array, extensionarray=False)
@@ -116,17 +116,10 @@ def _write(array: object, path: Path, metadata: dict) -> Path:
         METADATA_KEY: json.dumps(metadata, sort_keys=True).encode(),
     }
     table = table.replace_schema_metadata(schema_metadata)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    handle, temporary = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    os.close(handle)
-    try:
+    with atomic_output(path) as temporary:
         pq.write_table(
             table, temporary, compression="zstd", compression_level=19, write_page_checksum=True
         )
-        os.replace(temporary, path)
-    except BaseException:
-        Path(temporary).unlink(missing_ok=True)
-        raise
     return path
 
 

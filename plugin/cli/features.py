@@ -108,6 +108,8 @@ def features(
         raise click.UsageError("give at least one events file (or --list)")
     if output is None:
         raise click.UsageError("give the output Parquet file with -o/--output")
+    if output.exists() and any(path.exists() and path.samefile(output) for path in events):
+        raise click.ClickException(f"-o {output} is an input file: write to another file")
 
     import awkward as ak
     from rich.console import Console

@@ -1,21 +1,31 @@
 """Atomic file output: a temporary file in the target's folder, then ``os.replace``.
 
-Every product surrotag writes (reports, patches, cards, scan results) goes through here, so
-an interrupted or failing run never leaves a half-written file: readers see the old file or
-the new one, and the temporary file is removed on any error.
+Reports, patches, cards, Parquet tables, scan results and the recast and scan plots go
+through :func:`atomic_output` or the writers built on it, so an interrupted or failing run
+never leaves a half-written one: readers see the old file or the new one, and the temporary
+file (``.<name>.<random>.tmp``) is removed on any error, ``KeyboardInterrupt`` included.
+New files get the mode a plain ``open(path, "w")`` would give them, ``0o666`` with the
+user's umask applied (``0644`` under umask ``022``, ``0600`` under ``077``).
 """
 
 from __future__ import annotations
 
+import contextlib
 import json
 import math
 import os
-import tempfile
-from collections.abc import Callable
+import secrets
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
-__all__ = ["strict_json", "write_json_atomic", "write_text_atomic"]
+__all__ = [
+    "atomic_output",
+    "strict_json",
+    "write_bytes_atomic",
+    "write_json_atomic",
+    "write_text_atomic",
+]
 
 
 def strict_json(value: Any) -> Any:
@@ -36,20 +46,87 @@ def strict_json(value: Any) -> Any:
     return value
 
 
-def write_text_atomic(path: str | os.PathLike[str], text: str) -> Path:
-    """Write ``text`` (UTF-8) to ``path`` atomically, creating its folder; returns the path."""
+def _create_temporary(target: Path) -> tuple[Path, int]:
+    """Create an empty, unique ``.<name>.<random>.tmp`` beside ``target``; (path, mode).
+
+    The file is created with mode ``0o666`` and ``O_EXCL``, so the kernel applies the
+    umask (and any default ACL of the folder) exactly as for a plain ``open``: no process-wide
+    ``os.umask`` call, which would race with other threads.
+    """
+    flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_CLOEXEC", 0)
+    while True:
+        temporary = target.with_name(f".{target.name}.{secrets.token_hex(4)}.tmp")
+        try:
+            fd = os.open(temporary, flags, 0o666)
+        except FileExistsError:  # pragma: no cover - 2**-32 per try
+            continue
+        try:
+            mode = os.fstat(fd).st_mode & 0o7777
+        finally:
+            os.close(fd)
+        return temporary, mode
+
+
+@contextlib.contextmanager
+def atomic_output(path: str | os.PathLike[str], *, fsync: bool = True) -> Iterator[Path]:
+    """Yield a temporary path beside ``path``; on success it replaces ``path`` atomically.
+
+    For writers that take a path (``pyarrow.parquet.write_table``, ``Figure.savefig``,
+    ``onnx.save``): write the whole product to the yielded path. When the block ends
+    normally the file gets the umask's mode (``0o666 & ~umask``, whatever the writer did
+    to it), is flushed to disk (``fsync``) and renamed onto ``path`` (``os.replace``); when
+    the block raises (``KeyboardInterrupt`` included) the temporary file is removed and
+    ``path`` is left as it was. The folder of ``path`` is created if needed.
+
+    The temporary name ends in ``.tmp``, not in the target's suffix: writers that infer
+    the format from the name need it given (``savefig(..., format="png")``).
+
+    Args:
+        path: the file to create or replace.
+        fsync: flush the file's data to disk before the rename (a crash of the machine
+            then leaves the old or the new file, not an empty one).
+
+    Yields:
+        The temporary path (an empty file, already created) to write to.
+
+    Example:
+        >>> import tempfile
+        >>> folder = Path(tempfile.mkdtemp())
+        >>> with atomic_output(folder / "a.txt") as temporary:
+        ...     _ = temporary.write_text("whole")
+        >>> (folder / "a.txt").read_text(), [p.name for p in folder.iterdir()]
+        ('whole', ['a.txt'])
+    """
     target = Path(path)
     target.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.", suffix=".tmp")
+    temporary, mode = _create_temporary(target)
     try:
-        with os.fdopen(fd, "w", encoding="utf-8") as stream:
-            stream.write(text)
-        os.chmod(tmp, 0o644)  # mkstemp makes 0600; outputs (and package data) are readable
-        os.replace(tmp, target)
+        yield temporary
+        if os.stat(temporary).st_mode & 0o7777 != mode:  # a writer that recreated the file
+            os.chmod(temporary, mode)
+        if fsync:
+            fd = os.open(temporary, os.O_RDONLY)
+            try:
+                os.fsync(fd)
+            finally:
+                os.close(fd)
+        os.replace(temporary, target)
     except BaseException:
-        Path(tmp).unlink(missing_ok=True)
+        temporary.unlink(missing_ok=True)
         raise
+
+
+def write_bytes_atomic(path: str | os.PathLike[str], data: bytes) -> Path:
+    """Write ``data`` to ``path`` atomically (:func:`atomic_output`); returns the path."""
+    target = Path(path)
+    with atomic_output(target) as temporary:
+        temporary.write_bytes(data)
     return target
+
+
+def write_text_atomic(path: str | os.PathLike[str], text: str) -> Path:
+    """Write ``text`` (UTF-8) to ``path`` atomically, creating its folder; returns the path."""
+    return write_bytes_atomic(path, text.encode("utf-8"))
 
 
 def write_json_atomic(

@@ -11,7 +11,6 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-import tempfile
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -21,6 +20,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from surrotag.errors import CorruptFileError, FormatError, InputFileError
+from surrotag.io.atomic import atomic_output
 from surrotag.io.canonical import check_finite, with_vector_behaviour
 
 __all__ = [
@@ -60,19 +60,12 @@ def write_parquet(
         The path written.
     """
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
     table = ak.to_arrow_table(array, extensionarray=False)
     existing = dict(table.schema.metadata or {})
     existing[METADATA_KEY] = json.dumps(dict(metadata or {}), sort_keys=True).encode()
     table = table.replace_schema_metadata(existing)
-    handle, temporary = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    os.close(handle)
-    try:
+    with atomic_output(path) as temporary:
         pq.write_table(table, temporary, compression="zstd", write_page_checksum=True)
-        os.replace(temporary, path)
-    except BaseException:
-        Path(temporary).unlink(missing_ok=True)
-        raise
     return path
 
 

@@ -550,7 +550,9 @@ def _region_yields(
         )
         zeros = np.zeros(n_bins)
         ood = acc.ood.get(region.name, OodYields(zeros, zeros, zeros)).scaled(norm)
-        yields = Yields(edges, per_draw.mean(axis=0), per_draw, mc_stat, covariance, ood)
+        yields = Yields(
+            edges, per_draw.mean(axis=0), per_draw, mc_stat, covariance, ood, region.observable.name
+        )
         results.append(
             RegionResult(
                 name=region.name,

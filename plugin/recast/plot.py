@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from surrotag.errors import MissingDependencyError
+from surrotag.io.atomic import atomic_output
 
 if TYPE_CHECKING:
     from surrotag.recast.report import RecastReport
@@ -71,12 +72,9 @@ def plot_mjj(report: RecastReport, workspace: Any, path: str | os.PathLike[str])
         ax.set_title(f"{report.analysis}: {region.name}")
         ax.legend(fontsize="small")
     target = Path(path)
-    target.parent.mkdir(parents=True, exist_ok=True)
-    temporary = target.with_name(f".{target.name}.tmp{target.suffix}")
     try:
-        fig.savefig(temporary, dpi=120, bbox_inches="tight")
-        os.replace(temporary, target)
+        with atomic_output(target) as temporary:  # its name ends in .tmp: say the format
+            fig.savefig(temporary, dpi=120, bbox_inches="tight", format=target.suffix[1:] or "png")
     finally:
         plt.close(fig)
-        temporary.unlink(missing_ok=True)
     return target

@@ -25,6 +25,8 @@ from typing import Any
 
 import numpy as np
 
+from surrotag.io.atomic import atomic_output
+
 __all__ = ["CLS_LEVEL", "CONTOUR_FILE", "interpolate_cls", "plot_contour"]
 
 #: 95% CL exclusion: CLs below this value.
@@ -135,9 +137,8 @@ def plot_contour(
             ax.set_ylabel(yname)
             ax.set_title(title or "CLs = 0.05 (95% CL)")
             ax.legend(handles=handles, loc="best", fontsize="small")
-            tmp = target.with_name(f".{target.name}.{os.getpid()}.tmp")
-            fig.savefig(tmp, dpi=120, format="png")
-            os.replace(tmp, target)
+            with atomic_output(target) as temporary:
+                fig.savefig(temporary, dpi=120, format="png")
         finally:
             plt.close(fig)
     return target

@@ -23,6 +23,7 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
+from surrotag.io.atomic import write_text_atomic
 from surrotag.scan.adapter import ScanOptions, check_report, report_summary
 from surrotag.scan.grid import Grid
 from surrotag.scan.run import (
@@ -100,10 +101,7 @@ def write_summary(directory: str | os.PathLike[str], rows: Sequence[Mapping[str,
     writer.writeheader()
     for row in rows:
         writer.writerow({k: "" if row.get(k) is None else row.get(k) for k in columns})
-    target = directory / SUMMARY_CSV
-    tmp = directory / f".{SUMMARY_CSV}.{os.getpid()}.tmp"
-    tmp.write_text(text.getvalue(), encoding="utf-8")
-    os.replace(tmp, target)
+    target = write_text_atomic(directory / SUMMARY_CSV, text.getvalue())
     write_json(directory / SUMMARY_JSON, {"columns": columns, "rows": [dict(r) for r in rows]})
     return target
 

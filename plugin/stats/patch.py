@@ -31,8 +31,6 @@ publish on HEPData. The signal sample carries
 from __future__ import annotations
 
 import json
-import os
-import tempfile
 import warnings
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
@@ -43,6 +41,7 @@ import numpy as np
 import pyhf
 
 from surrotag.errors import StatisticsError
+from surrotag.io.atomic import write_text_atomic
 from surrotag.stats.workspace import BackgroundWorkspace, load_workspace
 from surrotag.yields import Yields
 
@@ -377,14 +376,4 @@ def patchset(
 
 def write_patchset(path: str | Path, spec: Mapping[str, Any]) -> Path:
     """Write a patchset (or any JSON) atomically: a temporary file renamed into place."""
-    target = Path(path)
-    target.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as stream:
-            json.dump(spec, stream, indent=2)
-        os.replace(tmp, target)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-    return target
+    return write_text_atomic(path, json.dumps(spec, indent=2))
