@@ -765,9 +765,7 @@ def run_closure(
         for name, (level, tagger_kind) in PATHS.items():
             clock = time.monotonic()
             if level in ("delphes", "particle"):
-                report = recast(
-                    ANALYSIS, [path], tagger=tagger_kind, draws=plan.draws, level=level
-                )
+                report = recast(ANALYSIS, [path], tagger=tagger_kind, draws=plan.draws, level=level)
             else:
                 report = recast(
                     ANALYSIS,

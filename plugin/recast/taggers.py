@@ -81,7 +81,6 @@ EFFICIENCY_MAP_CATEGORY_KEYS: Final = dict(
 )
 
 
-
 class ObjectProbabilities(NamedTuple):
     """Tag probabilities of N objects.
 
