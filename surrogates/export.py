@@ -20,9 +20,13 @@ Graph inputs and output (float32, N dynamic):
 * ``c`` [N, F]: **raw** features in the card's order and units (standardisation inside);
 * ``v`` [N, 1]: dx/dt.
 
-The metadata keys ``surrotag.*`` (JSON values) spell out the rest: score transform,
-standardisation, base distribution, solver, time grid and the direction of the solve for
-exact probabilities, ``P(score > w | c) = 1 - Phi(x(t=0))`` with ``x(t=1) = transform(w)``.
+The metadata keys ``surrotag.*`` (JSON values) spell out the rest: the NaN fills of the
+features (applied before the graph), score transform, standardisation, base distribution,
+solver, time grid and the direction of the solve for exact probabilities,
+``P(score > w | c) = 1 - Phi(x(t=0))`` with ``x(t=1) = transform(w)``, and how the library's
+nominal probability is made (the mean over the default draws: ``nominal_probability``). A
+test replays this recipe in numpy with onnxruntime on the real Delphes file and gets the
+library's nominal to 1e-4.
 
 References:
     Bieringer et al., "Classifier surrogates", arXiv:2402.15558; Lipman et al.,
@@ -132,6 +136,9 @@ def onnx_metadata(
         "output": {"v": "[N,1] float32 velocity dx/dt"},
         "feature_names": names,
         "feature_units": [f["unit"] for f in card.features] if card is not None else None,
+        "feature_fills": dict(card.feature_fills) if card is not None else {},
+        "fills_applied": "before the graph: a NaN feature takes its fill value, as in training "
+        "(e.g. the containment of a jet matched to no top); any other NaN is not a valid input",
         "standardisation": {
             "mean": surrogate.feature_mean.tolist(),
             "std": surrogate.feature_std.tolist(),
@@ -160,6 +167,11 @@ def onnx_metadata(
             if draw is None
             else f"draw {draw} of the {k} default draws (seed {surrogate.seed})"
         ),
+        "default_draws": k,
+        "nominal_probability": "the library's nominal P(score > w | c) is the mean over the "
+        f"{k} default draws of each draw's probability: export draws 0..{k - 1} (surrotag "
+        "surrogate export --all-draws), apply the recipe with each file and average; the "
+        "file of the nominal weights (draw=None) is a different, point-estimate network",
         "references": ["arXiv:2402.15558", "arXiv:2210.02747"],
     }
     if card is not None:
