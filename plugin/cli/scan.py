@@ -13,6 +13,8 @@ from pathlib import Path
 
 import click
 
+from surrotag.io.levels import LEVEL_NAMES
+
 __all__ = ["scan"]
 
 
@@ -62,6 +64,19 @@ __all__ = ["scan"]
 )
 @click.option("--seed", type=int, default=0, show_default=True, help="Seed of sampled scores.")
 @click.option(
+    "--ood",
+    type=click.Choice(["nuisance", "strict"]),
+    default="nuisance",
+    show_default=True,
+    help="Objects outside the tagger's training support: a [0, 1] nuisance, or fail the point.",
+)
+@click.option(
+    "--level",
+    type=click.Choice(LEVEL_NAMES),
+    default=None,
+    help="Input level of every point's events (default: each file's own).",
+)
+@click.option(
     "--hepdata",
     default=None,
     metavar="insNNNNNNN",
@@ -79,6 +94,8 @@ def scan(
     stochastic: bool,
     tagger: str,
     seed: int,
+    ood: str,
+    level: str | None,
     hepdata: str | None,
     no_progress: bool,
 ) -> None:
@@ -97,7 +114,13 @@ def scan(
         grid,
         directory,
         options=ScanOptions(
-            device=device, draws=draws, stochastic=stochastic, tagger=tagger, seed=seed
+            device=device,
+            draws=draws,
+            stochastic=stochastic,
+            tagger=tagger,
+            seed=seed,
+            ood=ood,
+            level=level,
         ),
         workers=workers or 1,
         scheduler=scheduler,

@@ -6,7 +6,7 @@ Every surrogate-level method takes a probability function ``prob(x [N, F]) -> p 
 (:class:`SurrogateProbability`) are explained alike.
 
 References:
-    Chang, Cohen, Ostdiek, arXiv:1804.09278; Khot, Neubauer, Roy, arXiv:2210.04371.
+    Roxlo, Reece, arXiv:1804.09278; Khot, Neubauer, Roy, arXiv:2210.04371.
 """
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""Gradient ascent of a tag probability from many seed points (arXiv:1804.09278, Sec. 5).
+"""Gradient ascent of a tag probability from many seed points.
 
 Each seed moves uphill in a standardised feature space ``u = (x - loc) / scale`` (the
 surrogate's own standardisation), with Adam steps on ``log p`` (so seeds deep in the
@@ -8,7 +8,8 @@ free features (others, e.g. truth information, stay at the seed's values). The a
 points show where the probability is maximal; their feature distributions summarise it.
 
 References:
-    Chang, Cohen, Ostdiek, "What is the machine learning?", arXiv:1804.09278.
+    Roxlo, Reece, "Opening the black box of neural nets: case studies in stop/top
+    discrimination", arXiv:1804.09278 (opening a classifier by the inputs it prefers).
     Kingma, Ba, "Adam", arXiv:1412.6980.
 """
 

@@ -1,4 +1,4 @@
-"""Contour maps of a tag probability over a pair of features (arXiv:1804.09278, Sec. 4).
+"""Contour maps of a tag probability over a pair of features.
 
 The probability is evaluated on a 2-D grid over features ``i`` and ``j``; the other features
 are either held at their medians over a reference sample (``mode="median"``: the function
@@ -9,7 +9,8 @@ draws the map is the draw mean and the spread the draw standard deviation of the
 (averaged) probability. All grid points and rows are evaluated in one batched call.
 
 References:
-    Chang, Cohen, Ostdiek, "What is the machine learning?", arXiv:1804.09278.
+    Roxlo, Reece, "Opening the black box of neural nets: case studies in stop/top
+    discrimination", arXiv:1804.09278 (a classifier read against physical variables).
     Friedman, "Greedy function approximation", Ann. Statist. 29 (2001) (partial dependence).
 """
 

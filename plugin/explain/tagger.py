@@ -2,7 +2,7 @@
 of hidden units with physics variables, and neural activation patterns.
 
 * :func:`ascend_jets` starts from real (QCD) jets and moves their constituents to raise the
-  tagger's logit (arXiv:1804.09278 builds such populations for event classifiers). The
+  tagger's logit. The
   constituents stay physical: each is a massless four-vector with ``eta = eta_0 + deta``,
   ``phi = phi_0 + dphi`` around the seed jet axis ``(eta_0, phi_0)`` and
   ``pt = pT_sum * softmax(a)`` (the scalar pT sum of the seed is kept); ``(deta, dphi)`` is
@@ -20,8 +20,9 @@ of hidden units with physics variables, and neural activation patterns.
   layer's largest mean, and the dead nodes (never active) that a simplified network drops.
 
 References:
-    Komiske, Metodiev, Thaler, arXiv:1810.05165 (PFN); Chang, Cohen, Ostdiek,
-    arXiv:1804.09278; Khot, Neubauer, Roy, arXiv:2210.04371; Kraskov, Stoegbauer,
+    Komiske, Metodiev, Thaler, arXiv:1810.05165 (PFN); Roxlo, Reece,
+    arXiv:1804.09278 (mutual information of single neurons with physical variables);
+    Khot, Neubauer, Roy, arXiv:2210.04371; Kraskov, Stoegbauer,
     Grassberger, Phys. Rev. E 69 (2004) 066138 (k-NN mutual information).
 """
 

@@ -37,6 +37,9 @@ class ScanOptions:
         stochastic: sample one score per object instead of the exact probability.
         tagger: ``surrogate`` or ``efficiency-map``.
         seed: seed of the sampled scores.
+        ood: out-of-support objects: ``nuisance`` (a [0, 1] nuisance) or ``strict``
+            (the point fails with the recast's one-line error).
+        level: input level of the events (None: each file's own).
     """
 
     device: str = "cpu"
@@ -44,6 +47,8 @@ class ScanOptions:
     stochastic: bool = False
     tagger: str = "surrogate"
     seed: int = 0
+    ood: str = "nuisance"
+    level: str | None = None
 
     def to_json(self) -> dict[str, Any]:
         """The options as JSON (recorded per point: a changed option reruns the point)."""
@@ -82,6 +87,8 @@ def run_point(
         stochastic=options.stochastic,
         tagger=options.tagger,
         seed=options.seed,
+        ood=options.ood,
+        level=options.level,
     )
     return report.to_dict(), list(report.patch.ops)
 
