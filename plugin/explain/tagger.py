@@ -252,7 +252,7 @@ def jet_observables(jets: Constituents, *, radius: float = 0.8) -> dict[str, np.
         from surrotag.jets.nsubjettiness import nsubjettiness
     except ImportError as error:  # pragma: no cover - fastjet is in the reference extra
         raise MissingDependencyError(
-            f"tau32 of artificial jets needs fastjet ({error}); pip install 'surrotag[reference]'"
+            f"tau32 of artificial jets needs fastjet ({error}); pip install fastjet"
         ) from None
     momenta = jets.momenta()
     axes = kt_axes(momenta, n_max=3)

@@ -292,7 +292,7 @@ def _reclustered_fatjets(path: Path, chunk: ak.Array) -> ak.Array:
         from surrotag.jets.clustering import recluster_fatjets
     except ImportError as error:
         raise MissingDependencyError(
-            f"reclustering fat jets needs fastjet ({error}); pip install 'surrotag[reference]'"
+            f"reclustering fat jets needs fastjet ({error}); pip install fastjet"
         ) from None
     jets = recluster_fatjets(
         eflow_candidates(chunk, source=path), radius=0.8, pt_min=RECLUSTER_PT_MIN, eta_max=np.inf

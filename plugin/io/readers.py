@@ -164,7 +164,7 @@ def _cluster_particles(path: Path, particles: ak.Array) -> ak.Array:
         jets = particle_fatjets(particles)
     except ImportError as error:
         raise MissingDependencyError(
-            f"particle-level jets need fastjet ({error}); pip install 'surrotag[reference]'"
+            f"particle-level jets need fastjet ({error}); pip install fastjet"
         ) from None
     return ak.with_name(jets[[f for f in jets.fields if f != "constituents"]], "Momentum4D")
 
