@@ -89,6 +89,11 @@ _SURROGATE_COMMANDS = {
 
 _REFERENCE_COMMANDS = {
     "generate": ("surrotag.cli.reference", "generate", "Generate a reference sample."),
+    "hepmc": (
+        "surrotag.cli.reference",
+        "hepmc",
+        "Write Pythia 8 events of a preset as HepMC3 (a user's shower output).",
+    ),
     "train-tagger": ("surrotag.cli.reference", "train_tagger", "Train the internal tagger."),
     "score": ("surrotag.cli.reference", "score", "Score jets with the internal tagger."),
     "build-table": ("surrotag.cli.reference", "build_table", "Write the surrogate training table."),

@@ -9,7 +9,23 @@ from __future__ import annotations
 
 import click
 
-__all__ = ["build_table", "generate", "pipeline", "score", "train_tagger"]
+__all__ = ["build_table", "generate", "hepmc", "pipeline", "score", "train_tagger"]
+
+
+@click.command("hepmc")
+@click.argument("process")
+@click.option(
+    "--events", "n_events", type=click.IntRange(min=1), required=True, help="Number of events."
+)
+@click.option("--seed", type=click.IntRange(1, 900_000_000), default=1, show_default=True)
+@click.option("--mass", type=float, default=None, help="Z' mass in GeV (zprime-ttbar only).")
+@click.option("-o", "--out", type=click.Path(dir_okay=False), required=True, help="Output file.")
+def hepmc(process: str, n_events: int, seed: int, mass: float | None, out: str) -> None:
+    """Write N Pythia 8 events of PROCESS as HepMC3 (``.gz``: compressed), no detector."""
+    from surrotag.reference.hepmc_out import write_hepmc
+
+    path = write_hepmc(process, n_events, seed, out, mass=mass)
+    click.echo(f"{path}: {n_events} {process} events (HepMC3, Pythia 8, seed {seed})")
 
 
 @click.command("generate")
