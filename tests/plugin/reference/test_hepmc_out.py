@@ -12,7 +12,7 @@ from surrotag.io import cross_section, read_events, sniff_format
 pytest.importorskip("pythia8mc")
 pytest.importorskip("pyhepmc")
 
-from surrotag.reference.hepmc_out import write_hepmc  # noqa: E402
+from surrotag.reference.hepmc_out import write_hepmc
 
 
 @pytest.fixture(scope="module")
