@@ -117,33 +117,32 @@ def features(
     import surrotag
     from surrotag.errors import EmptyInputError
     from surrotag.features import FEATURES, ROW_KIND, build_features, resolve_features
-    from surrotag.io import iter_events, sha256_file, write_parquet
+    from surrotag.io import write_parquet
+    from surrotag.io.inputs import resolve_inputs
+    from surrotag.io.stream import EventStream
 
-    paths = list(events)
-    level = level or _input_level(paths[0])
+    inputs = resolve_inputs(list(events))
+    level = level or _input_level(inputs.paths[0])
     requested = None
     collections = None
     if feature_list is not None:
         requested = [name.strip() for name in feature_list.split(",") if name.strip()]
         names = resolve_features(level, requested)
         collections = sorted({c for name in names for c in FEATURES[name].requires})
-    inputs = [{"path": str(path), "sha256": sha256_file(path)} for path in paths]
-
-    tables = []
-    n_events = 0
-    for chunk in iter_events(
-        paths, level=level, collections=collections, entry_stop=max_events, step_size=step_size
-    ):
-        if max_events is not None:
-            chunk = chunk[: max_events - n_events]
-        tables.append(
-            build_features(
-                chunk, level=level, features=requested, radius=radius, event_offset=n_events
-            )
-        )
-        n_events += len(chunk)
-        if max_events is not None and n_events >= max_events:
-            break
+    stream = EventStream(
+        inputs,
+        level=level,
+        collections=collections,
+        entry_stop=max_events,
+        step_size=step_size,
+        progress=True,
+    )
+    tables = [
+        build_features(chunk, level=level, features=requested, radius=radius, event_offset=offset)
+        for offset, chunk in stream.with_offsets()
+    ]
+    n_events = stream.n_events
+    paths = inputs.paths
     if not tables:
         raise EmptyInputError(f"{', '.join(map(str, paths))}: no events to build features from")
     table = ak.concatenate(tables) if len(tables) > 1 else tables[0]
@@ -151,7 +150,7 @@ def features(
     metadata = {
         "command": "surrotag features",
         "surrotag_version": surrotag.__version__,
-        "inputs": inputs,
+        "inputs": stream.files,
         "level": level,
         "row_kind": ROW_KIND[level],
         "features": columns,

@@ -40,10 +40,11 @@ column                          content
 ==============================  =============================================================
 
 Provenance (Parquet key-value metadata ``surrotag``, JSON): command, surrotag_version,
-inputs (path and sha256 of each events file), level, row_kind, surrogate (name, version,
-folder, tagger, weights_sha256 from the card), draws, stochastic, seed, working_points (name,
-threshold on the score, threshold in the modelled space), n_events, n_objects,
-ood_fraction, mean_tag_rate (per working point), table (``objects`` or ``events``).
+inputs (per events file read: path, sha256, format, events read, their sum of weights),
+level, row_kind, surrogate (name, version, folder, tagger, weights_sha256 from the card),
+draws, stochastic, seed, working_points (name, threshold on the score, threshold in the
+modelled space), n_events, n_objects, ood_fraction, mean_tag_rate (per working point),
+table (``objects`` or ``events``).
 
 Heavy imports (torch, awkward, uproot) happen inside the command.
 
@@ -198,8 +199,9 @@ def tag(
     import surrotag
     from surrotag.errors import EmptyInputError, FeatureError
     from surrotag.features import FEATURES, ROW_KIND, build_features, resolve_features
-    from surrotag.io import iter_events, level_of, sha256_file, sniff_format, write_parquet
-    from surrotag.io.sniff import existing_file
+    from surrotag.io import level_of, sniff_format, write_parquet
+    from surrotag.io.inputs import resolve_inputs
+    from surrotag.io.stream import EventStream
     from surrotag.surrogates.registry import resolve_surrogate
     from surrotag.surrogates.storage import WEIGHTS_FILENAME, load_surrogate
     from surrotag.surrogates.threads import parse_threads, summarize_plans
@@ -207,7 +209,8 @@ def tag(
 
     parse_threads(threads)  # a bad value stops here, before any work
 
-    paths = [existing_file(path) for path in events]
+    inputs = resolve_inputs(list(events))
+    paths = inputs.paths
     folder = resolve_surrogate(surrogate_name)
     model, card = load_surrogate(folder, device=device)
     level = level or level_of(sniff_format(paths[0]), paths[0])
@@ -219,17 +222,21 @@ def tag(
     collections = sorted({c for name in names for c in FEATURES[name].requires})
     wps = list(working_points) or None
     k = model.default_draws if draws is None else draws
-    inputs = [{"path": str(path), "sha256": sha256_file(path)} for path in paths]
     generator = torch.Generator().manual_seed(seed)
 
     object_parts, event_parts = [], []
-    n_events = 0
     n_ood = 0
     tag_sum = None
     plans = []
-    for chunk in iter_events(
-        paths, level=level, collections=collections, entry_stop=max_events, step_size=step_size
-    ):
+    stream = EventStream(
+        inputs,
+        level=level,
+        collections=collections,
+        entry_stop=max_events,
+        step_size=step_size,
+        progress=True,
+    )
+    for n_events, chunk in stream.with_offsets():
         table = build_features(chunk, level=level, features=wanted, event_offset=n_events)
         tags = tag_objects(
             table,
@@ -247,7 +254,6 @@ def tag(
         object_parts.append(_object_columns(tags, positions))
         if events_out is not None:
             event_parts.append(_event_columns(tag_events(tags, len(chunk), first_event=n_events)))
-        n_events += len(chunk)
         n_ood += int(tags.ood.sum())
         if tags.threads is not None:
             plans.append(tags.threads)
@@ -257,6 +263,7 @@ def tag(
         thresholds = tags.thresholds
     if not object_parts:
         raise EmptyInputError(f"{', '.join(map(str, paths))}: no events to tag")
+    n_events = stream.n_events
 
     n_objects = sum(len(part["event_index"]) for part in object_parts)
     rates = tag_sum / n_objects if n_objects else np.zeros(len(wp_names))
@@ -264,7 +271,7 @@ def tag(
     metadata = {
         "command": "surrotag tag",
         "surrotag_version": surrotag.__version__,
-        "inputs": inputs,
+        "inputs": stream.files,
         "level": level,
         "row_kind": ROW_KIND[level],
         "surrogate": {

@@ -64,6 +64,7 @@ import numpy as np
 
 from surrotag.errors import AnalysisError, FormatError, InputValueError, OutOfSupportError
 from surrotag.io.levels import input_level
+from surrotag.io.stream import EventStream
 from surrotag.recast.report import RecastReport, RegionResult
 from surrotag.recast.taggers import (
     EFFICIENCY_MAP_FEATURES,
@@ -418,42 +419,6 @@ def _refuse(tagger: _Tagger, flags: np.ndarray, events: np.ndarray) -> None:
     )
 
 
-def _chunks(
-    source: InputFiles | ak.Array,
-    level: str,
-    collections: Sequence[str],
-    step_size: int,
-    per_file: list[dict[str, Any]],
-    timer: _Timer,
-) -> Iterator[ak.Array]:
-    """Chunks of canonical events, timing the reading; fills ``per_file`` counts."""
-    import awkward as ak
-
-    from surrotag.io import iter_events
-
-    if isinstance(source, ak.Array):
-        per_file.append({"path": "<memory>", "sha256": None, "format": "awkward"})
-        per_file[-1].update(n_events=len(source), sum_weights=float(ak.sum(source.weight)))
-        for start in range(0, len(source), step_size):
-            yield source[start : start + step_size]
-        return
-    from surrotag.io import sha256_file, sniff_format
-
-    for path in source.paths:
-        entry = {"path": str(path), "sha256": sha256_file(path), "format": sniff_format(path)}
-        n, total = 0, 0.0
-        iterator = iter_events(path, level=level, collections=collections, step_size=step_size)
-        while True:
-            with timer("read"):
-                chunk = next(iterator, None)
-            if chunk is None:
-                break
-            n += len(chunk)
-            total += float(ak.sum(chunk.weight))
-            yield chunk
-        per_file.append({**entry, "n_events": n, "sum_weights": total})
-
-
 def _cross_section(
     xsec_pb: float | None, inputs: InputFiles | None, n_events: Sequence[int] | None = None
 ) -> CrossSection:
@@ -690,14 +655,20 @@ def recast(
         if level == "parton":
             spec = replace(spec, collection=_PARTON_COLLECTION)
         acc = _Accumulator()
-        per_file: list[dict[str, Any]] = []
         collections = _collections(level, tag.features)
-        for chunk in _chunks(source, level, collections, step_size, per_file, timer):
+        stream = EventStream(
+            source,
+            level=level,
+            collections=collections,
+            step_size=step_size,
+            read_timer=lambda: timer("read"),
+        )
+        for chunk in stream:
             _process_chunk(chunk, ana, level, spec, tag, acc, timer, ood)
         if acc.n_events == 0:
             raise InputValueError("no events read from the inputs")
         if files is not None and len(files.paths) > 1 and xsec.source != "option":
-            xsec = _cross_section(None, files, [entry["n_events"] for entry in per_file])
+            xsec = _cross_section(None, files, [entry["n_events"] for entry in stream.files])
         with timer("yields"):
             from surrotag.yields import normalisation
 
@@ -743,7 +714,7 @@ def recast(
             "poi": ana.card.statistics.poi,
         },
         level=level,
-        inputs=per_file,
+        inputs=stream.files,
         n_events=acc.n_events,
         sum_weights=acc.sum_weights,
         cross_section=xsec,

@@ -17,7 +17,9 @@ def test_features_writes_table_with_provenance(delphes_file, tmp_path, capsys):
         table.event_index.to_numpy(), np.repeat(np.arange(10), [0, 0, 0, 1, 2, 2, 1, 0, 0, 0])
     )
     meta = read_parquet_metadata(output)
-    assert meta["inputs"] == [{"path": str(delphes_file), "sha256": sha256_file(delphes_file)}]
+    (record,) = meta["inputs"]
+    assert record["path"] == str(delphes_file) and record["sha256"] == sha256_file(delphes_file)
+    assert record["format"] == "delphes" and record["n_events"] == 10
     assert meta["level"] == "delphes" and meta["n_events"] == 10 and meta["n_rows"] == 6
     assert "jet_tau32" in meta["features"] and "truth_top_contained" in meta["features"]
     out = capsys.readouterr().out

@@ -55,7 +55,15 @@ def test_object_file_columns_values_and_provenance(written, delphes_file, folder
         np.testing.assert_allclose(table[f"p_{wp}_spread"].to_numpy(), expected.spread[:, j])
     assert np.all(table.p_tight.to_numpy() <= table.p_loose.to_numpy())
     meta = read_parquet_metadata(written / "probs.parquet")
-    assert meta["inputs"] == [{"path": str(delphes_file), "sha256": sha256_file(delphes_file)}]
+    assert meta["inputs"] == [
+        {
+            "path": str(delphes_file),
+            "sha256": sha256_file(delphes_file),
+            "format": "delphes",
+            "n_events": 10,
+            "sum_weights": None,  # the weights are not read to tag
+        }
+    ]
     assert meta["surrogate"]["name"] == card.name and meta["surrogate"]["version"] == "0.0.1"
     assert meta["surrogate"]["weights_sha256"] == sha256_file(folder / "weights.safetensors")
     assert meta["threads"]["setting"] == "auto" and meta["threads"]["solves"] == 1
