@@ -160,8 +160,6 @@ class EventStream:
                 if advance is not None:
                     advance(self.n_events, False)
                 yield chunk
-            self.files.append(
-                {**record, "n_events": n, "sum_weights": total if weighted else None}
-            )
+            self.files.append({**record, "n_events": n, "sum_weights": total if weighted else None})
             if advance is not None:
                 advance(self.n_events, True)
