@@ -531,6 +531,233 @@ def _region_yields(
     return tuple(results)
 
 
+@dataclass
+class _Run:
+    """What :func:`resolve` fixes before any event is read."""
+
+    analysis: Analysis
+    source: InputFiles | ak.Array
+    files: InputFiles | None
+    level: str
+    xsec: CrossSection
+    tagger: _Tagger
+    sqrt_s: float | None
+    warnings: list[str]
+
+
+@dataclass
+class _Statistics:
+    """What :func:`infer` makes of the accumulated yields."""
+
+    normalisation: float
+    regions: list[RegionResult]
+    patch: Any
+    cls: Any
+    limit: Any
+
+
+def _check_options(tagger: str, ood: str, xsec_pb: float | None, threads: Any) -> None:
+    """Refuse bad options before any work (one line each)."""
+    from surrotag.surrogates.errors import SurrogateInputError
+    from surrotag.surrogates.threads import parse_threads
+
+    try:
+        parse_threads(threads)
+    except SurrogateInputError as error:
+        raise InputValueError(f"--threads: {error}") from None
+    if tagger not in TAGGERS:
+        raise InputValueError(f"unknown tagger {tagger!r}; choose from {', '.join(TAGGERS)}")
+    if ood not in OOD_POLICIES:
+        raise InputValueError(f"--ood {ood!r} unknown; choose from {', '.join(OOD_POLICIES)}")
+    _check_xsec(xsec_pb)
+
+
+def resolve(
+    analysis: str | Path | Analysis,
+    inputs: Sequence[str | Path] | ak.Array | None,
+    stack: contextlib.ExitStack,
+    *,
+    xsec_pb: float | None,
+    level: str | None,
+    tagger: str,
+    surrogate: str | Path | None,
+    draws: int | None,
+    stochastic: bool,
+    seed: int,
+    device: str,
+    threads: int | str | None,
+) -> _Run:
+    """The analysis, the inputs and their level, the cross-section and the loaded tagger.
+
+    Everything that can be refused without reading events is refused here (see
+    :func:`recast` for the arguments; ``stack`` keeps the example signal's file open).
+    """
+    import awkward as ak
+
+    from surrotag.analysis import Analysis, get_analysis
+
+    ana = analysis if isinstance(analysis, Analysis) else get_analysis(analysis)
+    files: InputFiles | None
+    if isinstance(inputs, ak.Array):
+        from surrotag.features.table import infer_level
+        from surrotag.io.canonical import check_finite
+
+        check_finite(inputs, "events in memory")  # as every reader's output
+        source, files = inputs, None
+        level = input_level(level or infer_level(inputs)).name
+    else:
+        from surrotag.io.inputs import resolve_inputs
+
+        specs = [] if inputs is None else list(inputs)
+        if not specs:
+            if not ana.has_resource(EXAMPLE_SIGNAL):
+                raise AnalysisError(
+                    f"no events given and analysis {ana.name!r} ships no example "
+                    f"signal ({EXAMPLE_SIGNAL}); pass event files"
+                )
+            specs = [stack.enter_context(as_file(ana.resource(EXAMPLE_SIGNAL)))]
+        files = resolve_inputs(specs)
+        source = files
+        level = input_level(level or _file_levels(files)).name
+    ana.card.surrogate_name(level)  # refuses a level the analysis does not accept
+    if files is not None:
+        _check_objects(files, level, ana.name)
+    elif input_level(level).objects not in inputs.fields:  # type: ignore[union-attr]
+        raise FormatError(f"events in memory have no {input_level(level).objects!r}")
+    xsec = _cross_section(xsec_pb, files)  # fails early when there is none
+    tag = _load_tagger(ana, level, tagger, surrogate, draws, stochastic, seed, device, threads)
+    warning_lines: list[str] = []
+    sqrt_s = None
+    if files is not None:
+        from surrotag.io.inputs import input_sqrt_s
+
+        sqrt_s = input_sqrt_s(files)
+    if sqrt_s is not None and abs(sqrt_s / ana.card.sqrt_s_gev - 1) > SQRT_S_TOLERANCE:
+        warning_lines.append(
+            f"the inputs are at sqrt(s) = {sqrt_s:g} GeV, analysis {ana.name!r} at "
+            f"{ana.card.sqrt_s_gev:g} GeV: the recast assumes the signal is the same"
+        )
+    return _Run(ana, source, files, level, xsec, tag, sqrt_s, warning_lines)
+
+
+def accumulate(
+    run: _Run, *, step_size: int, ood: str, timer: _Timer
+) -> tuple[_Accumulator, EventStream]:
+    """Stream the events once: select, build features, tag, and add up the region yields."""
+    spec = run.analysis.card.selection
+    if not input_level(run.level).has_jets:
+        spec = replace(spec, collection=_PARTON_COLLECTION)
+    acc = _Accumulator()
+    stream = EventStream(
+        run.source,
+        level=run.level,
+        collections=_collections(run.level, run.tagger.features),
+        step_size=step_size,
+        read_timer=lambda: timer("read"),
+    )
+    for chunk in stream:
+        _process_chunk(chunk, run.analysis, run.level, spec, run.tagger, acc, timer, ood)
+    if acc.n_events == 0:
+        raise InputValueError("no events read from the inputs")
+    if run.files is not None and len(run.files.paths) > 1 and run.xsec.source != "option":
+        run.xsec = _cross_section(None, run.files, [entry["n_events"] for entry in stream.files])
+    return acc, stream
+
+
+def infer(
+    run: _Run,
+    acc: _Accumulator,
+    stream: EventStream,
+    workspace: str | Path | None,
+    max_components: int,
+    timer: _Timer,
+) -> _Statistics:
+    """Normalised region yields, the signal patch, CLs and the upper limits."""
+    ana, tag = run.analysis, run.tagger
+    with timer("yields"):
+        from surrotag.yields import normalisation
+
+        norm = normalisation(run.xsec.value_pb, ana.card.luminosity_ifb, acc.sum_weights)
+        regions = _region_yields(ana, acc, tag, norm, run.warnings)
+    with timer("patch"):
+        from surrotag.stats.patch import build_patch
+        from surrotag.stats.workspace import load_workspace
+
+        ws = ana.workspace() if workspace is None else load_workspace(workspace)
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            patch = build_patch(
+                ws,
+                {region.channel: region.yields for region in regions},
+                signal=ana.card.statistics.signal_sample,
+                analysis=_ident(ana.name),
+                surrogate=_ident(tag.card.name if tag.kind == "surrogate" else "effmap"),
+                max_components=max_components,
+            )
+        run.warnings += [str(w.message) for w in caught]
+    with timer("infer"):
+        from surrotag.stats.infer import cls_and_upper_limit
+
+        cls_result, limit = cls_and_upper_limit(ws, patch, mu=1.0)
+    run.warnings += sorted({*cls_result.warnings, *limit.warnings})
+    return _Statistics(norm, regions, patch, cls_result, limit)
+
+
+def make_report(
+    run: _Run,
+    acc: _Accumulator,
+    stream: EventStream,
+    statistics: _Statistics,
+    *,
+    seed: int,
+    ood: str,
+    timer: _Timer,
+) -> RecastReport:
+    """The :class:`~surrotag.recast.report.RecastReport` of a finished recast."""
+    ana, tag, regions = run.analysis, run.tagger, statistics.regions
+    ood_fraction = acc.n_ood / acc.n_objects if acc.n_objects else 0.0
+    if ood_fraction > OOD_WARNING:
+        shares = ", ".join(f"{r.name} {100 * r.yields.ood_share:.1f}%" for r in regions)
+        run.warnings.append(
+            f"{100 * ood_fraction:.1f}% of the tagged objects lie outside the support of "
+            f"{tag.card.name} ({tag.kind}, {tag.ood_method} check); their tag probabilities "
+            f"enter at the least signal of [0, 1], with the nuisance "
+            f"{statistics.patch.ood_modifier or '(none: no bin changes)'} to the most; OOD "
+            f"share of the signal yield: {shares}"
+        )
+    return RecastReport(
+        analysis=ana.name,
+        analysis_info={
+            "origin": ana.origin,
+            "sqrt_s_gev": ana.card.sqrt_s_gev,
+            "luminosity_ifb": ana.card.luminosity_ifb,
+            "poi": ana.card.statistics.poi,
+        },
+        level=run.level,
+        inputs=stream.files,
+        n_events=acc.n_events,
+        sum_weights=acc.sum_weights,
+        cross_section=run.xsec,
+        sqrt_s_gev=run.sqrt_s,
+        tagger=tag.describe(seed),
+        cutflow=acc.cutflow,
+        cutflow_weighted=acc.cutflow_weighted,
+        normalisation=statistics.normalisation,
+        regions=regions,
+        ood_fraction=ood_fraction,
+        n_objects=acc.n_objects,
+        patch=statistics.patch,
+        cls=statistics.cls,
+        limit=statistics.limit,
+        timings=dict(timer.seconds),
+        warnings=tuple(run.warnings),
+        ood_policy=ood,
+        ood_method=tag.ood_method,
+        ood_note=tag.ood_note,
+        n_ood=acc.n_ood,
+    )
+
+
 def recast(
     analysis: str | Path | Analysis,
     inputs: Sequence[str | Path] | ak.Array | None = None,
@@ -590,149 +817,15 @@ def recast(
             tagger or lacking a feature, a negative or missing cross-section, ...);
             :class:`~surrotag.errors.OutOfSupportError` under ``ood="strict"``.
     """
-    import awkward as ak
-
-    from surrotag.analysis import Analysis, get_analysis
-    from surrotag.surrogates.errors import SurrogateInputError
-    from surrotag.surrogates.threads import parse_threads
-
-    try:
-        parse_threads(threads)
-    except SurrogateInputError as error:
-        raise InputValueError(f"--threads: {error}") from None
-    if tagger not in TAGGERS:
-        raise InputValueError(f"unknown tagger {tagger!r}; choose from {', '.join(TAGGERS)}")
-    if ood not in OOD_POLICIES:
-        raise InputValueError(f"--ood {ood!r} unknown; choose from {', '.join(OOD_POLICIES)}")
-    _check_xsec(xsec_pb)
+    _check_options(tagger, ood, xsec_pb, threads)
     timer = _Timer()
     with contextlib.ExitStack() as stack:
         with timer("resolve"):
-            ana = analysis if isinstance(analysis, Analysis) else get_analysis(analysis)
-            source: InputFiles | ak.Array
-            if isinstance(inputs, ak.Array):
-                from surrotag.features.table import infer_level
-                from surrotag.io.canonical import check_finite
-
-                check_finite(inputs, "events in memory")  # as every reader's output
-                source, files = inputs, None
-                level = input_level(level or infer_level(inputs)).name
-            else:
-                from surrotag.io.inputs import resolve_inputs
-
-                specs = [] if inputs is None else list(inputs)
-                if not specs:
-                    if not ana.has_resource(EXAMPLE_SIGNAL):
-                        raise AnalysisError(
-                            f"no events given and analysis {ana.name!r} ships no example "
-                            f"signal ({EXAMPLE_SIGNAL}); pass event files"
-                        )
-                    specs = [stack.enter_context(as_file(ana.resource(EXAMPLE_SIGNAL)))]
-                files = resolve_inputs(specs)
-                source = files
-                level = input_level(level or _file_levels(files)).name
-            ana.card.surrogate_name(level)  # refuses a level the analysis does not accept
-            if files is not None:
-                _check_objects(files, level, ana.name)
-            elif input_level(level).objects not in inputs.fields:  # type: ignore[union-attr]
-                raise FormatError(f"events in memory have no {input_level(level).objects!r}")
-            xsec = _cross_section(xsec_pb, files)  # fails early when there is none
-            tag = _load_tagger(
-                ana, level, tagger, surrogate, draws, stochastic, seed, device, threads
-            )
-            warning_lines: list[str] = []
-            sqrt_s = None
-            if files is not None:
-                from surrotag.io.inputs import input_sqrt_s
-
-                sqrt_s = input_sqrt_s(files)
-            if sqrt_s is not None and abs(sqrt_s / ana.card.sqrt_s_gev - 1) > SQRT_S_TOLERANCE:
-                warning_lines.append(
-                    f"the inputs are at sqrt(s) = {sqrt_s:g} GeV, analysis {ana.name!r} at "
-                    f"{ana.card.sqrt_s_gev:g} GeV: the recast assumes the signal is the same"
-                )
-        spec = ana.card.selection
-        if level == "parton":
-            spec = replace(spec, collection=_PARTON_COLLECTION)
-        acc = _Accumulator()
-        collections = _collections(level, tag.features)
-        stream = EventStream(
-            source,
-            level=level,
-            collections=collections,
-            step_size=step_size,
-            read_timer=lambda: timer("read"),
-        )
-        for chunk in stream:
-            _process_chunk(chunk, ana, level, spec, tag, acc, timer, ood)
-        if acc.n_events == 0:
-            raise InputValueError("no events read from the inputs")
-        if files is not None and len(files.paths) > 1 and xsec.source != "option":
-            xsec = _cross_section(None, files, [entry["n_events"] for entry in stream.files])
-        with timer("yields"):
-            from surrotag.yields import normalisation
-
-            norm = normalisation(xsec.value_pb, ana.card.luminosity_ifb, acc.sum_weights)
-            regions = _region_yields(ana, acc, tag, norm, warning_lines)
-        with timer("patch"):
-            from surrotag.stats.patch import build_patch
-            from surrotag.stats.workspace import load_workspace
-
-            ws = ana.workspace() if workspace is None else load_workspace(workspace)
-            with warnings.catch_warnings(record=True) as caught:
-                warnings.simplefilter("always")
-                patch = build_patch(
-                    ws,
-                    {region.channel: region.yields for region in regions},
-                    signal=ana.card.statistics.signal_sample,
-                    analysis=_ident(ana.name),
-                    surrogate=_ident(tag.card.name if tag.kind == "surrogate" else "effmap"),
-                    max_components=max_components,
-                )
-            warning_lines += [str(w.message) for w in caught]
-        with timer("infer"):
-            from surrotag.stats.infer import cls_and_upper_limit
-
-            cls_result, limit = cls_and_upper_limit(ws, patch, mu=1.0)
-        warning_lines += sorted({*cls_result.warnings, *limit.warnings})
-    ood_fraction = acc.n_ood / acc.n_objects if acc.n_objects else 0.0
-    if ood_fraction > OOD_WARNING:
-        shares = ", ".join(f"{r.name} {100 * r.yields.ood_share:.1f}%" for r in regions)
-        warning_lines.append(
-            f"{100 * ood_fraction:.1f}% of the tagged objects lie outside the support of "
-            f"{tag.card.name} ({tag.kind}, {tag.ood_method} check); their tag probabilities "
-            f"enter at the least signal of [0, 1], with the nuisance "
-            f"{patch.ood_modifier or '(none: no bin changes)'} to the most; OOD share of the "
-            f"signal yield: {shares}"
-        )
-    return RecastReport(
-        analysis=ana.name,
-        analysis_info={
-            "origin": ana.origin,
-            "sqrt_s_gev": ana.card.sqrt_s_gev,
-            "luminosity_ifb": ana.card.luminosity_ifb,
-            "poi": ana.card.statistics.poi,
-        },
-        level=level,
-        inputs=stream.files,
-        n_events=acc.n_events,
-        sum_weights=acc.sum_weights,
-        cross_section=xsec,
-        sqrt_s_gev=sqrt_s,
-        tagger=tag.describe(seed),
-        cutflow=acc.cutflow,
-        cutflow_weighted=acc.cutflow_weighted,
-        normalisation=norm,
-        regions=regions,
-        ood_fraction=ood_fraction,
-        n_objects=acc.n_objects,
-        patch=patch,
-        cls=cls_result,
-        limit=limit,
-        timings=dict(timer.seconds),
-        warnings=tuple(warning_lines),
-        ood_policy=ood,
-        ood_method=tag.ood_method,
-        ood_note=tag.ood_note,
-        n_ood=acc.n_ood,
-    )
+            run = resolve(
+                analysis, inputs, stack, xsec_pb=xsec_pb, level=level, tagger=tagger,
+                surrogate=surrogate, draws=draws, stochastic=stochastic, seed=seed,
+                device=device, threads=threads,
+            )  # fmt: skip
+        acc, stream = accumulate(run, step_size=step_size, ood=ood, timer=timer)
+        statistics = infer(run, acc, stream, workspace, max_components, timer)
+    return make_report(run, acc, stream, statistics, seed=seed, ood=ood, timer=timer)
