@@ -668,6 +668,7 @@ def build(
     tagger_dir: str | Path | None = None,
     table: str | Path | None = None,
     limits: bool = True,
+    signals: bool = True,
 ) -> dict[str, Path]:
     """Build the workspace and the official yields (see the module docstring).
 
@@ -679,6 +680,8 @@ def build(
         table: reference table (default ``$SURROTAG_DATA/reference/top_tagger_table.parquet``).
         limits: compute CLs at mu = 1 and the upper limits (minutes per mass); without them
             ``cls_mu1`` and ``mu_up`` stay null.
+        signals: also build the official signal yields (False: the background workspace
+            and its provenance only; ``official_yields.json`` is left as it is).
 
     Returns:
         The files written, by role.
@@ -767,6 +770,8 @@ def build(
         "workspace_provenance": _write_json(out / WORKSPACE_PROVENANCE, provenance),
     }
     print(f"workspace written: {written['workspace']}", flush=True)
+    if not signals:
+        return written
 
     signals, tagged = [], {}
     for mass in ZPRIME_SEEDS:  # yields first (seconds), limits after (minutes each)
@@ -854,6 +859,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--no-limits", action="store_true", help="official yields without CLs / upper limits"
     )
+    parser.add_argument(
+        "--workspace-only",
+        action="store_true",
+        help="the background workspace only (official_yields.json is left as it is)",
+    )
     args = parser.parse_args(argv)
     from surrotag.errors import SurrotagError
 
@@ -865,6 +875,7 @@ def main(argv: list[str] | None = None) -> int:
             tagger_dir=args.tagger,
             table=args.table,
             limits=not args.no_limits,
+            signals=not args.workspace_only,
         )
     except SurrotagError as error:
         print(f"error: {error}")
