@@ -282,7 +282,10 @@ def parse_json_strict(text: str) -> Any:
         ValueError: a non-finite number (``json.JSONDecodeError`` for malformed JSON, a
             subclass of ValueError).
     """
-    return json.loads(text, parse_constant=_reject_constant, parse_float=_finite_float)
+    try:
+        return json.loads(text, parse_constant=_reject_constant, parse_float=_finite_float)
+    except RecursionError:
+        raise ValueError("JSON nested too deeply") from None
 
 
 def _non_finite_path(value: Any, path: str = "$") -> str | None:

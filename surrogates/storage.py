@@ -37,6 +37,7 @@ if TYPE_CHECKING:
 
 __all__ = [
     "WEIGHTS_FILENAME",
+    "check_device",
     "check_finite_tensors",
     "check_model_config",
     "file_status",
@@ -263,6 +264,45 @@ def check_model_config(card: Card, source: Path) -> None:
             )
 
 
+def check_device(device: Any) -> None:
+    """Refuse a torch device that does not exist here, with one line (before any tensor).
+
+    Raises:
+        SurrogateError: not a device name torch knows, or an accelerator this machine lacks.
+    """
+    import torch
+
+    try:
+        parsed = torch.device(device)
+    except (RuntimeError, ValueError, TypeError) as error:
+        message = " ".join(str(error).split())[:200]
+        raise SurrogateError(f"--device {device!r}: not a torch device ({message})") from None
+    if parsed.type == "cpu":
+        return
+    if parsed.type == "cuda":
+        if not torch.cuda.is_available():
+            raise SurrogateError(
+                f"--device {device!r}: CUDA is not available on this machine (torch "
+                f"{torch.__version__}); use --device cpu"
+            )
+        if parsed.index is not None and parsed.index >= torch.cuda.device_count():
+            raise SurrogateError(
+                f"--device {device!r}: this machine has {torch.cuda.device_count()} CUDA device(s)"
+            )
+        return
+    if parsed.type == "mps":
+        if not torch.backends.mps.is_available():
+            raise SurrogateError(f"--device {device!r}: MPS is not available on this machine")
+        return
+    backend = getattr(torch, parsed.type, None)
+    available = getattr(backend, "is_available", None)
+    if not (callable(available) and available()):
+        raise SurrogateError(
+            f"--device {device!r}: no {parsed.type} backend is available on this machine; use "
+            "--device cpu or cuda"
+        )
+
+
 def check_finite_tensors(tensors: Mapping[str, Any], source: Path) -> None:
     """Refuse weights holding NaN or infinity (they would give NaN probabilities).
 
@@ -317,6 +357,7 @@ def load_surrogate(
     check_model_config(card, folder / CARD_FILENAME)
     verify_files(folder, card)
     weights = folder / WEIGHTS_FILENAME
+    check_device(device)
     try:
         tensors = load_file(weights, device=str(device))
     except SafetensorError as error:

@@ -41,6 +41,7 @@ from .errors import SurrogateInputError
 
 __all__ = [
     "ENV_VAR",
+    "MAX_THREADS",
     "PROBE_SECONDS",
     "RECHECK_SECONDS",
     "ThreadPlan",
@@ -162,11 +163,16 @@ def idle_cores(
     return round(idle, 3)
 
 
+#: Largest thread count accepted (a million segfaults torch's intra-op pool).
+MAX_THREADS = 1024
+
+
 def parse_threads(value: int | str | None) -> int | None:
     """A thread setting: a positive count, or None for ``auto`` (also ``""`` and ``0``).
 
     Raises:
-        SurrogateInputError: anything else (a negative count, a word other than ``auto``).
+        SurrogateInputError: anything else (a negative count, one above :data:`MAX_THREADS`,
+            a word other than ``auto``).
     """
     if value is None:
         return None
@@ -182,6 +188,10 @@ def parse_threads(value: int | str | None) -> int | None:
             ) from None
     if isinstance(value, bool) or not isinstance(value, int) or value < 0:
         raise SurrogateInputError(f"threads {value!r}: give a positive integer or 'auto'")
+    if value > MAX_THREADS:  # torch's thread pool crashes the process on absurd counts
+        raise SurrogateInputError(
+            f"threads {value}: at most {MAX_THREADS} (this machine has {os.cpu_count()} cores)"
+        )
     return value or None
 
 

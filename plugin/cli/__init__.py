@@ -167,12 +167,24 @@ def _run(argv: list[str] | None) -> int:
     except click.exceptions.Abort:
         click.echo("surrotag: aborted", err=True)
         return 130
+    except click.UsageError as error:
+        # click's own usage block is four lines; keep the promise of one line
+        command = error.ctx.command_path if error.ctx is not None else "surrotag"
+        click.echo(
+            f"surrotag: error: {_one_line(error.format_message())} (see '{command} --help')",
+            err=True,
+        )
+        return error.exit_code
     except click.ClickException as error:
-        error.show()
+        click.echo(f"surrotag: error: {_one_line(error.format_message())}", err=True)
         return error.exit_code
     except click.exceptions.Exit as exit_:
         return exit_.exit_code
     return 0
+
+
+def _one_line(text: str) -> str:
+    return " ".join(str(text).split())
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -113,6 +113,7 @@ def features(
 
     import awkward as ak
     from rich.console import Console
+    from rich.markup import escape
 
     import surrotag
     from surrotag.errors import EmptyInputError
@@ -127,6 +128,8 @@ def features(
     collections = None
     if feature_list is not None:
         requested = [name.strip() for name in feature_list.split(",") if name.strip()]
+        if not requested:
+            raise click.UsageError(f"--features {feature_list!r}: name at least one feature")
         names = resolve_features(level, requested)
         collections = sorted({c for name in names for c in FEATURES[name].requires})
     stream = EventStream(
@@ -162,5 +165,6 @@ def features(
     per_event = len(table) / n_events if n_events else 0.0
     Console().print(
         f"[bold]{len(table)}[/] {metadata['row_kind']} rows from [bold]{n_events}[/] events "
-        f"({per_event:.2f} per event), {len(columns)} features, level {level} -> {written}"
+        f"({per_event:.2f} per event), {len(columns)} features, level {level} -> "
+        f"{escape(str(written))}"
     )

@@ -42,7 +42,13 @@ __all__ = ["run"]
     show_default=True,
     help="Classifier surrogate, or the card's binned efficiency map (today's recast tools).",
 )
-@click.option("--seed", type=int, default=0, show_default=True, help="Seed of sampled scores.")
+@click.option(
+    "--seed",
+    type=click.IntRange(min=0, max=2**63 - 1),
+    default=0,
+    show_default=True,
+    help="Seed of sampled scores.",
+)
 @click.option(
     "-o",
     "--output",
@@ -164,6 +170,6 @@ def run(
     print_summary(report, console)
     written = [str(p) for p in (output, patch_out, plot) if p is not None]
     if written:
-        console.print(f"wrote {', '.join(written)}", highlight=False, soft_wrap=True)
+        console.print(f"wrote {', '.join(written)}", highlight=False, soft_wrap=True, markup=False)
     if profile:
         print_profile(timings, console)

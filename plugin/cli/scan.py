@@ -62,7 +62,13 @@ __all__ = ["scan"]
     show_default=True,
     help="Tag with the surrogate or the card's binned efficiency maps.",
 )
-@click.option("--seed", type=int, default=0, show_default=True, help="Seed of sampled scores.")
+@click.option(
+    "--seed",
+    type=click.IntRange(min=0, max=2**63 - 1),
+    default=0,
+    show_default=True,
+    help="Seed of sampled scores.",
+)
 @click.option(
     "--ood",
     type=click.Choice(["nuisance", "strict"]),
@@ -101,6 +107,7 @@ def scan(
 ) -> None:
     """Recast ANALYSIS at every signal point of GRID (YAML, CSV or JSON)."""
     from rich.console import Console
+    from rich.markup import escape
 
     from surrotag.errors import ScanError
     from surrotag.scan import ScanOptions
@@ -132,7 +139,7 @@ def scan(
     console.print(
         f"[bold]{len(result.outcomes)}[/] points: {result.count('done')} recast, "
         f"{result.count('skipped')} already finished, {result.count('failed')} failed "
-        f"({result.wall_seconds:.1f} s on {result.workers} worker(s)) -> {directory}",
+        f"({result.wall_seconds:.1f} s on {result.workers} worker(s)) -> {escape(str(directory))}",
         highlight=False,
         soft_wrap=True,
     )
@@ -148,7 +155,11 @@ def scan(
                 soft_wrap=True,
             )
     written = [outputs.summary, outputs.patchset, outputs.contour]
-    console.print("wrote " + ", ".join(str(p) for p in written if p is not None), highlight=False)
+    console.print(
+        "wrote " + ", ".join(str(p) for p in written if p is not None),
+        highlight=False,
+        markup=False,
+    )
     if result.failed:
         names = ", ".join(o.name for o in result.failed)
         first = result.failed[0]

@@ -455,9 +455,11 @@ def _number(value: Any) -> str:
 def _print_card(card: Any, folder: Path, status: dict[str, str]) -> None:
     from rich.console import Console
     from rich.table import Table
+    from rich.text import Text
 
-    console = Console()
-    console.print(f"[bold]{card.name}[/bold] {card.version}  ({folder})")
+    # card text and paths are printed as they are: "[...]" in them is no rich markup
+    console = Console(markup=False)
+    console.print(Text.assemble((str(card.name), "bold"), f" {card.version}  ({folder})"))
     if card.description:
         console.print(card.description)
     tagger = card.tagger

@@ -138,7 +138,13 @@ def _table(parts: list[dict[str, Any]]) -> Any:
     help="Sample one score per object and draw and cut on it (0/1 tags) instead of the exact "
     "probability.",
 )
-@click.option("--seed", type=int, default=0, show_default=True, help="Seed of the sampled scores.")
+@click.option(
+    "--seed",
+    type=click.IntRange(min=0, max=2**63 - 1),
+    default=0,
+    show_default=True,
+    help="Seed of the sampled scores.",
+)
 @click.option(
     "--level",
     type=click.Choice(LEVEL_NAMES),
@@ -195,6 +201,7 @@ def tag(
     import numpy as np
     import torch
     from rich.console import Console
+    from rich.markup import escape
 
     import surrotag
     from surrotag.errors import EmptyInputError, FeatureError
@@ -303,16 +310,17 @@ def tag(
     mode = "stochastic" if stochastic else "exact"
     console.print(
         f"[bold]{n_objects}[/] {ROW_KIND[level]} objects from [bold]{n_events}[/] events, "
-        f"surrogate {card.name} {card.version} (K={k}, {mode}); mean tag rate: {rate_text}; "
-        f"OOD {n_ood}/{n_objects} ({100 * ood_fraction:.1f}%) -> {written}"
-        + (f", {events_out}" if events_out is not None else ""),
+        f"surrogate {escape(str(card.name))} {escape(str(card.version))} (K={k}, {mode}); "
+        f"mean tag rate: {escape(rate_text)}; "
+        f"OOD {n_ood}/{n_objects} ({100 * ood_fraction:.1f}%) -> {escape(str(written))}"
+        + (f", {escape(str(events_out))}" if events_out is not None else ""),
         highlight=False,
         soft_wrap=True,
     )
     if ood_fraction > OOD_WARNING:
         Console(stderr=True).print(
             f"[yellow]warning:[/] {100 * ood_fraction:.1f}% of the objects lie outside the "
-            f"training support of {card.name}: their probabilities are extrapolated",
+            f"training support of {escape(str(card.name))}: their probabilities are extrapolated",
             highlight=False,
             soft_wrap=True,
         )

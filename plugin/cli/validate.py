@@ -45,7 +45,7 @@ __all__ = ["validate"]
     show_default=True,
     help="Rows of the table used (never seen in training).",
 )
-@click.option("--seed", type=int, default=0, show_default=True)
+@click.option("--seed", type=click.IntRange(min=0, max=2**63 - 1), default=0, show_default=True)
 @click.option(
     "--weighted",
     is_flag=True,

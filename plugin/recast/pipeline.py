@@ -97,6 +97,11 @@ EXAMPLE_SIGNAL: Final = "example_signal.parquet"
 OOD_WARNING: Final = 0.05
 #: Treatments of out-of-support objects: a [0, 1] nuisance (default), or refusal.
 OOD_POLICIES: Final = ("nuisance", "strict")
+#: Most Bayesian weight draws of a surrogate that samples them (VI); an MCMC surrogate gives
+#: at most its stored posterior samples.
+MAX_DRAWS: Final = 10_000
+#: Largest signal cross-section accepted (pb; the total pp cross-section is ~1e11 pb).
+MAX_XSEC_PB: Final = 1e12
 #: Relative sqrt(s) difference above which input and analysis disagree.
 SQRT_S_TOLERANCE: Final = 1e-3
 #: Stages timed in :attr:`RecastReport.timings` (seconds).
@@ -236,9 +241,11 @@ def _ident(name: str) -> str:
 def _check_xsec(xsec_pb: float | None) -> None:
     if xsec_pb is None:
         return
-    if not isinstance(xsec_pb, int | float) or not math.isfinite(xsec_pb) or xsec_pb < 0:
+    ok = isinstance(xsec_pb, int | float) and math.isfinite(xsec_pb)
+    if not ok or not 0 <= xsec_pb <= MAX_XSEC_PB:
         raise InputValueError(
-            f"--xsec-pb {xsec_pb!r}: the cross-section must be a finite number >= 0 in pb"
+            f"--xsec-pb {xsec_pb!r}: the cross-section must be a number in [0, "
+            f"{MAX_XSEC_PB:g}] pb"
         )
 
 
@@ -307,8 +314,13 @@ def _load_tagger(
         model, card = load_surrogate(folder, device=device)
         features = tuple(card.feature_names)
         k = model.default_draws if draws is None else int(draws)
-        if k < 1:
-            raise InputValueError(f"draws={k}: need at least one weight draw")
+        stored = getattr(model.weights, "n_samples", None)  # MCMC: the posterior samples
+        most = stored if stored is not None else MAX_DRAWS
+        if not 1 <= k <= most:
+            raise InputValueError(
+                f"--draws {k}: {card.name} gives 1 to {most} weight draws"
+                + (" (its stored posterior samples)" if stored is not None else "")
+            )
     row_kind = input_level(level).row_kind
     features = tuple(dict.fromkeys((*features, *TAGGABLE_FEATURES[row_kind])))
     generator = torch.Generator().manual_seed(int(seed)) if stochastic else None

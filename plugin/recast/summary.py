@@ -19,13 +19,15 @@ def _limit(value: float) -> str:
 
 def print_summary(report: RecastReport, console: Console) -> None:
     """Yields per region (MC stat and surrogate errors), CLs obs/exp, mu_up, OOD, warnings."""
+    from rich.markup import escape
     from rich.table import Table
 
     xsec = report.cross_section
     tagger = report.tagger
     console.print(
-        f"[bold]{report.analysis}[/] on {report.n_events} {report.level}-level events; "
-        f"sigma = {xsec.value_pb:.4g} pb ({xsec.source}); tagger {tagger['name']} "
+        f"[bold]{escape(str(report.analysis))}[/] on {report.n_events} {report.level}-level "
+        f"events; sigma = {xsec.value_pb:.4g} pb ({escape(str(xsec.source))}); "
+        f"tagger {escape(str(tagger['name']))} "
         f"({tagger['kind']}, K={tagger['draws']}"
         + (", stochastic" if tagger["stochastic"] else "")
         + f"); selection efficiency {report.to_dict()['selection']['efficiency']:.3f}",
@@ -38,8 +40,8 @@ def print_summary(report: RecastReport, console: Console) -> None:
     for region in report.regions:
         stat, surr = region.total_mc_stat, region.total_surrogate
         table.add_row(
-            region.name,
-            f"{region.requirement} {region.working_point}",
+            escape(str(region.name)),
+            escape(f"{region.requirement} {region.working_point}"),
             f"{region.total:.4g}",
             f"{stat:.3g}",
             f"{surr:.3g}",
@@ -64,7 +66,9 @@ def print_summary(report: RecastReport, console: Console) -> None:
             highlight=False,
             soft_wrap=True,
         )
-    shares = ", ".join(f"{r.name} {100 * r.yields.ood_share:.1f}%" for r in report.regions)
+    shares = ", ".join(
+        f"{escape(str(r.name))} {100 * r.yields.ood_share:.1f}%" for r in report.regions
+    )
     console.print(
         f"OOD ({report.ood_method} check, {report.ood_policy}): "
         f"{100 * report.ood_fraction:.1f}% of {report.n_objects} tagged objects; share of the "
@@ -73,9 +77,9 @@ def print_summary(report: RecastReport, console: Console) -> None:
         soft_wrap=True,
     )
     if report.ood_note:
-        console.print(f"note: {report.ood_note}", highlight=False, soft_wrap=True)
+        console.print(f"note: {escape(str(report.ood_note))}", highlight=False, soft_wrap=True)
     for line in report.warnings:
-        console.print(f"[yellow]warning:[/] {line}", highlight=False, soft_wrap=True)
+        console.print(f"[yellow]warning:[/] {escape(str(line))}", highlight=False, soft_wrap=True)
 
 
 def print_profile(timings: dict[str, float], console: Console) -> None:

@@ -34,6 +34,7 @@ from __future__ import annotations
 import csv
 import glob
 import json
+import math
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -144,7 +145,60 @@ def _read_csv(path: Path) -> dict[str, Any]:
     return {"points": points}
 
 
+#: Most YAML nodes a grid may expand to (anchors and aliases counted as expanded): a
+#: "billion laughs" of nested aliases is refused before it is built or walked.
+MAX_GRID_NODES = 1_000_000
+
+
+def _expanded_size(node: Any, sizes: dict[int, int]) -> int:
+    """Nodes of ``node`` with every alias expanded (memoised, so shared nodes cost once)."""
+    import yaml
+
+    known = sizes.get(id(node))
+    if known is not None:
+        return known
+    total = 1
+    if isinstance(node, yaml.SequenceNode):
+        total += sum(_expanded_size(child, sizes) for child in node.value)
+    elif isinstance(node, yaml.MappingNode):
+        total += sum(
+            _expanded_size(key, sizes) + _expanded_size(value, sizes) for key, value in node.value
+        )
+    sizes[id(node)] = min(total, MAX_GRID_NODES + 1)
+    return sizes[id(node)]
+
+
+def _load_yaml(text: str, path: Path) -> Any:
+    """``yaml.safe_load`` that refuses documents expanding to more than MAX_GRID_NODES."""
+    import yaml
+
+    loader = yaml.SafeLoader(text)
+    try:
+        node = loader.get_single_node()
+        if node is None:
+            return None
+        if _expanded_size(node, {}) > MAX_GRID_NODES:
+            raise GridError(
+                f"{path}: YAML expands to more than {MAX_GRID_NODES} nodes (nested aliases?); "
+                "write the points out"
+            )
+        return loader.construct_document(node)
+    finally:
+        loader.dispose()
+
+
 def _read_document(path: Path) -> Any:
+    try:
+        return _parse_document(path)
+    except UnicodeDecodeError as exc:
+        raise GridError(
+            f"{path}: not UTF-8 text (byte {exc.start}: {exc.reason}); save the grid as UTF-8"
+        ) from None
+    except RecursionError:
+        raise GridError(f"{path}: nested too deeply to be a grid; fix the grid file") from None
+
+
+def _parse_document(path: Path) -> Any:
     suffix = path.suffix.lower()
     if suffix == ".csv":
         return _read_csv(path)
@@ -158,7 +212,7 @@ def _read_document(path: Path) -> Any:
         import yaml
 
         try:
-            return yaml.safe_load(text)
+            return _load_yaml(text, path)
         except yaml.YAMLError as exc:
             where = getattr(exc, "problem_mark", None)
             line = f" at line {where.line + 1}" if where is not None else ""
@@ -260,6 +314,18 @@ def parse_grid(
                 f"first point {names[0]!r} has {sorted(labels)}; every point must name the same"
             )
         values = tuple(float(point["parameters"][k]) for k in labels)
+        bad = [k for k, v in zip(labels, values, strict=True) if not math.isfinite(v)]
+        if bad:
+            raise GridError(
+                f"{source}: point {name!r} has a non-finite value of {', '.join(bad)}; give "
+                "every parameter a finite number"
+            )
+        xsec = point.get("xsec_pb")
+        if xsec is not None and not (isinstance(xsec, int | float) and math.isfinite(xsec)):
+            raise GridError(
+                f"{source}: point {name!r} has xsec_pb {xsec!r}; give a finite number >= 0 in "
+                "pb, or leave it out to take it from the events"
+            )
         if values in seen_values:
             raise GridError(
                 f"{source}: points {seen_values[values]!r} and {name!r} have the same parameters "

@@ -290,7 +290,7 @@ def dask_client(workers: int, scheduler: str | None = None) -> Iterator[Any]:
     if scheduler is not None:
         try:
             client = Client(scheduler, timeout="20s")
-        except (OSError, TimeoutError) as error:
+        except (OSError, TimeoutError, ValueError, TypeError) as error:
             raise ScanError(
                 f"cannot reach the Dask scheduler {scheduler!r} ({_one_line(error)}); check the "
                 "address (tcp://host:port) and that the scheduler runs"

@@ -52,7 +52,27 @@ def test_unknown_analysis(tmp_path, capsys, delphes_file):
 def test_negative_cross_section(tmp_path, capsys, delphes_file):
     out = tmp_path / "report.json"
     args = ["run", ANALYSIS, str(delphes_file), "--xsec-pb", "-1", "-o", str(out)]
-    _fails(capsys, args, out, "-1", "cross-section must be a finite number >= 0")
+    _fails(capsys, args, out, "-1", "cross-section must be a number in [0, ")
+
+
+@pytest.mark.parametrize(
+    ("option", "value", "message"),
+    [
+        ("--draws", "21", "gives 1 to 20 weight draws (its stored posterior samples)"),
+        ("--draws", "1000000000000", "gives 1 to 20 weight draws"),
+        ("--xsec-pb", "1e308", "cross-section must be a number in [0, 1e+12] pb"),
+    ],
+)
+def test_absurd_draws_and_cross_sections_are_refused(
+    tmp_path, capsys, delphes_file, option, value, message
+):
+    """More draws than an MCMC surrogate stores would repeat samples (a spread that is not
+    the posterior's); an absurd cross-section would overflow the yields."""
+    out = tmp_path / "report.json"
+    args = ["run", ANALYSIS, str(delphes_file), option, value, "--xsec-pb", "0.1"]
+    if option == "--xsec-pb":
+        args = ["run", ANALYSIS, str(delphes_file), option, value]
+    _fails(capsys, [*args, "-o", str(out)], out, message)
 
 
 def test_events_without_fatjets(tmp_path, capsys, delphes_file, delphes_surrogate):
