@@ -244,8 +244,7 @@ def _check_xsec(xsec_pb: float | None) -> None:
     ok = isinstance(xsec_pb, int | float) and math.isfinite(xsec_pb)
     if not ok or not 0 <= xsec_pb <= MAX_XSEC_PB:
         raise InputValueError(
-            f"--xsec-pb {xsec_pb!r}: the cross-section must be a number in [0, "
-            f"{MAX_XSEC_PB:g}] pb"
+            f"--xsec-pb {xsec_pb!r}: the cross-section must be a number in [0, {MAX_XSEC_PB:g}] pb"
         )
 
 
