@@ -567,6 +567,30 @@ class _Statistics:
     limit: Any
 
 
+#: Largest split-R-hat of the tag probabilities at which MCMC chains count as converged.
+RHAT_CONVERGED: Final = 1.1
+
+
+def _posterior_warnings(card: Any) -> list[str]:
+    """One line when the surrogate card's MCMC diagnostics say the chains did not converge.
+
+    The Bayesian spread of such a surrogate reflects where the chains started, not the
+    posterior; the card records the diagnostics (``bayes.diagnostics``) and so does this line.
+    """
+    diagnostics = (card.bayes or {}).get("diagnostics") or {}
+    probability = diagnostics.get("tag_probability") or {}
+    rhat, ess = probability.get("rhat_max"), probability.get("ess_min")
+    if rhat is None or rhat <= RHAT_CONVERGED:
+        return []
+    n = probability.get("chains", 0) * probability.get("samples_per_chain", 0)
+    return [
+        f"{card.name}: its posterior chains did not converge (tag-probability split-R-hat "
+        f"{rhat:.2g} > {RHAT_CONVERGED}, ESS {ess:.1f} of {n} samples, acceptance "
+        f"{diagnostics.get('acceptance')}): the surrogate uncertainty is not a posterior "
+        "spread; the nominal yields are unaffected"
+    ]
+
+
 def _check_options(tagger: str, ood: str, xsec_pb: float | None, threads: Any) -> None:
     """Refuse bad options before any work (one line each)."""
     from surrotag.surrogates.errors import SurrogateInputError
@@ -638,6 +662,8 @@ def resolve(
     xsec = _cross_section(xsec_pb, files)  # fails early when there is none
     tag = _load_tagger(ana, level, tagger, surrogate, draws, stochastic, seed, device, threads)
     warning_lines: list[str] = []
+    if tag.kind == "surrogate":
+        warning_lines += _posterior_warnings(tag.card)
     sqrt_s = None
     if files is not None:
         from surrotag.io.inputs import input_sqrt_s

@@ -157,3 +157,20 @@ def test_chunked_reading_gives_the_same_yields():
 def test_bad_thread_setting_stops_before_any_work():
     with pytest.raises(InputValueError, match="--threads"):
         recast(ANALYSIS, threads="many")
+
+
+def test_unconverged_posterior_chains_are_said_in_one_warning():
+    """A card whose MCMC diagnostics fail gets one line in the report's warnings."""
+    from types import SimpleNamespace
+
+    from surrotag.recast.pipeline import RHAT_CONVERGED, _posterior_warnings
+
+    def card(rhat):
+        probability = {"rhat_max": rhat, "ess_min": 5.3, "chains": 4, "samples_per_chain": 5}
+        diagnostics = {"tag_probability": probability, "acceptance": [0.0, 0.04]}
+        return SimpleNamespace(name="s", bayes={"method": "mcmc", "diagnostics": diagnostics})
+
+    (line,) = _posterior_warnings(card(20.4))
+    assert "did not converge" in line and "ESS 5.3 of 20" in line and "20 >" in line
+    assert _posterior_warnings(card(RHAT_CONVERGED)) == []
+    assert _posterior_warnings(SimpleNamespace(name="vi", bayes={"method": "vi"})) == []
