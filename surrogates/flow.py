@@ -62,13 +62,13 @@ _SOLVERS = ("rk4", "dopri5")
 #: One thread is memory-bound: chunks whose [rows, hidden] activations stay in a core's L2
 #: cache (1 MiB here) run about twice as fast as one big batch, and make K batched draws cost
 #: no more per draw than one; 2048 rows were 1.3-2.3x faster than 16,384 on one thread
-#: (``tests/benchmarks/bench_threads.py``, issue 21: three runs on a loaded 2-core machine,
-#: with and without the benchmark's own background load).
+#: (``tests/benchmarks/bench_threads.py``: three runs on a loaded 2-core machine, with and
+#: without the benchmark's own background load).
 CHUNK_ROWS = 2048
 #: Rows solved together on more than one CPU thread. Every parallel operation ends at an
 #: OpenMP barrier, so fewer, larger chunks win: 16,384 rows were 1.6-12x faster than 2048
-#: with 2 threads on the same loaded machine (``bench_threads.py``) and 11% faster on a
-#: quiet one (issue 21). The thread count itself comes from :mod:`surrotag.surrogates.threads`.
+#: with 2 threads on the same loaded machine (``bench_threads.py``). The thread count itself
+#: comes from :mod:`surrotag.surrogates.threads`.
 CHUNK_ROWS_THREADED = 16_384
 _LOG_SQRT_2PI = 0.5 * math.log(2 * math.pi)
 
