@@ -3,7 +3,8 @@
 The solve issues about 2e4 small parallel operations per call, and each one ends at an
 OpenMP barrier. When other processes hold the cores, every barrier waits for a thread
 that is not running: on a loaded 2-core machine a 2-thread solve took about 50x longer
-than a 1-thread one (``tests/benchmarks/bench_threads.py``). One thread never waits at a barrier, so the policy is:
+than a 1-thread one (``tests/benchmarks/bench_threads.py``). One thread never waits at a
+barrier, so the policy is:
 
 * an explicit count wins: the ``threads`` argument (``surrotag run/tag --threads N``),
   else the environment variable ``SURROTAG_THREADS`` (a positive integer, or ``auto``);
