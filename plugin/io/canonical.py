@@ -46,7 +46,7 @@ import numpy as np
 import vector
 
 from surrotag.errors import InputValueError
-from surrotag.io.levels import LEVEL_NAMES
+from surrotag.io.levels import INPUT_LEVELS, LEVEL_NAMES
 
 __all__ = [
     "COLLECTIONS",
@@ -64,17 +64,8 @@ vector.register_awkward()
 #: Input levels: what kind of information a file carries (:mod:`surrotag.io.levels`).
 LEVELS: Final = LEVEL_NAMES
 
-#: Every collection a canonical event may hold.
-COLLECTIONS: Final = (
-    "weight",
-    "fatjets",
-    "jets",
-    "electrons",
-    "muons",
-    "photons",
-    "met",
-    "particles",
-)
+#: Every collection a canonical event may hold (all of them at detector level).
+COLLECTIONS: Final = INPUT_LEVELS["delphes"].collections
 
 #: Collections whose records are four-momenta (``Momentum4D``).
 MOMENTUM_COLLECTIONS: Final = ("fatjets", "jets", "electrons", "muons", "photons", "particles")

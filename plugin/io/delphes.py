@@ -20,7 +20,7 @@ from typing import Final
 import awkward as ak
 import numpy as np
 
-from surrotag.errors import MissingBranchError, MissingDependencyError
+from surrotag.errors import MissingBranchError
 from surrotag.io.canonical import ETA_SENTINEL
 from surrotag.io.rootfile import RootTree, event_weight, unit_weight_chunks
 from surrotag.io.truth import make_particles
@@ -288,16 +288,12 @@ def eflow_candidates(arrays: ak.Array, *, source: object = None) -> ak.Array:
 
 def _reclustered_fatjets(path: Path, chunk: ak.Array) -> ak.Array:
     """Fat jets reclustered from the EFlow objects (see :func:`missing_fatjets`)."""
-    try:
-        from surrotag.jets.clustering import recluster_fatjets
-    except ImportError as error:
-        raise MissingDependencyError(
-            f"reclustering fat jets needs fastjet ({error}); pip install fastjet"
-        ) from None
+    from surrotag.jets.clustering import recluster_fatjets, without_constituents
+
     jets = recluster_fatjets(
         eflow_candidates(chunk, source=path), radius=0.8, pt_min=RECLUSTER_PT_MIN, eta_max=np.inf
     )
-    return ak.with_name(jets[[f for f in jets.fields if f != "constituents"]], "Momentum4D")
+    return without_constituents(jets)
 
 
 def _build(path: Path, chunk: ak.Array, collections: Sequence[str]) -> dict[str, ak.Array]:

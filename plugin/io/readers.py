@@ -20,7 +20,6 @@ from surrotag.errors import (
     CorruptFileError,
     EmptyInputError,
     FormatError,
-    MissingDependencyError,
 )
 from surrotag.io.canonical import COLLECTIONS, check_finite, with_vector_behaviour
 from surrotag.io.levels import InputLevel, input_level
@@ -158,15 +157,10 @@ def _cluster_particles(path: Path, particles: ak.Array) -> ak.Array:
             "particle-level jets; pass a showered file (HepMC after Pythia) or read it at "
             "level 'parton'"
         )
-    try:
-        from surrotag.jets.particle import particle_fatjets
+    from surrotag.jets.clustering import without_constituents
+    from surrotag.jets.particle import particle_fatjets
 
-        jets = particle_fatjets(particles)
-    except ImportError as error:
-        raise MissingDependencyError(
-            f"particle-level jets need fastjet ({error}); pip install fastjet"
-        ) from None
-    return ak.with_name(jets[[f for f in jets.fields if f != "constituents"]], "Momentum4D")
+    return without_constituents(particle_fatjets(particles))
 
 
 def _iter_parquet(

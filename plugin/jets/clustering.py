@@ -31,9 +31,10 @@ import awkward as ak
 import numpy as np
 import vector
 
+from surrotag.errors import MissingDependencyError
 from surrotag.jets.nsubjettiness import nsubjettiness
 
-__all__ = ["N_TAU", "kt_axes", "recluster_fatjets", "substructure"]
+__all__ = ["N_TAU", "kt_axes", "recluster_fatjets", "substructure", "without_constituents"]
 
 vector.register_awkward()
 
@@ -60,9 +61,14 @@ def _quiet_fastjet():
 
 
 def _fastjet():
-    with _quiet_fastjet(), contextlib.redirect_stdout(io.StringIO()):
+    """The fastjet module, its banner silenced; one line when it is not installed."""
+    try:
         import fastjet
-
+    except ImportError as error:
+        raise MissingDependencyError(
+            f"clustering jets needs fastjet ({error}); pip install fastjet"
+        ) from None
+    with _quiet_fastjet(), contextlib.redirect_stdout(io.StringIO()):
         fastjet.ClusterSequence(
             ak.Array([[{"px": 1.0, "py": 0.0, "pz": 0.0, "E": 1.0}]]),
             fastjet.JetDefinition(fastjet.antikt_algorithm, 0.4),
@@ -165,6 +171,11 @@ def substructure(
     e, px, py, pz = (ak.to_numpy(ak.sum(kept[f], axis=1)) for f in ("E", "px", "py", "pz"))
     trimmed = np.sqrt(np.maximum(e**2 - px**2 - py**2 - pz**2, 0.0))
     return {"tau": tau, "sd_mass": sd_mass, "trimmed_mass": trimmed}
+
+
+def without_constituents(jets: ak.Array) -> ak.Array:
+    """Fat jets as readers return them: ``Momentum4D`` records without their constituents."""
+    return ak.with_name(jets[[f for f in jets.fields if f != "constituents"]], "Momentum4D")
 
 
 def recluster_fatjets(
