@@ -10,10 +10,11 @@ per-row weights. Bayesian methods:
   with the KL differentiated (not detached).
 * ``mcmc``: Adam optimisation as for ``none``; then, for the velocity field's output layer
   (``mcmc_weights``), the exact posterior whose energy is the flow's negative
-  log-likelihood on the whole training set (:mod:`surrotag.surrogates.likelihood`) at
-  temperature ``mcmc_temperature`` plus a Gaussian prior, sampled by several independence
-  Metropolis-Hastings chains with a Laplace proposal (:mod:`surrotag.surrogates.mcmc`);
-  acceptance, effective sample size, split-R-hat and lag distances are recorded.
+  log-likelihood on the whole training set (:mod:`surrotag.surrogates.likelihood`) plus a
+  Gaussian prior, at a temperature calibrated on held-out cells, sampled by several
+  independence Metropolis-Hastings chains with a Laplace proposal
+  (:mod:`surrotag.surrogates.posterior`, :mod:`surrotag.surrogates.mcmc`); acceptance,
+  effective sample size, split-R-hat and lag distances are recorded.
 
 Validation loss on a held-out fraction with fixed noise and times; early stopping keeps the
 best epoch. Training is seeded: same data, config and seed give the same model on one device.
@@ -37,9 +38,17 @@ from .bayes import METHODS, MeanFieldWeights, SampleStack
 from .diagnostics import chain_diagnostics
 from .errors import SurrogateInputError
 from .flow import Surrogate
-from .likelihood import flow_log_likelihood
 from .mcmc import SamplerSettings, independence_mh
 from .ode import rk4
+from .posterior import (
+    CALIBRATION_LEVELS,
+    OutputLayerPosterior,
+    exceedance,
+    find_mode,
+    fit_temperature,
+    sampled,
+    unflatten,
+)
 from .support import fit_support
 
 __all__ = [
@@ -83,23 +92,32 @@ class TrainConfig:
             stores ``draws / mcmc_chains`` samples).
         mcmc_burn_in: Proposals per chain before the first stored sample.
         mcmc_thin: Proposals between stored samples.
-        mcmc_temperature: Posterior temperature T: the energy is the negative
-            log-likelihood of the training rows divided by T (1: the Bayesian posterior;
-            larger values widen it).
+        mcmc_proposal_scale: ``s``: the proposal covariance is ``s^2 T H^-1`` (a little
+            wider than the Laplace approximation, so that its tails cover the target's; in
+            D dimensions a Gaussian target costs a log-weight spread of
+            ``sqrt(D / 2) (s^2 - 1)``: 0.6 at D = 65, s = 1.05; 1.2 at s = 1.1).
+        mcmc_temperature: Posterior temperature T: the posterior is raised to the power 1/T
+            (1: the Bayesian posterior of the sampled layer; larger values widen it). None:
+            the smallest T >= 1 at which held-out cells have pull RMS 1
+            (:func:`surrotag.surrogates.posterior.fit_temperature`).
         mcmc_steps: RK4 steps of the likelihood's backward solve.
         mcmc_weights: Weight groups sampled (prefixes of the weight names); the others stay
             at the flow-matching optimum. Default ``("out",)``: the output layer of the
             velocity trunk (``hidden + 1`` weights), small enough for exact sampling with a
             Laplace proposal, and the layer whose uncertainty grows where the trunk's
             features leave the training range (arXiv:2002.10118).
-        mcmc_newton_steps: Newton steps from the flow-matching optimum to the posterior
-            mode of the sampled weights.
-        mcmc_hessian_rows: Training rows whose Hessian, scaled to the whole set, is the
-            precision of the Laplace proposal.
+        mcmc_adam_steps: Minibatch Adam steps on the exact likelihood from the flow-matching
+            optimum towards the posterior mode (before the Newton steps).
+        mcmc_newton_steps: Most Newton steps to the posterior mode (they stop when the Newton
+            decrement is below 0.01).
+        mcmc_hessian_rows: Rows, drawn in proportion to their weight, whose Hessian, scaled
+            to the whole set, is the precision of the Laplace proposal.
         mcmc_prior_std: Width of the Gaussian prior of the sampled weights; None:
             ``1 / sqrt(hidden)``, the fan-in scale of the trunk's layers (the scale of their
             initialisation, so that the prior keeps a layer's output of order one: Neal,
             "Bayesian learning for neural networks", 1996).
+        mcmc_calibration_rows: Held-out rows whose cells calibrate the temperature.
+        mcmc_calibration_draws: Laplace draws per temperature tried in the calibration.
         steps: RK4 steps of the trained surrogate; None chooses the smallest of
             :data:`STEP_CHOICES` whose measured solver error is <= ``solver_tolerance``.
         solver_tolerance: Largest accepted |P_rk4 - P_dopri5| (tag probability) when the
@@ -123,14 +141,18 @@ class TrainConfig:
     init_std: float = 1e-3
     kl_weight: float = 1.0
     mcmc_chains: int = 4
-    mcmc_burn_in: int = 5
-    mcmc_thin: int = 5
-    mcmc_temperature: float = 1.0
+    mcmc_burn_in: int = 6
+    mcmc_thin: int = 3
+    mcmc_proposal_scale: float = 1.05
+    mcmc_temperature: float | None = None
     mcmc_steps: int = 8
     mcmc_weights: tuple[str, ...] = ("out",)
-    mcmc_newton_steps: int = 3
-    mcmc_hessian_rows: int = 4096
+    mcmc_adam_steps: int = 300
+    mcmc_newton_steps: int = 6
+    mcmc_hessian_rows: int = 16384
     mcmc_prior_std: float | None = None
+    mcmc_calibration_rows: int = 20_000
+    mcmc_calibration_draws: int = 16
     steps: int | None = None
     solver_tolerance: float = 1e-3
 
@@ -365,7 +387,7 @@ def train_surrogate(
     model.weights.load_state_dict(best_state)
 
     if bayes == "mcmc":
-        model = _run_mcmc(model, cfg, (c_tr, x_tr, w_tr), (c_va, x_va), gen, report, progress)
+        model = _run_mcmc(model, cfg, (c_tr, x_tr, w_tr), (c_va, x_va, w_va), gen, report, progress)
     model = model.cpu().eval()
     check = features[val_idx[:500]]
     levels = np.quantile(scores[tr_idx], [0.1, 0.3, 0.5, 0.7, 0.9])
@@ -410,99 +432,20 @@ def choose_steps(
     return STEP_CHOICES[-1], error
 
 
-def _sampled(name: str, groups: tuple[str, ...]) -> bool:
-    return "all" in groups or any(name.startswith(g) for g in groups)
-
-
-#: Rows x chains per chunk of the whole-set energy (bounds memory, keeps matmuls large).
-_ENERGY_CHUNK = 16_384
-
-
-class _Posterior:
-    """The exact posterior of a subspace of the weights, the others fixed at the optimum.
-
-    ``U(theta) = sum_i w_i (-log p(x_i | c_i, theta)) / T + |theta|^2 / (2 prior_std^2)``
-    over the whole training set (chunked), with ``w_i`` the row weights (summing to the
-    effective number of rows) and ``log p`` the exact likelihood of the RK4 flow.
-    """
-
-    def __init__(self, model: Surrogate, cfg: TrainConfig, train: tuple, names: list[str]):
-        self.model, self.cfg, self.names = model, cfg, names
-        self.c, self.x, self.w = train
-        self.point = {k: v.detach() for k, v in model.weights.params.items()}
-        self.prior_std = cfg.mcmc_prior_std or 1.0 / math.sqrt(model.field.hidden)
-
-    def _weights(self, theta: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
-        k = theta[self.names[0]].shape[0]
-        return {n: theta.get(n, v.expand(k, *v.shape)) for n, v in self.point.items()}
-
-    def _chunk_nll(self, theta: dict[str, torch.Tensor], rows: slice) -> torch.Tensor:
-        lp = flow_log_likelihood(
-            self.model.field, self._weights(theta), self.c[rows], self.x[rows], self.cfg.mcmc_steps
-        )
-        return -(lp.double() * self.w[rows].double()).sum(1) / self.cfg.mcmc_temperature
-
-    def _prior(self, theta: dict[str, torch.Tensor]) -> torch.Tensor:
-        sq = sum((theta[n].double() ** 2).flatten(1).sum(1) for n in self.names)
-        return sq / (2 * self.prior_std**2)
-
-    def _chunks(self, rows: int | None = None) -> list[slice]:
-        n = self.c.shape[0] if rows is None else rows
-        size = max(1, _ENERGY_CHUNK // self.cfg.mcmc_chains)
-        return [slice(i, min(i + size, n)) for i in range(0, n, size)]
-
-    @torch.no_grad()
-    def energy(self, theta: dict[str, torch.Tensor]) -> torch.Tensor:
-        """U [C] of weights with a chain axis (the whole training set)."""
-        return sum(self._chunk_nll(theta, r) for r in self._chunks()) + self._prior(theta)
-
-    def gradient(self, theta: dict[str, torch.Tensor]) -> torch.Tensor:
-        """dU/dtheta [D] of one weight set (chain axis of size 1), whole training set."""
-        th = {n: v.detach().requires_grad_(True) for n, v in theta.items()}
-        total = torch.autograd.grad(self._prior(th).sum(), list(th.values()))
-        flat = torch.cat([g.reshape(-1) for g in total]).double()
-        for rows in self._chunks():
-            grads = torch.autograd.grad(self._chunk_nll(th, rows).sum(), list(th.values()))
-            flat = flat + torch.cat([g.reshape(-1) for g in grads]).double()
-        return flat
-
-    def hessian(self, theta: dict[str, torch.Tensor], rows: int) -> torch.Tensor:
-        """d2U/dtheta2 [D, D] from the first ``rows`` rows (in random order) scaled to the set."""
-        th = {n: v.detach().requires_grad_(True) for n, v in theta.items()}
-        params = list(th.values())
-        scale = float(self.w.sum()) / float(self.w[:rows].sum())
-        nll = sum(self._chunk_nll(th, r).sum() for r in self._chunks(rows)) * scale
-        grads = torch.autograd.grad(nll + self._prior(th).sum(), params, create_graph=True)
-        g = torch.cat([x.reshape(-1) for x in grads])
-        second = [torch.autograd.grad(gi, params, retain_graph=True) for gi in g]
-        hess = torch.stack([torch.cat([h.reshape(-1) for h in r]) for r in second]).double()
-        return (hess + hess.T) / 2
-
-
-def _unflatten(vec: torch.Tensor, like: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
-    out, i = {}, 0
-    for n, v in like.items():
-        out[n] = vec[i : i + v.numel()].reshape(v.shape).to(v.dtype)
-        i += v.numel()
-    return out
-
-
 def _run_mcmc(
     model: Surrogate,
     cfg: TrainConfig,
     train: tuple[torch.Tensor, torch.Tensor, torch.Tensor],
-    val: tuple[torch.Tensor, torch.Tensor],
+    val: tuple[torch.Tensor, torch.Tensor, torch.Tensor],
     gen: torch.Generator,
     report: TrainReport,
     progress: Callable[[dict], None] | None,
 ) -> Surrogate:
     """Replace the point weights of ``model`` by exact posterior samples of a subspace.
 
-    The flow-matching optimum fixes every weight outside ``cfg.mcmc_weights``. On the
-    subspace: Newton steps on the exact whole-set energy find the posterior mode, the
-    Hessian there (from ``mcmc_hessian_rows`` rows, scaled to the set) gives the Laplace
-    proposal, and independence Metropolis-Hastings chains on the exact energy make the
-    samples exact (:func:`~surrotag.surrogates.mcmc.independence_mh`).
+    The stages (mode, Laplace precision, temperature, chains) are those of
+    :mod:`surrotag.surrogates.posterior`; the chains are
+    :func:`~surrotag.surrogates.mcmc.independence_mh` on the exact tempered energy.
     """
     if cfg.draws % cfg.mcmc_chains:
         raise SurrogateInputError(
@@ -510,59 +453,67 @@ def _run_mcmc(
             "stores the same number of samples"
         )
     point = {k: v.detach() for k, v in model.weights.params.items()}
-    names = [k for k in point if _sampled(k, cfg.mcmc_weights)]
+    names = [k for k in point if sampled(k, cfg.mcmc_weights)]
     if not names:
         raise SurrogateInputError(
             f"mcmc_weights={cfg.mcmc_weights} selects no weight of {', '.join(point)}"
         )
-    post = _Posterior(model, cfg, train, names)
-    rows = min(cfg.mcmc_hessian_rows, train[0].shape[0])
-    theta = {n: point[n].unsqueeze(0) for n in names}
-    flat = torch.cat([v.reshape(-1) for v in theta.values()]).double()
-    u = float(post.energy(theta)[0])
-    newton = []
-    hess = post.hessian(theta, rows)
-    floor = 1.0 / post.prior_std**2
-    smallest = float(torch.linalg.eigvalsh(hess).min())
-    if smallest < floor:  # not convex at the flow-matching optimum: damp the Newton steps
-        hess = hess + (floor - smallest) * torch.eye(len(flat), dtype=hess.dtype)
-    for it in range(cfg.mcmc_newton_steps):
-        grad = post.gradient(theta)
-        step = torch.linalg.solve(hess, grad)
-        for _ in range(20):  # backtracking: never accept a higher energy
-            trial = _unflatten((flat - step).to(flat.dtype), theta)
-            u_trial = float(post.energy(trial)[0])
-            if u_trial <= u:
-                break
-            step = step / 2
-        else:
-            break
-        flat, theta, u = flat - step, trial, u_trial
-        newton.append({"energy": u, "gradient_norm": float(grad.norm())})
+    post = OutputLayerPosterior(
+        model.field, point, names, train, steps=cfg.mcmc_steps,
+        prior_std=cfg.mcmc_prior_std or 1.0 / math.sqrt(model.field.hidden),
+        chains=cfg.mcmc_chains,
+    )  # fmt: skip
+
+    def tick(state: dict) -> None:
         if progress is not None:
-            progress({"phase": "mcmc", "stage": "mode", "step": it + 1, "energy": u})
-    precision = post.hessian(theta, rows)
-    eigen = torch.linalg.eigvalsh(precision)
+            progress({"phase": "mcmc", **state})
+
+    theta, hess, history = find_mode(
+        post, {n: point[n].unsqueeze(0) for n in names}, adam_steps=cfg.mcmc_adam_steps,
+        newton_steps=cfg.mcmc_newton_steps, hessian_rows=cfg.mcmc_hessian_rows, generator=gen,
+        progress=tick,
+    )  # fmt: skip
+    eigen = torch.linalg.eigvalsh(hess)
     if float(eigen.min()) <= 0:
         raise SurrogateInputError(
             "the posterior of the sampled weights is not convex at its mode (smallest Hessian "
             f"eigenvalue {float(eigen.min()):.3g}): train longer, or sample fewer weights"
         )
+    chol = torch.linalg.cholesky(hess)
+    flat_mode = torch.cat([v.reshape(-1) for v in theta.values()]).double()
+    c_va, x_va, w_va = val
+    rows = slice(0, min(cfg.mcmc_calibration_rows, c_va.shape[0]))
+    levels = torch.quantile(x_va, torch.tensor(CALIBRATION_LEVELS, device=x_va.device))
+    shape = (cfg.mcmc_calibration_draws, len(flat_mode))
+    xi = torch.randn(shape, generator=gen, dtype=torch.float64)
+    laplace = torch.linalg.solve_triangular(chol.T, xi.T, upper=True).T  # covariance H^-1
+
+    def draws_at(temperature: float) -> np.ndarray:
+        w = post.full(unflatten(flat_mode + math.sqrt(temperature) * laplace, theta))
+        return exceedance(model.field, w, c_va[rows], levels)
+
+    if cfg.mcmc_temperature is None:
+        fit = fit_temperature(
+            draws_at, (x_va[rows, None] > levels[None, :]).cpu().numpy(),
+            c_va[rows].cpu().numpy(), w_va[rows].double().cpu().numpy(),
+        )  # fmt: skip
+        temperature = fit.temperature
+        calibration = asdict(fit)
+    else:
+        temperature, calibration = float(cfg.mcmc_temperature), None
+    tick({"stage": "temperature", "temperature": temperature})
+    post.temperature = temperature
     settings = SamplerSettings(
         chains=cfg.mcmc_chains,
         burn_in=cfg.mcmc_burn_in,
         samples=cfg.draws // cfg.mcmc_chains,
         thin=cfg.mcmc_thin,
+        proposal_scale=cfg.mcmc_proposal_scale,
     )
-    mode = {n: v[0] for n, v in theta.items()}
-
-    def tick(state: dict) -> None:
-        if progress is not None:
-            progress({"phase": "mcmc", "stage": "chains", **state})
-
     result = independence_mh(
-        mode, precision, post.energy, settings=settings, generator=gen, progress=tick
-    )
+        {n: v[0] for n, v in theta.items()}, hess / temperature, post.energy,
+        settings=settings, generator=gen, progress=lambda s: tick({"stage": "chains", **s}),
+    )  # fmt: skip
     chains = {
         n: result.samples[n]
         if n in result.samples
@@ -570,26 +521,26 @@ def _run_mcmc(
         for n in point
     }
     weights_flat = torch.cat([result.samples[n].flatten(2) for n in names], dim=2)
-    probs = _function_draws(model, chains, val)
+    probs = _function_draws(model, chains, (c_va, x_va))
     report.mcmc_acceptance = float(np.mean(result.acceptance))
     report.mcmc = {
         **result.summary(),
         "sampled_weights": names,
         "n_sampled": int(weights_flat.shape[-1]),
-        "temperature": cfg.mcmc_temperature,
+        "temperature": temperature,
+        "temperature_calibration": calibration,
         "energy": "exact negative log-likelihood of the RK4 flow "
-        f"({cfg.mcmc_steps} steps) on all {train[0].shape[0]} training rows / temperature "
-        f"+ Gaussian prior (std {post.prior_std:.4g}); Laplace proposal from the Hessian of "
-        f"{rows} rows",
-        "mode_search": newton,
+        f"({cfg.mcmc_steps} steps) on all {train[0].shape[0]} training rows (weighted) + "
+        f"Gaussian prior (std {post.prior_std:.4g}), divided by the temperature; Laplace "
+        f"proposal from the Hessian of {cfg.mcmc_hessian_rows} weight-proportional rows",
+        "mode_search": history,
         "laplace_posterior_std_median": float(
-            torch.linalg.inv(precision).diagonal().sqrt().median()
+            (torch.linalg.inv(hess).diagonal() * temperature).sqrt().median()
         ),
         "weights": chain_diagnostics(weights_flat.cpu().numpy()).to_dict(),
         "tag_probability": chain_diagnostics(probs).to_dict(),
     }
-    if progress is not None:
-        progress({"phase": "mcmc", "done": True, "acceptance": report.mcmc_acceptance})
+    tick({"done": True, "acceptance": report.mcmc_acceptance})
     config = model.config()
     config["bayes"] = {"method": "mcmc", "n_samples": cfg.draws, "draws": cfg.draws}
     tensors = {k: v for k, v in model.tensors().items() if not k.startswith("weights.")}

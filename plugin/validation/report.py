@@ -125,6 +125,8 @@ class ValidationReport:
         relative_spread_per_jet_median: per working point, the median relative spread of
             the per-jet probabilities (jets inside the support).
         ood_fraction: fraction of jets flagged out of distribution.
+        exact_jets_per_second_per_draw: jets x draws / wall time of the exact probabilities
+            (every working point in one solve), on the validating machine as it was loaded.
         js: Jensen-Shannon figures (:func:`js_figures`).
         c2st: per class name, the two-sample test.
         ood: the out-of-distribution scan (:func:`surrotag.validation.ood.ood_scan`).
@@ -145,6 +147,7 @@ class ValidationReport:
     agreement: Mapping[str, Any]
     relative_spread_per_jet_median: Mapping[str, float | None]
     ood_fraction: float
+    exact_jets_per_second_per_draw: float
     js: Mapping[str, Any]
     c2st: Mapping[str, C2STResult]
     ood: Mapping[str, Any]
@@ -194,6 +197,7 @@ class ValidationReport:
             "agreement": dict(self.agreement),
             "relative_spread_per_jet_median": dict(self.relative_spread_per_jet_median),
             "ood_fraction": self.ood_fraction,
+            "exact_jets_per_second_per_draw": self.exact_jets_per_second_per_draw,
             "js": dict(self.js),
             "c2st": {name: r.to_dict() for name, r in self.c2st.items()},
             "ood": dict(self.ood),
@@ -606,6 +610,7 @@ def _validate(
             for w, wp in enumerate(ev.working_points)
         },
         ood_fraction=float(ev.ood.mean()),
+        exact_jets_per_second_per_draw=rows.logit.size * draws / ev.exact_seconds,
         js=js,
         c2st=c2st,
         ood=ood,
@@ -654,6 +659,7 @@ def card_figures(report: ValidationReport) -> dict[str, float]:
         "ood_far_score_spread": ood["far_score_spread"],
         "ood_inside_score_spread": ood["inside_score_spread"],
         "ood_fraction": report.ood_fraction,
+        "exact_jets_per_second_per_draw": report.exact_jets_per_second_per_draw,
     }
     return {
         key: float(value)

@@ -291,7 +291,8 @@ def test_record_writes_validation_json_next_to_the_card(tmp_path, monkeypatch):
         surrogate={"name": "x"}, table={"split": "test"}, settings={},
         classes=STANDARD_CLASSES, tested_classes=_CLASSES, efficiency=views,
         summaries=summaries, agreement={}, relative_spread_per_jet_median={},
-        ood_fraction=0.0, js=js, c2st={}, ood=ood, goals=(), folder=folder,
+        ood_fraction=0.0, exact_jets_per_second_per_draw=1e5, js=js, c2st={}, ood=ood,
+        goals=(), folder=folder,
     )  # fmt: skip
     written, card = record(report)
     assert card == folder / "card.json"

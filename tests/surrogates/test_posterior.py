@@ -1,0 +1,100 @@
+"""The output-layer posterior's stages on cases with a known answer.
+
+* the Hessian from weight-proportional rows estimates the exact weighted Hessian of the
+  whole set (heavy rows not left to chance);
+* the mode search ends where the whole-set gradient vanishes (Newton decrement < 0.01);
+* the temperature fit returns T = 1 for a surrogate whose cells are already calibrated, and
+  for a biased one the T at which the held-out pull RMS is measured to be 1; a larger bias
+  needs a larger T.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+import torch
+from closed_form import closed_form
+
+from surrotag.surrogates.posterior import OutputLayerPosterior, find_mode, fit_temperature
+from surrotag.surrogates.train import TrainConfig, train_surrogate
+
+
+@pytest.fixture(scope="module")
+def posterior() -> OutputLayerPosterior:
+    """The output-layer posterior of a small point surrogate, with very unequal row weights."""
+    c, x = closed_form(1500, seed=11)
+    cfg = TrainConfig(hidden=16, depth=2, cond_hidden=16, cond_depth=1, epochs=4, batch_size=128)
+    model, _ = train_surrogate(c, x, feature_names=["c1", "c2"], bayes="none", config=cfg)
+    ct = model.standardise(torch.as_tensor(c, dtype=torch.float32))
+    xt = (torch.as_tensor(x, dtype=torch.float32) - model.score_loc) / model.score_scale
+    w = torch.as_tensor(
+        np.random.default_rng(3).lognormal(0.0, 1.5, c.shape[0]), dtype=torch.float32
+    )
+    point = {k: v.detach() for k, v in model.weights.params.items()}
+    names = [k for k in point if k.startswith("out")]
+    return OutputLayerPosterior(model.field, point, names, (ct, xt, w), steps=4, prior_std=0.25)
+
+
+def _exact_hessian(post: OutputLayerPosterior, theta: dict[str, torch.Tensor]) -> torch.Tensor:
+    flat = torch.cat([v.reshape(-1) for v in theta.values()]).detach()
+
+    def energy(vec: torch.Tensor) -> torch.Tensor:
+        th, i = {}, 0
+        for n, v in theta.items():
+            th[n] = vec[i : i + v.numel()].reshape(v.shape)
+            i += v.numel()
+        return post._nll(th, slice(None)).sum() + post.prior(th).sum()
+
+    return torch.autograd.functional.hessian(energy, flat).double()
+
+
+def test_hessian_from_weight_proportional_rows_matches_the_weighted_whole_set(posterior) -> None:
+    theta = {n: posterior.point[n].unsqueeze(0) for n in posterior.names}
+    exact = _exact_hessian(posterior, theta)
+    estimate = posterior.hessian(theta, 8000, torch.Generator().manual_seed(0))
+    error = torch.linalg.matrix_norm(estimate - exact) / torch.linalg.matrix_norm(exact)
+    assert float(error) < 0.1, float(error)
+
+
+def test_mode_search_ends_where_the_whole_set_gradient_vanishes(posterior) -> None:
+    theta = {n: posterior.point[n].unsqueeze(0) for n in posterior.names}
+    mode, hess, history = find_mode(
+        posterior, theta, adam_steps=100, newton_steps=8, hessian_rows=4000,
+        generator=torch.Generator().manual_seed(1),
+    )  # fmt: skip
+    grad = posterior.gradient(mode)
+    decrement = float(grad @ torch.linalg.solve(_exact_hessian(posterior, mode), grad))
+    assert decrement < 0.05, (decrement, history)
+    assert float(torch.linalg.eigvalsh(hess).min()) > 0
+    energies = [h["energy"] for h in history]
+    assert energies == sorted(energies, reverse=True)  # never uphill
+
+
+def _cells_case(bias: float, spread: float, seed: int):
+    """Rows with a true tag probability; K draws = truth + bias + sqrt(T) * spread * eps_k."""
+    rng = np.random.default_rng(seed)
+    n, k = 40_000, 32
+    c = np.column_stack([rng.uniform(0, 1, n), rng.integers(0, 2, n).astype(float)])
+    p_true = np.column_stack([0.2 + 0.5 * c[:, 0], 0.1 + 0.3 * c[:, 0] + 0.2 * c[:, 1]])
+    passed = rng.uniform(size=p_true.shape) < p_true
+    eps = np.random.default_rng(seed + 1).normal(size=(k, 1, 1))
+
+    def draws_at(t: float) -> np.ndarray:
+        return np.clip(p_true[None] + bias * c[None, :, :1] + math.sqrt(t) * spread * eps, 0, 1)
+
+    return draws_at, passed, c, np.ones(n)
+
+
+def test_temperature_is_one_for_a_calibrated_surrogate() -> None:
+    fit = fit_temperature(*_cells_case(bias=0.0, spread=1e-3, seed=5))
+    assert fit.temperature == 1.0 and fit.pull_rms_at_1 < 1.3, fit
+
+
+def test_temperature_makes_the_held_out_pull_rms_one_and_grows_with_the_bias() -> None:
+    small = fit_temperature(*_cells_case(bias=0.03, spread=2e-3, seed=6))
+    large = fit_temperature(*_cells_case(bias=0.09, spread=2e-3, seed=6))
+    for fit in (small, large):
+        assert fit.pull_rms_at_1 > 2.0 and abs(fit.pull_rms - 1.0) < 0.1, fit
+    assert large.temperature > 4 * small.temperature, (small, large)
