@@ -199,14 +199,36 @@ def _origin(entry: EntryPoint) -> str:
     return f"entry point {entry.name}{owner}"
 
 
+def _describe(error: BaseException) -> str:
+    """The first line of an exception's message, even when its ``__str__`` raises."""
+    try:
+        return _one_line(str(error))
+    except Exception:
+        return "(its message cannot be printed)"
+
+
+def _duplicate(entries: list[EntryPoint]) -> AnalysisError:
+    """The error for one analysis name registered by several entry points (one line)."""
+    name = entries[0].name
+    where = "; ".join(f"{_origin(entry)} -> {entry.value}" for entry in entries)
+    return AnalysisError(
+        f"analysis name {name!r} is registered {len(entries)} times in entry-point group "
+        f"{ENTRY_POINT_GROUP!r} ({where}); uninstall or rename all but one"
+    )
+
+
 def _from_entry_point(entry: EntryPoint) -> Analysis:
     """Load an entry point into an Analysis (CardError / AnalysisError when broken)."""
     where = f"entry point {entry.name!r} ({entry.value}) of group {ENTRY_POINT_GROUP!r}"
     try:
         target = entry.load()
+    except SystemExit as error:  # sys.exit() at import must not end surrotag either
+        raise AnalysisError(
+            f"{where} failed to load: it called sys.exit({_one_line(repr(error.code))})"
+        ) from None
     except Exception as error:  # a broken third-party package must not break the listing
         raise AnalysisError(
-            f"{where} failed to load: {type(error).__name__}: {_one_line(str(error))}"
+            f"{where} failed to load: {type(error).__name__}: {_describe(error)}"
         ) from None
     if not isinstance(target, ModuleType) or not hasattr(target, "__path__"):
         raise AnalysisError(
@@ -226,12 +248,20 @@ def _from_entry_point(entry: EntryPoint) -> Analysis:
 def list_analyses() -> list[AnalysisInfo]:
     """Every analysis registered in the entry-point group ``surrotag.analyses``, by name.
 
-    An entry point that fails to import, is not a package, or whose card is invalid is
-    still listed, with ``problem`` set, so one broken package does not hide the others.
+    An entry point that fails to import (an exception or ``sys.exit`` at import), is not a
+    package, or whose card is invalid is still listed, with ``problem`` set (one line), so
+    one broken package does not hide the others; a name that several entry points
+    register is listed once per entry point, each with the conflict as its problem.
     """
+    entries = _entry_points()
+    by_name: dict[str, list[EntryPoint]] = {}
+    for entry in entries:
+        by_name.setdefault(entry.name, []).append(entry)
     infos = []
-    for entry in _entry_points():
+    for entry in entries:
         try:
+            if len(by_name[entry.name]) > 1:
+                raise _duplicate(by_name[entry.name])
             infos.append(AnalysisInfo(entry.name, _origin(entry), _from_entry_point(entry)))
         except (AnalysisError, CardError) as error:
             infos.append(AnalysisInfo(entry.name, _origin(entry), None, str(error)))
@@ -247,7 +277,7 @@ def get_analysis(name_or_path: str | os.PathLike[str]) -> Analysis:
 
     Raises:
         AnalysisError: no installed analysis of that name (the message lists the installed
-            ones) or its entry point is broken.
+            ones), several entry points register the name, or its entry point is broken.
         CardError: its card is invalid.
     """
     path = Path(name_or_path)
@@ -258,10 +288,12 @@ def get_analysis(name_or_path: str | os.PathLike[str]) -> Analysis:
     name = str(name_or_path)
     found = [entry for entry in _entry_points() if entry.name == name]
     if not found:
-        installed = ", ".join(entry.name for entry in _entry_points()) or "none"
+        installed = ", ".join(dict.fromkeys(entry.name for entry in _entry_points())) or "none"
         raise AnalysisError(
             f"unknown analysis {name!r}; installed: {installed} (entry-point group "
             f"{ENTRY_POINT_GROUP!r}); see 'surrotag analyses' or pass a folder holding "
             f"{CARD_FILENAME}"
         )
+    if len(found) > 1:
+        raise _duplicate(found)
     return _from_entry_point(found[0])

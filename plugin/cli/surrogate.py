@@ -263,7 +263,7 @@ def train(
     if score_space == "logit" and scores.size and (scores.min() < 0 or scores.max() > 1):
         raise FeatureError(
             f"{table}: column {score_column!r} spans [{scores.min():.4g}, {scores.max():.4g}], "
-            "not a probability; use --score-space probability to model it as it is"
+            "not a probability; use --score-space identity to model it as it is"
         )
     if not 0 <= clip < 0.5:
         raise click.BadParameter(f"{clip}: must lie in [0, 0.5)", param_hint="--clip")

@@ -9,12 +9,25 @@ reconstructed objects) and ``unweighted_events.lhe.gz`` (parton level), plus the
 process folder ``PROC`` or its ``Events`` folder may be given when it holds exactly one run.
 
 :func:`input_cross_section` reads the cross-section that the inputs carry, in order of
-preference per file: the LHE ``<init>`` block (sum of ``XSECUP``, pb; arXiv:hep-ph/0609017),
-the HepMC cross-section of the last event that records one (pb),
-the provenance of surrotag's own Parquet samples (``sigma_pb``, recorded by
-``surrotag reference generate``), and the MadGraph banner of the run folder
-(``#  Integrated weight (pb)  :  0.123``). :func:`input_sqrt_s` reads the collision energy
-(LHE ``EBMUP1 + EBMUP2``, Parquet ``settings.ecm``, banner ``ebeam1 + ebeam2``), in GeV.
+preference per file: the matched cross-section of a merged MadGraph run's banner for its
+LHE events (below), the LHE ``<init>`` block (sum of ``XSECUP``, pb;
+arXiv:hep-ph/0609017) checked against the event weights
+(:func:`surrotag.io.lhe.lhe_cross_section_info`), the HepMC cross-section of the last event
+that records one (pb), the provenance of surrotag's own Parquet samples (``sigma_pb``,
+recorded by ``surrotag reference generate``), and the MadGraph banner of the run folder.
+
+The banner records the matrix-element cross-section (``#  Integrated weight (pb)  :
+0.123``) and, once the shower ran on an MLM/CKKW-merged run (``ickkw`` != 0), the
+cross-section after the matching veto (``#  Matched Integrated weight (pb)  :  0.045``).
+The matched one is the sample's cross-section whenever there is one: for Delphes files
+(showered, matched) and for the run's LHE events too (the unmatched XSECUP would count the
+jet multiplicities twice), the latter with a warning that parton-level events have not
+passed the veto. A merged run whose banner has no matched cross-section gives the unmatched
+one with a warning; an LHE ``<init>`` that disagrees with the banner gives the LHE's own
+number with a warning. Every such warning is one line in :attr:`CrossSection.warnings`
+and the ``source`` says which number was used. :func:`input_sqrt_s` reads the collision
+energy (LHE ``EBMUP1 + EBMUP2``, Parquet ``settings.ecm``, banner ``ebeam1 + ebeam2``), in
+GeV.
 """
 
 from __future__ import annotations
@@ -24,9 +37,9 @@ import math
 import os
 import re
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import Final
+from typing import Final, NamedTuple
 
 from surrotag.errors import EmptyInputError, InputFileError, InputValueError
 
@@ -45,7 +58,12 @@ _LHE_NAMES: Final = ("unweighted_events.lhe.gz", "unweighted_events.lhe")
 _HEPMC_GLOB: Final = "*_pythia8_events.hepmc*"
 _BANNER_GLOB: Final = "*_banner.txt"
 _GLOB_CHARS: Final = re.compile(r"[*?\[]")
-_XSEC_LINE: Final = re.compile(r"Integrated weight \(pb\)\s*:\s*([-+0-9.eEdD]+)")
+_NUMBER: Final = r"([-+]?(?:\d+\.?\d*|\.\d+)(?:[eEdD][-+]?\d+)?)"
+_XSEC_LINE: Final = re.compile(r"^[\s#]*Integrated weight \(pb\)\s*:\s*" + _NUMBER, re.MULTILINE)
+_MATCHED_LINE: Final = re.compile(
+    r"^[\s#]*Matched Integrated weight \(pb\)\s*:\s*" + _NUMBER, re.MULTILINE
+)
+_ICKKW_LINE: Final = re.compile(r"^\s*(\S+)\s*=\s*ickkw\b", re.MULTILINE)
 _EBEAM_LINE: Final = re.compile(r"^\s*([-+0-9.eEdD]+)\s*=\s*ebeam([12])\b", re.MULTILINE)
 
 
@@ -70,15 +88,20 @@ class CrossSection:
     Attributes:
         value_pb: sigma in pb (>= 0).
         error_pb: its uncertainty in pb (0 when unknown).
-        source: ``option`` (given by the user), ``lhe-init``, ``hepmc``,
-            ``parquet-provenance`` or ``madgraph-banner``.
+        source: ``option`` (given by the user), ``lhe-init`` (XSECUP), ``lhe-weights``
+            (the mean event weight), ``hepmc``, ``parquet-provenance``, ``madgraph-banner``
+            (unmatched) or ``madgraph-banner-matched`` (after the matching veto of a merged
+            run); ``+``-joined when files differ.
         detail: the file it was read from (or the option), for the report.
+        warnings: one line per doubt about the number (sources that disagree, a merged run
+            without matched cross-section), each saying which number was used.
     """
 
     value_pb: float
     error_pb: float
     source: str
     detail: str
+    warnings: tuple[str, ...] = ()
 
 
 def _run_folder_files(folder: Path) -> list[Path]:
@@ -171,26 +194,100 @@ def _number(text: str) -> float:
     return float(text.replace("d", "e").replace("D", "e"))
 
 
-def _banner_cross_section(banner: Path) -> tuple[float, float] | None:
-    match = _XSEC_LINE.search(banner.read_text("utf-8", errors="replace"))
-    return None if match is None else (_number(match.group(1)), 0.0)
+class _Banner(NamedTuple):
+    """The cross-sections (pb) a MadGraph run banner records."""
+
+    path: Path
+    integrated: float | None  # the matrix-element one
+    matched: float | None  # after the matching veto (the last one written)
+    ickkw: str | None  # the run card's merging scheme, when not 0
+
+
+def _banner(folder: Path | None) -> _Banner | None:
+    banner = madgraph_banner(folder)
+    if banner is None:
+        return None
+    text = banner.read_text("utf-8", errors="replace")
+    integrated = _XSEC_LINE.search(text)
+    matched = _MATCHED_LINE.findall(text)
+    ickkw = _ICKKW_LINE.search(text)
+    merged = None
+    if ickkw is not None and ickkw.group(1).strip("'\"") not in ("0", "0.0", "F", "False"):
+        merged = ickkw.group(1)
+    return _Banner(
+        banner,
+        None if integrated is None else _number(integrated.group(1)),
+        _number(matched[-1]) if matched else None,
+        merged,
+    )
+
+
+def _differ(a: float, b: float) -> bool:
+    from surrotag.io.lhe import XSEC_RTOL
+
+    return abs(a - b) > XSEC_RTOL * max(abs(a), abs(b))
+
+
+def _own_cross_section(path: Path, fmt: str) -> CrossSection | None:
+    """What the event file itself says (LHE: XSECUP checked against the weights)."""
+    if fmt == "lhe":
+        from surrotag.io.lhe import lhe_cross_section_info
+
+        info = lhe_cross_section_info(path)
+        if info is None:
+            return None
+        notes = () if info.warning is None else (info.warning,)
+        return CrossSection(info.value_pb, info.error_pb, info.source, str(path), notes)
+    from surrotag.io.readers import cross_section
+
+    found = cross_section(path)
+    source = "hepmc" if fmt == "hepmc" else "parquet-provenance"
+    return None if found is None else CrossSection(found[0], found[1], source, str(path))
 
 
 def _file_cross_section(path: Path, run: Path | None) -> CrossSection | None:
-    from surrotag.io.readers import cross_section
     from surrotag.io.sniff import sniff_format
 
-    found = cross_section(path)
-    if found is not None:
-        fmt = sniff_format(path)
-        source = {"lhe": "lhe-init", "hepmc": "hepmc"}.get(fmt, "parquet-provenance")
-        return CrossSection(found[0], found[1], source, str(path))
-    banner = madgraph_banner(run)
-    if banner is not None:
-        value = _banner_cross_section(banner)
-        if value is not None:
-            return CrossSection(value[0], value[1], "madgraph-banner", str(banner))
-    return None
+    fmt = sniff_format(path)
+    banner = _banner(run)
+    if banner is not None and banner.matched is not None and fmt in ("lhe", "delphes", "exroot"):
+        notes: tuple[str, ...] = ()
+        if fmt != "delphes":
+            unmatched = "?" if banner.integrated is None else f"{banner.integrated:.6g}"
+            notes = (
+                f"{path}: parton-level events of a merged run (ickkw = {banner.ickkw or '?'}) "
+                f"normalised to the banner's matched cross-section {banner.matched:.6g} pb "
+                f"(unmatched {unmatched} pb); they have not passed the matching veto",
+            )
+        return CrossSection(banner.matched, 0.0, "madgraph-banner-matched", str(banner.path), notes)
+    own = _own_cross_section(path, fmt)
+    if own is not None:
+        if (
+            fmt == "lhe"
+            and banner is not None
+            and banner.integrated is not None
+            and _differ(own.value_pb, banner.integrated)
+        ):
+            line = (
+                f"{path}: the LHE file gives {own.value_pb:.6g} pb ({own.source}), its run "
+                f"banner {banner.path.name} {banner.integrated:.6g} pb; used the LHE file's "
+                "(give --xsec-pb if the banner is right)"
+            )
+            own = replace(own, warnings=(*own.warnings, line))
+        return own
+    if banner is not None and banner.matched is not None:
+        return CrossSection(banner.matched, 0.0, "madgraph-banner-matched", str(banner.path))
+    if banner is None or banner.integrated is None:
+        return None
+    notes = ()
+    if banner.ickkw is not None:
+        notes = (
+            f"{banner.path}: merged run (ickkw = {banner.ickkw}) without a matched "
+            "cross-section ('Matched Integrated weight (pb)', written when the shower ran); "
+            f"used the unmatched {banner.integrated:.6g} pb, which overestimates the showered "
+            "sample's: give --xsec-pb",
+        )
+    return CrossSection(banner.integrated, 0.0, "madgraph-banner", str(banner.path), notes)
 
 
 def input_cross_section(
@@ -201,7 +298,7 @@ def input_cross_section(
     Several files of one sample (e.g. generation jobs) each carry an estimate; they are
     combined as the mean weighted by each file's number of events ``n_events`` (equal
     weights when None), the errors likewise, as ``surrotag reference generate`` combines its
-    jobs.
+    jobs; their warnings are gathered (each once).
 
     Raises:
         InputValueError: a negative or non-finite cross-section in a file.
@@ -219,12 +316,15 @@ def input_cross_section(
             )
     if len(found) == 1:
         return found[0]
+    notes = tuple(dict.fromkeys(line for item in found for line in item.warnings))
     weights = [1.0] * len(found) if n_events is None else [float(n) for n in n_events]
     total = math.fsum(weights) or 1.0
     value = math.fsum(w * f.value_pb for w, f in zip(weights, found, strict=True)) / total
     error = math.sqrt(math.fsum((w * f.error_pb) ** 2 for w, f in zip(weights, found, strict=True)))
     sources = sorted({f.source for f in found})
-    return CrossSection(value, error / total, "+".join(sources), f"{len(found)} files, n-weighted")
+    return CrossSection(
+        value, error / total, "+".join(sources), f"{len(found)} files, n-weighted", notes
+    )
 
 
 def _file_sqrt_s(path: Path, run: Path | None) -> float | None:

@@ -13,6 +13,7 @@ import logging
 import os
 from collections.abc import Iterator, Sequence
 from pathlib import Path
+from typing import NoReturn
 
 import awkward as ak
 
@@ -20,6 +21,7 @@ from surrotag.errors import (
     CorruptFileError,
     EmptyInputError,
     FormatError,
+    MissingBranchError,
 )
 from surrotag.io.canonical import COLLECTIONS, check_finite, with_vector_behaviour
 from surrotag.io.levels import InputLevel, input_level
@@ -68,9 +70,37 @@ def _iter_file(
             f"{level.name!r} ({level.description}); use level={file_level!r}"
         )
     if level.name == "particle":
-        yield from _iter_particle_level(path, fmt, wanted, strict, entry_stop, step_size)
+        chunks = _iter_particle_level(path, fmt, wanted, strict, entry_stop, step_size)
     else:
-        yield from _iter_format(path, fmt, wanted, strict, entry_stop, step_size)
+        chunks = _iter_format(path, fmt, wanted, strict, entry_stop, step_size)
+    for chunk in chunks:
+        if level.objects in wanted and level.objects not in chunk:
+            chunks.close()  # the file, before it is opened again for the error
+            _missing_objects(path, fmt, level, step_size)
+        yield chunk
+
+
+def _missing_objects(path: Path, fmt: str, level: InputLevel, step_size: int) -> NoReturn:
+    """Raise the error for a file without the objects that define its level.
+
+    Reading "everything the level has" skips the collections a file lacks, except the
+    level's objects (fat jets, or the truth record at parton level): without them there is
+    nothing to read at that level. The file is asked for them alone, strictly, so the
+    error is the reader's own one line, as when a command names the collection.
+    """
+    wanted = (level.objects,)
+    if level.name == "particle":
+        probe = _iter_particle_level(path, fmt, wanted, True, 1, step_size)
+    else:
+        probe = _iter_format(path, fmt, wanted, True, 1, step_size)
+    try:
+        next(probe, None)  # raises the reader's MissingBranchError
+    finally:
+        probe.close()
+    raise MissingBranchError(
+        f"{path}: no {level.objects} in this {fmt} file, and a {level.name}-level input "
+        f"needs them ({level.description}); read it at another level"
+    )
 
 
 def _iter_format(
@@ -221,7 +251,8 @@ def iter_events(
             its truth record only; a HepMC file is read at ``particle`` level by default.
         collections: subset of :data:`~surrotag.io.canonical.COLLECTIONS` to read; only the
             branches they need are read. None reads everything the level has (collections a
-            file lacks are skipped); an explicit collection a file lacks is an error.
+            file lacks are skipped, except the level's objects: fat jets, or the truth
+            record at parton level); an explicit collection a file lacks is an error.
         entry_stop: read at most this many events in total over all files.
         step_size: events per chunk (at most; a chunk never spans two files).
 

@@ -661,7 +661,7 @@ def resolve(
         raise FormatError(f"events in memory have no {input_level(level).objects!r}")
     xsec = _cross_section(xsec_pb, files)  # fails early when there is none
     tag = _load_tagger(ana, level, tagger, surrogate, draws, stochastic, seed, device, threads)
-    warning_lines: list[str] = []
+    warning_lines: list[str] = list(xsec.warnings)  # the cross-section's doubts, one line each
     if tag.kind == "surrogate":
         warning_lines += _posterior_warnings(tag.card)
     sqrt_s = None

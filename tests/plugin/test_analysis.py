@@ -230,3 +230,78 @@ def test_third_party_analyses_and_broken_entry_points(document, tmp_path, monkey
         get_analysis("raises")
     with pytest.raises(CardError, match=r"\$\.luminosity_ifb"):
         get_analysis("neg-lumi")
+
+
+def _good_package(root, package: str, card: dict) -> None:
+    folder = root / package
+    folder.mkdir()
+    (folder / "__init__.py").write_text('"""A third-party analysis."""\n')
+    (folder / "card.json").write_text(json.dumps(card))
+
+
+def test_plugin_that_exits_or_raises_at_import_is_named_and_skipped(
+    document, tmp_path, monkeypatch, capsys
+):
+    """sys.exit() in a plugin's import once ended the listing (SystemExit is no Exception)."""
+    from surrotag.cli import main
+
+    mine = copy.deepcopy(document)
+    mine["name"] = "my-search"
+    mine["card_sha256"] = card_digest(mine)
+    _good_package(tmp_path, "exits_good", mine)
+    (tmp_path / "exits_at_import.py").write_text('import sys\nsys.exit("bye\\nfrom a plugin")\n')
+    (tmp_path / "raises_at_import.py").write_text('raise ImportError("no such\\nlibrary")\n')
+    _install_fake_distribution(
+        tmp_path,
+        "exiting",
+        {"exits": "exits_at_import", "raises": "raises_at_import", "my-search": "exits_good"},
+    )
+    monkeypatch.syspath_prepend(str(tmp_path))
+    importlib.invalidate_caches()
+
+    infos = {info.name: info for info in list_analyses()}
+    assert infos["my-search"].problem is None and infos[SHIPPED].problem is None
+    assert "'exits'" in infos["exits"].problem and "called sys.exit(" in infos["exits"].problem
+    assert (
+        "'raises'" in infos["raises"].problem and "ImportError: no such" in infos["raises"].problem
+    )
+    assert all("\n" not in infos[name].problem for name in ("exits", "raises"))
+    with pytest.raises(AnalysisError, match=r"entry point 'exits' .* called sys\.exit"):
+        get_analysis("exits")
+
+    assert main(["analyses"]) == 0  # the listing goes on past them, one line each
+    lines = capsys.readouterr().out.splitlines()
+    assert sum(line.startswith("exits  BROKEN") for line in lines) == 1
+    assert sum(line.startswith("raises  BROKEN") for line in lines) == 1
+    assert any(line.startswith("my-search ") for line in lines)
+    assert main(["run", "exits", "-o", str(tmp_path / "r.json")]) == 1
+    err = capsys.readouterr().err.strip()
+    assert err.count("\n") == 0 and "'exits'" in err and "sys.exit" in err
+
+
+def test_two_plugins_with_one_name_are_an_error(document, tmp_path, monkeypatch, capsys):
+    """Two distributions registering one analysis name: never a silent pick of either."""
+    from surrotag.cli import main
+
+    mine = copy.deepcopy(document)
+    mine["name"] = "twin-search"
+    mine["card_sha256"] = card_digest(mine)
+    for package, distribution in (("twin_a", "twin_one"), ("twin_b", "twin_two")):
+        _good_package(tmp_path, package, mine)
+        _install_fake_distribution(tmp_path, distribution, {"twin-search": package})
+    monkeypatch.syspath_prepend(str(tmp_path))
+    importlib.invalidate_caches()
+
+    with pytest.raises(AnalysisError) as caught:
+        get_analysis("twin-search")
+    message = str(caught.value)
+    assert "\n" not in message and "'twin-search' is registered 2 times" in message
+    assert "(twin_one) -> twin_a" in message and "(twin_two) -> twin_b" in message
+    twins = [info for info in list_analyses() if info.name == "twin-search"]
+    assert len(twins) == 2 and all(info.analysis is None for info in twins)
+    assert all("registered 2 times" in info.problem for info in twins)
+    assert get_analysis(SHIPPED).name == SHIPPED  # the others are unaffected
+
+    assert main(["run", "twin-search", "-o", str(tmp_path / "r.json")]) == 1
+    err = capsys.readouterr().err.strip()
+    assert err.count("\n") == 0 and "registered 2 times" in err

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import awkward as ak
 import numpy as np
+import pytest
+import uproot
 
 from surrotag.cli import main
 from surrotag.io import read_parquet, read_parquet_metadata, sha256_file
@@ -84,3 +87,47 @@ def test_list_prints_the_registry(capsys):
     assert main(["features", "--list", "--level", "parton"]) == 0
     out = capsys.readouterr().out
     assert "top_dr_max" in out and "jet_tau32" not in out
+
+
+#: Detector branches of the real Delphes file kept in a copy without FatJet and EFlow*.
+_KEPT = {"Jet": ("PT", "Eta", "Phi", "Mass"), "Event": ("Weight",)}
+
+
+@pytest.fixture(scope="module")
+def no_fatjet_file(delphes_file, tmp_path_factory):
+    """The real Delphes file's Jet and Event branches in a tree with neither FatJet nor EFlow."""
+    source = uproot.open(delphes_file)["Delphes"]
+    arrays = {
+        branch: ak.zip({leaf: source[f"{branch}.{leaf}"].array() for leaf in leaves}, depth_limit=2)
+        for branch, leaves in _KEPT.items()
+    }
+    path = tmp_path_factory.mktemp("nofat") / "nofat_delphes.root"
+    with uproot.recreate(path) as file:
+        tree = file.mktree(
+            "Delphes",
+            {branch: array.type.content for branch, array in arrays.items()},
+            counter_name=lambda counted: f"{counted}_size",
+            field_name=lambda outer, inner: f"{outer}.{inner}",
+        )
+        tree.extend(arrays)
+    return path
+
+
+def test_no_fatjet_nor_eflow_is_the_same_line_as_tag_and_run(no_fatjet_file, tmp_path, capsys):
+    """``features`` (which reads every collection it finds) once died with a traceback here."""
+    commands = {
+        "features": ["features", str(no_fatjet_file), "-o", str(tmp_path / "f.parquet")],
+        "tag": ["tag", str(no_fatjet_file), "--surrogate", "top-tagger-delphes"],
+        "run": ["run", "zprime-ttbar-allhad", str(no_fatjet_file), "--xsec-pb", "1"],
+    }
+    commands["tag"] += ["-o", str(tmp_path / "t.parquet")]
+    commands["run"] += ["-o", str(tmp_path / "r.json")]
+    errors = {}
+    for name, args in commands.items():
+        assert main(args) == 1, name
+        errors[name] = capsys.readouterr().err.strip()
+    assert errors["features"] == errors["tag"] == errors["run"], errors
+    err = errors["features"]
+    assert err.count("\n") == 0 and err.startswith("surrotag: error: ")
+    assert "has no branch 'FatJet' needed for fatjets, nor EFlowTrack" in err
+    assert not list(tmp_path.iterdir())

@@ -119,7 +119,19 @@ def test_train_reports_dropped_rows_and_bad_columns(table, tmp_path, capsys):
     captured = capsys.readouterr()
     assert code == 1
     assert "dropped 5 of 305 rows" in captured.out
-    assert "not a probability; use --score-space probability" in captured.err
+    assert "not a probability; use --score-space identity" in captured.err
+
+
+def test_the_suggested_score_space_is_one_the_option_accepts(table, tmp_path, capsys):
+    """The error's advice, followed to the letter, trains (it once named a rejected choice)."""
+    args = ["surrogate", "train", str(table), "--features", "jet_pt", "--score", "groomed_mass"]
+    args += ["--bayes", "none", "--epochs", "1", "--hidden", "8"]
+    assert main([*args, "-o", str(tmp_path / "refused")]) == 1
+    err = capsys.readouterr().err
+    advice = err.split("use --score-space ", 1)[1].split()[0]
+    assert main([*args, "--score-space", advice, "-o", str(tmp_path / "taken")]) == 0
+    card = json.loads((tmp_path / "taken" / "card.json").read_text())
+    assert card["score"]["space"] == advice == "identity"
 
 
 def test_show_prints_the_card(trained_dir, capsys):
