@@ -197,6 +197,7 @@ class TrainReport:
             "acceptance": m["acceptance"],
             "weights": m["weights"],
             "tag_probability": m["tag_probability"],
+            "temperature_calibration": m["temperature_calibration"],
         }
 
 
