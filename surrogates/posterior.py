@@ -21,10 +21,13 @@ effective number of rows. Stages (:func:`sample_output_layer`):
    measured pull RMS 3.4-5.0 at T = 1). ``T`` is the smallest value >= 1 at which the cells
    of the held-out validation rows (truth categories x quantile bins of each continuous
    feature, at five score thresholds) have pull RMS 1, with the validation's pull
-   ``(eps_S - eps_T) / sqrt(sigma_T^2 + sigma_Bayes^2)``. Tempering the whole posterior
-   keeps its mode and scales its covariance by ``T`` (a warm posterior; on tempered
-   posteriors see Wenzel et al., arXiv:2002.02405). The held-out rows take no part in the
-   likelihood, and the validation of a shipped surrogate uses another split;
+   ``(eps_S - eps_T) / sqrt(sigma_T^2 + sigma_Bayes^2)``, every row counted once (the
+   surrogate models p(score | features), which event weights of the features' sampling do
+   not change; unit weights give the test its full power, as the validation has).
+   Tempering the whole posterior keeps its mode and scales its covariance by ``T`` (a warm
+   posterior; on tempered posteriors see Wenzel et al., arXiv:2002.02405). The held-out
+   rows take no part in the likelihood, and the validation of a shipped surrogate uses
+   another split;
 4. **samples**: independence Metropolis-Hastings chains on the exact tempered energy with the
    proposal ``N(mode, T H^-1)`` (:func:`surrotag.surrogates.mcmc.independence_mh`).
 

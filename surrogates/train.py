@@ -388,7 +388,7 @@ def train_surrogate(
     model.weights.load_state_dict(best_state)
 
     if bayes == "mcmc":
-        model = _run_mcmc(model, cfg, (c_tr, x_tr, w_tr), (c_va, x_va, w_va), gen, report, progress)
+        model = _run_mcmc(model, cfg, (c_tr, x_tr, w_tr), (c_va, x_va), gen, report, progress)
     model = model.cpu().eval()
     check = features[val_idx[:500]]
     levels = np.quantile(scores[tr_idx], [0.1, 0.3, 0.5, 0.7, 0.9])
@@ -437,7 +437,7 @@ def _run_mcmc(
     model: Surrogate,
     cfg: TrainConfig,
     train: tuple[torch.Tensor, torch.Tensor, torch.Tensor],
-    val: tuple[torch.Tensor, torch.Tensor, torch.Tensor],
+    val: tuple[torch.Tensor, torch.Tensor],
     gen: torch.Generator,
     report: TrainReport,
     progress: Callable[[dict], None] | None,
@@ -482,7 +482,7 @@ def _run_mcmc(
         )
     chol = torch.linalg.cholesky(hess)
     flat_mode = torch.cat([v.reshape(-1) for v in theta.values()]).double()
-    c_va, x_va, w_va = val
+    c_va, x_va = val
     rows = slice(0, min(cfg.mcmc_calibration_rows, c_va.shape[0]))
     levels = torch.quantile(x_va, torch.tensor(CALIBRATION_LEVELS, device=x_va.device))
     shape = (cfg.mcmc_calibration_draws, len(flat_mode))
@@ -496,7 +496,7 @@ def _run_mcmc(
     if cfg.mcmc_temperature is None:
         fit = fit_temperature(
             draws_at, (x_va[rows, None] > levels[None, :]).cpu().numpy(),
-            c_va[rows].cpu().numpy(), w_va[rows].double().cpu().numpy(),
+            c_va[rows].cpu().numpy(), np.ones(c_va[rows].shape[0]),
         )  # fmt: skip
         temperature = fit.temperature
         calibration = asdict(fit)

@@ -37,6 +37,15 @@ _NAMES = ("top-tagger-delphes", "top-tagger-particle", "top-tagger-parton")
 @click.option("--bayes", type=click.Choice(["vi", "mcmc"]), default="mcmc", show_default=True)
 @click.option("--draws", type=click.IntRange(min=2), default=20, show_default=True)
 @click.option("--seed", type=int, default=0, show_default=True)
+@click.option(
+    "--flow-weights",
+    type=click.Choice(["event", "none"]),
+    default="event",
+    show_default=True,
+    help="Weights of the training rows in the flow's loss and likelihood: the event weights, "
+    "or none (p(score | features) does not depend on how the features were sampled; the "
+    "working points and efficiency maps stay weighted).",
+)
 @click.option("--device", default="cpu", show_default=True, help="torch device, e.g. cuda.")
 @click.option("--force", is_flag=True, help="Overwrite an existing folder.")
 def ship_surrogate(
@@ -48,6 +57,7 @@ def ship_surrogate(
     bayes: str,
     draws: int,
     seed: int,
+    flow_weights: str,
     device: str,
     force: bool,
 ) -> None:
@@ -81,7 +91,7 @@ def ship_surrogate(
 
         card = ship(
             name, table, out, epochs=epochs, patience=patience, bayes=bayes, draws=draws, seed=seed,
-            device=device, overwrite=force, progress=tick,
+            device=device, overwrite=force, progress=tick, flow_weights=flow_weights,
         )  # fmt: skip
     points = ", ".join(f"{p['name']} > {p['threshold']:.3f}" for p in card.working_points)
     click.echo(f"{name}: written to {out} ({points})")

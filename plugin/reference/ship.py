@@ -441,6 +441,7 @@ def ship_surrogate(
     progress: Callable[[dict], None] | None = None,
     min_jets: int = 100,
     config: Any = None,
+    flow_weights: str = "event",
 ) -> Any:
     """Train shipped surrogate ``name`` on the reference table and write its folder.
 
@@ -455,6 +456,12 @@ def ship_surrogate(
         min_jets: fewest jets that define a working point (:func:`working_points`).
         config: a full :class:`~surrotag.surrogates.train.TrainConfig` instead of
             ``epochs``/``draws``/``seed``/``device`` (small models in tests).
+        flow_weights: ``"event"``: the rows' event weights enter the flow-matching loss and
+            the posterior's likelihood; ``"none"``: every row counts once. The surrogate
+            models p(score | features), which a reweighting of the features' distribution
+            (the pTHat bias of the reference samples) leaves unchanged, while the weights
+            cut the effective rows (Kish) by an order of magnitude. Working points and
+            efficiency maps are weighted either way.
 
     Returns:
         The written :class:`surrotag.surrogates.card.Card`.
@@ -466,6 +473,8 @@ def ship_surrogate(
 
     if name not in SHIPPED:
         raise InputValueError(f"no shipped surrogate {name!r} (known: {', '.join(SHIPPED)})")
+    if flow_weights not in ("event", "none"):
+        raise InputValueError(f"flow_weights={flow_weights!r}: choose event or none")
     spec = SHIPPED[name]
     path = Path(table_path)
     truth = [f"{spec.object_prefix}truth_top_{n}" for n in ("matched", "hadronic", "n_contained")]
@@ -485,12 +494,14 @@ def ship_surrogate(
     )
     surrogate, report = train_surrogate(
         features, scores, feature_names=list(spec.names), bayes=bayes, config=config,
-        progress=progress, sample_weight=_weights(table)[rows],
+        progress=progress,
+        sample_weight=_weights(table)[rows] if flow_weights == "event" else None,
     )  # fmt: skip
     tagger_sha = meta.get("tagger", {}).get("sha256")
     command = (
         f"surrotag reference ship-surrogate {name} --table {path.name} --epochs {config.epochs} "
         f"--patience {config.patience} --bayes {bayes} --draws {config.draws} --seed {config.seed}"
+        f" --flow-weights {flow_weights}"
     )
     entries = []
     for column, feature in zip(spec.columns, spec.names, strict=True):
