@@ -56,8 +56,11 @@ __all__ = [
     "OutputLayerPosterior",
     "TemperatureFit",
     "calibration_cells",
+    "exceedance",
+    "find_mode",
     "fit_temperature",
     "sampled",
+    "unflatten",
 ]
 
 #: Score quantiles (of the held-out rows) whose exceedance probabilities calibrate ``T``.
