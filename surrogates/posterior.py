@@ -272,7 +272,7 @@ def calibration_cells(c: np.ndarray, bins: int = 6, categorical: int = 8) -> lis
 
     Example:
         >>> c = np.column_stack([np.arange(12.0), np.repeat([0.0, 1.0], 6)])
-        >>> [v.max() + 1 for v in calibration_cells(c, bins=3)]
+        >>> [int(v.max()) + 1 for v in calibration_cells(c, bins=3)]
         [2, 6]
     """
     discrete = [j for j in range(c.shape[1]) if np.unique(c[:, j]).size <= categorical]
