@@ -39,7 +39,6 @@ from .diagnostics import chain_diagnostics
 from .errors import SurrogateInputError
 from .flow import Surrogate
 from .mcmc import SamplerSettings, independence_mh
-from .ode import rk4
 from .posterior import (
     CALIBRATION_LEVELS,
     OutputLayerPosterior,
@@ -569,9 +568,4 @@ def _function_draws(
     c, s = next(iter(chains.values())).shape[:2]
     w = {n: v.reshape(c * s, *v.shape[2:]) for n, v in chains.items()}
     levels = torch.quantile(x_va, torch.tensor([0.1, 0.5, 0.9], device=x_va.device))
-    with torch.no_grad():
-        hc = model.field.condition(w, c_va[:rows])
-        y = levels.view(1, 1, -1).expand(c * s, hc.shape[1], -1).contiguous()
-        z = rk4(lambda t, x: model.field(w, x, t, hc), y, 1.0, 0.0, 16)
-        p = 0.5 * torch.erfc(z / math.sqrt(2.0)).mean(1)
-    return p.reshape(c, s, -1).cpu().numpy()
+    return exceedance(model.field, w, c_va[:rows], levels).mean(1).reshape(c, s, -1)
