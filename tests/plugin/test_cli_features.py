@@ -2,10 +2,9 @@
 
 from __future__ import annotations
 
-import awkward as ak
 import numpy as np
 import pytest
-import uproot
+from delphes_copy import copy_branches
 
 from surrotag.cli import main
 from surrotag.io import read_parquet, read_parquet_metadata, sha256_file
@@ -96,21 +95,8 @@ _KEPT = {"Jet": ("PT", "Eta", "Phi", "Mass"), "Event": ("Weight",)}
 @pytest.fixture(scope="module")
 def no_fatjet_file(delphes_file, tmp_path_factory):
     """The real Delphes file's Jet and Event branches in a tree with neither FatJet nor EFlow."""
-    source = uproot.open(delphes_file)["Delphes"]
-    arrays = {
-        branch: ak.zip({leaf: source[f"{branch}.{leaf}"].array() for leaf in leaves}, depth_limit=2)
-        for branch, leaves in _KEPT.items()
-    }
     path = tmp_path_factory.mktemp("nofat") / "nofat_delphes.root"
-    with uproot.recreate(path) as file:
-        tree = file.mktree(
-            "Delphes",
-            {branch: array.type.content for branch, array in arrays.items()},
-            counter_name=lambda counted: f"{counted}_size",
-            field_name=lambda outer, inner: f"{outer}.{inner}",
-        )
-        tree.extend(arrays)
-    return path
+    return copy_branches(delphes_file, _KEPT, path)
 
 
 def test_no_fatjet_nor_eflow_is_the_same_line_as_tag_and_run(no_fatjet_file, tmp_path, capsys):

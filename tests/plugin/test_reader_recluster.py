@@ -7,7 +7,7 @@ import logging
 import awkward as ak
 import numpy as np
 import pytest
-import uproot
+from delphes_copy import copy_branches
 
 from surrotag.io import read_events
 
@@ -23,21 +23,8 @@ LEAVES = {
 @pytest.fixture(scope="module")
 def eflow_only_file(delphes_file, tmp_path_factory):
     """The real Delphes file's EFlow objects, written to a tree without FatJet."""
-    source = uproot.open(delphes_file)["Delphes"]
     path = tmp_path_factory.mktemp("eflow") / "eflow_only.root"
-    arrays = {
-        branch: ak.zip({leaf: source[f"{branch}.{leaf}"].array() for leaf in leaves}, depth_limit=2)
-        for branch, leaves in LEAVES.items()
-    }
-    with uproot.recreate(path) as file:
-        tree = file.mktree(
-            "Delphes",
-            {branch: array.type.content for branch, array in arrays.items()},
-            counter_name=lambda counted: f"{counted}_size",
-            field_name=lambda outer, inner: f"{outer}.{inner}",
-        )
-        tree.extend(arrays)
-    return path
+    return copy_branches(delphes_file, LEAVES, path)
 
 
 def test_fatjets_are_reclustered_from_eflow(eflow_only_file, delphes_file, caplog):
