@@ -45,12 +45,12 @@ from surrotag.analysis_card import (
     SurrogateSpec,
     TagRequirement,
     WorkingPointSpec,
-    _one_line,
     analysis_schema,
     check_file_digest,
     load_analysis_card,
 )
 from surrotag.errors import AnalysisError, CardError
+from surrotag.surrogates.errors import describe
 
 if TYPE_CHECKING:
     from surrotag.stats.workspace import BackgroundWorkspace
@@ -199,14 +199,6 @@ def _origin(entry: EntryPoint) -> str:
     return f"entry point {entry.name}{owner}"
 
 
-def _describe(error: BaseException) -> str:
-    """The first line of an exception's message, even when its ``__str__`` raises."""
-    try:
-        return _one_line(str(error))
-    except Exception:
-        return "(its message cannot be printed)"
-
-
 def _duplicate(entries: list[EntryPoint]) -> AnalysisError:
     """The error for one analysis name registered by several entry points (one line)."""
     name = entries[0].name
@@ -222,14 +214,8 @@ def _from_entry_point(entry: EntryPoint) -> Analysis:
     where = f"entry point {entry.name!r} ({entry.value}) of group {ENTRY_POINT_GROUP!r}"
     try:
         target = entry.load()
-    except SystemExit as error:  # sys.exit() at import must not end surrotag either
-        raise AnalysisError(
-            f"{where} failed to load: it called sys.exit({_one_line(repr(error.code))})"
-        ) from None
-    except Exception as error:  # a broken third-party package must not break the listing
-        raise AnalysisError(
-            f"{where} failed to load: {type(error).__name__}: {_describe(error)}"
-        ) from None
+    except (Exception, SystemExit) as error:  # a broken package must not end surrotag
+        raise AnalysisError(f"{where} failed to load: {describe(error)}") from None
     if not isinstance(target, ModuleType) or not hasattr(target, "__path__"):
         raise AnalysisError(
             f"{where} gave {type(target).__name__}; it must name a package that ships "

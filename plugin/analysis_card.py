@@ -35,6 +35,7 @@ from typing import Any, Final, Literal
 
 from surrotag.errors import AnalysisError, CardError, IntegrityError
 from surrotag.surrogates.card import card_digest, parse_json_strict
+from surrotag.surrogates.errors import one_line
 
 __all__ = [
     "CARD_DIGEST_KEY",
@@ -62,7 +63,6 @@ CARD_FILENAME: Final = "card.json"
 #: Key of the card's own digest, checked when a card is read from a file.
 CARD_DIGEST_KEY: Final = "card_sha256"
 
-_MAX_MESSAGE: Final = 160
 
 Requirement = Literal["both", "exactly_one", "at_least_one", "none"]
 
@@ -225,11 +225,6 @@ def _validator() -> Any:
     return jsonschema.Draft202012Validator(schema)
 
 
-def _one_line(text: str) -> str:
-    text = " ".join(str(text).split())
-    return text if len(text) <= _MAX_MESSAGE else text[: _MAX_MESSAGE - 3] + "..."
-
-
 def _check_consistency(document: dict[str, Any], source: str) -> None:
     """Rules a schema cannot say: unique names, increasing edges, cross references."""
 
@@ -294,7 +289,7 @@ def _validate(document: Any, source: str) -> None:
     error = jsonschema.exceptions.best_match(_validator().iter_errors(document))
     if error is not None:
         raise CardError(
-            f"{source}: invalid analysis card at {error.json_path}: {_one_line(error.message)}"
+            f"{source}: invalid analysis card at {error.json_path}: {one_line(error.message)}"
         )
     try:
         json.dumps(document, allow_nan=False)
@@ -389,7 +384,7 @@ def load_analysis_card(
         try:
             document = parse_json_strict(path.read_text("utf-8"))
         except (ValueError, UnicodeDecodeError) as error:
-            raise CardError(f"{where}: not valid JSON ({_one_line(str(error))})") from None
+            raise CardError(f"{where}: not valid JSON ({one_line(str(error))})") from None
         _validate(document, where)
         _check_card_digest(document, where)
         return _build(document, where)
@@ -467,7 +462,7 @@ def seal_analysis_card(
     try:
         document = parse_json_strict(path.read_text("utf-8"))
     except (OSError, ValueError, UnicodeDecodeError) as error:
-        raise CardError(f"{path}: cannot read the card ({_one_line(str(error))})") from None
+        raise CardError(f"{path}: cannot read the card ({one_line(str(error))})") from None
     _validate(document, str(path))
     if names is None:
         statistics = document["statistics"]

@@ -32,7 +32,7 @@ from importlib.resources import files
 from pathlib import Path
 from typing import Any, Literal, NotRequired, TypedDict
 
-from surrotag.surrogates.errors import CardError, IntegrityError
+from surrotag.surrogates.errors import CardError, IntegrityError, one_line
 
 __all__ = [
     "CARD_DIGEST_KEY",
@@ -61,8 +61,6 @@ SCHEMA_VERSION = 1
 CARD_FILENAME = "card.json"
 #: Key of the card's own sha256 (:func:`card_digest`), checked by :func:`load_card`.
 CARD_DIGEST_KEY = "card_sha256"
-
-_MAX_MESSAGE = 160
 
 
 class TaggerSpec(TypedDict, total=False):
@@ -259,11 +257,6 @@ def _validator() -> Any:
     return jsonschema.Draft202012Validator(schema)
 
 
-def _one_line(text: str) -> str:
-    text = " ".join(str(text).split())
-    return text if len(text) <= _MAX_MESSAGE else text[: _MAX_MESSAGE - 3] + "..."
-
-
 def _reject_constant(name: str) -> float:
     raise ValueError(f"non-finite number {name} (JSON allows finite numbers only)")
 
@@ -321,7 +314,7 @@ def card_digest(document: Mapping[str, Any]) -> str:
             body, sort_keys=True, separators=(",", ":"), ensure_ascii=True, allow_nan=False
         )
     except ValueError as error:
-        raise CardError(f"card cannot be hashed: {_one_line(str(error))}") from None
+        raise CardError(f"card cannot be hashed: {one_line(str(error))}") from None
     return hashlib.sha256(text.encode("ascii")).hexdigest()
 
 
@@ -362,7 +355,7 @@ def validate_card(document: Any, source: str = "<card>") -> None:
     error = jsonschema.exceptions.best_match(_validator().iter_errors(document))
     if error is not None:
         raise CardError(
-            f"{source}: invalid surrogate card at {error.json_path}: {_one_line(error.message)}"
+            f"{source}: invalid surrogate card at {error.json_path}: {one_line(error.message)}"
         )
     where = _non_finite_path(document)
     if where is not None:
@@ -424,7 +417,7 @@ def load_card(path: str | os.PathLike[str]) -> Card:
     try:
         document = parse_json_strict(path.read_text("utf-8"))
     except (ValueError, UnicodeDecodeError) as error:
-        raise CardError(f"{path}: not valid JSON ({_one_line(str(error))})") from None
+        raise CardError(f"{path}: not valid JSON ({one_line(str(error))})") from None
     card = Card.from_dict(document, source=str(path))
     expected = document.get(CARD_DIGEST_KEY)
     if expected is None:

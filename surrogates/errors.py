@@ -11,14 +11,22 @@ what is wrong and how to fix it.
 
 from __future__ import annotations
 
+from typing import Final
+
 __all__ = [
+    "MAX_MESSAGE",
     "CardError",
     "IntegrityError",
     "SurrogateError",
     "SurrogateInputError",
     "SurrogateNotFoundError",
     "SurrotagError",
+    "describe",
+    "one_line",
 ]
+
+#: Longest message fragment quoted from a file or a third-party error (characters).
+MAX_MESSAGE: Final = 160
 
 
 class SurrotagError(Exception):
@@ -44,3 +52,35 @@ class SurrogateNotFoundError(SurrogateError):
 
 class SurrogateInputError(SurrogateError):
     """Features, scores or thresholds given to a surrogate have the wrong shape or values."""
+
+
+def one_line(text: object, limit: int | None = MAX_MESSAGE) -> str:
+    """``text`` on one line (whitespace runs collapsed), cut to ``limit`` characters.
+
+    Example:
+        >>> one_line("a\\n  b", limit=None)
+        'a b'
+        >>> one_line("x" * 10, limit=6)
+        'xxx...'
+    """
+    flat = " ".join(str(text).split())
+    return flat if limit is None or len(flat) <= limit else flat[: limit - 3] + "..."
+
+
+def describe(error: BaseException) -> str:
+    """``Type: message`` of a third-party exception on one line, even when its ``__str__``
+    raises; ``sys.exit`` (``SystemExit``) is named as such.
+
+    Example:
+        >>> describe(SystemExit(3))
+        'it called sys.exit(3)'
+        >>> describe(ValueError("bad\\nvalue"))
+        'ValueError: bad value'
+    """
+    if isinstance(error, SystemExit):
+        return f"it called sys.exit({one_line(repr(error.code))})"
+    try:
+        message = one_line(str(error))
+    except Exception:
+        message = "(its message cannot be printed)"
+    return f"{type(error).__name__}: {message}" if message else type(error).__name__

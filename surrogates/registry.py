@@ -9,7 +9,10 @@ to a folder (a ``str`` or ``os.PathLike``) or to a callable returning one, e.g. 
     [project.entry-points."surrotag.surrogates"]
     my_tagger = "my_package.surrogates:folder"
 
-Entry points are loaded lazily, only when a surrogate is listed or resolved.
+Entry points are loaded lazily, only when a surrogate is listed or resolved. One that fails
+to load (an exception or ``sys.exit`` at import) is listed with its problem in one line and
+never ends the process; a name registered twice (two entry points, or an entry point and a
+shipped surrogate) is refused, since which one a run would use is undefined.
 """
 
 from __future__ import annotations
@@ -21,7 +24,7 @@ from pathlib import Path
 from typing import NamedTuple
 
 from surrotag.surrogates.card import CARD_FILENAME, load_card
-from surrotag.surrogates.errors import SurrogateError, SurrogateNotFoundError
+from surrotag.surrogates.errors import SurrogateError, SurrogateNotFoundError, describe
 
 __all__ = [
     "ENTRY_POINT_GROUP",
@@ -83,8 +86,8 @@ def _entry_point_folder(entry: EntryPoint) -> Path:
         target = entry.load()
         if callable(target):
             target = target()
-    except Exception as error:  # a broken third-party package must not break the listing
-        raise SurrogateError(f"{where} failed to load: {type(error).__name__}: {error}") from None
+    except (Exception, SystemExit) as error:  # a broken package must not end the listing
+        raise SurrogateError(f"{where} failed to load: {describe(error)}") from None
     if not isinstance(target, str | os.PathLike):
         raise SurrogateError(
             f"{where} gave {type(target).__name__}; it must be a folder path or a callable "
@@ -95,6 +98,20 @@ def _entry_point_folder(entry: EntryPoint) -> Path:
 
 def _entry_points() -> list[EntryPoint]:
     return sorted(entry_points(group=ENTRY_POINT_GROUP), key=lambda entry: entry.name)
+
+
+def _duplicate(name: str) -> SurrogateError | None:
+    """The error for a name registered more than once (None when it is registered once)."""
+    origins = [origin for shipped, _, origin in _shipped() if shipped == name]
+    origins += [
+        f"{_origin(entry)} -> {entry.value}" for entry in _entry_points() if entry.name == name
+    ]
+    if len(origins) < 2:
+        return None
+    return SurrogateError(
+        f"surrogate name {name!r} is registered {len(origins)} times ({'; '.join(origins)}); "
+        f"uninstall or rename all but one (entry-point group {ENTRY_POINT_GROUP!r})"
+    )
 
 
 def _origin(entry: EntryPoint) -> str:
@@ -128,6 +145,9 @@ def list_surrogates() -> list[SurrogateInfo]:
     infos = [_info(name, folder, origin) for name, folder, origin in _shipped()]
     for entry in _entry_points():
         try:
+            duplicate = _duplicate(entry.name)
+            if duplicate is not None:
+                raise duplicate
             folder = _entry_point_folder(entry)
         except SurrogateError as error:
             infos.append(
@@ -147,11 +167,16 @@ def resolve_surrogate(name_or_dir: str | os.PathLike[str]) -> Path:
     Raises:
         SurrogateNotFoundError: no such folder and no installed surrogate of that name; the
             message lists the installed names.
+        SurrogateError: the name is registered more than once, or its entry point fails to
+            load.
     """
     candidate = Path(name_or_dir)
     if (candidate / CARD_FILENAME).is_file():
         return candidate
     name = str(name_or_dir)
+    duplicate = _duplicate(name)
+    if duplicate is not None:
+        raise duplicate
     for shipped_name, folder, _ in _shipped():
         if shipped_name == name:
             return folder

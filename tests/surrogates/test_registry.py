@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from surrotag.surrogates.card import seal_card
-from surrotag.surrogates.errors import SurrogateNotFoundError
+from surrotag.surrogates.errors import SurrogateError, SurrogateNotFoundError
 from surrotag.surrogates.registry import (
     ENTRY_POINT_GROUP,
     list_surrogates,
@@ -100,3 +100,39 @@ def test_unknown_name_lists_installed(plugin_site, tmp_path):
         resolve_surrogate("nope")
     with pytest.raises(SurrogateNotFoundError, match=r"folder has no card\.json"):
         resolve_surrogate(tmp_path)
+
+
+def _exiting_site(tmp_path, monkeypatch, entries: dict[str, str]) -> None:
+    """A package whose module calls sys.exit at import, registering ``entries``."""
+    site = tmp_path / "exiting"
+    site.mkdir()
+    (site / "exiting_surrogates.py").write_text("import sys\nsys.exit(3)\n")
+    info = site / "exiting_surrogates-1.0.dist-info"
+    info.mkdir()
+    (info / "METADATA").write_text(
+        "Metadata-Version: 2.1\nName: exiting-surrogates\nVersion: 1.0\n"
+    )
+    lines = "\n".join(f"{name} = {target}" for name, target in entries.items())
+    (info / "entry_points.txt").write_text(f"[{ENTRY_POINT_GROUP}]\n{lines}\n")
+    monkeypatch.delitem(sys.modules, "exiting_surrogates", raising=False)
+    monkeypatch.syspath_prepend(str(site))
+    importlib.invalidate_caches()
+
+
+def test_plugin_calling_sys_exit_at_import_is_listed_not_fatal(plugin_site, tmp_path, monkeypatch):
+    """sys.exit at import used to end the listing (SystemExit is no Exception)."""
+    _exiting_site(tmp_path, monkeypatch, {"quits": "exiting_surrogates:FOLDER"})
+    infos = {info.name: info for info in list_surrogates()}
+    assert infos["quits"].problem.endswith("failed to load: it called sys.exit(3)")
+    assert infos["ext-top"].problem is None
+    with pytest.raises(SurrogateError, match=r"^entry point 'quits' .* sys\.exit\(3\)$"):
+        resolve_surrogate("quits")
+
+
+def test_a_name_registered_twice_is_refused(plugin_site, tmp_path, monkeypatch):
+    """Two packages registering one name: which one a run used was undefined."""
+    _exiting_site(tmp_path, monkeypatch, {"ext-top": "exiting_surrogates:FOLDER"})
+    with pytest.raises(SurrogateError, match=r"'ext-top' is registered 2 times.*rename all but"):
+        resolve_surrogate("ext-top")
+    problems = [info.problem for info in list_surrogates() if info.name == "ext-top"]
+    assert len(problems) == 2 and all("registered 2 times" in p for p in problems)
