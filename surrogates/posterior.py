@@ -163,18 +163,22 @@ class OutputLayerPosterior:
         idx = self.weighted_rows(rows, generator).to(self.c.device)
         scale = float(self.w.sum()) / rows
         size = max(1, ENERGY_CHUNK // self.chains)
-        nll = torch.zeros((), dtype=torch.float64)
-        for i in range(0, rows, size):
+        hess = self._second_derivatives(self.prior(th).sum(), params)
+        for i in range(0, rows, size):  # one chunk's graph at a time (bounds the memory)
             part = idx[i : i + size]
             lp = flow_log_likelihood(
                 self.field, self.full(th), self.c[part], self.x[part], self.steps
             )
-            nll = nll - lp.double().sum() * scale
-        grads = torch.autograd.grad(nll + self.prior(th).sum(), params, create_graph=True)
-        g = torch.cat([x.reshape(-1) for x in grads])
-        second = [torch.autograd.grad(gi, params, retain_graph=True) for gi in g]
-        hess = torch.stack([torch.cat([h.reshape(-1) for h in r]) for r in second]).double()
+            hess = hess + self._second_derivatives(-lp.double().sum() * scale, params)
         return (hess + hess.T) / 2
+
+    @staticmethod
+    def _second_derivatives(value: torch.Tensor, params: list[torch.Tensor]) -> torch.Tensor:
+        """``d2 value / dparams2`` [D, D] (float64) by differentiating the gradient."""
+        grads = torch.autograd.grad(value, params, create_graph=True)
+        g = torch.cat([x.reshape(-1) for x in grads])
+        rows = [torch.autograd.grad(gi, params, retain_graph=True) for gi in g]
+        return torch.stack([torch.cat([h.reshape(-1) for h in r]) for r in rows]).double()
 
     def adam(
         self,
