@@ -31,7 +31,7 @@ from importlib.resources import files
 from importlib.resources.abc import Traversable
 from pathlib import Path
 from types import ModuleType
-from typing import TYPE_CHECKING, Final, NamedTuple
+from typing import TYPE_CHECKING, Any, Final, NamedTuple
 
 from surrotag.analysis_card import (
     CARD_FILENAME,
@@ -187,6 +187,36 @@ class AnalysisInfo(NamedTuple):
     origin: str
     analysis: Analysis | None
     problem: str | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        """Name, origin, problem and the full card (None when broken), JSON-able."""
+        card = self.analysis.card.to_dict() if self.analysis is not None else None
+        return {"name": self.name, "origin": self.origin, "problem": self.problem, "card": card}
+
+    def summary(self) -> str:
+        """One line: name, first sentence of the description, sqrt(s) (TeV), luminosity
+        (fb^-1), regions (tag requirement, working point, observable bins) and surrogates; or
+        why the analysis is broken."""
+        if self.analysis is None:
+            return f"{self.name}  BROKEN ({self.origin}): {self.problem}"
+        card = self.analysis.card
+        regions = ", ".join(
+            f"{r.name}[{r.tag.requirement}@{r.tag.working_point}, {r.observable.name} "
+            f"{r.observable.n_bins} bins]"
+            for r in card.regions
+        )
+        surrogates = ", ".join(f"{level}: {name}" for level, name in card.surrogate.names.items())
+        return (
+            f"{card.name}  {_first_sentence(card.description)}  sqrt(s) = "
+            f"{card.sqrt_s_gev / 1000:g} TeV  L = {card.luminosity_ifb:g} fb^-1  regions: "
+            f"{regions}  surrogate: {surrogates}"
+        )
+
+
+def _first_sentence(text: str, limit: int = 60) -> str:
+    """The first sentence of ``text``, cut to ``limit`` characters."""
+    first = " ".join(text.split()).split(". ")[0].rstrip(".")
+    return first if len(first) <= limit else first[: limit - 3] + "..."
 
 
 def _entry_points() -> list[EntryPoint]:

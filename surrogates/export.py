@@ -50,7 +50,14 @@ if TYPE_CHECKING:
     from surrotag.surrogates.card import Card
     from surrotag.surrogates.flow import Surrogate
 
-__all__ = ["EXPORT_FORMAT", "OPSET", "draw_weights", "export_onnx", "onnx_metadata"]
+__all__ = [
+    "EXPORT_FORMAT",
+    "OPSET",
+    "draw_weights",
+    "export_draws",
+    "export_onnx",
+    "onnx_metadata",
+]
 
 #: Value of the ``surrotag.format`` metadata key.
 EXPORT_FORMAT = "surrotag-velocity/1"
@@ -253,3 +260,24 @@ def export_onnx(
         temporary.unlink(missing_ok=True)
         raise
     return path
+
+
+def export_draws(
+    surrogate: Surrogate, path: str | os.PathLike[str], *, card: Card | None = None
+) -> list[Path]:
+    """Export every default weight draw to ``<stem>-drawNNN.onnx`` beside ``path``.
+
+    Args:
+        surrogate: the model.
+        path: the nominal export's ``.onnx`` file; the draws' files are named after it
+            (``v.onnx``: ``v-draw000.onnx``, ``v-draw001.onnx``, ...).
+        card: the surrogate's card (:func:`export_onnx`).
+
+    Returns:
+        The files written, in draw order.
+    """
+    path = Path(path)
+    return [
+        export_onnx(surrogate, path.with_name(f"{path.stem}-draw{i:03d}.onnx"), card=card, draw=i)
+        for i in range(surrogate.default_draws)
+    ]

@@ -30,6 +30,7 @@ import math
 import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
+from typing import Any
 
 import numpy as np
 import torch
@@ -177,6 +178,24 @@ class TrainReport:
     def to_dict(self) -> dict:
         """JSON-able copy."""
         return asdict(self)
+
+    def card_figures(self, seconds_digits: int = 3) -> dict[str, Any]:
+        """The card's ``validation`` block and, after mcmc, its ``bayes`` diagnostics.
+
+        Args:
+            seconds_digits: decimals of the training time (seconds) on the card.
+        """
+        figures: dict[str, Any] = {
+            "validation": {
+                "best_val_loss": self.best_val_loss,
+                "best_epoch": self.best_epoch,
+                "epochs_run": self.epochs_run,
+                "train_seconds": round(self.seconds, seconds_digits),
+            }
+        }
+        if self.mcmc is not None:
+            figures["bayes"] = {"diagnostics": self.bayes_diagnostics()}
+        return figures
 
     def bayes_diagnostics(self) -> dict | None:
         """The sampler's settings and convergence figures for the card (None unless mcmc)."""

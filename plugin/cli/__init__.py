@@ -19,6 +19,7 @@ import click
 
 from surrotag import __version__
 from surrotag.errors import SurrotagError
+from surrotag.surrogates.errors import one_line
 
 __all__ = ["LazyGroup", "cli", "exit_on_sigterm", "main"]
 
@@ -170,21 +171,15 @@ def _run(argv: list[str] | None) -> int:
     except click.UsageError as error:
         # click's own usage block is four lines; keep the promise of one line
         command = error.ctx.command_path if error.ctx is not None else "surrotag"
-        click.echo(
-            f"surrotag: error: {_one_line(error.format_message())} (see '{command} --help')",
-            err=True,
-        )
+        message = one_line(error.format_message(), limit=None)
+        click.echo(f"surrotag: error: {message} (see '{command} --help')", err=True)
         return error.exit_code
     except click.ClickException as error:
-        click.echo(f"surrotag: error: {_one_line(error.format_message())}", err=True)
+        click.echo(f"surrotag: error: {one_line(error.format_message(), limit=None)}", err=True)
         return error.exit_code
     except click.exceptions.Exit as exit_:
         return exit_.exit_code
     return 0
-
-
-def _one_line(text: str) -> str:
-    return " ".join(str(text).split())
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -25,12 +25,9 @@ def _console() -> Any:
 
 @click.command("explain")
 @click.argument("surrogate")
-@click.option(
-    "--table",
-    type=click.Path(dir_okay=False),
-    default=None,
-    help="Feature table (Parquet) [default: <data dir>/reference/top_tagger_table.parquet].",
-)
+@click.option("--table", type=click.Path(dir_okay=False), default=None,
+              help="Feature table (Parquet) "
+              "[default: <data dir>/reference/top_tagger_table.parquet].")  # fmt: skip
 @click.option("--n-max", type=click.IntRange(min=10), default=2000, show_default=True,
               help="Table rows used (random, from the --split rows).")  # fmt: skip
 @click.option("--split", default="test", show_default=True, help="Table split to read.")
@@ -59,6 +56,7 @@ def explain(
     out: str,
 ) -> None:
     """Explain surrogate SURROGATE (name or folder): contours, ascent, importance, simple cut."""
+    from surrotag.explain.console import print_surrogate_summary
     from surrotag.explain.report import explain_surrogate, read_feature_sample, write_json
     from surrotag.reference.cache import TABLE_NAME, reference_dir
     from surrotag.surrogates.registry import resolve_surrogate
@@ -78,41 +76,15 @@ def explain(
         )  # fmt: skip
     summary["table"] = info
     target = write_json(summary, Path(out) / SUMMARY_NAME)
-    imp = summary["importance"]
-    console.print(f"[bold]{card.name}[/] at {summary['working_point']} on {info['rows']} rows")
-    console.print(f"  top features (permutation): {', '.join(imp['ranking_permutation'][:3])}")
-    ig = ", ".join(imp["ranking_integrated_gradients"][:3])
-    console.print(f"  top features (integrated gradients): {ig}")
-    for key, cut in summary["simple_cut"].items():
-        console.print(
-            f"  {key}-feature cut: {cut['cut']}: agreement {cut['agreement']:.3f} "
-            f"(constant decision {cut['trivial_agreement']:.3f})"
-        )
-    asc = summary["ascent"]
-    console.print(
-        f"  ascent: mean P(tag) {asc['p_start_mean']:.3f} -> {asc['p_final_mean']:.3f} "
-        f"({asc['gradient']} gradients)"
-    )
-    for note in imp["notes"]:
-        console.print(f"  note: {note}")
-    console.print(f"  wrote {target} and {len(summary['files'])} figures")
+    print_surrogate_summary(summary, card.name, target, console)
 
 
 @click.command("explain-tagger")
-@click.option(
-    "--tagger",
-    "tagger_dir",
-    type=click.Path(file_okay=False),
-    default=None,
-    help="Tagger folder [default: <data dir>/reference/tagger_pfn].",
-)
-@click.option(
-    "--sample",
-    "samples",
-    multiple=True,
-    type=click.Path(dir_okay=False),
-    help="Reference sample(s), top and QCD [default: ttbar-allhad_test and qcd-dijet_test].",
-)
+@click.option("--tagger", "tagger_dir", type=click.Path(file_okay=False), default=None,
+              help="Tagger folder [default: <data dir>/reference/tagger_pfn].")  # fmt: skip
+@click.option("--sample", "samples", multiple=True, type=click.Path(dir_okay=False),
+              help="Reference sample(s), top and QCD "
+              "[default: ttbar-allhad_test and qcd-dijet_test].")  # fmt: skip
 @click.option("--n-jets", type=click.IntRange(min=10), default=300, show_default=True,
               help="Jets per class.")  # fmt: skip
 @click.option("--seeds", "n_seeds", type=click.IntRange(min=1), default=150, show_default=True)
@@ -129,6 +101,7 @@ def explain_tagger(
     out: str,
 ) -> None:
     """Explain the internal tagger: artificial jets, mutual information, activation patterns."""
+    from surrotag.explain.console import print_tagger_summary
     from surrotag.explain.report import explain_tagger as run
     from surrotag.explain.report import write_json
     from surrotag.reference.cache import TAGGER_NAME, reference_dir, split_sample_path
@@ -146,24 +119,4 @@ def explain_tagger(
             progress=lambda message: status.update(message),
         )  # fmt: skip
     target = write_json(summary, Path(out) / SUMMARY_NAME)
-    asc = summary["ascent"]
-    pops = asc["populations_quantiles_16_50_84"]
-    console.print(
-        f"[bold]internal tagger[/] {summary['tagger_sha256'][:12]}: "
-        f"{summary['jets']['top']} top, {summary['jets']['qcd']} QCD jets"
-    )
-    console.print(
-        f"  ascent: median logit {asc['logit_start_median']:.2f} -> {asc['logit_final_median']:.2f}"
-        f" (real top {asc['logit_real_top_median']:.2f})"
-    )
-    for name, q in pops.items():
-        console.print(
-            f"  {name}: median mass {q['mass'][1]:.1f} GeV, median tau32 "
-            f"{q['tau32'][1] if q['tau32'][1] is not None else float('nan'):.3f}"
-        )
-    for variable, units in summary["mutual_information"]["top_units"].items():
-        best = units[0]
-        console.print(
-            f"  MI {variable}: {best['layer']}[{best['unit']}] {best['mi_nats']:.3f} nats"
-        )
-    console.print(f"  wrote {target} and {len(summary['files'])} figures")
+    print_tagger_summary(summary, target, console)

@@ -37,12 +37,6 @@ def surrogates() -> None:
     console.print(table)
 
 
-def _summary(text: str, limit: int = 60) -> str:
-    """The first sentence of ``text``, cut to ``limit`` characters."""
-    first = " ".join(text.split()).split(". ")[0].rstrip(".")
-    return first if len(first) <= limit else first[: limit - 3] + "..."
-
-
 @click.command()
 @click.option("--json", "as_json", is_flag=True, help="Print every card in full as JSON.")
 def analyses(as_json: bool) -> None:
@@ -53,32 +47,10 @@ def analyses(as_json: bool) -> None:
 
     infos = list_analyses()
     if as_json:
-        document = [
-            {
-                "name": info.name,
-                "origin": info.origin,
-                "problem": info.problem,
-                "card": info.analysis.card.to_dict() if info.analysis is not None else None,
-            }
-            for info in infos
-        ]
-        click.echo(json.dumps(document, indent=2))
+        click.echo(json.dumps([info.to_dict() for info in infos], indent=2))
         return
     if not infos:
         click.echo(f"no analyses installed (entry-point group {ANALYSIS_GROUP!r})")
         return
     for info in infos:
-        if info.analysis is None:
-            click.echo(f"{info.name}  BROKEN ({info.origin}): {info.problem}")
-            continue
-        card = info.analysis.card
-        regions = ", ".join(
-            f"{r.name}[{r.tag.requirement}@{r.tag.working_point}, {r.observable.name} "
-            f"{r.observable.n_bins} bins]"
-            for r in card.regions
-        )
-        surrogates = ", ".join(f"{level}: {name}" for level, name in card.surrogate.names.items())
-        click.echo(
-            f"{card.name}  {_summary(card.description)}  sqrt(s) = {card.sqrt_s_gev / 1000:g} TeV"
-            f"  L = {card.luminosity_ifb:g} fb^-1  regions: {regions}  surrogate: {surrogates}"
-        )
+        click.echo(info.summary())

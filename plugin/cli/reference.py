@@ -34,24 +34,15 @@ def hepmc(process: str, n_events: int, seed: int, mass: float | None, out: str) 
     "--events", "n_events", type=click.IntRange(min=1), required=True, help="Number of events."
 )
 @click.option("--seed", type=int, default=1, show_default=True, help="Master random seed.")
-@click.option(
-    "--jobs",
-    type=click.IntRange(min=1),
-    default=1,
-    show_default=True,
-    help="Worker processes (output is reproducible for equal seed and jobs).",
-)
+@click.option("--jobs", type=click.IntRange(min=1), default=1, show_default=True,
+              help="Worker processes (output is reproducible "
+              "for equal seed and jobs).")  # fmt: skip
 @click.option(
     "--ecm", type=float, default=13000.0, show_default=True, help="Centre-of-mass energy in GeV."
 )
 @click.option("--mass", type=float, default=None, help="Z' mass in GeV (zprime-ttbar only).")
-@click.option(
-    "-o",
-    "--out",
-    type=click.Path(dir_okay=False),
-    default=None,
-    help="Output Parquet file (default: the cache under $SURROTAG_DATA).",
-)
+@click.option("-o", "--out", type=click.Path(dir_okay=False), default=None,
+              help="Output Parquet file (default: the cache under $SURROTAG_DATA).")  # fmt: skip
 def generate(
     process: str,
     n_events: int,
@@ -110,39 +101,20 @@ def _paths(values: tuple[str, ...]) -> list[str]:
 
 
 @click.command("train-tagger")
-@click.option(
-    "--top",
-    "top",
-    multiple=True,
-    required=True,
-    help="Top sample(s) (ttbar-allhad, zprime-ttbar), comma-separated or repeated.",
-)
+@click.option("--top", "top", multiple=True, required=True,
+              help="Top sample(s) (ttbar-allhad, zprime-ttbar), "
+              "comma-separated or repeated.")  # fmt: skip
 @click.option("--qcd", "qcd", multiple=True, required=True, help="QCD sample(s) (qcd-dijet).")
-@click.option(
-    "-o",
-    "--out",
-    type=click.Path(file_okay=False),
-    required=True,
-    help="Output folder of the tagger (tagger.safetensors + tagger.json).",
-)
+@click.option("-o", "--out", type=click.Path(file_okay=False), required=True,
+              help="Output folder of the tagger (tagger.safetensors + tagger.json).")  # fmt: skip
 @click.option("--epochs", type=click.IntRange(min=1), default=30, show_default=True)
 @click.option("--seed", type=int, default=0, show_default=True)
 @click.option("--device", default="cpu", show_default=True, help="torch device.")
 @click.option("--batch-size", type=click.IntRange(min=1), default=256, show_default=True)
-@click.option(
-    "--patience",
-    type=click.IntRange(min=1),
-    default=5,
-    show_default=True,
-    help="Early stopping: epochs without a lower validation loss.",
-)
-@click.option(
-    "--threads",
-    type=click.IntRange(min=1),
-    default=1,
-    show_default=True,
-    help="torch CPU threads (1 is fastest on shared cores).",
-)
+@click.option("--patience", type=click.IntRange(min=1), default=5, show_default=True,
+              help="Early stopping: epochs without a lower validation loss.")  # fmt: skip
+@click.option("--threads", type=click.IntRange(min=1), default=1, show_default=True,
+              help="torch CPU threads (1 is fastest on shared cores).")  # fmt: skip
 def train_tagger(
     top: tuple[str, ...],
     qcd: tuple[str, ...],
@@ -198,20 +170,10 @@ def train_tagger(
 
 @click.command("score")
 @click.argument("sample", type=click.Path(dir_okay=False))
-@click.option(
-    "--tagger",
-    "tagger",
-    type=click.Path(file_okay=False),
-    required=True,
-    help="Tagger folder (from train-tagger).",
-)
-@click.option(
-    "-o",
-    "--out",
-    type=click.Path(dir_okay=False),
-    default=None,
-    help="Scores Parquet (default: next to SAMPLE).",
-)
+@click.option("--tagger", "tagger", type=click.Path(file_okay=False), required=True,
+              help="Tagger folder (from train-tagger).")  # fmt: skip
+@click.option("-o", "--out", type=click.Path(dir_okay=False), default=None,
+              help="Scores Parquet (default: next to SAMPLE).")  # fmt: skip
 def score(sample: str, tagger: str, out: str | None) -> None:
     """Score every fat jet of SAMPLE with the internal tagger (per-jet logits)."""
     from rich.console import Console
@@ -227,25 +189,16 @@ def score(sample: str, tagger: str, out: str | None) -> None:
 
 
 @click.command("build-table")
-@click.option(
-    "--top",
-    "top",
-    multiple=True,
-    required=True,
-    help="Top samples as SPLIT=PATH (SPLIT: train, val, test), or three plain paths.",
-)
+@click.option("--top", "top", multiple=True, required=True,
+              help="Top samples as SPLIT=PATH (SPLIT: train, "
+              "val, test), or three plain paths.")  # fmt: skip
 @click.option("--qcd", "qcd", multiple=True, required=True, help="QCD samples, same form.")
 @click.option("--tagger", "tagger", type=click.Path(file_okay=False), required=True)
 @click.option(
     "-o", "--out", type=click.Path(dir_okay=False), required=True, help="Output table (Parquet)."
 )
-@click.option(
-    "--performance",
-    "performance_dir",
-    type=click.Path(file_okay=False),
-    default=None,
-    help="Also write performance.json and roc.png (test split) here.",
-)
+@click.option("--performance", "performance_dir", type=click.Path(file_okay=False), default=None,
+              help="Also write performance.json and roc.png (test split) here.")  # fmt: skip
 def build_table(
     top: tuple[str, ...], qcd: tuple[str, ...], tagger: str, out: str, performance_dir: str | None
 ) -> None:
@@ -283,43 +236,21 @@ def build_table(
         click.echo(f"  {report.json_path}, {report.png_path}")
 
 
-#: The training set of the shipped surrogates: process -> master seeds of train, val, test.
-#: Seeds are disjoint across splits and processes (the table refuses shared seeds).
-_TRAINING_SET = {"ttbar-allhad": (1, 3, 5), "qcd-dijet": (2, 4, 6)}
-
-
 @click.command("pipeline")
-@click.option(
-    "--train-events",
-    type=click.IntRange(min=1),
-    default=150_000,
-    show_default=True,
-    help="Generated events per process for training (measured: ttbar gives 1.07 contained "
-    "top jets and QCD 1.70 jets per event for the tagger; the defaults give 2.4e5 top and "
-    "3.8e5 QCD jets over the three splits, 1.6e5 / 2.5e5 in the training split).",
-)
-@click.option(
-    "--eval-events",
-    type=click.IntRange(min=1),
-    default=25_000,
-    show_default=True,
-    help="Generated events per process for each of the validation and test splits.",
-)
+@click.option("--train-events", type=click.IntRange(min=1), default=150_000, show_default=True,
+              help="Generated events per process for training (measured: ttbar "
+              "gives 1.07 contained top jets and QCD 1.70 jets per event for the "
+              "tagger; the defaults give 2.4e5 top and 3.8e5 QCD jets over the "
+              "three splits, 1.6e5 / 2.5e5 in the training split).")  # fmt: skip
+@click.option("--eval-events", type=click.IntRange(min=1), default=25_000, show_default=True,
+              help="Generated events per process for each of "
+              "the validation and test splits.")  # fmt: skip
 @click.option("--jobs", type=click.IntRange(min=1), default=2, show_default=True)
-@click.option(
-    "--epochs",
-    type=click.IntRange(min=1),
-    default=15,
-    show_default=True,
-    help="Tagger training epochs (15: 13 min on one core for the default set, val AUC 0.978).",
-)
-@click.option(
-    "-o",
-    "--out",
-    type=click.Path(file_okay=False),
-    default=None,
-    help="Output folder (default: $SURROTAG_DATA/reference).",
-)
+@click.option("--epochs", type=click.IntRange(min=1), default=15, show_default=True,
+              help="Tagger training epochs (15: 13 min on one core "
+              "for the default set, val AUC 0.978).")  # fmt: skip
+@click.option("-o", "--out", type=click.Path(file_okay=False), default=None,
+              help="Output folder (default: $SURROTAG_DATA/reference).")  # fmt: skip
 @click.pass_context
 def pipeline(
     ctx: click.Context,
@@ -339,31 +270,29 @@ def pipeline(
     from pathlib import Path
 
     from surrotag.reference.cache import (
+        PIPELINE_TAGGER,
         TABLE_NAME,
         TAGGER_NAME,
         reference_dir,
-        split_sample_path,
+        training_samples,
     )
 
     folder = Path(out) if out else reference_dir()
     folder.mkdir(parents=True, exist_ok=True)
-    samples: dict[str, dict[str, str]] = {}
-    for process, seeds in _TRAINING_SET.items():
-        for split, seed in zip(("train", "val", "test"), seeds, strict=True):
-            path = split_sample_path(process, split, folder)
-            n_events = train_events if split == "train" else eval_events
-            ctx.invoke(
-                generate,
-                process=process,
-                n_events=n_events,
-                seed=seed,
-                jobs=jobs,
-                ecm=13000.0,
-                mass=None,
-                out=str(path),
-            )
-            samples.setdefault(process, {})[split] = str(path)
-    top, qcd = samples["ttbar-allhad"], samples["qcd-dijet"]
+    samples = training_samples(folder, train_events, eval_events)
+    for sample in samples:
+        ctx.invoke(
+            generate,
+            process=sample.process,
+            n_events=sample.n_events,
+            seed=sample.seed,
+            jobs=jobs,
+            ecm=13000.0,
+            mass=None,
+            out=str(sample.path),
+        )
+    top = {s.split: str(s.path) for s in samples if s.process == "ttbar-allhad"}
+    qcd = {s.split: str(s.path) for s in samples if s.process == "qcd-dijet"}
     tagger_dir = folder / TAGGER_NAME
     ctx.invoke(
         train_tagger,
@@ -371,11 +300,7 @@ def pipeline(
         qcd=(qcd["train"],),
         out=str(tagger_dir),
         epochs=epochs,
-        seed=0,
-        device="cpu",
-        batch_size=256,
-        patience=6,
-        threads=1,
+        **PIPELINE_TAGGER,
     )
     ctx.invoke(
         build_table,

@@ -17,7 +17,7 @@ from pathlib import Path
 
 import click
 
-from surrotag.io.levels import LEVEL_NAMES
+from surrotag.cli import options
 
 __all__ = ["run"]
 
@@ -25,71 +25,30 @@ __all__ = ["run"]
 @click.command("run")
 @click.argument("analysis")
 @click.argument("events", nargs=-1, type=click.Path(path_type=Path))
-@click.option(
-    "--xsec-pb",
-    type=float,
-    default=None,
-    help="Signal cross-section in pb (default: from the LHE <init> block, surrotag "
-    "provenance or the MadGraph banner).",
-)
-@click.option("--draws", type=click.IntRange(min=1), default=None, help="Bayesian weight draws K.")
+@click.option("--xsec-pb", type=float, default=None,
+              help="Signal cross-section in pb (default: from the LHE <init> "
+              "block, surrotag provenance or the MadGraph banner).")  # fmt: skip
+@options.draws
 @click.option("--device", default="cpu", show_default=True, help="Torch device (cpu, cuda).")
-@click.option("--stochastic", is_flag=True, help="Sample one score per jet instead of P exactly.")
-@click.option(
-    "--tagger",
-    type=click.Choice(["surrogate", "efficiency-map"]),
-    default="surrogate",
-    show_default=True,
-    help="Classifier surrogate, or the card's binned efficiency map (today's recast tools).",
+@options.stochastic
+@options.tagger("Classifier surrogate, or the card's binned efficiency map (today's recast tools).")
+@options.score_seed
+@click.option("-o", "--output", type=click.Path(dir_okay=False, path_type=Path), default=None,
+              help="Write the full JSON report here (atomically).")  # fmt: skip
+@click.option("--patch-out", type=click.Path(dir_okay=False, path_type=Path), default=None,
+              help="Write the signal's pyhf JSON patch here.")  # fmt: skip
+@click.option("--plot", type=click.Path(dir_okay=False, path_type=Path), default=None,
+              help="Draw mjj per region (background stack, "
+              "signal, pseudo-data) to this image.")  # fmt: skip
+@options.ood(
+    "Objects outside the tagger's training support: vary their tag probability over "
+    "[0, 1] (least signal in the fit, a nuisance to the most), or refuse the run (strict)."
 )
-@click.option(
-    "--seed",
-    type=click.IntRange(min=0, max=2**63 - 1),
-    default=0,
-    show_default=True,
-    help="Seed of sampled scores.",
+@options.level(
+    "Input level (default: the files' own: Delphes 'delphes', HepMC 'particle', LHE "
+    "'parton'); 'particle' on a Delphes file uses its generator particles, no detector."
 )
-@click.option(
-    "-o",
-    "--output",
-    type=click.Path(dir_okay=False, path_type=Path),
-    default=None,
-    help="Write the full JSON report here (atomically).",
-)
-@click.option(
-    "--patch-out",
-    type=click.Path(dir_okay=False, path_type=Path),
-    default=None,
-    help="Write the signal's pyhf JSON patch here.",
-)
-@click.option(
-    "--plot",
-    type=click.Path(dir_okay=False, path_type=Path),
-    default=None,
-    help="Draw mjj per region (background stack, signal, pseudo-data) to this image.",
-)
-@click.option(
-    "--ood",
-    type=click.Choice(["nuisance", "strict"]),
-    default="nuisance",
-    show_default=True,
-    help="Objects outside the tagger's training support: vary their tag probability over "
-    "[0, 1] (least signal in the fit, a nuisance to the most), or refuse the run (strict).",
-)
-@click.option(
-    "--level",
-    type=click.Choice(LEVEL_NAMES),
-    default=None,
-    help="Input level (default: the files' own: Delphes 'delphes', HepMC 'particle', LHE "
-    "'parton'); 'particle' on a Delphes file uses its generator particles, no detector.",
-)
-@click.option(
-    "--threads",
-    default=None,
-    metavar="N|auto",
-    help="Torch threads of the surrogate solve: N, or auto (default: SURROTAG_THREADS, else "
-    "1 thread when other processes hold the cores, else all usable cores).",
-)
+@options.threads
 @click.option("--profile", is_flag=True, help="Print the seconds spent in each stage.")
 @click.option("--surrogate", "surrogate_path", default=None, hidden=True, metavar="NAME|DIR")
 @click.option(
@@ -122,18 +81,13 @@ def run(
     analysis's example signal): yields, CLs at mu = 1 and 95% CL upper limits."""
     from rich.console import Console
 
-    from surrotag.recast import recast, validate_report, write_report
+    from surrotag.recast import recast
+    from surrotag.recast.plot import check_plot_dependencies
+    from surrotag.recast.report import write_outputs
     from surrotag.recast.summary import print_profile, print_summary
 
     if plot is not None:  # fail before the work, not after it
-        import importlib.util
-
-        from surrotag.errors import MissingDependencyError
-
-        if not all(importlib.util.find_spec(name) for name in ("matplotlib", "mplhep")):
-            raise MissingDependencyError(
-                "--plot needs matplotlib and mplhep: pip install 'surrotag[plot]'"
-            )
+        check_plot_dependencies()
     report = recast(
         analysis,
         list(events),
@@ -149,27 +103,16 @@ def run(
         level=level,
         threads=threads,
     )
-    timings = dict(report.timings)
     start = time.perf_counter()
-    document = report.to_dict()
-    validate_report(document)
-    if plot is not None:
-        from surrotag.analysis import get_analysis
-        from surrotag.recast.plot import plot_mjj
-
-        ws = workspace if workspace is not None else get_analysis(analysis).workspace()
-        plot_mjj(report, ws, plot)
-    if patch_out is not None:
-        from surrotag.stats.patch import write_patchset
-
-        write_patchset(patch_out, report.patch.ops)
-    if output is not None:
-        write_report(document, output)
-    timings["output"] = time.perf_counter() - start
+    written = write_outputs(
+        report, analysis, output=output, patch_out=patch_out, plot=plot, workspace=workspace
+    )
+    timings = {**report.timings, "output": time.perf_counter() - start}
     console = Console()
     print_summary(report, console)
-    written = [str(p) for p in (output, patch_out, plot) if p is not None]
     if written:
-        console.print(f"wrote {', '.join(written)}", highlight=False, soft_wrap=True, markup=False)
+        console.print(
+            f"wrote {', '.join(map(str, written))}", highlight=False, soft_wrap=True, markup=False
+        )
     if profile:
         print_profile(timings, console)

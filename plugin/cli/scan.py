@@ -13,7 +13,7 @@ from pathlib import Path
 
 import click
 
-from surrotag.io.levels import LEVEL_NAMES
+from surrotag.cli import options
 
 __all__ = ["scan"]
 
@@ -29,65 +29,22 @@ __all__ = ["scan"]
     type=click.Path(file_okay=False, path_type=Path),
     help="Output folder: points/<name>/, summary.csv/.json, patchset.json, contour.png.",
 )
-@click.option(
-    "--workers",
-    type=click.IntRange(min=1),
-    default=None,
-    help="Local worker processes, one thread each [default: 1].",
-)
-@click.option(
-    "--scheduler",
-    metavar="ADDRESS",
-    default=None,
-    help="Address of an existing Dask scheduler (tcp://host:8786) instead of a local cluster.",
-)
-@click.option(
-    "--device",
-    type=click.Choice(["cpu", "cuda"]),
-    default="cpu",
-    show_default=True,
-    help="Torch device of the surrogate on the workers.",
-)
-@click.option(
-    "--draws",
-    type=click.IntRange(min=1),
-    default=None,
-    help="Bayesian weight draws K (default: the card's).",
-)
-@click.option("--stochastic", is_flag=True, help="Sample one score per object (0/1 tags).")
-@click.option(
-    "--tagger",
-    type=click.Choice(["surrogate", "efficiency-map"]),
-    default="surrogate",
-    show_default=True,
-    help="Tag with the surrogate or the card's binned efficiency maps.",
-)
-@click.option(
-    "--seed",
-    type=click.IntRange(min=0, max=2**63 - 1),
-    default=0,
-    show_default=True,
-    help="Seed of sampled scores.",
-)
-@click.option(
-    "--ood",
-    type=click.Choice(["nuisance", "strict"]),
-    default="nuisance",
-    show_default=True,
-    help="Objects outside the tagger's training support: a [0, 1] nuisance, or fail the point.",
-)
-@click.option(
-    "--level",
-    type=click.Choice(LEVEL_NAMES),
-    default=None,
-    help="Input level of every point's events (default: each file's own).",
-)
-@click.option(
-    "--hepdata",
-    default=None,
-    metavar="insNNNNNNN",
-    help="INSPIRE id written in the patchset metadata [default: ins0000000, no record].",
-)
+@click.option("--workers", type=click.IntRange(min=1), default=None,
+              help="Local worker processes, one thread each [default: 1].")  # fmt: skip
+@click.option("--scheduler", metavar="ADDRESS", default=None,
+              help="Address of an existing Dask scheduler "
+              "(tcp://host:8786) instead of a local cluster.")  # fmt: skip
+@click.option("--device", type=click.Choice(["cpu", "cuda"]), default="cpu", show_default=True,
+              help="Torch device of the surrogate on the workers.")  # fmt: skip
+@options.draws
+@options.stochastic
+@options.tagger("Tag with the surrogate or the card's binned efficiency maps.")
+@options.score_seed
+@options.ood("Objects outside the tagger's training support: a [0, 1] nuisance, or fail the point.")
+@options.level("Input level of every point's events (default: each file's own).")
+@click.option("--hepdata", default=None, metavar="insNNNNNNN",
+              help="INSPIRE id written in the patchset metadata "
+              "[default: ins0000000, no record].")  # fmt: skip
 @click.option("--no-progress", is_flag=True, help="Hide the progress bar.")
 def scan(
     analysis: str,
@@ -107,11 +64,10 @@ def scan(
 ) -> None:
     """Recast ANALYSIS at every signal point of GRID (YAML, CSV or JSON)."""
     from rich.console import Console
-    from rich.markup import escape
 
-    from surrotag.errors import ScanError
     from surrotag.scan import ScanOptions
     from surrotag.scan import scan as run
+    from surrotag.scan.console import print_scan
     from surrotag.scan.summary import NO_HEPDATA
 
     if workers is not None and scheduler is not None:
@@ -134,37 +90,5 @@ def scan(
         hepdata=hepdata or NO_HEPDATA,
         progress=not no_progress,
     )
-    result = outputs.result
-    console = Console()
-    console.print(
-        f"[bold]{len(result.outcomes)}[/] points: {result.count('done')} recast, "
-        f"{result.count('skipped')} already finished, {result.count('failed')} failed "
-        f"({result.wall_seconds:.1f} s on {result.workers} worker(s)) -> {escape(str(directory))}",
-        highlight=False,
-        soft_wrap=True,
-    )
-    for row in outputs.rows:
-        if row["status"] == "done":
-            cls_obs, mu_exp = row.get("cls_obs"), row.get("mu_up_exp")
-            console.print(
-                f"  {row['name']}: CLs obs {cls_obs:.3g}"
-                + (f", mu_up exp {mu_exp:.3g}" if mu_exp is not None else "")
-                if cls_obs is not None
-                else f"  {row['name']}: done",
-                highlight=False,
-                soft_wrap=True,
-            )
-    written = [outputs.summary, outputs.patchset, outputs.contour]
-    console.print(
-        "wrote " + ", ".join(str(p) for p in written if p is not None),
-        highlight=False,
-        markup=False,
-    )
-    if result.failed:
-        names = ", ".join(o.name for o in result.failed)
-        first = result.failed[0]
-        raise ScanError(
-            f"{len(result.failed)} of {len(result.outcomes)} point(s) failed ({names}); "
-            f"first: {first.name}: {first.error}; see {directory}/points/<name>/error.json "
-            "and rerun to retry them"
-        )
+    print_scan(outputs, Console())
+    outputs.result.raise_for_failures()

@@ -13,27 +13,15 @@ _NAMES = ("top-tagger-delphes", "top-tagger-particle", "top-tagger-parton")
 
 @click.command("ship-surrogate")
 @click.argument("name", type=click.Choice(_NAMES))
-@click.option(
-    "--table",
-    type=click.Path(dir_okay=False, path_type=Path),
-    default=None,
-    help="Reference table (default: $SURROTAG_DATA/reference/top_tagger_table.parquet).",
-)
-@click.option(
-    "-o",
-    "--out",
-    type=click.Path(file_okay=False, path_type=Path),
-    default=None,
-    help="Surrogate folder (default: surrogates/shipped/NAME of this checkout).",
-)
+@click.option("--table", type=click.Path(dir_okay=False, path_type=Path), default=None,
+              help="Reference table "
+              "(default: $SURROTAG_DATA/reference/top_tagger_table.parquet).")  # fmt: skip
+@click.option("-o", "--out", type=click.Path(file_okay=False, path_type=Path), default=None,
+              help="Surrogate folder (default: surrogates/shipped/NAME "
+              "of this checkout).")  # fmt: skip
 @click.option("--epochs", type=click.IntRange(min=1), default=60, show_default=True)
-@click.option(
-    "--patience",
-    type=click.IntRange(min=1),
-    default=20,
-    show_default=True,
-    help="Epochs without validation improvement before stopping.",
-)
+@click.option("--patience", type=click.IntRange(min=1), default=20, show_default=True,
+              help="Epochs without validation improvement before stopping.")  # fmt: skip
 @click.option("--bayes", type=click.Choice(["vi", "mcmc"]), default="mcmc", show_default=True)
 @click.option("--draws", type=click.IntRange(min=2), default=20, show_default=True)
 @click.option("--seed", type=int, default=0, show_default=True)
@@ -62,8 +50,7 @@ def ship_surrogate(
     force: bool,
 ) -> None:
     """Train shipped surrogate NAME on the reference table: card, working points, map."""
-    from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
-
+    from surrotag.cli.progress import epoch_progress
     from surrotag.errors import InputFileError
     from surrotag.reference.cache import TABLE_NAME, reference_dir
     from surrotag.reference.ship import ship_surrogate as ship
@@ -75,20 +62,7 @@ def ship_surrogate(
             f"{table}: no reference table; make one with surrotag reference pipeline"
         )
     out = out or shipped_folder() / name
-    columns = (
-        TextColumn(f"[bold]{name}[/bold]"),
-        BarColumn(),
-        TextColumn("{task.completed}/{task.total} epochs {task.fields[loss]}"),
-        TimeElapsedColumn(),
-    )
-    with Progress(*columns, transient=True) as progress:
-        task = progress.add_task(name, total=epochs, loss="")
-
-        def tick(state: dict) -> None:
-            if "epoch" in state:
-                loss = f"best val {state['best_val_loss']:.4f}"
-                progress.update(task, completed=state["epoch"], loss=loss)
-
+    with epoch_progress(name, epochs) as tick:
         card = ship(
             name, table, out, epochs=epochs, patience=patience, bayes=bayes, draws=draws, seed=seed,
             device=device, overwrite=force, progress=tick, flow_weights=flow_weights,

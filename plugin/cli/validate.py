@@ -19,47 +19,22 @@ __all__ = ["validate"]
 @click.command()
 @click.argument("name")
 @click.argument("table", type=click.Path(path_type=Path))
-@click.option(
-    "-o",
-    "--output",
-    type=click.Path(path_type=Path),
-    required=True,
-    help="Folder of report.json and the figures (created).",
-)
-@click.option(
-    "--n-max",
-    type=click.IntRange(min=10),
-    default=None,
-    help="Use at most this many rows of the split (random, seeded).",
-)
-@click.option(
-    "--draws",
-    type=click.IntRange(min=2),
-    default=20,
-    show_default=True,
-    help="Bayesian weight draws.",
-)
-@click.option(
-    "--split",
-    default="test",
-    show_default=True,
-    help="Rows of the table used (never seen in training).",
-)
+@click.option("-o", "--output", type=click.Path(path_type=Path), required=True,
+              help="Folder of report.json and the figures (created).")  # fmt: skip
+@click.option("--n-max", type=click.IntRange(min=10), default=None,
+              help="Use at most this many rows of the split (random, seeded).")  # fmt: skip
+@click.option("--draws", type=click.IntRange(min=2), default=20, show_default=True,
+              help="Bayesian weight draws.")  # fmt: skip
+@click.option("--split", default="test", show_default=True,
+              help="Rows of the table used (never seen in training).")  # fmt: skip
 @click.option("--seed", type=click.IntRange(min=0, max=2**63 - 1), default=0, show_default=True)
-@click.option(
-    "--weighted",
-    is_flag=True,
-    help="Weight jets by their generator weight (effective entries in the errors).",
-)
+@click.option("--weighted", is_flag=True,
+              help="Weight jets by their generator weight "
+              "(effective entries in the errors).")  # fmt: skip
 @click.option("--no-plots", is_flag=True, help="Write report.json only.")
-@click.option(
-    "--record",
-    "--record-in-card",
-    "record",
-    is_flag=True,
-    help="Also write the report as validation.json next to the surrogate's card.json and "
-    "its headline figures into the card (validation block).",
-)
+@click.option("--record", "--record-in-card", "record", is_flag=True,
+              help="Also write the report as validation.json next to the surrogate's card.json "
+              "and its headline figures into the card (validation block).")  # fmt: skip
 def validate(
     name: str,
     table: Path,

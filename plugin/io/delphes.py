@@ -12,7 +12,7 @@ collections are read.
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Final
@@ -20,8 +20,8 @@ from typing import Final
 import awkward as ak
 import numpy as np
 
-from surrotag.errors import MissingBranchError
-from surrotag.io.canonical import ETA_SENTINEL
+from surrotag.errors import FormatError, MissingBranchError
+from surrotag.io.canonical import ETA_SENTINEL, check_finite, with_vector_behaviour
 from surrotag.io.rootfile import RootTree, event_weight, unit_weight_chunks
 from surrotag.io.truth import make_particles
 
@@ -32,6 +32,7 @@ __all__ = [
     "MUON_MASS",
     "RECLUSTER_PT_MIN",
     "branches_for",
+    "delphes_events",
     "eflow_candidates",
     "iter_delphes",
     "missing_fatjets",
@@ -384,3 +385,64 @@ def iter_delphes(
             yield _build(path, chunk, collections)
     finally:
         tree.close()
+
+
+class _ReadBranches(RootTree):
+    """The leaves of arrays already read (``FatJet.PT``; ``FatJet`` is there when one of its
+    leaves is), checked as :class:`RootTree` checks a file's branches."""
+
+    def __init__(self, names: Iterable[str], source: Path) -> None:  # no file to open
+        leaves = set(names)
+        self.path, self.tree_name = source, TREE
+        self.branches = leaves | {name.partition(".")[0] for name in leaves}
+
+
+def delphes_events(
+    arrays: ak.Array, collections: Sequence[str], *, source: str | Path = "<arrays>"
+) -> ak.Array:
+    """Canonical events from Delphes branches already read, e.g. by coffea or uproot.
+
+    The adapter for workflows that read the ``Delphes`` tree themselves (a coffea processor:
+    coffea 2026.9's ``DelphesSchema`` raises ``KeyError: 'Mass'`` on Delphes 3.4.2 files,
+    its ``BaseSchema`` reads them). The fields of ``arrays`` are the Delphes leaves, named
+    as uproot's ``TTree.arrays`` names them (``FatJet.PT``) or as ``BaseSchema`` NanoEvents
+    do (``FatJet/FatJet.PT``); only the leaves of ``collections`` are taken, so lazy
+    NanoEvents read nothing else. The collections are built by the file reader's own code
+    (:func:`iter_delphes`: soft-drop masses from ``SoftDroppedP4[5]``, fat jets reclustered
+    from the EFlow branches when there is no ``FatJet``) and checked as its output is.
+
+    Args:
+        arrays: one chunk of entries of the ``Delphes`` tree.
+        collections: canonical collections to build (of :data:`DELPHES_COLLECTIONS`), e.g.
+            :attr:`surrotag.recast.ChunkRecast.collections`.
+        source: the file (or a name) for messages.
+
+    Returns:
+        Canonical events with ``Momentum4D`` behaviour, as :func:`surrotag.read_events`
+        gives them for the same entries.
+
+    Raises:
+        FormatError: no collection, or one a Delphes file cannot fill.
+        MissingBranchError: ``arrays`` lack a leaf that a collection needs.
+        InputValueError: non-finite or sentinel kinematics
+            (:func:`surrotag.io.canonical.check_finite`).
+    """
+    wanted = list(dict.fromkeys(collections))
+    unknown = [name for name in wanted if name not in _SPECS]
+    if unknown or not wanted:
+        raise FormatError(
+            f"collections {', '.join(unknown) or '(none)'}: choose from "
+            f"{', '.join(DELPHES_COLLECTIONS)}"
+        )
+    path = Path(source)
+    fields = {name.rpartition("/")[2]: name for name in arrays.fields}
+    leaves = branches_for(_ReadBranches(fields, path), wanted, strict=True)
+    columns = {leaf: ak.without_parameters(arrays[fields[leaf]]) for leaf in leaves}
+    chunk = (
+        ak.zip(columns, depth_limit=1)
+        if columns
+        else ak.Array(ak.contents.RecordArray([], None, length=len(arrays)))
+    )
+    events = ak.zip(_build(path, chunk, wanted), depth_limit=1)
+    check_finite(events, path)
+    return with_vector_behaviour(events)

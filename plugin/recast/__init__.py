@@ -6,10 +6,13 @@ classifier surrogate (arXiv:2402.15558) or the efficiency-map baseline, fills th
 yields per region and bin, patches the background-only pyhf workspace and computes CLs and
 upper limits. The result is a typed :class:`RecastReport` whose JSON document follows the
 shipped ``report.schema.json``; :func:`write_report` writes it atomically after validation.
+:class:`ChunkRecast` runs the same steps up to the region yields on one chunk of events at a
+time, for workflows that read the events themselves (a coffea processor).
 """
 
 from __future__ import annotations
 
+from surrotag.recast.chunks import ChunkRecast
 from surrotag.recast.pipeline import EXAMPLE_SIGNAL, OOD_POLICIES, OOD_WARNING, STAGES, recast
 from surrotag.recast.report import (
     RecastReport,
@@ -27,6 +30,7 @@ __all__ = [
     "OOD_WARNING",
     "STAGES",
     "TAGGERS",
+    "ChunkRecast",
     "RecastReport",
     "RegionResult",
     "check_surrogate",

@@ -74,12 +74,12 @@ from surrotag.recast.taggers import (
     efficiency_map_probabilities,
     surrogate_probabilities,
 )
-from surrotag.yields import OodYields, Yields
+from surrotag.yields import OodYields, Yields, _draw_covariance
 
 if TYPE_CHECKING:
     import awkward as ak
 
-    from surrotag.analysis import Analysis
+    from surrotag.analysis import Analysis, Region, SelectionSpec
     from surrotag.io.inputs import CrossSection, InputFiles
 
 __all__ = [
@@ -157,6 +157,22 @@ class _Accumulator:
             self.cutflow[name] = self.cutflow.get(name, 0) + int(value)
         for name, value in weighted.items():
             self.cutflow_weighted[name] = self.cutflow_weighted.get(name, 0.0) + float(value)
+
+    def yields(self, region: Region, draws: int) -> Yields:
+        """The running sums of ``region`` as :class:`Yields` of generator weights (zeros, with
+        ``draws`` weight draws, before any of its events), out-of-support yields included."""
+        edges = np.asarray(region.observable.bin_edges_gev, dtype=np.float64)
+        zeros = np.zeros(edges.size - 1)
+        per_draw = self.per_draw.get(region.name, np.zeros((draws, zeros.size)))
+        return Yields(
+            edges,
+            per_draw.mean(axis=0),
+            per_draw,
+            np.sqrt(self.mc_stat2.get(region.name, zeros)),
+            _draw_covariance(per_draw),
+            self.ood.get(region.name, OodYields(zeros, zeros, zeros)),
+            region.observable.name,
+        )
 
 
 @dataclass(frozen=True)
@@ -337,6 +353,14 @@ def _collections(level: str, features: Sequence[str]) -> list[str]:
     return sorted(needed)
 
 
+def _selection_spec(analysis: Analysis, level: str) -> SelectionSpec:
+    """The analysis's selection, applied at parton level to the two leading top quarks."""
+    spec = analysis.card.selection
+    if input_level(level).has_jets:
+        return spec
+    return replace(spec, collection=_PARTON_COLLECTION)
+
+
 def _parton_objects(events: ak.Array) -> ak.Array:
     """Events whose ``tops`` collection holds the last top copies (Momentum4D)."""
     import awkward as ak
@@ -490,6 +514,33 @@ def _fill_regions(
             )
 
 
+def _normalised(
+    yields: Yields, norm: float, region: str, warning_lines: list[str] | None = None
+) -> Yields:
+    """``yields`` of generator weights times ``norm`` (``sigma L / sum w``), negative bins
+    clipped to 0 with one line in ``warning_lines`` (see :func:`_region_yields`)."""
+    per_draw = norm * yields.per_draw
+    negative = per_draw < 0
+    if negative.any():
+        n_neg = int(negative.any(axis=0).sum())
+        if warning_lines is not None:
+            warning_lines.append(
+                f"region {region}: {n_neg} of {yields.n_bins} mjj bin(s) with a negative "
+                f"signal yield (negative generator weights, most {float(per_draw.min()):.3g} "
+                "events) clipped to 0; the sum of weights stays signed"
+            )
+        per_draw = np.where(negative, 0.0, per_draw)
+    return Yields(
+        yields.bin_edges,
+        per_draw.mean(axis=0),
+        per_draw,
+        abs(norm) * yields.mc_stat_error,
+        _draw_covariance(per_draw),
+        None if yields.ood is None else yields.ood.scaled(norm),
+        yields.observable,
+    )
+
+
 def _region_yields(
     analysis: Analysis,
     acc: _Accumulator,
@@ -505,30 +556,7 @@ def _region_yields(
     """
     results = []
     for region in analysis.card.regions:
-        edges = np.asarray(region.observable.bin_edges_gev, dtype=np.float64)
-        n_bins = edges.size - 1
-        per_draw = norm * acc.per_draw.get(region.name, np.zeros((tagger.draws, n_bins)))
-        negative = per_draw < 0
-        if negative.any():
-            n_neg = int(negative.any(axis=0).sum())
-            if warning_lines is not None:
-                warning_lines.append(
-                    f"region {region.name}: {n_neg} of {n_bins} mjj bin(s) with a negative "
-                    f"signal yield (negative generator weights, most {float(per_draw.min()):.3g} "
-                    "events) clipped to 0; the sum of weights stays signed"
-                )
-            per_draw = np.where(negative, 0.0, per_draw)
-        mc_stat = norm * np.sqrt(acc.mc_stat2.get(region.name, np.zeros(n_bins)))
-        covariance = (
-            np.atleast_2d(np.cov(per_draw, rowvar=False))
-            if per_draw.shape[0] > 1
-            else np.zeros((n_bins, n_bins))
-        )
-        zeros = np.zeros(n_bins)
-        ood = acc.ood.get(region.name, OodYields(zeros, zeros, zeros)).scaled(norm)
-        yields = Yields(
-            edges, per_draw.mean(axis=0), per_draw, mc_stat, covariance, ood, region.observable.name
-        )
+        yields = _normalised(acc.yields(region, tagger.draws), norm, region.name, warning_lines)
         results.append(
             RegionResult(
                 name=region.name,
@@ -576,18 +604,23 @@ def _posterior_warnings(card: Any) -> list[str]:
 
     The Bayesian spread of such a surrogate reflects where the chains started, not the
     posterior; the card records the diagnostics (``bayes.diagnostics``) and so does this line.
+    The bound is :data:`RHAT_CONVERGED`, or what exactly independent draws of the same shape
+    reach in 95% of cases (``iid_rhat_max_95``, recorded by newer cards) when that is larger:
+    4 chains x 10 samples of 3 summaries give up to 1.19 without any correlation.
     """
     diagnostics = (card.bayes or {}).get("diagnostics") or {}
     probability = diagnostics.get("tag_probability") or {}
     rhat, ess = probability.get("rhat_max"), probability.get("ess_min")
-    if rhat is None or rhat <= RHAT_CONVERGED:
+    bound = max(RHAT_CONVERGED, probability.get("iid_rhat_max_95") or 0.0)
+    if rhat is None or rhat <= bound:
         return []
     n = probability.get("chains", 0) * probability.get("samples_per_chain", 0)
+    acceptance = ", ".join(f"{a:.2f}" for a in diagnostics.get("acceptance") or [])
     return [
         f"{card.name}: its posterior chains did not converge (tag-probability split-R-hat "
-        f"{rhat:.2g} > {RHAT_CONVERGED}, ESS {ess:.1f} of {n} samples, acceptance "
-        f"{diagnostics.get('acceptance')}): the surrogate uncertainty is not a posterior "
-        "spread; the nominal yields are unaffected"
+        f"{rhat:.3g} > {bound:.3g}, ESS {ess:.1f} of {n} samples, acceptance per chain "
+        f"{acceptance or 'n/a'}): the surrogate uncertainty is not a posterior spread; the "
+        "nominal yields are unaffected"
     ]
 
 
@@ -681,9 +714,7 @@ def accumulate(
     run: _Run, *, step_size: int, ood: str, timer: _Timer
 ) -> tuple[_Accumulator, EventStream]:
     """Stream the events once: select, build features, tag, and add up the region yields."""
-    spec = run.analysis.card.selection
-    if not input_level(run.level).has_jets:
-        spec = replace(spec, collection=_PARTON_COLLECTION)
+    spec = _selection_spec(run.analysis, run.level)
     acc = _Accumulator()
     stream = EventStream(
         run.source,

@@ -14,7 +14,22 @@ from surrotag.io.atomic import atomic_output
 if TYPE_CHECKING:
     from surrotag.recast.report import RecastReport
 
-__all__ = ["plot_mjj"]
+__all__ = ["PLOT_HINT", "check_plot_dependencies", "plot_mjj"]
+
+#: What to install for plots.
+PLOT_HINT = "--plot needs matplotlib and mplhep: pip install 'surrotag[plot]'"
+
+
+def check_plot_dependencies() -> None:
+    """Fail before the work, not after it, when :func:`plot_mjj` could not draw.
+
+    Raises:
+        MissingDependencyError: matplotlib or mplhep missing (found without importing them).
+    """
+    import importlib.util
+
+    if not all(importlib.util.find_spec(name) for name in ("matplotlib", "mplhep")):
+        raise MissingDependencyError(PLOT_HINT)
 
 
 def plot_mjj(report: RecastReport, workspace: Any, path: str | os.PathLike[str]) -> Path:
@@ -35,9 +50,7 @@ def plot_mjj(report: RecastReport, workspace: Any, path: str | os.PathLike[str])
         import matplotlib.pyplot as plt
         import mplhep
     except ImportError:
-        raise MissingDependencyError(
-            "--plot needs matplotlib and mplhep: pip install 'surrotag[plot]'"
-        ) from None
+        raise MissingDependencyError(PLOT_HINT) from None
     from surrotag.stats.workspace import load_workspace
 
     ws = load_workspace(workspace)

@@ -44,6 +44,7 @@ __all__ = [
     "RegionResult",
     "report_schema",
     "validate_report",
+    "write_outputs",
     "write_report",
 ]
 
@@ -317,3 +318,45 @@ def write_report(document: dict[str, Any], path: str | os.PathLike[str]) -> Path
 
     validate_report(document)
     return write_json_atomic(path, document)
+
+
+def write_outputs(
+    report: RecastReport,
+    analysis: str | os.PathLike[str],
+    *,
+    output: str | os.PathLike[str] | None = None,
+    patch_out: str | os.PathLike[str] | None = None,
+    plot: str | os.PathLike[str] | None = None,
+    workspace: str | os.PathLike[str] | None = None,
+) -> list[Path]:
+    """Validate the report's document, then write the files asked for (each atomically).
+
+    Args:
+        report: the recast's result.
+        analysis: name or folder of the analysis (its background-only workspace is drawn).
+        output: the JSON report.
+        patch_out: the signal's pyhf JSON patch(set).
+        plot: the mjj image per region (:func:`surrotag.recast.plot.plot_mjj`).
+        workspace: a background-only workspace drawn instead of the analysis's.
+
+    Returns:
+        The files written, in the order report, patch, plot.
+
+    Raises:
+        SurrotagError: the document fails its schema (nothing is written).
+    """
+    document = report.to_dict()
+    validate_report(document)
+    if plot is not None:
+        from surrotag.analysis import get_analysis
+        from surrotag.recast.plot import plot_mjj
+
+        ws = workspace if workspace is not None else get_analysis(analysis).workspace()
+        plot_mjj(report, ws, plot)
+    if patch_out is not None:
+        from surrotag.stats.patch import write_patchset
+
+        write_patchset(patch_out, report.patch.ops)
+    if output is not None:
+        write_report(document, output)
+    return [Path(p) for p in (output, patch_out, plot) if p is not None]

@@ -13,26 +13,42 @@ import json
 import os
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Any
+from typing import Any, Final, NamedTuple
 
 from surrotag.errors import SurrotagError
 from surrotag.io.parquet import read_parquet_metadata
 
 __all__ = [
+    "PIPELINE_TAGGER",
     "TABLE_NAME",
     "TAGGER_NAME",
+    "TRAINING_SET",
+    "PlannedSample",
     "cached_sample",
     "data_dir",
     "reference_dir",
     "sample_path",
     "settings_key",
     "split_sample_path",
+    "training_samples",
 ]
 
 #: File name of the surrogate training table that ``surrotag reference pipeline`` writes.
 TABLE_NAME = "top_tagger_table.parquet"
 #: Folder name of the internal tagger that ``surrotag reference pipeline`` trains.
 TAGGER_NAME = "tagger_pfn"
+#: The training set of the shipped surrogates: process -> master seeds of train, val, test.
+#: Seeds are disjoint across splits and processes (the table refuses shared seeds).
+TRAINING_SET: Final = {"ttbar-allhad": (1, 3, 5), "qcd-dijet": (2, 4, 6)}
+#: Settings of the internal tagger that ``surrotag reference pipeline`` trains (besides the
+#: epochs): seed, torch device, batch size, early-stopping patience (epochs), CPU threads.
+PIPELINE_TAGGER: Final = {
+    "seed": 0,
+    "device": "cpu",
+    "batch_size": 256,
+    "patience": 6,
+    "threads": 1,
+}
 
 
 def data_dir() -> Path:
@@ -50,6 +66,45 @@ def split_sample_path(process: str, split: str, folder: Path | None = None) -> P
     pipeline`` writes: ``<folder>/<process>_<split>.parquet`` (default folder
     :func:`reference_dir`)."""
     return (folder if folder is not None else reference_dir()) / f"{process}_{split}.parquet"
+
+
+class PlannedSample(NamedTuple):
+    """One sample of :data:`TRAINING_SET` as ``surrotag reference pipeline`` generates it.
+
+    Attributes:
+        process: the process (``ttbar-allhad`` or ``qcd-dijet``).
+        split: ``train``, ``val`` or ``test``.
+        seed: the master seed.
+        n_events: generated events.
+        path: the sample's file (:func:`split_sample_path`).
+    """
+
+    process: str
+    split: str
+    seed: int
+    n_events: int
+    path: Path
+
+
+def training_samples(folder: Path, train_events: int, eval_events: int) -> list[PlannedSample]:
+    """The six samples of :data:`TRAINING_SET` in ``folder``, train, val, test per process.
+
+    Args:
+        folder: where the samples are written.
+        train_events: generated events of each training sample.
+        eval_events: generated events of each validation and test sample.
+    """
+    return [
+        PlannedSample(
+            process,
+            split,
+            seed,
+            train_events if split == "train" else eval_events,
+            split_sample_path(process, split, folder),
+        )
+        for process, seeds in TRAINING_SET.items()
+        for split, seed in zip(("train", "val", "test"), seeds, strict=True)
+    ]
 
 
 def settings_key(settings: Mapping[str, Any]) -> str:

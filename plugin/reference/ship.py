@@ -503,6 +503,7 @@ def ship_surrogate(
         f"--patience {config.patience} --bayes {bayes} --draws {config.draws} --seed {config.seed}"
         f" --flow-weights {flow_weights}"
     )
+    figures = report.card_figures(seconds_digits=1)
     entries = []
     for column, feature in zip(spec.columns, spec.names, strict=True):
         known = FEATURES.get(feature)
@@ -551,14 +552,8 @@ def ship_surrogate(
                 "validation": report.n_val,
             },
         },
-        "validation": {
-            "best_val_loss": report.best_val_loss,
-            "best_epoch": report.best_epoch,
-            "epochs_run": report.epochs_run,
-            "train_seconds": round(report.seconds, 1),
-        },
+        "validation": figures.pop("validation"),
         "references": ["arXiv:2402.15558", "arXiv:1902.09914"],
+        **figures,  # bayes diagnostics after mcmc
     }
-    if report.mcmc is not None:
-        fields["bayes"] = {"diagnostics": report.bayes_diagnostics()}
     return save_surrogate(surrogate, fields, Path(output), overwrite=overwrite)

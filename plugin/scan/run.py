@@ -114,6 +114,22 @@ class ScanResult(NamedTuple):
         """The failed points."""
         return tuple(o for o in self.outcomes if o.status == "failed")
 
+    def raise_for_failures(self) -> None:
+        """Raise :class:`~surrotag.errors.ScanError` naming the failed points, if any.
+
+        The message names them all, the first one's error and where their ``error.json``
+        lie, and says that a rerun retries them.
+        """
+        if not self.failed:
+            return
+        names = ", ".join(o.name for o in self.failed)
+        first = self.failed[0]
+        raise ScanError(
+            f"{len(self.failed)} of {len(self.outcomes)} point(s) failed ({names}); "
+            f"first: {first.name}: {first.error}; see {self.directory}/points/<name>/error.json "
+            "and rerun to retry them"
+        )
+
 
 def point_folder(directory: str | os.PathLike[str], name: str) -> Path:
     """``DIR/points/<name>``."""

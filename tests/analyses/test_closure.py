@@ -38,14 +38,14 @@ NAME = "zprime-ttbar-allhad"
 
 def test_plan_seeds_are_used_by_no_other_sample():
     from surrotag.analyses.zprime_ttbar_allhad.example import SEED as EXAMPLE_SEED
-    from surrotag.cli.reference import _TRAINING_SET
+    from surrotag.reference.cache import TRAINING_SET
     from surrotag.reference.generate import job_seeds
 
     others = {
         *build.ZPRIME_SEEDS.values(),
         *(spec.seed for spec in build.BACKGROUNDS),
         EXAMPLE_SEED,
-        *itertools.chain.from_iterable(_TRAINING_SET.values()),
+        *itertools.chain.from_iterable(TRAINING_SET.values()),
     }
     assert not set(PLAN.seeds) & others
     assert PLAN.bootstrap_seed not in others | set(PLAN.seeds)

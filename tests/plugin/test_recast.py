@@ -165,12 +165,19 @@ def test_unconverged_posterior_chains_are_said_in_one_warning():
 
     from surrotag.recast.pipeline import RHAT_CONVERGED, _posterior_warnings
 
-    def card(rhat):
+    def card(rhat, iid=None):
         probability = {"rhat_max": rhat, "ess_min": 5.3, "chains": 4, "samples_per_chain": 5}
+        if iid is not None:
+            probability["iid_rhat_max_95"] = iid
         diagnostics = {"tag_probability": probability, "acceptance": [0.0, 0.04]}
         return SimpleNamespace(name="s", bayes={"method": "mcmc", "diagnostics": diagnostics})
 
     (line,) = _posterior_warnings(card(20.4))
-    assert "did not converge" in line and "ESS 5.3 of 20" in line and "20 >" in line
+    assert "did not converge" in line and "ESS 5.3 of 20" in line and "20.4 > 1.1," in line
+    assert "acceptance per chain 0.00, 0.04" in line
     assert _posterior_warnings(card(RHAT_CONVERGED)) == []
+    # within what independent draws of the card's shape give: no warning; beyond it: one
+    assert _posterior_warnings(card(1.144, iid=1.194)) == []
+    (line,) = _posterior_warnings(card(1.476, iid=1.194))
+    assert "split-R-hat 1.48 > 1.19," in line
     assert _posterior_warnings(SimpleNamespace(name="vi", bayes={"method": "vi"})) == []

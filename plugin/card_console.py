@@ -1,0 +1,107 @@
+"""A surrogate's card on the terminal (rich): what ``surrotag surrogate show`` prints."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from surrotag.surrogates.card import Card
+
+__all__ = ["print_card"]
+
+
+def _number(value: Any) -> str:
+    """A validation figure for the terminal: 4 significant digits for floats."""
+    return f"{value:.4g}" if isinstance(value, float) else str(value)
+
+
+def print_card(card: Card, folder: Path, status: Mapping[str, str]) -> None:
+    """The card of the surrogate in ``folder`` on stdout: tagger, score, features with their
+    training support, working points, training, validation figures and files.
+
+    Args:
+        card: the loaded card.
+        folder: the surrogate's folder (printed beside the name).
+        status: per file of the card, its check result
+            (:func:`surrotag.surrogates.storage.file_status`).
+    """
+    from rich.console import Console
+    from rich.table import Table
+    from rich.text import Text
+
+    # card text and paths are printed as they are: "[...]" in them is no rich markup
+    console = Console(markup=False)
+    console.print(Text.assemble((str(card.name), "bold"), f" {card.version}  ({folder})"))
+    if card.description:
+        console.print(card.description)
+    tagger = card.tagger
+    console.print(
+        f"tagger: {tagger['name']} ({tagger['score']})"
+        + (
+            f" (weights sha256 {tagger['weights_sha256'][:12]}…)"
+            if tagger.get("weights_sha256")
+            else ""
+        )
+    )
+    score = card.score
+    console.print(
+        f"score: column {score['column']!r} modelled in {score['space']} space"
+        + (
+            f" (clipped to [{score['clip']:g}, 1-{score['clip']:g}])"
+            if score["space"] == "logit"
+            else ""
+        )
+    )
+    console.print(
+        f"bayes: {card.bayes['method']}, {card.bayes['draws']} draws; "
+        f"solver: {card.solver['method']}, {card.solver['steps']} steps"
+    )
+    features = Table(title="features", box=None, header_style="bold")
+    for column in ("name", "unit", "support (0.1%-99.9%)", "mean", "std", "description"):
+        features.add_column(column, overflow="fold")
+    for feature in card.features:
+        low, high = feature["support"]
+        features.add_row(
+            feature["name"],
+            feature["unit"] or "-",
+            f"[{low:.4g}, {high:.4g}]",
+            f"{feature['mean']:.4g}",
+            f"{feature['std']:.4g}",
+            feature["description"],
+        )
+    console.print(features)
+    if card.working_points:
+        points = Table(title="working points", box=None, header_style="bold")
+        for column in ("name", "threshold", "efficiency", "definition"):
+            points.add_column(column, overflow="fold")
+        for point in card.working_points:
+            points.add_row(
+                point["name"],
+                f"{point['threshold']:g}",
+                f"{point['efficiency']:.4f}",
+                point["definition"],
+            )
+        console.print(points)
+    else:
+        console.print("working points: none")
+    rows = card.training["rows"]
+    console.print(
+        f"training: {card.training['description']}; rows "
+        + ", ".join(f"{key} {value}" for key, value in rows.items())
+        + (f"; sha256 {card.training['sha256'][:12]}…" if card.training.get("sha256") else "")
+    )
+    if card.validation:
+        console.print(
+            "validation: "
+            + ", ".join(f"{key} {_number(value)}" for key, value in card.validation.items())
+        )
+    files = Table(title="files", box=None, header_style="bold")
+    for column in ("file", "sha256", "status"):
+        files.add_column(column)
+    for name, digest in card.files.items():
+        files.add_row(name, digest[:16] + "…", status[name])
+    console.print(files)
+    console.print(f"references: {', '.join(card.references) or 'none'}")
+    console.print(f"created {card.created} with surrotag {card.surrotag_version}")

@@ -1,0 +1,80 @@
+"""Click options that several commands share: one decorator per option, the same everywhere.
+
+The options that read events (``--level``, ``--max-events``, ``--step-size``) and those that
+apply a surrogate (``--draws``, ``--stochastic``, ``--seed``, ``--threads``, ``--tagger``,
+``--ood``) mean the same in ``features``, ``tag``, ``run`` and ``scan``. Decorators whose help
+depends on the command take it as an argument. Commands use them as ``@options.draws``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any, TypeVar
+
+import click
+
+from surrotag.io.levels import LEVEL_NAMES
+
+__all__ = [
+    "draws",
+    "level",
+    "max_events",
+    "ood",
+    "score_seed",
+    "step_size",
+    "stochastic",
+    "tagger",
+    "threads",
+]
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+def level(help: str = "Input level (default: sniffed from the files).") -> Callable[[F], F]:
+    """``--level``: one of :data:`~surrotag.io.levels.LEVEL_NAMES`, default None."""
+    return click.option("--level", type=click.Choice(LEVEL_NAMES), default=None, help=help)
+
+
+def tagger(help: str) -> Callable[[F], F]:
+    """``--tagger surrogate|efficiency-map``, default ``surrogate``."""
+    choice = click.Choice(["surrogate", "efficiency-map"])
+    return click.option("--tagger", type=choice, default="surrogate", show_default=True, help=help)
+
+
+def ood(help: str) -> Callable[[F], F]:
+    """``--ood nuisance|strict``, default ``nuisance``."""
+    choice = click.Choice(["nuisance", "strict"])
+    return click.option("--ood", type=choice, default="nuisance", show_default=True, help=help)
+
+
+#: ``--draws K``: Bayesian weight draws, default None (the card's).
+draws = click.option("--draws", type=click.IntRange(min=1), default=None,
+                     help="Bayesian weight draws K (default: the card's).")  # fmt: skip
+#: ``--stochastic``: 0/1 tags from sampled scores instead of exact probabilities.
+stochastic = click.option("--stochastic", is_flag=True,
+                          help="Sample one score per object and draw and cut on it "
+                          "(0/1 tags) instead of the exact probability.")  # fmt: skip
+#: ``--seed``: seed of the sampled scores (``--stochastic``), a non-negative int64.
+score_seed = click.option(
+    "--seed",
+    type=click.IntRange(min=0, max=2**63 - 1),
+    default=0,
+    show_default=True,
+    help="Seed of the sampled scores.",
+)
+#: ``--threads N|auto``: torch threads of the surrogate solve.
+threads = click.option("--threads", default=None, metavar="N|auto",
+                       help="Torch threads of the surrogate solve: N, or auto "
+                       "(default: SURROTAG_THREADS, else 1 thread when other processes "
+                       "hold the cores, else all usable cores).")  # fmt: skip
+#: ``--max-events N``: stop reading after N events in total.
+max_events = click.option("--max-events", type=click.IntRange(min=1), default=None,
+                          help="Stop after this many events in total.")  # fmt: skip
+#: ``--step-size N``: events per chunk of the event stream.
+step_size = click.option(
+    "--step-size",
+    type=click.IntRange(min=1),
+    default=50_000,
+    show_default=True,
+    help="Events per chunk.",
+)
