@@ -58,8 +58,8 @@ def test_negative_cross_section(tmp_path, capsys, delphes_file):
 @pytest.mark.parametrize(
     ("option", "value", "message"),
     [
-        ("--draws", "21", "gives 1 to 20 weight draws (its stored posterior samples)"),
-        ("--draws", "1000000000000", "gives 1 to 20 weight draws"),
+        ("--draws", "41", "gives 1 to 40 weight draws (its stored posterior samples)"),
+        ("--draws", "1000000000000", "gives 1 to 40 weight draws"),
         ("--xsec-pb", "1e308", "cross-section must be a number in [0, 1e+12] pb"),
     ],
 )
@@ -68,6 +68,11 @@ def test_absurd_draws_and_cross_sections_are_refused(
 ):
     """More draws than an MCMC surrogate stores would repeat samples (a spread that is not
     the posterior's); an absurd cross-section would overflow the yields."""
+    from surrotag.surrogates.card import load_card
+    from surrotag.surrogates.registry import resolve_surrogate
+
+    stored = load_card(resolve_surrogate("top-tagger-delphes")).bayes["draws"]
+    assert stored == 40, "the cases above are written for the shipped 40 samples"
     out = tmp_path / "report.json"
     args = ["run", ANALYSIS, str(delphes_file), option, value, "--xsec-pb", "0.1"]
     if option == "--xsec-pb":

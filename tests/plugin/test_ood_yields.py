@@ -136,16 +136,14 @@ def test_adding_out_of_support_objects_never_strengthens_the_limit(example_event
     without = recast(ANALYSIS, base, xsec_pb=xsec, draws=8)
     with_ood = recast(ANALYSIS, added, xsec_pb=xsec * scale, draws=8)
     validate_report(with_ood.to_dict())
-    assert with_ood.n_ood > without.n_ood and with_ood.ood_method == "box"
-    assert with_ood.ood_note and "box" in with_ood.ood_note
+    assert with_ood.n_ood > without.n_ood and with_ood.ood_method == "joint"
     sr = with_ood.region("SR")
-    if what == "constituents":  # the surrogate's confident extrapolation adds signal ...
-        assert sr.total > 1.2 * without.region("SR").total
-        assert sr.yields.ood_share > 0.1
+    if what == "constituents":  # flagged jets enter as a separate nuisance, P in [0, 1] ...
         assert with_ood.patch.ood_modifier == "zprime_ttbar_allhad_top_tagger_delphes_ood"
         document = with_ood.to_dict()
         assert document["ood"]["share"]["SR"] == pytest.approx(sr.yields.ood_share)
-        assert document["regions"][0]["ood_up"][3] > document["regions"][0]["ood_down"][3]
+        up, down = (np.array(document["regions"][0][key]) for key in ("ood_up", "ood_down"))
+        assert np.all(up >= down) and np.any(up > down)
     limit, reference = with_ood.limit, without.limit  # ... which never strengthens the limit
     assert limit.observed >= reference.observed * (1 - 2e-3)
     assert np.all(np.array(limit.expected) >= np.array(reference.expected) * (1 - 2e-3))

@@ -351,13 +351,14 @@ def test_two_category_map_still_works_with_a_warning(delphes_table):
     np.testing.assert_allclose(result.probabilities[0, :, 0], expected)
 
 
-def test_shipped_two_category_card_applies(delphes_table):
+def test_shipped_three_category_card_applies_without_a_warning(delphes_table):
     from surrotag.surrogates.card import load_card
     from surrotag.surrogates.registry import resolve_surrogate
 
     card = load_card(resolve_surrogate("top-tagger-delphes"))
     assert set(EFFICIENCY_MAP_FEATURES["delphes"]) <= set(delphes_table.fields)
-    with pytest.warns(UserWarning, match="re-ship"):
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # re-shipped 2026-11-30 with the 'partial' category
         result = efficiency_map_probabilities(
             delphes_table, "delphes", card.efficiency_map, ["wp30", "wp50"], card.source
         )
