@@ -123,6 +123,19 @@ def _write(array: object, path: Path, metadata: dict) -> Path:
     return path
 
 
-if __name__ == "__main__":  # pragma: no cover - a build step, run by hand
-    target = build_example(*(sys.argv[1:2] or [EXAMPLE_FILE]))
+def main(argv: list[str] | None = None) -> int:
+    """Command line: ``[OUT]`` (default: the package's ``example_signal.parquet``)."""
+    import argparse
+
+    parser = argparse.ArgumentParser(
+        prog="python -m surrotag.analyses.zprime_ttbar_allhad.example",
+        description=__doc__.splitlines()[0],
+    )
+    parser.add_argument("out", nargs="?", type=Path, default=EXAMPLE_FILE, help="output file")
+    target = build_example(parser.parse_args(argv).out)
     print(f"{target}: {target.stat().st_size / 1e6:.2f} MB")
+    return 0
+
+
+if __name__ == "__main__":  # pragma: no cover - a build step, run by hand
+    sys.exit(main())

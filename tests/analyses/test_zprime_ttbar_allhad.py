@@ -90,3 +90,14 @@ def test_cli_lists_as_json(capsys):
     (entry,) = [entry for entry in document if entry["name"] == NAME]
     assert entry["problem"] is None
     assert entry["card"] == get_analysis(NAME).card.to_dict()
+
+
+def test_example_builder_help_writes_nothing(tmp_path, monkeypatch, capsys):
+    """``--help`` used to be taken as the output path and got a 1.7 MB Parquet file."""
+    from surrotag.analyses.zprime_ttbar_allhad.example import main
+
+    monkeypatch.chdir(tmp_path)
+    with pytest.raises(SystemExit) as stop:
+        main(["--help"])
+    assert stop.value.code == 0 and "usage:" in capsys.readouterr().out
+    assert not any(tmp_path.iterdir())
