@@ -242,7 +242,7 @@ def wp_threshold(table: str | Path, name: str = _WORKING_POINT) -> dict[str, Any
     """
     from surrotag.reference.ship import read_table, working_points
 
-    columns = read_table(table, ["split", "label", "jet_pt", "tagger_logit"])
+    columns = read_table(table, ["split", "label", "jet_pt", "tagger_logit", "event_weight"])
     for point in working_points(columns):
         if point["name"] == name:
             return point
