@@ -220,3 +220,17 @@ def test_card_names_the_official_yields_file_and_the_schema_checks_it():
         load_analysis_card(document)
     del document["statistics"]["official_yields"]  # optional: a card without it is valid
     assert load_analysis_card(document).statistics.official_yields is None
+
+
+def test_working_point_is_the_shipped_surrogates():
+    """The build's wp50 is the event-weighted threshold of the shipped cards (it read the
+    table without its weights and gave the unweighted 3.4625 against the cards' 3.4777)."""
+    from surrotag.surrogates.card import load_card
+    from surrotag.surrogates.registry import resolve_surrogate
+
+    table = reference_dir() / "top_tagger_table.parquet"
+    if not table.is_file():
+        pytest.skip(f"{table} absent: run `surrotag reference pipeline`")
+    card = load_card(resolve_surrogate("top-tagger-delphes"))
+    shipped = {point["name"]: point for point in card.working_points}["wp50"]
+    assert build.wp_threshold(table)["threshold"] == pytest.approx(shipped["threshold"], abs=1e-9)
