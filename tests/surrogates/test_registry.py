@@ -20,13 +20,15 @@ from surrotag.surrogates.registry import (
 )
 
 
-def _install_plugin(site: Path, entries: dict[str, str], module_code: str) -> None:
+def _install_plugin(
+    site: Path, entries: dict[str, str], module_code: str, module: str = "thirdparty_surrogates"
+) -> None:
     """Install a real distribution (dist-info with entry points) on a sys.path folder."""
-    (site / "thirdparty_surrogates.py").write_text(textwrap.dedent(module_code))
-    info = site / "thirdparty_surrogates-1.0.dist-info"
+    (site / f"{module}.py").write_text(textwrap.dedent(module_code))
+    info = site / f"{module}-1.0.dist-info"
     info.mkdir()
     (info / "METADATA").write_text(
-        "Metadata-Version: 2.1\nName: thirdparty-surrogates\nVersion: 1.0\n"
+        f"Metadata-Version: 2.1\nName: {module.replace('_', '-')}\nVersion: 1.0\n"
     )
     lines = "\n".join(f"{name} = {target}" for name, target in entries.items())
     (info / "entry_points.txt").write_text(f"[{ENTRY_POINT_GROUP}]\n{lines}\n")
@@ -106,14 +108,7 @@ def _exiting_site(tmp_path, monkeypatch, entries: dict[str, str]) -> None:
     """A package whose module calls sys.exit at import, registering ``entries``."""
     site = tmp_path / "exiting"
     site.mkdir()
-    (site / "exiting_surrogates.py").write_text("import sys\nsys.exit(3)\n")
-    info = site / "exiting_surrogates-1.0.dist-info"
-    info.mkdir()
-    (info / "METADATA").write_text(
-        "Metadata-Version: 2.1\nName: exiting-surrogates\nVersion: 1.0\n"
-    )
-    lines = "\n".join(f"{name} = {target}" for name, target in entries.items())
-    (info / "entry_points.txt").write_text(f"[{ENTRY_POINT_GROUP}]\n{lines}\n")
+    _install_plugin(site, entries, "import sys\nsys.exit(3)\n", module="exiting_surrogates")
     monkeypatch.delitem(sys.modules, "exiting_surrogates", raising=False)
     monkeypatch.syspath_prepend(str(site))
     importlib.invalidate_caches()
