@@ -4,13 +4,12 @@ from __future__ import annotations
 
 import itertools
 import json
-import warnings
 from pathlib import Path
 
 import numpy as np
 import pytest
 
-from surrotag.errors import InputValueError
+from surrotag.errors import FormatError, InputValueError
 from surrotag.io.parquet import sha256_file
 from surrotag.reference.ship import (
     EFFICIENCY_PT_EDGES,
@@ -76,12 +75,21 @@ def test_working_points_are_event_weighted(columns) -> None:
         working_points(columns, min_jets=logit.size + 1)
 
 
-def test_unweighted_table_gives_the_plain_quantiles(columns) -> None:
-    plain = {name: values for name, values in columns.items() if name != "event_weight"}
+def test_unit_weights_give_the_plain_quantiles(columns) -> None:
+    plain = {**columns, "event_weight": np.ones_like(columns["event_weight"])}
     logit = columns["tagger_logit"][_defining_jets(columns)]
     for point, nominal in zip(working_points(plain, min_jets=5), (0.3, 0.5, 0.7), strict=True):
         assert point["efficiency"] == point["unweighted_efficiency"]
         assert abs(np.mean(logit > point["threshold"]) - nominal) <= 0.5 / logit.size + 1e-12
+
+
+def test_a_read_without_weights_is_refused_not_unit_weighted(columns) -> None:
+    """The build once read the table without event_weight and got wp50 3.4625, not 3.4777."""
+    unweighted = {name: values for name, values in columns.items() if name != "event_weight"}
+    with pytest.raises(InputValueError, match=r"no event_weight column.*rebuild"):
+        working_points(unweighted, min_jets=5)
+    with pytest.raises(InputValueError, match="no event_weight column"):
+        efficiency_map(unweighted, working_points(columns, min_jets=5))
 
 
 def test_weighted_threshold_on_known_numbers() -> None:
@@ -101,18 +109,14 @@ def test_weighted_threshold_on_known_numbers() -> None:
         weighted_threshold(np.array([1.0]), np.array([-1.0]), 0.5)
 
 
-def test_table_without_weights_warns(table, tmp_path) -> None:
+def test_table_without_weights_is_refused_by_ship(table, tmp_path) -> None:
     import pyarrow.parquet as pq
 
     old = tmp_path / "old.parquet"
     parquet = pq.read_table(table[0])
     pq.write_table(parquet.drop_columns(["event_weight"]), old)
-    with pytest.warns(UserWarning, match="no event_weight column.*rebuild"):
-        columns = read_table(old, ["split"], optional=("event_weight",))
-    assert "event_weight" not in columns
-    with warnings.catch_warnings():
-        warnings.simplefilter("error")
-        assert "event_weight" in read_table(table[0], ["split"], optional=("event_weight",))
+    with pytest.raises(FormatError, match=r"no column.*event_weight.*rebuild"):
+        read_table(old, ["split", "event_weight"])
 
 
 def _weighted_rate(logit, weight, rows, threshold) -> tuple[float, float, float]:
