@@ -25,7 +25,7 @@ import hashlib
 import itertools
 import json
 import os
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from importlib.resources import files
 from importlib.resources.abc import Traversable
@@ -42,6 +42,7 @@ __all__ = [
     "CARD_FILENAME",
     "SCHEMA_VERSION",
     "AnalysisCard",
+    "Cut",
     "ObjectSpec",
     "Observable",
     "Region",
@@ -54,10 +55,11 @@ __all__ = [
     "check_file_digest",
     "load_analysis_card",
     "seal_analysis_card",
+    "upgrade_card",
 ]
 
-#: The analysis-card schema version this code reads.
-SCHEMA_VERSION: Final = 1
+#: The analysis-card schema version this code reads (version 1 cards are upgraded on load).
+SCHEMA_VERSION: Final = 2
 #: File name of the card inside an analysis package.
 CARD_FILENAME: Final = "card.json"
 #: Key of the card's own digest, checked when a card is read from a file.
@@ -77,18 +79,39 @@ class ObjectSpec:
 
 
 @dataclass(frozen=True)
-class SelectionSpec:
-    """Declarative dijet selection on the two leading (pT-ordered) objects of ``collection``.
+class Cut:
+    """One cut of a selection: a registered observable (:mod:`surrotag.observables`) bounded.
 
-    All cuts are strict: ``pt1 > leading_pt_min_gev``, ``pt2 > subleading_pt_min_gev`` (GeV),
-    ``|eta| < abs_eta_max`` for both, ``|y1 - y2| < abs_delta_y_max`` (rapidity).
+    Bounds present are all required: ``above`` (value > bound) and ``below`` (value < bound)
+    are strict, ``at_least`` (>=) and ``at_most`` (<=) inclusive; units are the observable's
+    (GeV, rad or none). A NaN value (a missing candidate) fails every bound.
+
+    Attributes:
+        name: the cut's name in the cutflow.
+        observable: registered observable name.
+        object: candidate index (0 = leading) or ``"each"`` (every candidate must pass), for
+            object observables; None otherwise.
+        collection: the collection an event observable reads (None: the selection's).
     """
 
+    name: str
+    observable: str
+    object: int | Literal["each"] | None = None
+    collection: str | None = None
+    above: float | None = None
+    below: float | None = None
+    at_least: float | None = None
+    at_most: float | None = None
+
+
+@dataclass(frozen=True)
+class SelectionSpec:
+    """Declarative selection: ``cuts`` applied in order on events whose ``candidates``
+    leading (pT-ordered) objects of ``collection`` are the ones the regions tag."""
+
     collection: str
-    leading_pt_min_gev: float
-    subleading_pt_min_gev: float
-    abs_eta_max: float
-    abs_delta_y_max: float
+    candidates: int
+    cuts: tuple[Cut, ...]
 
 
 @dataclass(frozen=True)
@@ -101,15 +124,16 @@ class TagRequirement:
 
 @dataclass(frozen=True)
 class Observable:
-    """A binned observable: ``name`` (``mjj``) and increasing ``bin_edges_gev`` (GeV)."""
+    """A binned observable: registered ``name`` (e.g. ``mjj``) and increasing ``bin_edges``
+    in the observable's unit (:func:`surrotag.observables.get`)."""
 
     name: str
-    bin_edges_gev: tuple[float, ...]
+    bin_edges: tuple[float, ...]
 
     @property
     def n_bins(self) -> int:
         """Number of bins."""
-        return len(self.bin_edges_gev) - 1
+        return len(self.bin_edges) - 1
 
 
 @dataclass(frozen=True)
@@ -238,6 +262,7 @@ def _check_consistency(document: dict[str, Any], source: str) -> None:
             f"{selection['collection']!r} is not in objects "
             f"(have: {', '.join(document['objects'])}); define it there",
         )
+    _check_cuts(selection, fail)
     surrogate = document["surrogate"]
     points = [point["name"] for point in surrogate["working_points"]]
     for index, name in enumerate(points):
@@ -261,9 +286,16 @@ def _check_consistency(document: dict[str, Any], source: str) -> None:
                 f"{point!r} is not a working point of surrogate.working_points "
                 f"(have: {', '.join(points)})",
             )
-        edges = region["observable"]["bin_edges_gev"]
+        observable = _observable(region["observable"]["name"], f"{path}.observable.name", fail)
+        if observable.kind == "object":
+            fail(
+                f"{path}.observable.name",
+                f"{observable.name!r} is one value per object; a region bins one value per "
+                "event (a system or event observable, e.g. mjj)",
+            )
+        edges = region["observable"]["bin_edges"]
         if any(b <= a for a, b in itertools.pairwise(edges)):
-            fail(f"{path}.observable.bin_edges_gev", "bin edges must increase")
+            fail(f"{path}.observable.bin_edges", "bin edges must increase")
     channels = document["statistics"]["channels"]
     missing = [name for name in names if name not in channels]
     extra = [name for name in channels if name not in names]
@@ -271,6 +303,78 @@ def _check_consistency(document: dict[str, Any], source: str) -> None:
         fail("$.statistics.channels", f"no channel for region(s) {', '.join(missing)}")
     if extra:
         fail(f"$.statistics.channels.{extra[0]}", f"{extra[0]!r} is not a region")
+
+
+def _observable(name: str, path: str, fail: Callable[[str, str], None]) -> Any:
+    from surrotag.observables import get
+
+    try:
+        return get(name)
+    except AnalysisError as error:
+        fail(path, str(error))
+
+
+def _check_cuts(selection: dict[str, Any], fail: Callable[[str, str], None]) -> None:
+    """Cut names unique, observables registered, ``object`` and ``collection`` fitting them."""
+    candidates = selection["candidates"]
+    seen: list[str] = []
+    for index, cut in enumerate(selection["cuts"]):
+        path = f"$.selection.cuts[{index}]"
+        if cut["name"] in seen or cut["name"] == "all":
+            fail(f"{path}.name", f"cut name {cut['name']!r} is used already (or is 'all')")
+        seen.append(cut["name"])
+        observable = _observable(cut["observable"], f"{path}.observable", fail)
+        if observable.kind == "object":
+            where = cut.get("object")
+            if where is None:
+                fail(path, f"{observable.name!r} is per object: say which (\"object\": 0, "
+                     "1, ... or \"each\")")  # fmt: skip
+            if isinstance(where, int) and where >= candidates:
+                fail(f"{path}.object", f"candidate {where} of {candidates} (counted from 0)")
+        elif "object" in cut:
+            fail(f"{path}.object", f"{observable.name!r} is not per object: drop 'object'")
+        if "collection" in cut and observable.kind != "event":
+            fail(f"{path}.collection", f"{observable.name!r} reads the candidates only")
+        if observable.pairs_only and candidates != 2:
+            fail(f"{path}.observable", f"{observable.name!r} needs exactly two candidates")
+
+
+def upgrade_card(document: dict[str, Any]) -> dict[str, Any]:
+    """A schema-version-1 card in the current language (other versions unchanged).
+
+    Version 1 had a fixed dijet selection (``leading_pt_min_gev``, ``subleading_pt_min_gev``,
+    ``abs_eta_max``, ``abs_delta_y_max``, all strict) and ``bin_edges_gev``; version 2 says
+    the same with cuts on registered observables and ``bin_edges``: the numbers are equal.
+    """
+    if document.get("schema_version") != 1 or not isinstance(document.get("selection"), dict):
+        return document
+    old = document["selection"]
+    keys = ("collection", "leading_pt_min_gev", "subleading_pt_min_gev", "abs_eta_max",
+            "abs_delta_y_max")  # fmt: skip
+    if set(old) != set(keys):
+        return document  # the schema names what is wrong
+    new = copy.deepcopy(document)
+    new["schema_version"] = SCHEMA_VERSION
+    new["selection"] = {
+        "collection": old["collection"],
+        "candidates": 2,
+        "cuts": [
+            {"name": "two_objects", "observable": "count", "at_least": 2},
+            {"name": "leading_pt", "observable": "pt", "object": 0,
+             "above": old["leading_pt_min_gev"]},
+            {"name": "subleading_pt", "observable": "pt", "object": 1,
+             "above": old["subleading_pt_min_gev"]},
+            {"name": "abs_eta", "observable": "abs_eta", "object": "each",
+             "below": old["abs_eta_max"]},
+            {"name": "abs_delta_y", "observable": "abs_delta_y", "below": old["abs_delta_y_max"]},
+        ],
+    }  # fmt: skip
+    for region in new.get("regions", []):
+        observable = region.get("observable") if isinstance(region, dict) else None
+        if isinstance(observable, dict) and "bin_edges_gev" in observable:
+            observable["bin_edges"] = observable.pop("bin_edges_gev")
+    new.pop(CARD_DIGEST_KEY, None)
+    return new
 
 
 def _validate(document: Any, source: str) -> None:
@@ -310,10 +414,12 @@ def _build(document: dict[str, Any], source: str) -> AnalysisCard:
             name=entry["name"],
             tag=TagRequirement(**entry["tag"]),
             observable=Observable(
-                observable["name"], tuple(float(e) for e in observable["bin_edges_gev"])
+                observable["name"], tuple(float(e) for e in observable["bin_edges"])
             ),
             description=entry.get("description", ""),
         )
+
+    selection = document["selection"]
 
     surrogate = document["surrogate"]
     statistics = document["statistics"]
@@ -328,7 +434,11 @@ def _build(document: dict[str, Any], source: str) -> AnalysisCard:
         objects=MappingProxyType(
             {name: ObjectSpec(**spec) for name, spec in document["objects"].items()}
         ),
-        selection=SelectionSpec(**document["selection"]),
+        selection=SelectionSpec(
+            collection=selection["collection"],
+            candidates=int(selection["candidates"]),
+            cuts=tuple(Cut(**cut) for cut in selection["cuts"]),
+        ),
         regions=tuple(region(entry) for entry in document["regions"]),
         surrogate=SurrogateSpec(
             names=MappingProxyType(dict(surrogate["names"])),
@@ -385,9 +495,11 @@ def load_analysis_card(
             document = parse_json_strict(path.read_text("utf-8"))
         except (ValueError, UnicodeDecodeError) as error:
             raise CardError(f"{where}: not valid JSON ({one_line(str(error))})") from None
-        _validate(document, where)
-        _check_card_digest(document, where)
-        return _build(document, where)
+        current = upgrade_card(document)
+        _validate(current, where)
+        _check_card_digest(document, where)  # of the file as written, whatever its version
+        return _build(current, where)
+    document = upgrade_card(document)
     _validate(document, where)
     return _build(document, where)
 
@@ -440,7 +552,8 @@ def seal_analysis_card(
     """Record the sha256 of the analysis's files and the card's own digest, atomically.
 
     The writers of an analysis (its build script, or an author after a deliberate edit of
-    the card) call this after their last write, so loading needs no manual step.
+    the card) call this after their last write, so loading needs no manual step. A card
+    of schema version 1 is written back in the current language (:func:`upgrade_card`).
 
     Args:
         folder: the analysis folder holding ``card.json``.
@@ -463,6 +576,7 @@ def seal_analysis_card(
         document = parse_json_strict(path.read_text("utf-8"))
     except (OSError, ValueError, UnicodeDecodeError) as error:
         raise CardError(f"{path}: cannot read the card ({one_line(str(error))})") from None
+    document = upgrade_card(document)  # sealing writes the current language
     _validate(document, str(path))
     if names is None:
         statistics = document["statistics"]

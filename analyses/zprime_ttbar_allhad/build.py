@@ -328,7 +328,7 @@ def load_tagged_sample(path: str | Path, tagger: Any, card: AnalysisCard) -> Tag
         provenance=meta,
         weight=np.asarray(ak.to_numpy(events.weight), dtype=np.float64),
         mask=np.asarray(selection.mask),
-        mjj=np.asarray(selection.mjj),
+        mjj=np.asarray(selection.values["mjj"]),
         pt=pick(flat_pt),
         logit=pick(logits),
         scores=scores,
@@ -367,7 +367,7 @@ def _pair_yields(card: AnalysisCard, sample: TaggedSample, p: np.ndarray) -> dic
             weight,
             region_probability(card, region.name, p[:, 0], p[:, 1]) * sample.mask,
             mjj,
-            region.observable.bin_edges_gev,
+            region.observable.bin_edges,
         )
         for region in card.regions
     }
@@ -627,7 +627,7 @@ def _region_sum_weights(
     p = np.nan_to_num(np.asarray(probability, dtype=np.float64))
     sums = {}
     for region in card.regions:
-        edges = region.observable.bin_edges_gev
+        edges = region.observable.bin_edges
         with np.errstate(invalid="ignore"):
             inside = sample.mask & (sample.mjj >= edges[0]) & (sample.mjj <= edges[-1])
         prob = region_probability(card, region.name, p[:, 0], p[:, 1])

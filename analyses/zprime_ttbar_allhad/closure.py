@@ -315,7 +315,7 @@ class OfficialDecisions:
                 event_weight,
                 region_probability(card, region.name, tags[:, 0], tags[:, 1]) * selected,
                 mjj,
-                region.observable.bin_edges_gev,
+                region.observable.bin_edges,
             )
             for region in card.regions
         }

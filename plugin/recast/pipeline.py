@@ -54,7 +54,7 @@ import math
 import re
 import time
 import warnings
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from importlib.resources import as_file
 from pathlib import Path
@@ -79,7 +79,7 @@ from surrotag.yields import OodYields, Yields, _draw_covariance
 if TYPE_CHECKING:
     import awkward as ak
 
-    from surrotag.analysis import Analysis, Region, SelectionSpec
+    from surrotag.analysis import Analysis, AnalysisCard, Region
     from surrotag.io.inputs import CrossSection, InputFiles
 
 __all__ = [
@@ -161,7 +161,7 @@ class _Accumulator:
     def yields(self, region: Region, draws: int) -> Yields:
         """The running sums of ``region`` as :class:`Yields` of generator weights (zeros, with
         ``draws`` weight draws, before any of its events), out-of-support yields included."""
-        edges = np.asarray(region.observable.bin_edges_gev, dtype=np.float64)
+        edges = np.asarray(region.observable.bin_edges, dtype=np.float64)
         zeros = np.zeros(edges.size - 1)
         per_draw = self.per_draw.get(region.name, np.zeros((draws, zeros.size)))
         return Yields(
@@ -353,12 +353,12 @@ def _collections(level: str, features: Sequence[str]) -> list[str]:
     return sorted(needed)
 
 
-def _selection_spec(analysis: Analysis, level: str) -> SelectionSpec:
-    """The analysis's selection, applied at parton level to the two leading top quarks."""
-    spec = analysis.card.selection
+def _selection_spec(analysis: Analysis, level: str) -> AnalysisCard:
+    """The analysis's card, its selection applied at parton level to the leading top quarks."""
+    card = analysis.card
     if input_level(level).has_jets:
-        return spec
-    return replace(spec, collection=_PARTON_COLLECTION)
+        return card
+    return replace(card, selection=replace(card.selection, collection=_PARTON_COLLECTION))
 
 
 def _parton_objects(events: ak.Array) -> ak.Array:
@@ -434,7 +434,7 @@ def _process_chunk(
             tagger,
             acc,
             weight[passed],
-            selection.mjj[passed],
+            {name: values[passed] for name, values in selection.values.items()},
             tags.probabilities[:, rows[:, 0], :],
             tags.probabilities[:, rows[:, 1], :],
             flags,
@@ -478,7 +478,7 @@ def _fill_regions(
     tagger: _Tagger,
     acc: _Accumulator,
     weight: np.ndarray,
-    mjj: np.ndarray,
+    values: Mapping[str, np.ndarray],
     p1: np.ndarray,
     p2: np.ndarray,
     flags: np.ndarray,
@@ -487,7 +487,7 @@ def _fill_regions(
 
     Args:
         weight: generator weights ``[n]`` (normalised at the end: yields are linear in them).
-        mjj: the binned observable ``[n]`` (GeV).
+        values: each region observable ``[n]`` by name (e.g. ``mjj`` in GeV).
         p1, p2: tag probabilities of the two objects ``[K, n, W]``.
         flags: ``[n, 2]`` bool, the object is out of the tagger's support.
     """
@@ -495,9 +495,10 @@ def _fill_regions(
 
     for region in analysis.card.regions:  # a few regions
         j = tagger.working_points.index(region.tag.working_point)
-        requirement, edges = region.tag.requirement, region.observable.bin_edges_gev
+        requirement, edges = region.tag.requirement, region.observable.bin_edges
+        observable = values[region.observable.name]
         prob = event_probabilities(p1[:, :, j], p2[:, :, j]).of(requirement)
-        acc.add_yields(region.name, region_yields(weight, prob, mjj, edges))
+        acc.add_yields(region.name, region_yields(weight, prob, observable, edges))
         if flags.any():
             acc.add_ood(
                 region.name,
@@ -508,7 +509,7 @@ def _fill_regions(
                     flags[:, 0],
                     flags[:, 1],
                     requirement,
-                    mjj,
+                    observable,
                     edges,
                 ),
             )
@@ -525,9 +526,9 @@ def _normalised(
         n_neg = int(negative.any(axis=0).sum())
         if warning_lines is not None:
             warning_lines.append(
-                f"region {region}: {n_neg} of {yields.n_bins} mjj bin(s) with a negative "
-                f"signal yield (negative generator weights, most {float(per_draw.min()):.3g} "
-                "events) clipped to 0; the sum of weights stays signed"
+                f"region {region}: {n_neg} of {yields.n_bins} {yields.observable} bin(s) with a "
+                "negative signal yield (negative generator weights, most "
+                f"{float(per_draw.min()):.3g} events) clipped to 0; the sum of weights stays signed"
             )
         per_draw = np.where(negative, 0.0, per_draw)
     return Yields(

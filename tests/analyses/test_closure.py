@@ -141,7 +141,7 @@ def test_official_yields_count_the_decisions_and_follow_a_resample():
     events = OfficialDecisions(**{**events.__dict__, "sum_weights": float(events.weight.sum())})
     yields = events.yields(card)
     factor = events.sigma_pb * 1000.0 * card.luminosity_ifb / events.weight.sum()
-    edges = card.region("SR").observable.bin_edges_gev
+    edges = card.region("SR").observable.bin_edges
     inside = events.selected & (events.mjj >= edges[0]) & (events.mjj <= edges[-1])
     both = events.tags[:, 0] * events.tags[:, 1]
     one = events.tags[:, 0] + events.tags[:, 1] - 2 * both

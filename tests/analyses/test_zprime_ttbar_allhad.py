@@ -28,18 +28,22 @@ def test_shipped_card_validates_and_says_what_the_search_is():
     assert {"arXiv:2005.05138", "arXiv:1810.05905", "arXiv:2402.15558"} <= set(card.references)
     assert card.objects["fatjets"].algorithm == "anti-kt"
     spec = card.selection
-    assert (spec.collection, spec.leading_pt_min_gev, spec.subleading_pt_min_gev) == (
-        "fatjets",
-        500.0,
-        400.0,
-    )
-    assert (spec.abs_eta_max, spec.abs_delta_y_max) == (2.0, 1.8)
+    assert (spec.collection, spec.candidates) == ("fatjets", 2)
+    bounds = {cut.name: (cut.observable, cut.object, cut.above or cut.below or cut.at_least)
+              for cut in spec.cuts}  # fmt: skip
+    assert bounds == {
+        "two_objects": ("count", None, 2),
+        "leading_pt": ("pt", 0, 500.0),
+        "subleading_pt": ("pt", 1, 400.0),
+        "abs_eta": ("abs_eta", "each", 2.0),
+        "abs_delta_y": ("abs_delta_y", None, 1.8),
+    }
     sr, cr = card.region("SR"), card.region("CR")
     assert (sr.tag.requirement, cr.tag.requirement) == ("both", "exactly_one")
     assert sr.tag.working_point == cr.tag.working_point == "wp50"
     assert card.working_point("wp50").signal_efficiency == 0.5
     for region in (sr, cr):
-        edges = region.observable.bin_edges_gev
+        edges = region.observable.bin_edges
         assert region.observable.name == "mjj"
         assert (edges[0], edges[-1]) == (1000.0, 5000.0)
     assert card.surrogate_name("delphes") == "top-tagger-delphes"

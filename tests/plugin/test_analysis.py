@@ -38,7 +38,7 @@ def test_schema_is_valid_draft_2020_12():
 
     schema = analysis_schema()
     jsonschema.Draft202012Validator.check_schema(schema)
-    assert schema["properties"]["schema_version"]["const"] == 1
+    assert schema["properties"]["schema_version"]["const"] == 2
 
 
 def test_dict_and_file_give_the_same_card(document, tmp_path):
@@ -65,14 +65,39 @@ def test_dict_and_file_give_the_same_card(document, tmp_path):
             "'wp70' is not a working point",
         ),
         (
-            lambda d: d["regions"][0]["observable"]["bin_edges_gev"].reverse(),
-            "$.regions[0].observable.bin_edges_gev",
+            lambda d: d["regions"][0]["observable"]["bin_edges"].reverse(),
+            "$.regions[0].observable.bin_edges",
             "must increase",
         ),
         (
-            lambda d: d["selection"].pop("abs_delta_y_max"),
-            "$.selection",
-            "'abs_delta_y_max' is a required property",
+            lambda d: d["selection"]["cuts"][4].pop("below"),
+            "$.selection.cuts[4]",
+            "is not valid under any of the given schemas",
+        ),
+        (
+            lambda d: d["selection"]["cuts"][1].__setitem__("observable", "pt_miss"),
+            "$.selection.cuts[1].observable",
+            "no observable 'pt_miss' (known: ",
+        ),
+        (
+            lambda d: d["selection"]["cuts"][1].pop("object"),
+            "$.selection.cuts[1]",
+            "'pt' is per object: say which",
+        ),
+        (
+            lambda d: d["selection"]["cuts"][1].__setitem__("object", 2),
+            "$.selection.cuts[1].object",
+            "candidate 2 of 2",
+        ),
+        (
+            lambda d: d["selection"]["cuts"][2].__setitem__("name", "leading_pt"),
+            "$.selection.cuts[2].name",
+            "'leading_pt' is used already",
+        ),
+        (
+            lambda d: d["regions"][0]["observable"].__setitem__("name", "pt"),
+            "$.regions[0].observable.name",
+            "one value per object",
         ),
         (
             lambda d: d["surrogate"].__setitem__("tagger_sha256", "abc"),
@@ -115,8 +140,8 @@ def test_broken_card_is_one_line_with_json_path(document, tmp_path, edit, path, 
 
 
 def test_wrong_schema_version_and_bad_json(document, tmp_path):
-    document["schema_version"] = 2
-    with pytest.raises(CardError, match="schema_version 2 is not supported"):
+    document["schema_version"] = 3
+    with pytest.raises(CardError, match="schema_version 3 is not supported"):
         load_analysis_card(document)
     bad = tmp_path / "card.json"
     bad.write_text("{not json")

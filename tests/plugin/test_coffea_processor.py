@@ -66,9 +66,15 @@ def loosened() -> Analysis:
     edges = tuple(700.0 + 80.0 * k for k in range(13))
     card = replace(
         card,
-        selection=replace(card.selection, leading_pt_min_gev=200.0, subleading_pt_min_gev=200.0),
+        selection=replace(
+            card.selection,
+            cuts=tuple(
+                replace(cut, above=200.0) if cut.name in ("leading_pt", "subleading_pt") else cut
+                for cut in card.selection.cuts
+            ),
+        ),
         regions=tuple(
-            replace(region, observable=replace(region.observable, bin_edges_gev=edges))
+            replace(region, observable=replace(region.observable, bin_edges=edges))
             for region in card.regions
         ),
     )

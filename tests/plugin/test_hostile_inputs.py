@@ -102,7 +102,7 @@ def test_nlo_negative_bins_are_clipped_with_a_warning_and_the_sum_stays_signed()
     analysis = get_analysis("zprime-ttbar-allhad")
     acc = _Accumulator()
     for index, region in enumerate(analysis.card.regions):
-        n_bins = len(region.observable.bin_edges_gev) - 1
+        n_bins = len(region.observable.bin_edges) - 1
         sums = np.linspace(-3.0, 9.0, n_bins) + index  # signed sums of w p per bin
         acc.per_draw[region.name] = np.stack([sums, sums + 0.5])  # two weight draws
         acc.mc_stat2[region.name] = np.ones(n_bins)

@@ -1,15 +1,18 @@
-"""Vectorised dijet selection on real generator output and on real Delphes events."""
+"""Vectorised card selections on real generator output and on real Delphes events."""
 
 from __future__ import annotations
+
+from dataclasses import replace
 
 import awkward as ak
 import numpy as np
 import pytest
 
 from surrotag.analysis import SelectionSpec, get_analysis
+from surrotag.analysis_card import Cut, load_analysis_card, upgrade_card
 from surrotag.errors import AnalysisError
 from surrotag.io import read_events
-from surrotag.selection import CUTS, select
+from surrotag.selection import cut_names, select
 
 ANALYSIS = "zprime-ttbar-allhad"
 
@@ -24,9 +27,19 @@ def zprime_events(tmp_path_factory) -> ak.Array:
     return read_events(path)
 
 
+def _bound(spec: SelectionSpec, name: str) -> float:
+    cut = next(cut for cut in spec.cuts if cut.name == name)
+    return cut.above if cut.above is not None else cut.below
+
+
 def _numpy_cutflow(events: ak.Array, spec: SelectionSpec) -> tuple[dict, np.ndarray]:
-    """The same selection written out plainly, per event, from the stored jet lists."""
-    counts = dict.fromkeys(CUTS, 0)
+    """The card's selection written out plainly, per event, from the stored jet lists."""
+    assert cut_names(spec) == (
+        "all", "two_objects", "leading_pt", "subleading_pt", "abs_eta", "abs_delta_y"
+    )  # fmt: skip
+    lead, sub = _bound(spec, "leading_pt"), _bound(spec, "subleading_pt")
+    eta_max, delta_y_max = _bound(spec, "abs_eta"), _bound(spec, "abs_delta_y")
+    counts = dict.fromkeys(cut_names(spec), 0)
     mjj = np.full(len(events), np.nan)
     for i, jets in enumerate(ak.to_list(events.fatjets)):
         counts["all"] += 1
@@ -44,16 +57,16 @@ def _numpy_cutflow(events: ak.Array, spec: SelectionSpec) -> tuple[dict, np.ndar
         total = four[0] + four[1]
         mjj[i] = np.sqrt(max(total[0] ** 2 - np.sum(total[1:] ** 2), 0.0))
         rapidity = [0.5 * np.log((p[0] + p[3]) / (p[0] - p[3])) for p in four]
-        if not first["pt"] > spec.leading_pt_min_gev:
+        if not first["pt"] > lead:
             continue
         counts["leading_pt"] += 1
-        if not second["pt"] > spec.subleading_pt_min_gev:
+        if not second["pt"] > sub:
             continue
         counts["subleading_pt"] += 1
-        if not (abs(first["eta"]) < spec.abs_eta_max and abs(second["eta"]) < spec.abs_eta_max):
+        if not (abs(first["eta"]) < eta_max and abs(second["eta"]) < eta_max):
             continue
         counts["abs_eta"] += 1
-        if not abs(rapidity[0] - rapidity[1]) < spec.abs_delta_y_max:
+        if not abs(rapidity[0] - rapidity[1]) < delta_y_max:
             continue
         counts["abs_delta_y"] += 1
     return counts, mjj
@@ -66,7 +79,7 @@ def test_zprime_selection_matches_plain_recomputation(zprime_events):
     assert dict(selection.cutflow) == counts
     assert selection.n_selected == counts["abs_delta_y"] == int(selection.mask.sum())
     assert counts["abs_delta_y"] >= 20  # a 2 TeV Z' passes this selection mostly
-    np.testing.assert_allclose(selection.mjj, mjj, rtol=1e-6, equal_nan=True)
+    np.testing.assert_allclose(selection.values["mjj"], mjj, rtol=1e-6, equal_nan=True)
     # the weighted cutflow counts each event by its generator weight
     weight = ak.to_numpy(zprime_events.weight)
     assert selection.cutflow_weighted["abs_delta_y"] == pytest.approx(weight[selection.mask].sum())
@@ -75,8 +88,8 @@ def test_zprime_selection_matches_plain_recomputation(zprime_events):
 def test_zprime_mjj_peaks_near_the_resonance_mass(zprime_events):
     analysis = get_analysis(ANALYSIS)
     selection = select(zprime_events, analysis)
-    selected = selection.mjj[selection.mask]
-    edges = np.asarray(analysis.card.region("SR").observable.bin_edges_gev)
+    selected = selection.values["mjj"][selection.mask]
+    edges = np.asarray(analysis.card.region("SR").observable.bin_edges)
     counts, _ = np.histogram(selected, bins=edges)
     peak = edges[np.argmax(counts)]
     assert 1600.0 <= peak < 2250.0, (peak, counts)
@@ -94,16 +107,14 @@ def test_indices_point_at_the_two_leading_jets(zprime_events):
     sub = ak.to_numpy(jets.pt[rows, selection.indices[rows, 1]])
     assert np.all(lead >= sub)
     assert np.allclose(lead, ak.to_numpy(ak.max(jets.pt[rows], axis=1)))
-    assert np.all(np.isnan(selection.mjj[~two]))
+    assert np.all(np.isnan(selection.values["mjj"][~two]))
 
 
 def test_tighter_cut_changes_only_its_own_and_later_counts(zprime_events):
     base = get_analysis(ANALYSIS).card.selection
     loose = select(zprime_events, base)
-    tight = select(
-        zprime_events,
-        SelectionSpec(base.collection, 800.0, base.subleading_pt_min_gev, 2.0, 1.8),
-    )
+    cuts = tuple(replace(c, above=800.0) if c.name == "leading_pt" else c for c in base.cuts)
+    tight = select(zprime_events, replace(base, cuts=cuts))
     assert tight.cutflow["two_objects"] == loose.cutflow["two_objects"]
     assert tight.cutflow["leading_pt"] < loose.cutflow["leading_pt"]
     assert not np.any(tight.mask & ~loose.mask)
@@ -129,8 +140,12 @@ def test_events_without_the_collection_are_one_line(lhe_ttbar_file):
 def test_zero_events(zprime_events):
     selection = select(zprime_events[:0], get_analysis(ANALYSIS))
     assert selection.indices.shape == (0, 2)
-    assert selection.mjj.shape == selection.mask.shape == (0,)
-    assert dict(selection.cutflow) == dict.fromkeys(CUTS, 0)
+    assert selection.values["mjj"].shape == selection.mask.shape == (0,)
+    assert dict(selection.cutflow) == dict.fromkeys(cut_names(selection_spec()), 0)
+
+
+def selection_spec() -> SelectionSpec:
+    return get_analysis(ANALYSIS).card.selection
 
 
 def _jets(pt, eta, phi, mass) -> ak.Array:
@@ -150,10 +165,93 @@ def test_delta_y_is_rapidity_and_mjj_closed_form():
         phi=[[0.0, 3.0], [0.0, np.pi]],
         mass=[[300.0, 300.0], [0.0, 0.0]],
     )
-    selection = select(events, get_analysis(ANALYSIS))
+    card = get_analysis(ANALYSIS).card
+    selection = select(events, card)
     pt, eta, mass = np.array([600.0, 500.0]), np.array([1.0, -0.95]), 300.0
     y = np.arcsinh(pt * np.sinh(eta) / np.hypot(pt, mass))
-    assert selection.delta_y[0] == pytest.approx(abs(y[0] - y[1]), rel=1e-12)
-    assert selection.delta_y[0] < 1.8 < abs(eta[0] - eta[1])
-    assert selection.mjj[1] == pytest.approx(2000.0, rel=1e-12)
+    delta_y = select(events, _with_region_observable(card, "abs_delta_y")).values["abs_delta_y"]
+    assert delta_y[0] == pytest.approx(abs(y[0] - y[1]), rel=1e-12)
+    assert delta_y[0] < 1.8 < abs(eta[0] - eta[1])
+    assert selection.values["mjj"][1] == pytest.approx(2000.0, rel=1e-12)
     assert selection.mask.tolist() == [True, True]
+
+
+def _with_region_observable(card, name):
+    region = replace(card.regions[0], observable=replace(card.regions[0].observable, name=name))
+    return replace(card, regions=(region,))
+
+
+def _spec(*cuts: Cut) -> SelectionSpec:
+    return SelectionSpec("fatjets", 2, cuts)
+
+
+def test_bounds_strict_and_inclusive_and_missing_objects_fail():
+    """pT exactly at the bound: ``above`` fails it, ``at_least`` passes; one-jet events fail
+    any cut on the second jet (NaN), and ``each`` needs every candidate to pass."""
+    events = _jets(
+        pt=[[500.0, 400.0], [700.0], [600.0, 450.0]],
+        eta=[[0.0, 2.5], [0.0], [0.1, -0.2]],
+        phi=[[0.0, 3.0], [0.0], [0.0, 3.0]],
+        mass=[[10.0, 10.0], [10.0], [10.0, 10.0]],
+    )
+    strict = select(events, _spec(Cut("lead", "pt", object=0, above=500.0)))
+    inclusive = select(events, _spec(Cut("lead", "pt", object=0, at_least=500.0)))
+    assert strict.mask.tolist() == [False, True, True]
+    assert inclusive.mask.tolist() == [True, True, True]
+    second = select(events, _spec(Cut("sub", "pt", object=1, at_most=1e9)))
+    assert second.mask.tolist() == [True, False, True]
+    each = select(events, _spec(Cut("central", "abs_eta", object="each", below=2.0)))
+    assert each.mask.tolist() == [False, False, True]
+    window = select(events, _spec(Cut("w", "mjj", above=100.0, below=1000.0)))
+    assert window.cutflow["w"] == int(window.mask.sum())
+
+
+def test_event_observables_read_other_collections(delphes_file):
+    """count, ht and met on the real Delphes file, against plain awkward sums."""
+    events = read_events(delphes_file)
+    spec = _spec(
+        Cut("four_jets", "count", collection="jets", at_least=4),
+        Cut("ht", "ht", collection="jets", above=300.0),
+        Cut("met", "met", above=20.0),
+    )
+    selection = select(events, spec)
+    n_jets = ak.to_numpy(ak.num(events.jets))
+    ht = ak.to_numpy(ak.sum(events.jets.pt, axis=1))
+    met = ak.to_numpy(events.met.met)
+    assert selection.cutflow["four_jets"] == int(np.sum(n_jets >= 4))
+    assert selection.cutflow["ht"] == int(np.sum((n_jets >= 4) & (ht > 300.0)))
+    expected = (n_jets >= 4) & (ht > 300.0) & (met > 20.0)
+    assert np.array_equal(selection.mask, expected)
+    assert 0 < selection.n_selected < len(events)
+
+
+def test_a_version_1_card_selects_the_same_events(zprime_events):
+    """The fixed dijet selection of schema version 1, upgraded, is the card's selection."""
+    import json
+    from importlib.resources import files
+
+    document = json.loads(
+        (files("surrotag.analyses.zprime_ttbar_allhad") / "card.json").read_text("utf-8")
+    )
+    cuts = {cut["name"]: cut for cut in document["selection"]["cuts"]}
+    old = {
+        **document,
+        "schema_version": 1,
+        "selection": {
+            "collection": "fatjets",
+            "leading_pt_min_gev": cuts["leading_pt"]["above"],
+            "subleading_pt_min_gev": cuts["subleading_pt"]["above"],
+            "abs_eta_max": cuts["abs_eta"]["below"],
+            "abs_delta_y_max": cuts["abs_delta_y"]["below"],
+        },
+        "regions": [
+            {**r, "observable": {"name": "mjj", "bin_edges_gev": r["observable"]["bin_edges"]}}
+            for r in document["regions"]
+        ],
+    }
+    upgraded = load_analysis_card(old)
+    assert upgrade_card(old)["selection"] == document["selection"]
+    current = get_analysis(ANALYSIS).card
+    a, b = select(zprime_events, upgraded), select(zprime_events, current)
+    assert np.array_equal(a.mask, b.mask) and dict(a.cutflow) == dict(b.cutflow)
+    assert upgraded.regions == current.regions

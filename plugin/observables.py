@@ -1,0 +1,321 @@
+"""The observable registry: every quantity an analysis card may cut on or bin in, by name.
+
+A card's cuts and regions name observables (``"observable": "pt"``); this module says what
+each name computes. Three kinds, by what they are computed from:
+
+==========  ===============================================================================
+kind        value per event
+==========  ===============================================================================
+``object``  one per candidate (the selection's leading objects), ``[N, k]``; a cut names the
+            candidate (``"object": 0``) or asks every one to pass (``"object": "each"``)
+``system``  one for the system of all k candidates (their invariant mass, their separation)
+``event``   one from the whole event (object counts, H_T, missing transverse momentum); a
+            cut may name the collection it counts (``"collection"``, default the selection's)
+==========  ===============================================================================
+
+Candidates are absent (NaN) in events with fewer than k objects, so every comparison on
+them fails: a cut on a missing object removes the event, as a physicist expects.
+
+Built in (units GeV and rad): ``pt``, ``eta``, ``abs_eta``, ``phi``, ``mass``, ``rapidity``,
+``abs_rapidity`` (object); ``mjj`` (invariant mass of the candidates), ``pt_system``,
+``abs_delta_y`` (|y1 - y2|), ``abs_delta_eta``, ``abs_delta_phi``, ``delta_r`` (system of two);
+``count``, ``ht`` (scalar pT sum), ``met`` (event).
+
+**Registering more.** An analysis package adds observables without touching surrotag: a
+module that calls :func:`register` for each, named by an entry point of the group
+``surrotag.observables`` (loaded the first time an unknown name is looked up)::
+
+    [project.entry-points."surrotag.observables"]
+    my-search = "my_package.observables"
+
+Example:
+    >>> import numpy as np
+    >>> from surrotag.observables import Candidates, get
+    >>> pair = Candidates.from_arrays(
+    ...     pt=np.array([[100.0, 100.0]]), eta=np.zeros((1, 2)),
+    ...     phi=np.array([[0.0, np.pi]]), mass=np.zeros((1, 2)))
+    >>> float(get("mjj").compute(pair)[0])  # back-to-back massless: m = 2 pT
+    200.0
+    >>> get("pt").kind, get("pt").unit
+    ('object', 'GeV')
+"""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from importlib.metadata import entry_points
+from types import MappingProxyType
+from typing import Any, Final, Literal
+
+import numpy as np
+
+from surrotag.errors import AnalysisError
+from surrotag.surrogates.errors import describe
+
+__all__ = [
+    "ENTRY_POINT_GROUP",
+    "Candidates",
+    "ObservableDefinition",
+    "get",
+    "names",
+    "register",
+]
+
+#: Entry-point group of modules that register extra observables.
+ENTRY_POINT_GROUP: Final = "surrotag.observables"
+
+Kind = Literal["object", "system", "event"]
+
+
+@dataclass(frozen=True)
+class Candidates:
+    """The selection's k leading objects per event, and the events they come from.
+
+    Attributes:
+        pt, eta, phi, mass: float64 ``[N, k]`` (GeV, rad), NaN where an event has fewer.
+        events: the canonical events (awkward), for event observables; None in tests of
+            object and system observables.
+        collection: name of the candidates' collection in ``events``.
+    """
+
+    pt: np.ndarray
+    eta: np.ndarray
+    phi: np.ndarray
+    mass: np.ndarray
+    events: Any = field(default=None, repr=False)
+    collection: str = ""
+
+    @classmethod
+    def from_arrays(cls, **columns: Any) -> Candidates:
+        """Candidates from ``pt``, ``eta``, ``phi``, ``mass`` arrays ``[N, k]`` (and options)."""
+        kinematics = {
+            name: np.asarray(columns.pop(name), dtype=np.float64)
+            for name in ("pt", "eta", "phi", "mass")
+        }
+        return cls(**kinematics, **columns)
+
+    @property
+    def vectors(self) -> Any:
+        """The candidates as a ``vector`` numpy ``Momentum4D`` array ``[N, k]``."""
+        import vector
+
+        return vector.array({"pt": self.pt, "eta": self.eta, "phi": self.phi, "mass": self.mass})
+
+    @property
+    def complete(self) -> np.ndarray:
+        """bool ``[N]``: the event has all k candidates."""
+        return ~np.isnan(self.pt).any(axis=1)
+
+
+@dataclass(frozen=True)
+class ObservableDefinition:
+    """What an observable name computes.
+
+    Attributes:
+        name: the name cards use.
+        kind: ``object`` (``[N, k]``), ``system`` or ``event`` (``[N]``); see the module.
+        unit: unit of the value (``GeV``, ``rad`` or ``""``), shown with bin edges.
+        description: one line for listings and errors.
+        compute: ``(candidates, collection) -> values``; ``collection`` is the collection
+            an event observable reads (None: the candidates' own).
+        pairs_only: a system observable defined for exactly two candidates.
+    """
+
+    name: str
+    kind: Kind
+    unit: str
+    description: str
+    function: Callable[..., np.ndarray] = field(repr=False)
+    pairs_only: bool = False
+
+    def compute(self, candidates: Candidates, collection: str | None = None) -> np.ndarray:
+        """The values (float64, NaN where undefined); see :class:`ObservableDefinition`."""
+        if self.kind == "event":
+            values = self.function(candidates, collection or candidates.collection)
+        else:
+            with np.errstate(invalid="ignore"):
+                values = self.function(candidates)
+            if self.kind == "system":
+                values = np.where(candidates.complete, values, np.nan)
+        return np.asarray(values, dtype=np.float64)
+
+
+_REGISTRY: dict[str, ObservableDefinition] = {}
+
+
+def register(
+    name: str, kind: Kind, unit: str, description: str, *, pairs_only: bool = False
+) -> Callable[[Callable[..., np.ndarray]], Callable[..., np.ndarray]]:
+    """Decorator adding ``function`` to the registry as observable ``name``.
+
+    Object and system functions take :class:`Candidates`; event functions take
+    ``(candidates, collection)`` and read ``candidates.events[collection]``.
+
+    Raises:
+        AnalysisError: ``name`` is registered already (two packages may not disagree).
+    """
+
+    def add(function: Callable[..., np.ndarray]) -> Callable[..., np.ndarray]:
+        if name in _REGISTRY:
+            raise AnalysisError(
+                f"observable {name!r} is registered twice ({_REGISTRY[name].description!r} "
+                f"and {description!r}); rename one"
+            )
+        _REGISTRY[name] = ObservableDefinition(name, kind, unit, description, function, pairs_only)
+        return function
+
+    return add
+
+
+@functools.cache
+def _load_plugins() -> tuple[str, ...]:
+    """Import the modules of :data:`ENTRY_POINT_GROUP` once; one line per broken one."""
+    problems = []
+    for entry in sorted(entry_points(group=ENTRY_POINT_GROUP), key=lambda e: e.name):
+        try:
+            entry.load()
+        except (Exception, SystemExit) as error:  # a broken package must not end surrotag
+            problems.append(f"entry point {entry.name!r} ({entry.value}): {describe(error)}")
+    return tuple(problems)
+
+
+def names() -> Mapping[str, ObservableDefinition]:
+    """Every registered observable (built in and from entry points), by name."""
+    _load_plugins()
+    return MappingProxyType(dict(sorted(_REGISTRY.items())))
+
+
+def get(name: str) -> ObservableDefinition:
+    """The observable called ``name``.
+
+    Raises:
+        AnalysisError: no such observable (the message lists the known ones and any
+            observable plugin that failed to load).
+    """
+    if name not in _REGISTRY:
+        problems = _load_plugins()
+        if name not in _REGISTRY:
+            broken = f"; broken plugins: {'; '.join(problems)}" if problems else ""
+            raise AnalysisError(
+                f"no observable {name!r} (known: {', '.join(sorted(_REGISTRY))}){broken}; "
+                f"register it from the analysis package (entry-point group {ENTRY_POINT_GROUP!r})"
+            )
+    return _REGISTRY[name]
+
+
+# ---- built in: objects -------------------------------------------------------------------
+
+
+@register("pt", "object", "GeV", "transverse momentum")
+def _pt(c: Candidates) -> np.ndarray:
+    return c.pt
+
+
+@register("eta", "object", "", "pseudorapidity")
+def _eta(c: Candidates) -> np.ndarray:
+    return c.eta
+
+
+@register("abs_eta", "object", "", "|pseudorapidity|")
+def _abs_eta(c: Candidates) -> np.ndarray:
+    return np.abs(c.eta)
+
+
+@register("phi", "object", "rad", "azimuth")
+def _phi(c: Candidates) -> np.ndarray:
+    return c.phi
+
+
+@register("mass", "object", "GeV", "mass")
+def _mass(c: Candidates) -> np.ndarray:
+    return c.mass
+
+
+@register("rapidity", "object", "", "rapidity y")
+def _rapidity(c: Candidates) -> np.ndarray:
+    return np.asarray(c.vectors.rapidity)
+
+
+@register("abs_rapidity", "object", "", "|rapidity y|")
+def _abs_rapidity(c: Candidates) -> np.ndarray:
+    return np.abs(np.asarray(c.vectors.rapidity))
+
+
+# ---- built in: the system of candidates --------------------------------------------------
+
+
+def _system(c: Candidates) -> Any:
+    vectors = c.vectors
+    total = vectors[:, 0]
+    for column in range(1, vectors.shape[1]):
+        total = total + vectors[:, column]
+    return total
+
+
+@register("mjj", "system", "GeV", "invariant mass of the candidates")
+def _mjj(c: Candidates) -> np.ndarray:
+    return np.asarray(_system(c).mass)
+
+
+@register("pt_system", "system", "GeV", "transverse momentum of the candidates' sum")
+def _pt_system(c: Candidates) -> np.ndarray:
+    return np.asarray(_system(c).pt)
+
+
+@register("abs_delta_y", "system", "", "|y1 - y2| (rapidity)", pairs_only=True)
+def _abs_delta_y(c: Candidates) -> np.ndarray:
+    rapidity = np.asarray(c.vectors.rapidity)
+    return np.abs(rapidity[:, 0] - rapidity[:, 1])
+
+
+@register("abs_delta_eta", "system", "", "|eta1 - eta2|", pairs_only=True)
+def _abs_delta_eta(c: Candidates) -> np.ndarray:
+    return np.abs(c.eta[:, 0] - c.eta[:, 1])
+
+
+@register("abs_delta_phi", "system", "rad", "|phi1 - phi2| in [0, pi]", pairs_only=True)
+def _abs_delta_phi(c: Candidates) -> np.ndarray:
+    return np.abs(np.asarray(c.vectors[:, 0].deltaphi(c.vectors[:, 1])))
+
+
+@register("delta_r", "system", "", "sqrt(delta eta^2 + delta phi^2)", pairs_only=True)
+def _delta_r(c: Candidates) -> np.ndarray:
+    return np.asarray(c.vectors[:, 0].deltaR(c.vectors[:, 1]))
+
+
+# ---- built in: events --------------------------------------------------------------------
+
+
+def _collection(c: Candidates, name: str) -> Any:
+    import awkward as ak
+
+    fields = ak.fields(c.events)
+    if name not in fields:
+        raise AnalysisError(
+            f"events have no {name!r} collection (have: {', '.join(fields) or 'none'}); "
+            f"read the events with {name!r}, or cut on another collection"
+        )
+    return c.events[name]
+
+
+@register("count", "event", "", "number of objects in the collection")
+def _count(c: Candidates, collection: str) -> np.ndarray:
+    import awkward as ak
+
+    return ak.to_numpy(ak.num(_collection(c, collection), axis=1))
+
+
+@register("ht", "event", "GeV", "scalar sum of the collection's pT")
+def _ht(c: Candidates, collection: str) -> np.ndarray:
+    import awkward as ak
+
+    return ak.to_numpy(ak.sum(_collection(c, collection).pt, axis=1))
+
+
+@register("met", "event", "GeV", "missing transverse momentum (collection 'met')")
+def _met(c: Candidates, collection: str) -> np.ndarray:
+    import awkward as ak
+
+    return ak.to_numpy(_collection(c, "met").met)
