@@ -118,8 +118,8 @@ class ObservableDefinition:
         kind: ``object`` (``[N, k]``), ``system`` or ``event`` (``[N]``); see the module.
         unit: unit of the value (``GeV``, ``rad`` or ``""``), shown with bin edges.
         description: one line for listings and errors.
-        compute: ``(candidates, collection) -> values``; ``collection`` is the collection
-            an event observable reads (None: the candidates' own).
+        function: ``(candidates) -> values`` for object and system observables,
+            ``(candidates, collection) -> values`` for event ones; call :meth:`compute`.
         pairs_only: a system observable defined for exactly two candidates.
     """
 
@@ -131,7 +131,12 @@ class ObservableDefinition:
     pairs_only: bool = False
 
     def compute(self, candidates: Candidates, collection: str | None = None) -> np.ndarray:
-        """The values (float64, NaN where undefined); see :class:`ObservableDefinition`."""
+        """The values, float64 (NaN where undefined).
+
+        Args:
+            candidates: the selection's candidates (and their events).
+            collection: the collection an event observable reads (None: the candidates').
+        """
         if self.kind == "event":
             values = self.function(candidates, collection or candidates.collection)
         else:

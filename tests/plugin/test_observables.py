@@ -1,0 +1,103 @@
+"""The observable registry: built-in values in closed form, plugins from entry points."""
+
+from __future__ import annotations
+
+import sys
+import textwrap
+
+import numpy as np
+import pytest
+
+from surrotag import observables
+from surrotag.analysis_card import Cut, SelectionSpec
+from surrotag.errors import AnalysisError
+from surrotag.observables import Candidates, get
+
+
+def _pair(pt, eta, phi, mass) -> Candidates:
+    return Candidates.from_arrays(pt=[pt], eta=[eta], phi=[phi], mass=[mass])
+
+
+def test_system_observables_in_closed_form():
+    """Two massless jets: m^2 = 2 pT1 pT2 (cosh d_eta - cos d_phi); phi wraps at pi."""
+    pair = _pair([300.0, 200.0], [0.5, -0.7], [3.0, -3.0], [0.0, 0.0])
+    d_eta, d_phi = 1.2, 2 * np.pi - 6.0
+    mjj = np.sqrt(2 * 300.0 * 200.0 * (np.cosh(d_eta) - np.cos(d_phi)))
+    assert get("mjj").compute(pair)[0] == pytest.approx(mjj, rel=1e-12)
+    assert get("abs_delta_phi").compute(pair)[0] == pytest.approx(d_phi, rel=1e-12)
+    assert get("abs_delta_eta").compute(pair)[0] == pytest.approx(d_eta, rel=1e-12)
+    assert get("delta_r").compute(pair)[0] == pytest.approx(np.hypot(d_eta, d_phi), rel=1e-12)
+    # massless: rapidity = pseudorapidity
+    assert get("abs_delta_y").compute(pair)[0] == pytest.approx(d_eta, rel=1e-12)
+    pt_sum = np.hypot(
+        300 * np.cos(3.0) + 200 * np.cos(-3.0), 300 * np.sin(3.0) + 200 * np.sin(-3.0)
+    )
+    assert get("pt_system").compute(pair)[0] == pytest.approx(pt_sum, rel=1e-9)
+
+
+def test_system_observables_are_nan_without_every_candidate():
+    one = _pair([300.0, np.nan], [0.0, np.nan], [0.0, np.nan], [10.0, np.nan])
+    for name in ("mjj", "pt_system", "abs_delta_y", "delta_r"):
+        assert np.isnan(get(name).compute(one)[0]), name
+
+
+def test_unknown_observable_lists_the_known_ones():
+    with pytest.raises(AnalysisError, match=r"no observable 'mt2'.*known: .*mjj"):
+        get("mt2")
+
+
+def test_a_name_registered_twice_is_refused():
+    with pytest.raises(AnalysisError, match="'pt' is registered twice"):
+        observables.register("pt", "object", "GeV", "another pT")(lambda c: c.pt)
+
+
+@pytest.fixture
+def plugin_site(tmp_path, monkeypatch):
+    """A third-party package registering an observable, and a broken one."""
+    site = tmp_path / "site"
+    site.mkdir()
+    (site / "my_observables.py").write_text(
+        textwrap.dedent(
+            """
+            import numpy as np
+            from surrotag.observables import register
+
+            @register("pt_balance", "system", "", "(pT1 - pT2) / (pT1 + pT2)", pairs_only=True)
+            def pt_balance(c):
+                return (c.pt[:, 0] - c.pt[:, 1]) / (c.pt[:, 0] + c.pt[:, 1])
+            """
+        )
+    )
+    (site / "broken_observables.py").write_text("raise RuntimeError('no such detector')\n")
+    info = site / "my_observables-1.0.dist-info"
+    info.mkdir()
+    (info / "METADATA").write_text("Metadata-Version: 2.1\nName: my-observables\nVersion: 1.0\n")
+    (info / "entry_points.txt").write_text(
+        f"[{observables.ENTRY_POINT_GROUP}]\nmine = my_observables\nbroken = broken_observables\n"
+    )
+    monkeypatch.syspath_prepend(str(site))
+    observables._load_plugins.cache_clear()
+    yield site
+    observables._REGISTRY.pop("pt_balance", None)
+    observables._load_plugins.cache_clear()
+    sys.modules.pop("my_observables", None)
+
+
+def test_an_analysis_package_registers_its_own_observable(plugin_site):
+    import awkward as ak
+
+    from surrotag.selection import select
+
+    jets = ak.zip(
+        {"pt": [[600.0, 500.0], [900.0, 300.0]], "eta": [[0.0, 0.1]] * 2,
+         "phi": [[0.0, 3.0]] * 2, "mass": [[50.0, 50.0]] * 2},
+        with_name="Momentum4D",
+    )  # fmt: skip
+    events = ak.zip({"fatjets": jets, "weight": np.ones(2)}, depth_limit=1)
+    spec = SelectionSpec("fatjets", 2, (Cut("balanced", "pt_balance", below=0.2),))
+    selection = select(events, spec)
+    assert selection.mask.tolist() == [True, False]  # 1/11 and 1/2
+    assert "pt_balance" in observables.names()
+    # the broken plugin is named when a lookup fails, and it ended nothing
+    with pytest.raises(AnalysisError, match=r"broken plugins: entry point 'broken'.*no such"):
+        get("not_registered_anywhere")
