@@ -7,13 +7,22 @@ yields per region and bin, patches the background-only pyhf workspace and comput
 upper limits. The result is a typed :class:`RecastReport` whose JSON document follows the
 shipped ``report.schema.json``; :func:`write_report` writes it atomically after validation.
 :class:`ChunkRecast` runs the same steps up to the region yields on one chunk of events at a
-time, for workflows that read the events themselves (a coffea processor).
+time, for workflows that read the events themselves (a coffea processor);
+:func:`recast_many` runs several analyses on one pass over the events, tagging each object
+once for the analyses that share a tagger.
 """
 
 from __future__ import annotations
 
 from surrotag.recast.chunks import ChunkRecast
-from surrotag.recast.pipeline import EXAMPLE_SIGNAL, OOD_POLICIES, OOD_WARNING, STAGES, recast
+from surrotag.recast.pipeline import (
+    EXAMPLE_SIGNAL,
+    OOD_POLICIES,
+    OOD_WARNING,
+    STAGES,
+    recast,
+    recast_many,
+)
 from surrotag.recast.report import (
     RecastReport,
     RegionResult,
@@ -35,6 +44,7 @@ __all__ = [
     "RegionResult",
     "check_surrogate",
     "recast",
+    "recast_many",
     "report_schema",
     "validate_report",
     "write_report",

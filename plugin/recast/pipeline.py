@@ -89,6 +89,7 @@ __all__ = [
     "SQRT_S_TOLERANCE",
     "STAGES",
     "recast",
+    "recast_many",
 ]
 
 #: File name of an analysis's shipped example signal (used when no events are given).
@@ -397,50 +398,99 @@ def _pair_table(
     return table, starts[:, None] + lead
 
 
+@dataclass(frozen=True)
+class _Job:
+    """One analysis in a pass over the events: its selection card at the input level, its
+    tagger (shared between jobs that tag alike), and the running sums of its yields."""
+
+    analysis: Analysis
+    card: AnalysisCard
+    tagger: _Tagger
+    acc: _Accumulator
+
+
 def _process_chunk(
     chunk: ak.Array,
     analysis: Analysis,
     level: str,
-    spec: Any,
+    spec: AnalysisCard,
     tagger: _Tagger,
     acc: _Accumulator,
     timer: _Timer,
     ood: str = "nuisance",
 ) -> None:
+    """One chunk through one analysis (see :func:`_process_jobs`)."""
+    _process_jobs(chunk, [_Job(analysis, spec, tagger, acc)], level, timer, ood)
+
+
+def _process_jobs(
+    chunk: ak.Array, jobs: Sequence[_Job], level: str, timer: _Timer, ood: str = "nuisance"
+) -> None:
+    """One chunk through every job: each selects, then the jobs with the same tagger and
+    candidates tag the union of their selected events once (the tag stage is most of the
+    time), and each adds its own events' yields."""
     import awkward as ak
 
     from surrotag.selection import select
 
     weight = np.asarray(ak.to_numpy(chunk.weight), dtype=np.float64)
-    acc.n_events += len(chunk)
-    acc.sum_weights += float(weight.sum())
     with timer("select"):
         objects = chunk if input_level(level).has_jets else _parton_objects(chunk)
-        selection = select(objects, spec)
-    acc.add_cutflow(selection.cutflow, selection.cutflow_weighted)
-    passed = np.flatnonzero(selection.mask)
-    if passed.size == 0:
-        return
-    with timer("features"):
-        table, rows = _pair_table(chunk[passed], selection.indices[passed], level, tagger.features)
-    with timer("tag"):
-        tags = tagger.probabilities(table, level)
+        selections = [select(objects, job.card) for job in jobs]
+    groups: dict[tuple[int, str, int], list[int]] = {}
+    for index, (job, selection) in enumerate(zip(jobs, selections, strict=True)):
+        job.acc.n_events += len(chunk)
+        job.acc.sum_weights += float(weight.sum())
+        job.acc.add_cutflow(selection.cutflow, selection.cutflow_weighted)
+        spec = job.card.selection
+        groups.setdefault((id(job.tagger), spec.collection, spec.candidates), []).append(index)
+    for members in groups.values():
+        union = np.logical_or.reduce([selections[i].mask for i in members])
+        events = np.flatnonzero(union)
+        if events.size == 0:
+            continue
+        tagger = jobs[members[0]].tagger
+        with timer("features"):
+            lead = selections[members[0]].indices[events]  # the same candidates in the group
+            table, rows = _pair_table(chunk[events], lead, level, tagger.features)
+        with timer("tag"):
+            tags = tagger.probabilities(table, level)
+        for index in members:
+            job, selection = jobs[index], selections[index]
+            passed = np.flatnonzero(selection.mask)
+            if passed.size:
+                _add_job_yields(job, selection, passed, rows[np.searchsorted(events, passed)],
+                                tags, weight, len(chunk), timer, ood)  # fmt: skip
+
+
+def _add_job_yields(
+    job: _Job,
+    selection: Any,
+    passed: np.ndarray,
+    rows: np.ndarray,
+    tags: ObjectProbabilities,
+    weight: np.ndarray,
+    n_chunk: int,
+    timer: _Timer,
+    ood: str,
+) -> None:
+    """Add one job's selected events (``passed``, tag rows ``[n, 2]``) to its regions."""
     flags = tags.ood[rows]  # [n, 2]
     if ood == "strict" and flags.any():
-        _refuse(tagger, flags, passed + acc.n_events - len(chunk))
+        _refuse(job.tagger, flags, passed + job.acc.n_events - n_chunk)
     with timer("yields"):
         _fill_regions(
-            analysis,
-            tagger,
-            acc,
+            job.analysis,
+            job.tagger,
+            job.acc,
             weight[passed],
             {name: values[passed] for name, values in selection.values.items()},
             tags.probabilities[:, rows[:, 0], :],
             tags.probabilities[:, rows[:, 1], :],
             flags,
         )
-    acc.n_objects += rows.size
-    acc.n_ood += int(flags.sum())
+    job.acc.n_objects += rows.size
+    job.acc.n_ood += int(flags.sum())
 
 
 def _refuse(tagger: _Tagger, flags: np.ndarray, events: np.ndarray) -> None:
@@ -715,22 +765,37 @@ def accumulate(
     run: _Run, *, step_size: int, ood: str, timer: _Timer
 ) -> tuple[_Accumulator, EventStream]:
     """Stream the events once: select, build features, tag, and add up the region yields."""
-    spec = _selection_spec(run.analysis, run.level)
-    acc = _Accumulator()
+    (acc,), stream = accumulate_runs([run], step_size=step_size, ood=ood, timer=timer)
+    return acc, stream
+
+
+def accumulate_runs(
+    runs: Sequence[_Run], *, step_size: int, ood: str, timer: _Timer
+) -> tuple[list[_Accumulator], EventStream]:
+    """Stream the events once for several analyses of the same inputs (see :func:`accumulate`);
+    runs that share a tagger object tag each object once (:func:`_process_jobs`)."""
+    first = runs[0]
+    jobs = [
+        _Job(run.analysis, _selection_spec(run.analysis, run.level), run.tagger, _Accumulator())
+        for run in runs
+    ]
+    collections = {c for run in runs for c in _collections(run.level, run.tagger.features)}
     stream = EventStream(
-        run.source,
-        level=run.level,
-        collections=_collections(run.level, run.tagger.features),
+        first.source,
+        level=first.level,
+        collections=sorted(collections),
         step_size=step_size,
         read_timer=lambda: timer("read"),
     )
     for chunk in stream:
-        _process_chunk(chunk, run.analysis, run.level, spec, run.tagger, acc, timer, ood)
-    if acc.n_events == 0:
+        _process_jobs(chunk, jobs, first.level, timer, ood)
+    if jobs[0].acc.n_events == 0:
         raise InputValueError("no events read from the inputs")
-    if run.files is not None and len(run.files.paths) > 1 and run.xsec.source != "option":
-        run.xsec = _cross_section(None, run.files, [entry["n_events"] for entry in stream.files])
-    return acc, stream
+    for run in runs:
+        if run.files is not None and len(run.files.paths) > 1 and run.xsec.source != "option":
+            counts = [entry["n_events"] for entry in stream.files]
+            run.xsec = _cross_section(None, run.files, counts)
+    return [job.acc for job in jobs], stream
 
 
 def infer(
@@ -898,3 +963,87 @@ def recast(
         acc, stream = accumulate(run, step_size=step_size, ood=ood, timer=timer)
         statistics = infer(run, acc, stream, workspace, max_components, timer)
     return make_report(run, acc, stream, statistics, seed=seed, ood=ood, timer=timer)
+
+
+def _tagger_key(tagger: _Tagger) -> tuple[Any, ...]:
+    """What makes two loaded taggers give the same probabilities for the same objects."""
+    return (
+        tagger.kind,
+        tagger.card.name,
+        str(tagger.folder),
+        tagger.working_points,
+        tagger.features,
+        tagger.draws,
+        tagger.stochastic,
+        tagger.device,
+        tagger.threads,
+    )
+
+
+def recast_many(
+    analyses: Sequence[str | Path | Analysis],
+    inputs: Sequence[str | Path] | ak.Array,
+    *,
+    xsec_pb: float | None = None,
+    draws: int | None = None,
+    device: str = "cpu",
+    stochastic: bool = False,
+    tagger: str = "surrogate",
+    seed: int = 0,
+    step_size: int = 50_000,
+    max_components: int = 5,
+    ood: str = "nuisance",
+    level: str | None = None,
+    threads: int | str | None = None,
+) -> list[RecastReport]:
+    """Recast several analyses on the same signal events, reading them once.
+
+    Each analysis selects on its own; analyses whose taggers agree (same surrogate, working
+    points, draws and options) tag each selected object once, so the tag stage, most of a
+    recast's time, is shared. Every report equals that of :func:`recast` of the analysis
+    alone (bit for bit for exact probabilities; sampled tags draw from one generator per
+    shared tagger), except ``timings``, which are those of the shared pass.
+
+    Args:
+        analyses: installed analysis names, analysis folders or
+            :class:`~surrotag.analysis.Analysis` objects, each once.
+        inputs: event files, globs or MadGraph run folders, or canonical events in memory.
+        Others: as :func:`recast`.
+
+    Returns:
+        One :class:`~surrotag.recast.report.RecastReport` per analysis, in the given order.
+
+    Raises:
+        SurrotagError: as :func:`recast`, before any event is read; no analysis, an analysis
+            named twice, or no inputs.
+    """
+    _check_options(tagger, ood, xsec_pb, threads)
+    if not len(analyses):
+        raise InputValueError("no analysis given; name at least one (surrotag analyses lists them)")
+    import awkward as ak
+
+    if not isinstance(inputs, ak.Array) and not list(inputs):
+        raise InputValueError("no events given: several analyses need event files")
+    timer = _Timer()
+    with contextlib.ExitStack() as stack:
+        with timer("resolve"):
+            options = {"xsec_pb": xsec_pb, "level": level, "tagger": tagger, "draws": draws,
+                       "stochastic": stochastic, "seed": seed, "device": device,
+                       "threads": threads}  # fmt: skip
+            runs = [resolve(a, inputs, stack, surrogate=None, **options) for a in analyses]
+        names = [run.analysis.name for run in runs]
+        twice = sorted({name for name in names if names.count(name) > 1})
+        if twice:
+            raise InputValueError(f"analysis {', '.join(twice)} named more than once")
+        shared: dict[tuple[Any, ...], _Tagger] = {}
+        for run in runs:
+            run.tagger = shared.setdefault(_tagger_key(run.tagger), run.tagger)
+        accs, stream = accumulate_runs(runs, step_size=step_size, ood=ood, timer=timer)
+        statistics = [
+            infer(run, acc, stream, None, max_components, timer)
+            for run, acc in zip(runs, accs, strict=True)
+        ]
+    return [
+        make_report(run, acc, stream, stats, seed=seed, ood=ood, timer=timer)
+        for run, acc, stats in zip(runs, accs, statistics, strict=True)
+    ]

@@ -5,9 +5,9 @@ Usage::
     python tests/benchmarks/run_all.py [--quick] [-o results.json] [--markdown table.md]
                                        [--only NAME ...]
 
-Each benchmark script (``bench_readers``, ``bench_surrogate``, ``bench_threads``, ``bench_run``,
-``bench_memory``, ``bench_scan``) runs in its own subprocess (its own torch threads and
-memory; a failing one is recorded and the others go on) and writes its JSON into a fresh
+Each benchmark script (``bench_readers``, ``bench_surrogate``, ``bench_threads``,
+``bench_run``, ``bench_many``, ``bench_memory``, ``bench_scan``) runs in its own subprocess
+(its own torch threads and memory; a failing one is recorded and the others go on) and writes its JSON into a fresh
 folder under the benchmark directory (:func:`_common.bench_dir`, never the repository).
 The machine (CPU model, cores, torch threads, load average at start, GPU if any) is
 recorded once here and each benchmark records its own load average. ``--quick`` passes
@@ -31,7 +31,7 @@ __all__ = ["BENCHMARKS", "main", "summary_rows"]
 
 HERE = Path(__file__).resolve().parent
 #: Benchmark names in running order (the scripts are ``bench_<name>.py``).
-BENCHMARKS = ("readers", "surrogate", "threads", "run", "memory", "scan")
+BENCHMARKS = ("readers", "surrogate", "threads", "run", "many", "memory", "scan")
 
 
 def _fmt(value: Any, digits: int = 3) -> str:
@@ -148,6 +148,16 @@ def summary_rows(documents: dict[str, Any]) -> list[dict[str, str]]:
                 None if goal is None else r["total_seconds"] <= goal,
                 f"stages (s): {stages}; tag {_fmt(r.get('tag_object_wp_draw_per_s'))} "
                 f"(jet, WP, draw) probabilities/s; load {r['load_average_before_recast']}",
+            )
+        elif name == "many":
+            add(
+                f"three analyses in one pass / one analysis ({r['events']:,} events, "
+                f"{r['draws']} draws)",
+                r["ratio"],
+                f"<= {r['goal_ratio']}",
+                r["meets_goal"],
+                f"{r['three_analyses_seconds']:.1f} s against {r['one_analysis_seconds']:.1f} s; "
+                f"load {r['load_average_before']}",
             )
         elif name == "memory":
             sizes = "; ".join(

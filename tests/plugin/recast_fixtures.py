@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-__all__ = ["edited_copy", "find_surrogate", "workspace_or_skip"]
+__all__ = ["analysis_variant", "edited_copy", "find_surrogate", "workspace_or_skip"]
 
 
 def find_surrogate(name: str) -> Path:
@@ -44,3 +44,27 @@ def workspace_or_skip() -> None:
             "zprime-ttbar-allhad has no workspace.json yet: python -m "
             "surrotag.analyses.zprime_ttbar_allhad.build"
         )
+
+
+def analysis_variant(folder: Path, name: str, **bounds: float) -> Path:
+    """A copy of the shipped zprime-ttbar-allhad under ``name`` in ``folder``, with the bound
+    of each named cut replaced (``leading_pt=700.0``), sealed like a built analysis."""
+    from importlib.resources import as_file, files
+
+    from surrotag.analysis_card import seal_analysis_card
+
+    source = files("surrotag.analyses.zprime_ttbar_allhad")
+    target = Path(folder) / name
+    target.mkdir(parents=True)
+    for file in ("card.json", "workspace.json", "official_yields.json"):
+        with as_file(source / file) as path:
+            shutil.copy(path, target / file)
+    card = json.loads((target / "card.json").read_text("utf-8"))
+    card["name"] = name
+    for cut in card["selection"]["cuts"]:
+        if cut["name"] in bounds:
+            bound = "above" if "above" in cut else "below"
+            cut[bound] = bounds[cut["name"]]
+    (target / "card.json").write_text(json.dumps(card), "utf-8")
+    seal_analysis_card(target)
+    return target
