@@ -7,8 +7,9 @@ Usage::
 
 Each benchmark script (``bench_readers``, ``bench_surrogate``, ``bench_threads``,
 ``bench_run``, ``bench_many``, ``bench_memory``, ``bench_scan``) runs in its own subprocess
-(its own torch threads and memory; a failing one is recorded and the others go on) and writes its JSON into a fresh
-folder under the benchmark directory (:func:`_common.bench_dir`, never the repository).
+(its own torch threads and memory; a failing one is recorded and the others go on) and
+writes its JSON into a fresh folder under the benchmark directory
+(:func:`_common.bench_dir`, never the repository).
 The machine (CPU model, cores, torch threads, load average at start, GPU if any) is
 recorded once here and each benchmark records its own load average. ``--quick`` passes
 ``--quick`` to every script (smaller sizes: a smoke run of a few minutes).
