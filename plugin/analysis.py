@@ -74,6 +74,7 @@ __all__ = [
     "get_analysis",
     "list_analyses",
     "load_analysis_card",
+    "split_analyses",
 ]
 
 #: Entry-point group through which packages register analyses.
@@ -313,3 +314,46 @@ def get_analysis(name_or_path: str | os.PathLike[str]) -> Analysis:
     if len(found) > 1:
         raise _duplicate(found)
     return _from_entry_point(found[0])
+
+
+def _names_an_analysis(argument: str) -> bool:
+    path = Path(argument)
+    if path.is_dir():
+        return (path / CARD_FILENAME).is_file()
+    if path.exists():
+        return False  # an event file, whatever its name
+    return any(entry.name == argument for entry in _entry_points())
+
+
+def split_analyses(arguments: list[str], every: bool = False) -> tuple[list[str], list[str]]:
+    """Split ``surrotag run`` arguments into the analyses and the event inputs.
+
+    The leading arguments that name an installed analysis or a folder holding
+    ``card.json`` are analyses (the first always is, so that a misspelt name gets the
+    registry's message); the rest are event files, globs and run folders.
+
+    Args:
+        arguments: the command's positional arguments, in order.
+        every: ``--all``: every installed analysis, and every argument is an input.
+
+    Returns:
+        ``(analyses, inputs)``.
+
+    Raises:
+        AnalysisError: no analysis given, or ``--all`` with no analysis installed.
+
+    Example:
+        >>> split_analyses(["zprime-ttbar-allhad", "signal.root"])
+        (['zprime-ttbar-allhad'], ['signal.root'])
+    """
+    if every:
+        names = list(dict.fromkeys(entry.name for entry in _entry_points()))
+        if not names:
+            raise AnalysisError(f"--all: no analysis is installed ({ENTRY_POINT_GROUP!r})")
+        return names, list(arguments)
+    if not arguments:
+        raise AnalysisError("no analysis given; name one (surrotag analyses lists them) or --all")
+    count = 1
+    while count < len(arguments) and _names_an_analysis(arguments[count]):
+        count += 1
+    return list(arguments[:count]), list(arguments[count:])

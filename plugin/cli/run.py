@@ -1,6 +1,9 @@
 """``surrotag run``: recast an analysis on signal events, from events to CLs.
 
-Thin layer over :func:`surrotag.recast.recast`: parse, run, print the summary
+Thin layer over :func:`surrotag.recast.recast` (several analyses, or ``--all``:
+:func:`surrotag.recast.recast_many`, one pass over the events, then one report per analysis
+and a summary table; ``-o``, ``--patch-out`` and ``--plot`` then name folders): parse, run,
+print the summary
 (:func:`surrotag.recast.summary.print_summary`), and write the JSON report (validated
 against ``report.schema.json``, then written atomically), the signal patch and the mjj plot.
 Any :class:`~surrotag.errors.SurrotagError` becomes one line and exit code 1, and no report
@@ -23,8 +26,9 @@ __all__ = ["run"]
 
 
 @click.command("run")
-@click.argument("analysis")
-@click.argument("events", nargs=-1, type=click.Path(path_type=Path))
+@click.argument("arguments", nargs=-1, metavar="ANALYSIS... [EVENTS...]")
+@click.option("--all", "every", is_flag=True,
+              help="Every installed analysis (then every argument is an event input).")  # fmt: skip
 @click.option("--xsec-pb", type=float, default=None,
               help="Signal cross-section in pb (default: from the LHE <init> "
               "block, surrotag provenance or the MadGraph banner).")  # fmt: skip
@@ -33,13 +37,14 @@ __all__ = ["run"]
 @options.stochastic
 @options.tagger("Classifier surrogate, or the card's binned efficiency map (today's recast tools).")
 @options.score_seed
-@click.option("-o", "--output", type=click.Path(dir_okay=False, path_type=Path), default=None,
-              help="Write the full JSON report here (atomically).")  # fmt: skip
-@click.option("--patch-out", type=click.Path(dir_okay=False, path_type=Path), default=None,
-              help="Write the signal's pyhf JSON patch here.")  # fmt: skip
-@click.option("--plot", type=click.Path(dir_okay=False, path_type=Path), default=None,
-              help="Draw mjj per region (background stack, "
-              "signal, pseudo-data) to this image.")  # fmt: skip
+@click.option("-o", "--output", type=click.Path(path_type=Path), default=None,
+              help="Write the full JSON report here (atomically; a folder of one "
+              "<analysis>.json each for several analyses).")  # fmt: skip
+@click.option("--patch-out", type=click.Path(path_type=Path), default=None,
+              help="Write the signal's pyhf JSON patch here (a folder for several).")  # fmt: skip
+@click.option("--plot", type=click.Path(path_type=Path), default=None,
+              help="Draw the binned observable per region (background stack, signal, "
+              "pseudo-data) to this image (several analyses: a folder).")  # fmt: skip
 @options.ood(
     "Objects outside the tagger's training support: vary their tag probability over "
     "[0, 1] (least signal in the fit, a nuisance to the most), or refuse the run (strict)."
@@ -59,8 +64,8 @@ __all__ = ["run"]
     help="Background-only workspace replacing the analysis's.",
 )
 def run(
-    analysis: str,
-    events: tuple[Path, ...],
+    arguments: tuple[str, ...],
+    every: bool,
     xsec_pb: float | None,
     draws: int | None,
     device: str,
@@ -77,39 +82,52 @@ def run(
     surrogate_path: str | None,
     workspace: Path | None,
 ) -> None:
-    """Recast ANALYSIS on signal EVENTS (files, globs, MadGraph run folders; none: the
-    analysis's example signal): yields, CLs at mu = 1 and 95% CL upper limits."""
+    """Recast ANALYSIS (one or several, read in one pass) on signal EVENTS (files, globs,
+    MadGraph run folders; none, for one analysis: its example signal): yields, CLs at
+    mu = 1 and 95% CL upper limits."""
     from rich.console import Console
 
-    from surrotag.recast import recast
+    from surrotag.analysis import split_analyses
+    from surrotag.recast import recast, recast_many
     from surrotag.recast.plot import check_plot_dependencies
-    from surrotag.recast.report import write_outputs
-    from surrotag.recast.summary import print_profile, print_summary
+    from surrotag.recast.report import write_many_outputs, write_outputs
+    from surrotag.recast.summary import print_profile, print_summary, print_table
 
+    analyses, events = split_analyses(list(arguments), every)
     if plot is not None:  # fail before the work, not after it
         check_plot_dependencies()
-    report = recast(
-        analysis,
-        list(events),
-        xsec_pb=xsec_pb,
-        draws=draws,
-        device=device,
-        stochastic=stochastic,
-        tagger=tagger,
-        seed=seed,
-        surrogate=surrogate_path,
-        workspace=workspace,
-        ood=ood,
-        level=level,
-        threads=threads,
-    )
-    start = time.perf_counter()
-    written = write_outputs(
-        report, analysis, output=output, patch_out=patch_out, plot=plot, workspace=workspace
-    )
-    timings = {**report.timings, "output": time.perf_counter() - start}
+    common = {"xsec_pb": xsec_pb, "draws": draws, "device": device, "stochastic": stochastic,
+              "tagger": tagger, "seed": seed, "ood": ood, "level": level,
+              "threads": threads}  # fmt: skip
+    if len(analyses) > 1:
+        if surrogate_path is not None or workspace is not None:
+            raise click.UsageError("--surrogate and --workspace replace one analysis's own")
+        reports = recast_many(analyses, events, **common)
+        start = time.perf_counter()
+        written = write_many_outputs(
+            reports, analyses, output=output, patch_out=patch_out, plot=plot
+        )
+        timings = {**reports[0].timings, "output": time.perf_counter() - start}
+    else:
+        outputs = {"-o": output, "--patch-out": patch_out, "--plot": plot}
+        for option, path in outputs.items():
+            if path is not None and path.is_dir():
+                raise click.UsageError(f"{option} {path}: a folder; for one analysis, name a file")
+        report = recast(
+            analyses[0], events, surrogate=surrogate_path, workspace=workspace, **common
+        )
+        start = time.perf_counter()
+        written = write_outputs(
+            report, analyses[0], output=output, patch_out=patch_out, plot=plot,
+            workspace=workspace,
+        )  # fmt: skip
+        timings = {**report.timings, "output": time.perf_counter() - start}
+        reports = [report]
     console = Console()
-    print_summary(report, console)
+    for report in reports:
+        print_summary(report, console)
+    if len(reports) > 1:
+        print_table(reports, console)
     if written:
         console.print(
             f"wrote {', '.join(map(str, written))}", highlight=False, soft_wrap=True, markup=False

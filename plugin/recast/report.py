@@ -44,6 +44,7 @@ __all__ = [
     "RegionResult",
     "report_schema",
     "validate_report",
+    "write_many_outputs",
     "write_outputs",
     "write_report",
 ]
@@ -360,3 +361,45 @@ def write_outputs(
     if output is not None:
         write_report(document, output)
     return [Path(p) for p in (output, patch_out, plot) if p is not None]
+
+
+def write_many_outputs(
+    reports: list[RecastReport],
+    analyses: list[str | os.PathLike[str]],
+    *,
+    output: str | os.PathLike[str] | None = None,
+    patch_out: str | os.PathLike[str] | None = None,
+    plot: str | os.PathLike[str] | None = None,
+) -> list[Path]:
+    """The outputs of several analyses' reports, one file per analysis in each folder given.
+
+    ``output``, ``patch_out`` and ``plot`` name folders (created if absent): each gets
+    ``<analysis>.json``, ``<analysis>.patch.json`` or ``<analysis>.png``. Every document is
+    validated before the first file is written.
+
+    Raises:
+        SurrotagError: a document fails its schema (nothing is written), or a folder is a file.
+    """
+    for report in reports:
+        validate_report(report.to_dict())
+    folders = {"output": output, "patch_out": patch_out, "plot": plot}
+    for option, folder in folders.items():
+        if folder is not None and Path(folder).exists() and not Path(folder).is_dir():
+            raise SurrotagError(
+                f"{folder}: a file; with several analyses --{option.replace('_', '-')} names a "
+                "folder (one file per analysis)"
+            )
+    suffixes = {"output": ".json", "patch_out": ".patch.json", "plot": ".png"}
+    written = []
+    for report, analysis in zip(reports, analyses, strict=True):
+        paths = {
+            option: None
+            if folder is None
+            else Path(folder) / f"{report.analysis}{suffixes[option]}"
+            for option, folder in folders.items()
+        }
+        for path in paths.values():
+            if path is not None:
+                path.parent.mkdir(parents=True, exist_ok=True)
+        written += write_outputs(report, analysis, **paths)
+    return written

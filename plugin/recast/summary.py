@@ -10,7 +10,7 @@ if TYPE_CHECKING:
 
     from surrotag.recast.report import RecastReport
 
-__all__ = ["print_profile", "print_summary"]
+__all__ = ["print_profile", "print_summary", "print_table"]
 
 
 def _limit(value: float) -> str:
@@ -87,3 +87,25 @@ def print_profile(timings: dict[str, float], console: Console) -> None:
     total = sum(timings.values())
     parts = ", ".join(f"{name} {seconds:.2f}" for name, seconds in timings.items())
     console.print(f"profile (s): {parts}; total {total:.2f}", highlight=False, soft_wrap=True)
+
+
+def print_table(reports: list[RecastReport], console: Console) -> None:
+    """One row per analysis: selected events, region totals, CLs and mu_up (obs. and exp.)."""
+    from rich.markup import escape
+    from rich.table import Table
+
+    table = Table(title=f"{len(reports)} analyses on the same events")
+    for column in ("analysis", "selected", "region yields", "CLs obs.", "mu_up obs.", "mu_up exp."):
+        table.add_column(column, justify="left" if column == "analysis" else "right")
+    for report in reports:
+        document = report.to_dict()
+        cutflow = document["selection"]["cutflow"]
+        table.add_row(
+            escape(str(report.analysis)),
+            f"{list(cutflow.values())[-1]:,}",
+            ", ".join(f"{escape(str(r.name))} {r.total:.3g}" for r in report.regions),
+            f"{report.cls.observed:.3g}" if report.cls.sensitive else "1",
+            _limit(report.limit.observed),
+            _limit(report.limit.expected[2]),
+        )
+    console.print(table)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from importlib.resources import as_file, files
 
 import pytest
@@ -48,3 +49,44 @@ def test_one_analysis_twice_or_none_is_one_line(example):
         recast_many([], [example])
     with pytest.raises(InputValueError, match="no events given"):
         recast_many([ANALYSIS], [])
+
+
+def test_split_analyses_from_event_inputs(example, tmp_path):
+    from surrotag.analysis import split_analyses
+    from surrotag.errors import AnalysisError
+
+    variant = str(analysis_variant(tmp_path, "zprime-variant", leading_pt=600.0))
+    events = str(example)
+    assert split_analyses([ANALYSIS, variant, events, "more/*.root"]) == (
+        [ANALYSIS, variant],
+        [events, "more/*.root"],
+    )
+    # a file is an input whatever its name; the first argument is always the analysis
+    assert split_analyses(["typo-search", events]) == (["typo-search"], [events])
+    assert split_analyses([events], every=True) == ([ANALYSIS], [events])
+    with pytest.raises(AnalysisError, match="no analysis given"):
+        split_analyses([])
+
+
+def test_cli_writes_one_report_per_analysis_and_a_table(example, tmp_path, capsys):
+    """Efficiency-map tagging keeps the CLI test fast; the reports are complete and valid."""
+    from surrotag.cli import main
+    from surrotag.recast import validate_report
+
+    variant = analysis_variant(tmp_path, "zprime-variant", leading_pt=600.0)
+    reports, patches = tmp_path / "reports", tmp_path / "patches"
+    args = ["run", ANALYSIS, str(variant), str(example), "--tagger", "efficiency-map"]
+    assert main([*args, "-o", str(reports), "--patch-out", str(patches)]) == 0
+    out = capsys.readouterr().out
+    assert "2 analyses on the same events" in out
+    for name in (ANALYSIS, "zprime-variant"):
+        document = json.loads((reports / f"{name}.json").read_text("utf-8"))
+        validate_report(document)
+        assert document["analysis"]["name"] == name
+        assert (patches / f"{name}.patch.json").is_file()
+    blocked = tmp_path / "a_file"
+    blocked.write_text("keep me")
+    assert main([*args, "-o", str(blocked)]) == 1
+    err = capsys.readouterr().err.strip()
+    assert err.count("\n") == 0 and "names a folder" in err, err
+    assert blocked.read_text() == "keep me"
