@@ -34,7 +34,14 @@ import vector
 from surrotag.errors import MissingDependencyError
 from surrotag.jets.nsubjettiness import nsubjettiness
 
-__all__ = ["N_TAU", "kt_axes", "recluster_fatjets", "substructure", "without_constituents"]
+__all__ = [
+    "N_TAU",
+    "antikt_jets",
+    "kt_axes",
+    "recluster_fatjets",
+    "substructure",
+    "without_constituents",
+]
 
 vector.register_awkward()
 
@@ -176,6 +183,37 @@ def substructure(
 def without_constituents(jets: ak.Array) -> ak.Array:
     """Fat jets as readers return them: ``Momentum4D`` records without their constituents."""
     return ak.with_name(jets[[f for f in jets.fields if f != "constituents"]], "Momentum4D")
+
+
+def antikt_jets(
+    candidates: ak.Array, radius: float, pt_min: float
+) -> tuple[ak.Array, ak.Array]:
+    """Anti-kT jets of many events, with the positions of their constituents.
+
+    Args:
+        candidates: events x var * {px, py, pz, E (GeV)}.
+        radius: distance parameter R.
+        pt_min: minimum jet pT (GeV).
+
+    Returns:
+        ``(jets, index)``: events x var * Momentum4D jets by decreasing pT, and events x
+        jets x var int64 positions of each jet's constituents in the event's candidates.
+    """
+    n_events = len(candidates)
+    if n_events == 0 or ak.sum(ak.num(candidates, axis=1)) == 0:
+        empty = ak.Array([[]] * n_events)
+        jets = ak.zip({"px": empty, "py": empty, "pz": empty, "E": empty})
+        return ak.with_name(jets, "Momentum4D"), ak.Array([[]] * n_events)
+    fastjet = _fastjet()
+    sequence = fastjet.ClusterSequence(
+        _momenta(candidates), fastjet.JetDefinition(fastjet.antikt_algorithm, radius)
+    )
+    jets, index = sequence.inclusive_jets(pt_min), sequence.constituent_index(pt_min)
+    vectors = ak.zip(
+        {"px": jets.px, "py": jets.py, "pz": jets.pz, "E": jets.E}, with_name="Momentum4D"
+    )
+    order = ak.argsort(vectors.pt, axis=1, ascending=False, stable=True)
+    return vectors[order], index[order]
 
 
 def recluster_fatjets(

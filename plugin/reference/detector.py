@@ -157,7 +157,9 @@ def pf_candidates(particles: ak.Array, rng: np.random.Generator) -> ak.Array:
 
     Returns:
         events x var * {px, py, pz, E (GeV), charge (int32; 0 for photons and neutral
-        hadrons), kind (int8: 0 EFlowTrack, 1 EFlowPhoton, 2 EFlowNeutralHadron)}, per
+        hadrons), kind (int8: 0 EFlowTrack, 1 EFlowPhoton, 2 EFlowNeutralHadron), species
+        (int8: the particle of a track, 1 electron, 2 muon, else 0; what Delphes'
+        ElectronFilter and the muon chain read, :mod:`surrotag.reference.objects`)}, per
         event tracks first (charged hadrons, electrons, muons), then photons, then neutral
         hadrons (massless four-vectors, as Delphes writes them).
 
@@ -258,6 +260,7 @@ def _merge(
             "E": c_pt * np.cosh(c_eta),
             "charge": c_charge[order],
             "kind": kind[order],
+            "species": c_species[order].astype(np.int8),
         }
     )
     return ak.unflatten(record, np.bincount(c_event, minlength=n_events))
