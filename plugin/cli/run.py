@@ -15,7 +15,6 @@ the command.
 
 from __future__ import annotations
 
-import time
 from pathlib import Path
 
 import click
@@ -29,6 +28,9 @@ __all__ = ["run"]
 @click.argument("arguments", nargs=-1, metavar="ANALYSIS... [EVENTS...]")
 @click.option("--all", "every", is_flag=True,
               help="Every installed analysis (then every argument is an event input).")  # fmt: skip
+@click.option("--config", "config", type=click.Path(dir_okay=False, path_type=Path), default=None,
+              help="A YAML/JSON run configuration (analyses, events, these options); options "
+              "given on the command line win.")  # fmt: skip
 @click.option("--xsec-pb", type=float, default=None,
               help="Signal cross-section in pb (default: from the LHE <init> "
               "block, surrotag provenance or the MadGraph banner).")  # fmt: skip
@@ -66,6 +68,7 @@ __all__ = ["run"]
 def run(
     arguments: tuple[str, ...],
     every: bool,
+    config: Path | None,
     xsec_pb: float | None,
     draws: int | None,
     device: str,
@@ -88,41 +91,19 @@ def run(
     from rich.console import Console
 
     from surrotag.analysis import split_analyses
-    from surrotag.recast import recast, recast_many
-    from surrotag.recast.plot import check_plot_dependencies
-    from surrotag.recast.report import write_many_outputs, write_outputs
+    from surrotag.recast.command import merge_config, run_and_write
     from surrotag.recast.summary import print_profile, print_summary, print_table
 
+    options = {"xsec_pb": xsec_pb, "draws": draws, "device": device, "stochastic": stochastic,
+               "tagger": tagger, "seed": seed, "ood": ood, "level": level, "threads": threads,
+               "output": output, "patch_out": patch_out, "plot": plot,
+               "surrogate": surrogate_path, "workspace": workspace}  # fmt: skip
+    if config is not None:
+        source = click.get_current_context().get_parameter_source
+        explicit = {k for k in options if source(k) is click.core.ParameterSource.COMMANDLINE}
+        arguments, every, options = merge_config(config, arguments, every, options, explicit)
     analyses, events = split_analyses(list(arguments), every)
-    if plot is not None:  # fail before the work, not after it
-        check_plot_dependencies()
-    common = {"xsec_pb": xsec_pb, "draws": draws, "device": device, "stochastic": stochastic,
-              "tagger": tagger, "seed": seed, "ood": ood, "level": level,
-              "threads": threads}  # fmt: skip
-    if len(analyses) > 1:
-        if surrogate_path is not None or workspace is not None:
-            raise click.UsageError("--surrogate and --workspace replace one analysis's own")
-        reports = recast_many(analyses, events, **common)
-        start = time.perf_counter()
-        written = write_many_outputs(
-            reports, analyses, output=output, patch_out=patch_out, plot=plot
-        )
-        timings = {**reports[0].timings, "output": time.perf_counter() - start}
-    else:
-        outputs = {"-o": output, "--patch-out": patch_out, "--plot": plot}
-        for option, path in outputs.items():
-            if path is not None and path.is_dir():
-                raise click.UsageError(f"{option} {path}: a folder; for one analysis, name a file")
-        report = recast(
-            analyses[0], events, surrogate=surrogate_path, workspace=workspace, **common
-        )
-        start = time.perf_counter()
-        written = write_outputs(
-            report, analyses[0], output=output, patch_out=patch_out, plot=plot,
-            workspace=workspace,
-        )  # fmt: skip
-        timings = {**report.timings, "output": time.perf_counter() - start}
-        reports = [report]
+    reports, written, timings = run_and_write(analyses, events, options)
     console = Console()
     for report in reports:
         print_summary(report, console)

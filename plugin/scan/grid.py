@@ -150,43 +150,6 @@ def _read_csv(path: Path) -> dict[str, Any]:
 MAX_GRID_NODES = 1_000_000
 
 
-def _expanded_size(node: Any, sizes: dict[int, int]) -> int:
-    """Nodes of ``node`` with every alias expanded (memoised, so shared nodes cost once)."""
-    import yaml
-
-    known = sizes.get(id(node))
-    if known is not None:
-        return known
-    total = 1
-    if isinstance(node, yaml.SequenceNode):
-        total += sum(_expanded_size(child, sizes) for child in node.value)
-    elif isinstance(node, yaml.MappingNode):
-        total += sum(
-            _expanded_size(key, sizes) + _expanded_size(value, sizes) for key, value in node.value
-        )
-    sizes[id(node)] = min(total, MAX_GRID_NODES + 1)
-    return sizes[id(node)]
-
-
-def _load_yaml(text: str, path: Path) -> Any:
-    """``yaml.safe_load`` that refuses documents expanding to more than MAX_GRID_NODES."""
-    import yaml
-
-    loader = yaml.SafeLoader(text)
-    try:
-        node = loader.get_single_node()
-        if node is None:
-            return None
-        if _expanded_size(node, {}) > MAX_GRID_NODES:
-            raise GridError(
-                f"{path}: YAML expands to more than {MAX_GRID_NODES} nodes (nested aliases?); "
-                "write the points out"
-            )
-        return loader.construct_document(node)
-    finally:
-        loader.dispose()
-
-
 def _read_document(path: Path) -> Any:
     try:
         return _parse_document(path)
@@ -209,17 +172,9 @@ def _parse_document(path: Path) -> Any:
         except json.JSONDecodeError as exc:
             raise GridError(f"{path}: not valid JSON ({exc}); fix the grid file") from None
     if suffix in (".yaml", ".yml"):
-        import yaml
+        from surrotag.io.yamlfile import load_yaml
 
-        try:
-            return _load_yaml(text, path)
-        except yaml.YAMLError as exc:
-            where = getattr(exc, "problem_mark", None)
-            line = f" at line {where.line + 1}" if where is not None else ""
-            problem = getattr(exc, "problem", None) or type(exc).__name__
-            raise GridError(
-                f"{path}: not valid YAML{line} ({problem}); fix the grid file"
-            ) from None
+        return load_yaml(text, str(path), GridError, MAX_GRID_NODES, "fix the grid file")
     raise GridError(f"{path}: unknown grid format {suffix!r}; use .yaml, .yml, .csv or .json")
 
 

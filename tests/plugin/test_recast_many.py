@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from importlib.resources import as_file, files
 
 import pytest
@@ -90,3 +91,50 @@ def test_cli_writes_one_report_per_analysis_and_a_table(example, tmp_path, capsy
     err = capsys.readouterr().err.strip()
     assert err.count("\n") == 0 and "names a folder" in err, err
     assert blocked.read_text() == "keep me"
+
+
+def test_run_configuration_paths_and_errors(tmp_path):
+    from surrotag.recast.config import load_run_config
+
+    (tmp_path / "signal").mkdir()
+    config = tmp_path / "run.yaml"
+    config.write_text(
+        "analyses: [zprime-ttbar-allhad]\nevents: ['signal/*.root', /abs/x.root]\n"
+        "draws: 7\noutput: out/\n"
+    )
+    loaded = load_run_config(config)
+    assert loaded.analyses == [ANALYSIS] and not loaded.every
+    assert loaded.events == [str(tmp_path / "signal/*.root"), "/abs/x.root"]
+    assert loaded.options == {"draws": 7, "output": tmp_path / "out"}
+    for text, words in [
+        ("analyses: [a]\ndraws: 0\n", "at $.draws: 0 is less than the minimum of 1"),
+        ("analyses: [a]\nxsec: 1\n", "Additional properties are not allowed"),
+        ("draws: 5\n", "invalid run configuration at $"),
+        ("analyses: [a\n", "not valid YAML at line"),
+        ("a: &a [1, 1, 1, 1, 1, 1, 1, 1, 1, 1]\n"
+         + "".join(f"{c}: &{c} [*{p}, *{p}, *{p}, *{p}, *{p}, *{p}, *{p}, *{p}, *{p}, *{p}]\n"
+                   for p, c in zip("abcdefg", "bcdefgh", strict=True)),
+         "expands to more than"),
+    ]:  # fmt: skip
+        config.write_text(text)
+        with pytest.raises(InputValueError, match=re.escape(words)):
+            load_run_config(config)
+
+
+def test_cli_runs_a_configuration(example, tmp_path, capsys):
+    from surrotag.cli import main
+
+    analysis_variant(tmp_path, "zprime-variant", leading_pt=600.0)
+    config = tmp_path / "run.yaml"
+    config.write_text(
+        f"analyses: [{ANALYSIS}, zprime-variant]\nevents: [{example}]\n"
+        "tagger: efficiency-map\noutput: reports\n"
+    )
+    assert main(["run", "--config", str(config)]) == 0
+    assert "2 analyses on the same events" in capsys.readouterr().out
+    assert sorted(p.name for p in (tmp_path / "reports").iterdir()) == [
+        f"{ANALYSIS}.json",
+        "zprime-variant.json",
+    ]
+    assert main(["run", "--config", str(config), ANALYSIS]) == 1
+    assert "either as arguments or in --config" in capsys.readouterr().err
