@@ -19,15 +19,15 @@ __all__ = ["scan"]
 
 
 @click.command("scan")
-@click.argument("analysis")
-@click.argument("grid", type=click.Path(path_type=Path))
+@click.argument("arguments", nargs=-1, required=True, metavar="ANALYSIS... GRID")
 @click.option(
     "-o",
     "--output",
     "directory",
     required=True,
     type=click.Path(file_okay=False, path_type=Path),
-    help="Output folder: points/<name>/, summary.csv/.json, patchset.json, contour.png.",
+    help="Output folder: points/<name>/, summary.csv/.json, patchset.json, contour.png "
+    "(several analyses: one such folder per analysis inside).",
 )
 @click.option("--workers", type=click.IntRange(min=1), default=None,
               help="Local worker processes, one thread each [default: 1].")  # fmt: skip
@@ -47,8 +47,7 @@ __all__ = ["scan"]
               "[default: ins0000000, no record].")  # fmt: skip
 @click.option("--no-progress", is_flag=True, help="Hide the progress bar.")
 def scan(
-    analysis: str,
-    grid: Path,
+    arguments: tuple[str, ...],
     directory: Path,
     workers: int | None,
     scheduler: str | None,
@@ -62,18 +61,20 @@ def scan(
     hepdata: str | None,
     no_progress: bool,
 ) -> None:
-    """Recast ANALYSIS at every signal point of GRID (YAML, CSV or JSON)."""
+    """Recast ANALYSIS (one or several) at every signal point of GRID (YAML, CSV or JSON)."""
     from rich.console import Console
 
-    from surrotag.scan import ScanOptions
-    from surrotag.scan import scan as run
+    from surrotag.scan import ScanOptions, scan_analyses
     from surrotag.scan.console import print_scan
     from surrotag.scan.summary import NO_HEPDATA
 
     if workers is not None and scheduler is not None:
         raise click.UsageError("give --workers or --scheduler, not both")
-    outputs = run(
-        analysis,
+    if len(arguments) < 2:
+        raise click.UsageError("give at least one ANALYSIS and the GRID")
+    *analyses, grid = arguments
+    outputs = scan_analyses(
+        analyses,
         grid,
         directory,
         options=ScanOptions(
@@ -90,5 +91,8 @@ def scan(
         hepdata=hepdata or NO_HEPDATA,
         progress=not no_progress,
     )
-    print_scan(outputs, Console())
-    outputs.result.raise_for_failures()
+    console = Console()
+    for one in outputs:
+        print_scan(one, console)
+    for one in outputs:
+        one.result.raise_for_failures()

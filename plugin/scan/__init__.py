@@ -14,7 +14,7 @@ from __future__ import annotations
 
 from surrotag.scan.adapter import PointFunction, ScanOptions, run_point
 from surrotag.scan.grid import Grid, GridPoint, load_grid, parse_grid
-from surrotag.scan.pipeline import ScanOutputs, scan
+from surrotag.scan.pipeline import ScanOutputs, scan, scan_analyses
 from surrotag.scan.run import PointOutcome, ScanResult, run_scan
 
 __all__ = [
@@ -30,4 +30,5 @@ __all__ = [
     "run_point",
     "run_scan",
     "scan",
+    "scan_analyses",
 ]

@@ -4,6 +4,7 @@
 files, the analysis, its background workspace), runs the unfinished points on Dask
 (:func:`surrotag.scan.run.run_scan`), then rebuilds ``summary.csv``/``summary.json``, the
 pyhf ``patchset.json`` and, for a two-parameter grid, ``contour.png`` from the folder.
+:func:`scan_analyses` scans one grid for several analyses, each in ``DIR/<analysis>/``.
 """
 
 from __future__ import annotations
@@ -19,7 +20,7 @@ from surrotag.scan.grid import Grid, load_grid
 from surrotag.scan.run import ScanResult, run_scan
 from surrotag.scan.summary import NO_HEPDATA, scan_patchset, summary_rows, write_summary
 
-__all__ = ["ScanOutputs", "scan"]
+__all__ = ["ScanOutputs", "scan", "scan_analyses"]
 
 
 class ScanOutputs(NamedTuple):
@@ -102,3 +103,51 @@ def scan(
     )
     patchset_path = Path(directory) / "patchset.json" if spec is not None else None
     return ScanOutputs(result, rows, summary, patchset_path, contour)
+
+
+def scan_analyses(
+    analyses: list[str | os.PathLike[str]],
+    grid: Grid | str | os.PathLike[str],
+    directory: str | os.PathLike[str],
+    **kwargs: Any,
+) -> list[ScanOutputs]:
+    """Scan the same grid for several analyses, each into ``DIR/<analysis name>/`` (one
+    analysis: into ``DIR`` itself, as :func:`scan`).
+
+    Everything that can be refused is refused before the first point runs: the grid, every
+    analysis and its workspace, and an analysis named twice. The analyses run one after
+    the other, each as :func:`scan` (its own points, summary, patchset and contour), so a
+    rerun resumes each where it stopped.
+
+    Args:
+        analyses: installed analysis names or analysis folders.
+        grid, directory: as :func:`scan`.
+        kwargs: the other arguments of :func:`scan` (``workspace`` is refused: each
+            analysis has its own).
+
+    Returns:
+        One :class:`ScanOutputs` per analysis, in order.
+
+    Raises:
+        AnalysisError: unknown analysis, one named twice, its workspace not built.
+        As :func:`scan` otherwise.
+    """
+    from surrotag.analysis import get_analysis
+    from surrotag.errors import AnalysisError
+
+    if "workspace" in kwargs:
+        raise AnalysisError("a scan of several analyses uses each analysis's own workspace")
+    grid = grid if isinstance(grid, Grid) else load_grid(grid)
+    loaded = [get_analysis(analysis) for analysis in analyses]
+    names = [analysis.name for analysis in loaded]
+    twice = sorted({name for name in names if names.count(name) > 1})
+    if twice:
+        raise AnalysisError(f"analysis {', '.join(twice)} named more than once")
+    for analysis in loaded:
+        analysis.workspace()  # refuses an unbuilt workspace before any point runs
+    if len(analyses) == 1:
+        return [scan(analyses[0], grid, directory, **kwargs)]
+    return [
+        scan(analysis, grid, Path(directory) / name, **kwargs)
+        for analysis, name in zip(analyses, names, strict=True)
+    ]

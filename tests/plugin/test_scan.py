@@ -575,3 +575,30 @@ def test_real_recast_scan(tmp_path, delphes_file, example_file, capsys):
     # a rerun recasts nothing
     assert main(argv) == 0
     assert "0 recast, 2 already finished" in capsys.readouterr().out
+
+
+def test_several_analyses_scan_into_one_folder_each(tmp_path, client, example_file):
+    """Each analysis gets its own points, summary and patchset; bad lists are one line."""
+    sys.path.insert(0, str(Path(__file__).parent))
+    from recast_fixtures import analysis_variant
+
+    from surrotag.errors import AnalysisError
+    from surrotag.scan import scan_analyses
+
+    variant = analysis_variant(tmp_path, "zprime-variant", leading_pt=600.0)
+    grid_file = tmp_path / "grid.csv"
+    grid_file.write_text(f"name,mass_gev,events\nzp,2000,{example_file}\n")
+    out = tmp_path / "out"
+    outputs = scan_analyses(
+        [ANALYSIS, variant], grid_file, out, client=client, point_function=count_point,
+        report_check=None, progress=False,
+    )  # fmt: skip
+    assert [o.result.outcomes[0].status for o in outputs] == ["done", "done"]
+    for name in (ANALYSIS, "zprime-variant"):
+        assert (out / name / "points" / "zp" / "report.json").is_file()
+        assert (out / name / "summary.csv").is_file()
+    with pytest.raises(AnalysisError, match="named more than once"):
+        scan_analyses([ANALYSIS, ANALYSIS], grid_file, out, client=client, progress=False)
+    with pytest.raises(AnalysisError, match="unknown analysis 'no-such'"):
+        scan_analyses([ANALYSIS, "no-such"], grid_file, tmp_path / "none", progress=False)
+    assert not (tmp_path / "none").exists()  # refused before anything was written
