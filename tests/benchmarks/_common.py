@@ -134,6 +134,29 @@ def main_parser(name: str, description: str) -> argparse.ArgumentParser:
     return parser
 
 
+def events_draws_main(
+    name: str,
+    description: str,
+    run: Callable[[int, int, int], dict[str, Any]],
+    show: Callable[[dict[str, Any]], None],
+    argv: list[str] | None = None,
+) -> dict[str, Any]:
+    """``main`` of a benchmark sized by events and draws (``--events``, ``--draws``,
+    ``--threads``; quick: 1e4 events and 4 draws, else 1e5 and 20): run, print, write."""
+    parser = main_parser(name, description)
+    parser.add_argument("--events", type=int, default=None, help="events (default 1e5; quick 1e4)")
+    parser.add_argument("--draws", type=int, default=None, help="draws K (default 20; quick 4)")
+    parser.add_argument("--threads", type=int, default=2, help="torch threads (default 2)")
+    args = parser.parse_args(argv)
+    n = args.events or (10_000 if args.quick else 100_000)
+    k = args.draws or (4 if args.quick else 20)
+    info = machine()
+    results = run(n, k, args.threads)
+    show(results)
+    write_results(name, {"machine": info, "quick": args.quick, "results": results}, args.output)
+    return results
+
+
 def write_results(name: str, results: Mapping[str, Any], output: Path | None) -> Path:
     """Write ``{"benchmark", "machine", "results"}`` as JSON atomically; return the path."""
     path = Path(output) if output is not None else bench_dir() / f"bench_{name}.json"

@@ -26,11 +26,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "plugin"))  # recas
 from _common import (
     ANALYSIS,
     bench_dir,
+    events_draws_main,
     load_average,
-    machine,
-    main_parser,
     replicate_example,
-    write_results,
 )
 
 __all__ = ["GOAL_RATIO", "run_benchmark"]
@@ -97,18 +95,7 @@ def test_bench_many() -> None:
 
 
 def main(argv: list[str] | None = None) -> dict[str, Any]:
-    parser = main_parser("many", __doc__.splitlines()[0])
-    parser.add_argument("--events", type=int, default=None, help="events (default 1e5; quick 1e4)")
-    parser.add_argument("--draws", type=int, default=None, help="draws K (default 20; quick 4)")
-    parser.add_argument("--threads", type=int, default=2, help="torch threads (default 2)")
-    args = parser.parse_args(argv)
-    n = args.events or (10_000 if args.quick else 100_000)
-    k = args.draws or (4 if args.quick else 20)
-    info = machine()
-    results = run_benchmark(n, k, args.threads)
-    _print(results)
-    write_results("many", {"machine": info, "quick": args.quick, "results": results}, args.output)
-    return results
+    return events_draws_main("many", __doc__.splitlines()[0], run_benchmark, _print, argv)
 
 
 if __name__ == "__main__":

@@ -27,11 +27,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from _common import (
     ANALYSIS,
+    events_draws_main,
     load_average,
-    machine,
-    main_parser,
     replicate_example,
-    write_results,
 )
 
 __all__ = ["GOAL_SECONDS", "run_benchmark"]
@@ -101,18 +99,7 @@ def test_bench_run() -> None:
 
 
 def main(argv: list[str] | None = None) -> dict[str, Any]:
-    parser = main_parser("run", __doc__.splitlines()[0])
-    parser.add_argument("--events", type=int, default=None, help="events (default 1e5; quick 1e4)")
-    parser.add_argument("--draws", type=int, default=None, help="draws K (default 20; quick 4)")
-    parser.add_argument("--threads", type=int, default=2, help="torch threads (default 2)")
-    args = parser.parse_args(argv)
-    n = args.events or (10_000 if args.quick else 100_000)
-    k = args.draws or (4 if args.quick else 20)
-    info = machine()
-    results = run_benchmark(n, k, args.threads)
-    _print(results)
-    write_results("run", {"machine": info, "quick": args.quick, "results": results}, args.output)
-    return results
+    return events_draws_main("run", __doc__.splitlines()[0], run_benchmark, _print, argv)
 
 
 if __name__ == "__main__":
