@@ -293,6 +293,12 @@ def _check_consistency(document: dict[str, Any], source: str) -> None:
                 f"{observable.name!r} is one value per object; a region bins one value per "
                 "event (a system or event observable, e.g. mjj)",
             )
+        if observable.unit != "GeV":  # the report, plots and patches label the bins in GeV
+            fail(
+                f"{path}.observable.name",
+                f"{observable.name!r} is not in GeV; regions bin GeV observables (mjj, ht, "
+                "met, pt_system) until the report carries other units",
+            )
         edges = region["observable"]["bin_edges"]
         if any(b <= a for a, b in itertools.pairwise(edges)):
             fail(f"{path}.observable.bin_edges", "bin edges must increase")

@@ -159,8 +159,13 @@ def register(
     ``(candidates, collection)`` and read ``candidates.events[collection]``.
 
     Raises:
-        AnalysisError: ``name`` is registered already (two packages may not disagree).
+        AnalysisError: ``name`` is registered already (two packages may not disagree), or
+            ``kind`` is not one of ``object``, ``system``, ``event``.
     """
+    if kind not in ("object", "system", "event"):
+        raise AnalysisError(
+            f"observable {name!r}: kind {kind!r} unknown; use 'object', 'system' or 'event'"
+        )
 
     def add(function: Callable[..., np.ndarray]) -> Callable[..., np.ndarray]:
         if name in _REGISTRY:

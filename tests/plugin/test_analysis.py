@@ -100,6 +100,11 @@ def test_dict_and_file_give_the_same_card(document, tmp_path):
             "one value per object",
         ),
         (
+            lambda d: d["regions"][0]["observable"].__setitem__("name", "abs_delta_y"),
+            "$.regions[0].observable.name",
+            "is not in GeV",
+        ),
+        (
             lambda d: d["surrogate"].__setitem__("tagger_sha256", "abc"),
             "$.surrogate.tagger_sha256",
             "does not match",

@@ -49,6 +49,8 @@ def test_unknown_observable_lists_the_known_ones():
 def test_a_name_registered_twice_is_refused():
     with pytest.raises(AnalysisError, match="'pt' is registered twice"):
         observables.register("pt", "object", "GeV", "another pT")(lambda c: c.pt)
+    with pytest.raises(AnalysisError, match="kind 'jet' unknown"):
+        observables.register("new_pt", "jet", "GeV", "a pT")
 
 
 @pytest.fixture
