@@ -121,6 +121,8 @@ class ObservableDefinition:
         function: ``(candidates) -> values`` for object and system observables,
             ``(candidates, collection) -> values`` for event ones; call :meth:`compute`.
         pairs_only: a system observable defined for exactly two candidates.
+        reads: the one collection an event observable always reads (``met``), else None
+            (it reads the cut's ``collection``).
     """
 
     name: str
@@ -129,6 +131,14 @@ class ObservableDefinition:
     description: str
     function: Callable[..., np.ndarray] = field(repr=False)
     pairs_only: bool = False
+    reads: str | None = None
+
+    def collection_read(self, collection: str | None, default: str) -> str | None:
+        """The collection this observable reads for a cut naming ``collection`` (None: it
+        reads only the candidates)."""
+        if self.kind != "event":
+            return None
+        return self.reads or collection or default
 
     def compute(self, candidates: Candidates, collection: str | None = None) -> np.ndarray:
         """The values, float64 (NaN where undefined).
@@ -151,12 +161,19 @@ _REGISTRY: dict[str, ObservableDefinition] = {}
 
 
 def register(
-    name: str, kind: Kind, unit: str, description: str, *, pairs_only: bool = False
+    name: str,
+    kind: Kind,
+    unit: str,
+    description: str,
+    *,
+    pairs_only: bool = False,
+    reads: str | None = None,
 ) -> Callable[[Callable[..., np.ndarray]], Callable[..., np.ndarray]]:
     """Decorator adding ``function`` to the registry as observable ``name``.
 
     Object and system functions take :class:`Candidates`; event functions take
-    ``(candidates, collection)`` and read ``candidates.events[collection]``.
+    ``(candidates, collection)`` and read ``candidates.events[collection]`` (or the fixed
+    collection ``reads``, so that the recast knows to read it).
 
     Raises:
         AnalysisError: ``name`` is registered already (two packages may not disagree), or
@@ -173,7 +190,9 @@ def register(
                 f"observable {name!r} is registered twice ({_REGISTRY[name].description!r} "
                 f"and {description!r}); rename one"
             )
-        _REGISTRY[name] = ObservableDefinition(name, kind, unit, description, function, pairs_only)
+        _REGISTRY[name] = ObservableDefinition(
+            name, kind, unit, description, function, pairs_only, reads
+        )
         return function
 
     return add
@@ -324,7 +343,7 @@ def _ht(c: Candidates, collection: str) -> np.ndarray:
     return ak.to_numpy(ak.sum(_collection(c, collection).pt, axis=1))
 
 
-@register("met", "event", "GeV", "missing transverse momentum (collection 'met')")
+@register("met", "event", "GeV", "missing transverse momentum (collection 'met')", reads="met")
 def _met(c: Candidates, collection: str) -> np.ndarray:
     import awkward as ak
 

@@ -43,7 +43,7 @@ from surrotag.observables import Candidates, get
 if TYPE_CHECKING:
     from surrotag.analysis import Analysis
 
-__all__ = ["Selection", "cut_names", "select"]
+__all__ = ["Selection", "collections_read", "cut_names", "select"]
 
 
 @dataclass(frozen=True)
@@ -77,6 +77,17 @@ class Selection:
 def cut_names(spec: SelectionSpec) -> tuple[str, ...]:
     """The cutflow's entries: ``all``, then the card's cuts in order."""
     return ("all", *(cut.name for cut in spec.cuts))
+
+
+def collections_read(spec: SelectionSpec) -> set[str]:
+    """The canonical collections the selection reads: its candidates' and those its event
+    cuts count or sum (so that a reader reads them)."""
+    read = {spec.collection}
+    for cut in spec.cuts:
+        extra = get(cut.observable).collection_read(cut.collection, spec.collection)
+        if extra is not None:
+            read.add(extra)
+    return read
 
 
 def _spec(selection: SelectionSpec | AnalysisCard | Analysis) -> tuple[SelectionSpec, tuple]:

@@ -185,9 +185,7 @@ def without_constituents(jets: ak.Array) -> ak.Array:
     return ak.with_name(jets[[f for f in jets.fields if f != "constituents"]], "Momentum4D")
 
 
-def antikt_jets(
-    candidates: ak.Array, radius: float, pt_min: float
-) -> tuple[ak.Array, ak.Array]:
+def antikt_jets(candidates: ak.Array, radius: float, pt_min: float) -> tuple[ak.Array, ak.Array]:
     """Anti-kT jets of many events, with the positions of their constituents.
 
     Args:

@@ -93,7 +93,7 @@ class ChunkRecast:
             self.analysis, self.level, tagger, surrogate, draws, stochastic, seed, device, threads
         )
         self._spec = _selection_spec(self.analysis, self.level)
-        self.collections = tuple(_collections(self.level, self._tagger.features))
+        self.collections = tuple(_collections(self.level, self._tagger.features, self.analysis))
 
     def __call__(self, events: ak.Array) -> dict[str, Yields]:
         """The yields of one chunk per region, in generator weights.

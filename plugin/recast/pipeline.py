@@ -345,12 +345,19 @@ def _load_tagger(
     )
 
 
-def _collections(level: str, features: Sequence[str]) -> list[str]:
+def _collections(
+    level: str, features: Sequence[str], analysis: Analysis | None = None
+) -> list[str]:
+    """The collections to read: the level's objects, what the features need, and at a jet
+    level what the analysis's cuts read (e.g. ``jets`` for a jet count, ``met``)."""
     from surrotag.features import FEATURES
+    from surrotag.selection import collections_read
 
     needed = {"weight", input_level(level).objects}
     for name in features:
         needed.update(FEATURES[name].requires)
+    if analysis is not None and input_level(level).has_jets:
+        needed |= collections_read(analysis.card.selection)
     return sorted(needed)
 
 
@@ -779,7 +786,9 @@ def accumulate_runs(
         _Job(run.analysis, _selection_spec(run.analysis, run.level), run.tagger, _Accumulator())
         for run in runs
     ]
-    collections = {c for run in runs for c in _collections(run.level, run.tagger.features)}
+    collections = {
+        c for run in runs for c in _collections(run.level, run.tagger.features, run.analysis)
+    }
     stream = EventStream(
         first.source,
         level=first.level,

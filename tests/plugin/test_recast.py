@@ -181,3 +181,23 @@ def test_unconverged_posterior_chains_are_said_in_one_warning():
     (line,) = _posterior_warnings(card(1.476, iid=1.194))
     assert "split-R-hat 1.48 > 1.19," in line
     assert _posterior_warnings(SimpleNamespace(name="vi", bayes={"method": "vi"})) == []
+
+
+def test_cuts_on_other_collections_are_read(tmp_path: Path, delphes_file: Path):
+    """A MET cut and a jet count in the card make the recast read ``MissingET`` and ``Jet``
+    of the real Delphes file (without that: "events have no 'met' collection"); with the pT
+    cuts lowered to 100 GeV two of its events pass, and the two extra cuts keep both."""
+    from recast_fixtures import analysis_variant
+
+    workspace_or_skip()
+    extra = (
+        {"name": "met", "observable": "met", "above": 10.0},
+        {"name": "four_jets", "observable": "count", "collection": "jets", "at_least": 4},
+    )
+    variant = analysis_variant(
+        tmp_path, "zprime-met", extra_cuts=extra, leading_pt=100.0, subleading_pt=100.0
+    )
+    report = recast(variant, [delphes_file], xsec_pb=1.0, tagger="efficiency-map")
+    cutflow = report.to_dict()["selection"]["cutflow"]
+    assert list(cutflow)[-3:] == ["abs_delta_y", "met", "four_jets"]
+    assert cutflow["abs_delta_y"] == cutflow["met"] == cutflow["four_jets"] == 2
