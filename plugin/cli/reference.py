@@ -18,7 +18,7 @@ __all__ = ["build_table", "generate", "hepmc", "pipeline", "score", "train_tagge
     "--events", "n_events", type=click.IntRange(min=1), required=True, help="Number of events."
 )
 @click.option("--seed", type=click.IntRange(1, 900_000_000), default=1, show_default=True)
-@click.option("--mass", type=float, default=None, help="Z' mass in GeV (zprime-ttbar only).")
+@click.option("--mass", type=float, default=None, help="Z' mass in GeV (Z' presets only).")
 @click.option("-o", "--out", type=click.Path(dir_okay=False), required=True, help="Output file.")
 def hepmc(process: str, n_events: int, seed: int, mass: float | None, out: str) -> None:
     """Write N Pythia 8 events of PROCESS as HepMC3 (``.gz``: compressed), no detector."""
@@ -40,7 +40,7 @@ def hepmc(process: str, n_events: int, seed: int, mass: float | None, out: str) 
 @click.option(
     "--ecm", type=float, default=13000.0, show_default=True, help="Centre-of-mass energy in GeV."
 )
-@click.option("--mass", type=float, default=None, help="Z' mass in GeV (zprime-ttbar only).")
+@click.option("--mass", type=float, default=None, help="Z' mass in GeV (Z' presets only).")
 @click.option("-o", "--out", type=click.Path(dir_okay=False), default=None,
               help="Output Parquet file (default: the cache under $SURROTAG_DATA).")  # fmt: skip
 def generate(

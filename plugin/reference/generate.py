@@ -40,8 +40,8 @@ from surrotag.jets.clustering import recluster_fatjets
 from surrotag.jets.particle import visible
 from surrotag.reference.cache import cached_sample, sample_path, settings_key
 from surrotag.reference.detector import pf_candidates
+from surrotag.reference.objects import missing_et, physics_objects
 from surrotag.reference.processes import (
-    BR_W_HADRONIC_PDG,
     ProcessSpec,
     common_settings,
     process_spec,
@@ -89,21 +89,34 @@ def _open_fraction(pythia: Any, pid: int) -> float:
     return on / total if total > 0 else 1.0
 
 
-def _events_of_batch(batch: ak.Array, pythia: Any, rng: np.random.Generator) -> ak.Array:
+def _partons(batch: ak.Array) -> ak.Array:
+    """The quarks and gluons of a Pythia batch's records (for the jet flavour)."""
+    prt = batch.prt[:, 1:]
+    prt = prt[(abs(prt.id) <= 5) | (prt.id == 21)]
+    return ak.zip({"px": prt.p.px, "py": prt.p.py, "pz": prt.p.pz, "E": prt.p.e, "pid": prt.id})
+
+
+def _events_of_batch(
+    batch: ak.Array,
+    pythia: Any,
+    rng: np.random.Generator,
+    objects_rng: np.random.Generator | None = None,
+) -> ak.Array:
+    """Canonical events of one batch; with ``objects_rng`` also the physics objects (their
+    own generator, so that the EFlow objects and fat jets do not depend on it)."""
     final = final_state(batch, pythia.particleData.charge)
     pf = pf_candidates(final, rng)
-    fatjets = recluster_fatjets(pf)
-    mpx, mpy = -ak.to_numpy(ak.sum(pf.px, axis=1)), -ak.to_numpy(ak.sum(pf.py, axis=1))
-    return ak.zip(
-        {
-            "weight": ak.to_numpy(batch.info.weights[:, 0]).astype(np.float64),
-            "fatjets": fatjets,
-            "particlejets": recluster_fatjets(visible(final)),
-            "met": ak.zip({"met": np.hypot(mpx, mpy), "phi": np.arctan2(mpy, mpx)}),
-            "particles": truth_particles(batch),
-        },
-        depth_limit=1,
-    )
+    fields = {
+        "weight": ak.to_numpy(batch.info.weights[:, 0]).astype(np.float64),
+        "fatjets": recluster_fatjets(pf),
+        "particlejets": recluster_fatjets(visible(final)),
+        "met": missing_et(pf),
+        "particles": truth_particles(batch),
+    }
+    if objects_rng is not None:
+        objects = physics_objects(pf, _partons(batch), objects_rng)
+        fields |= {name: objects[name] for name in ("electrons", "muons", "photons", "jets")}
+    return ak.zip(fields, depth_limit=1)
 
 
 def _run_job(
@@ -128,13 +141,14 @@ def _run_job(
     if not pythia.init():
         raise GenerationError(f"Pythia failed to initialise process {spec.name} at {ecm} GeV")
     rng = np.random.default_rng(detector_seed)
+    objects_rng = np.random.default_rng([detector_seed, 1]) if spec.objects else None
     chunks, done = [], 0
     while done < n_events:
         size = min(BATCH_SIZE, n_events - done)
         batch = pythia.nextBatch(size)
         if len(batch) != size:
             raise GenerationError(f"Pythia returned {len(batch)} of {size} events ({spec.name})")
-        chunks.append(_events_of_batch(batch, pythia, rng))
+        chunks.append(_events_of_batch(batch, pythia, rng, objects_rng))
         done += size
         if queue is not None:
             queue.put(size)
@@ -151,7 +165,7 @@ def _run_job(
         "sigma_err_pb": info.sigmaErr() * _MB_TO_PB,
         "sum_weights": float(np.sum(ak.to_numpy(events.weight))) if n_events else 0.0,
         "pythia_weight_sum": info.weightSum(),
-        "br_w_hadronic_pythia": _open_fraction(pythia, 24) if spec.w_hadronic else 1.0,
+        "br_w_forced_pythia": _open_fraction(pythia, 24) if spec.forced_w else 1.0,
     }
     write_parquet(events, part, {"job": numbers})
     return numbers
@@ -176,6 +190,8 @@ def _settings(spec: ProcessSpec, n_events: int, seed: int, jobs: int, ecm: float
         "pythia8mc": getattr(pythia8mc, "__version__", "8.317"),
         "fastjet": fastjet.__version__,
         "batch_size": BATCH_SIZE,
+        # only presets with objects carry the key, so the others' cache keys stay as they were
+        **({"physics_objects": "delphes-cms-3.4.2"} if spec.objects else {}),
     }
 
 
@@ -250,7 +266,7 @@ def generate(
         jobs: worker processes J (each generates about n_events / J events).
         ecm: centre-of-mass energy (GeV).
         out: output file; default :func:`surrotag.reference.cache.sample_path`.
-        mass: Z' mass (GeV) for ``zprime-ttbar``.
+        mass: Z' mass (GeV) for the Z' presets.
         progress: called as ``progress(events_just_done, n_events)``.
         reuse: return an existing ``out`` whose recorded settings match instead of
             regenerating.
@@ -326,7 +342,7 @@ def _provenance(
     n = np.array([j["n_events"] for j in numbers], dtype=np.float64)
     sigma = np.array([j["sigma_pb"] for j in numbers])
     error = np.array([j["sigma_err_pb"] for j in numbers])
-    br_w = numbers[0]["br_w_hadronic_pythia"]
+    br_w = numbers[0]["br_w_forced_pythia"]
     return {
         "kind": "reference-sample",
         "level": "delphes",
@@ -339,14 +355,15 @@ def _provenance(
         "sigma_err_pb": float(np.sqrt(np.sum((n * error) ** 2)) / np.sum(n)),
         "sum_weights": float(np.sum(ak.to_numpy(events.weight))),
         "weight_convention": "event cross-section (pb) = sigma_pb * weight / sum_weights",
-        "br_applied": br_w**2 if spec.w_hadronic else 1.0,
+        "br_applied": br_w**spec.forced_w,
         "br_applied_note": (
-            "BR(W -> q q')^2 from Pythia's decay table (both W forced hadronic)"
-            if spec.w_hadronic
+            f"BR(W -> {spec.w_channels})^{spec.forced_w} from Pythia's decay table "
+            f"({spec.forced_w} W forced to {spec.w_channels})"
+            if spec.forced_w
             else "no forced decay"
         ),
         "br_in_sigma": True,
-        "br_pdg": BR_W_HADRONIC_PDG**2 if spec.w_hadronic else 1.0,
+        "br_pdg": spec.br_w_pdg**spec.forced_w,
         "jobs": numbers,
         "detector": "surrotag.reference.detector: Delphes 3.4.2 CMS card EFlow chain",
         "fatjets": "anti-kT R=0.8, pT > 200 GeV, |eta| < 2; soft drop beta=0 zcut=0.1; "

@@ -62,7 +62,7 @@ def write_hepmc(
         n_events: events to generate.
         seed: Pythia random seed (1 .. 900000000).
         path: output file (``.gz`` is gzip-compressed); written atomically.
-        mass: Z' mass (GeV) for ``zprime-ttbar``.
+        mass: Z' mass (GeV) for the Z' presets.
         ecm: centre-of-mass energy (GeV).
 
     Returns:

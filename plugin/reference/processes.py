@@ -1,4 +1,4 @@
-"""Pythia 8 presets of the reference experiment: hadronic tops and QCD jets at 13 TeV.
+"""Pythia 8 presets of the reference experiment at 13 TeV: tops, W + jets and QCD jets.
 
 Each preset is a list of Pythia ``readString`` settings plus the branching ratio that the
 forced decays apply. The samples are modelled on the top-tagging reference data set
@@ -23,7 +23,16 @@ forces (measured: sigma(ttbar, W forced hadronic) / sigma(ttbar, inclusive) = 0.
 0.6756^2, Pythia's own BR(W -> had) = 0.675581 squared). So the recorded ``sigma_pb``
 already INCLUDES the branching ratio; the provenance records the applied BR (Pythia's table,
 ``br_applied``), whether sigma includes it (``br_in_sigma = true``), and the PDG value
-(BR(W -> hadrons) = 0.6741, PDG 2024) as ``br_pdg`` for users who prefer it.
+(BR(W -> hadrons) = 0.6741, PDG 2024) as ``br_pdg`` for users who prefer it. ``wjets``
+forces its one W to leptons (e, mu, tau; PDG 3 x 0.1086), the same way; ``ttbar`` and
+``zprime-ttbar-inclusive`` force nothing (every top decay, for lepton + jets and dilepton
+searches).
+
+Physics objects. The presets for searches with leptons, small-R jets or missing transverse
+momentum (``objects=True``: ``ttbar``, ``wjets``, ``zprime-ttbar-inclusive``) also store the
+Delphes CMS-card objects of :mod:`surrotag.reference.objects` (isolated electrons, muons,
+photons, anti-kT 0.4 jets with b-tags); the others keep their fat jets only, so their
+samples and cache keys are unchanged.
 """
 
 from __future__ import annotations
@@ -36,6 +45,7 @@ from surrotag.errors import GenerationError
 __all__ = [
     "BIAS_POW",
     "BR_W_HADRONIC_PDG",
+    "BR_W_LEPTONIC_PDG",
     "PROCESSES",
     "PTHAT_MIN",
     "ProcessSpec",
@@ -49,15 +59,21 @@ PTHAT_MIN: Final = 250.0
 BIAS_POW: Final = 6.0
 #: BR(W -> hadrons), PDG 2024 (0.6741 +- 0.0027).
 BR_W_HADRONIC_PDG: Final = 0.6741
+#: BR(W -> e nu + mu nu + tau nu), PDG 2024 (3 x 0.1086).
+BR_W_LEPTONIC_PDG: Final = 3 * 0.1086
 
 #: Known presets with their one-line descriptions.
 PROCESSES: Final = {
     "ttbar-allhad": "pp -> t tbar, both W -> q q' (hadronic tops), pTHat-biased from 250 GeV",
     "qcd-dijet": "pp -> 2 jets (HardQCD:all), pTHat-biased from 250 GeV",
     "zprime-ttbar": "pp -> Z'(M) -> t tbar, both W -> q q' (gmZmode = 3: Z' only)",
+    "ttbar": "pp -> t tbar, every decay (lepton + jets, dilepton), pTHat-biased from 250 GeV",
+    "wjets": "pp -> W + jet, W -> l nu (e, mu, tau), pTHat-biased from 250 GeV",
+    "zprime-ttbar-inclusive": "pp -> Z'(M) -> t tbar, every decay (gmZmode = 3: Z' only)",
 }
 
 _W_HADRONIC = ("24:onMode = off", "24:onIfAny = 1 2 3 4 5")
+_W_LEPTONIC = ("24:onMode = off", "24:onIfAny = 11 13 15")
 _BIAS = (
     f"PhaseSpace:pTHatMin = {PTHAT_MIN:g}",
     "PhaseSpace:bias2Selection = on",
@@ -73,16 +89,22 @@ class ProcessSpec:
     Attributes:
         name: preset name (a key of :data:`PROCESSES`).
         settings: Pythia ``readString`` lines specific to the process.
-        w_hadronic: whether both W bosons are forced to decay to quarks.
-        mass: Z' mass (GeV) for ``zprime-ttbar``, else None.
+        forced_w: how many W bosons per event decay through forced channels (0: none).
+        w_channels: the forced W channels, in words (``"q q'"``, ``"l nu"``), or "".
+        br_w_pdg: the PDG branching ratio of those channels (1.0 when none is forced).
+        mass: Z' mass (GeV) for the Z' presets, else None.
         description: one line for provenance and ``--help``.
+        objects: store the Delphes physics objects (leptons, photons, small-R jets).
     """
 
     name: str
     settings: tuple[str, ...]
-    w_hadronic: bool
+    forced_w: int = 0
+    w_channels: str = ""
+    br_w_pdg: float = 1.0
     mass: float | None = None
     description: str = ""
+    objects: bool = False
 
 
 def common_settings(ecm: float, seed: int) -> tuple[str, ...]:
@@ -115,7 +137,7 @@ def process_spec(name: str, mass: float | None = None) -> ProcessSpec:
 
     Args:
         name: one of :data:`PROCESSES`.
-        mass: Z' mass in GeV (required for ``zprime-ttbar``, refused otherwise).
+        mass: Z' mass in GeV (required for the Z' presets, refused otherwise).
 
     Raises:
         GenerationError: unknown preset, or a mass missing / given where it has no meaning.
@@ -124,12 +146,14 @@ def process_spec(name: str, mass: float | None = None) -> ProcessSpec:
         raise GenerationError(
             f"unknown reference process {name!r}: choose one of {', '.join(PROCESSES)}"
         )
-    if name == "zprime-ttbar":
+    hadronic = {"forced_w": 2, "w_channels": "q q'", "br_w_pdg": BR_W_HADRONIC_PDG}
+    if name in ("zprime-ttbar", "zprime-ttbar-inclusive"):
         if mass is None or not mass > 2 * 173.0:
             raise GenerationError(
-                f"process zprime-ttbar needs --mass M in GeV above the t tbar threshold "
+                f"process {name} needs --mass M in GeV above the t tbar threshold "
                 f"(346 GeV), got {mass!r}"
             )
+        inclusive = name == "zprime-ttbar-inclusive"
         settings = (
             "NewGaugeBoson:ffbar2gmZZprime = on",
             "Zprime:gmZmode = 3",
@@ -139,13 +163,31 @@ def process_spec(name: str, mass: float | None = None) -> ProcessSpec:
             # the Breit-Wigner window: +- 50 % of M, never below the t tbar threshold
             f"PhaseSpace:mHatMin = {max(0.5 * mass, 350.0):.6g}",
             f"PhaseSpace:mHatMax = {1.5 * mass:.6g}",
-            *_W_HADRONIC,
+            *(() if inclusive else _W_HADRONIC),
         )
-        return ProcessSpec(name, settings, True, float(mass), PROCESSES[name])
+        forced = {} if inclusive else hadronic
+        return ProcessSpec(
+            name, settings, mass=float(mass), description=PROCESSES[name], objects=inclusive,
+            **forced,
+        )  # fmt: skip
     if mass is not None:
-        raise GenerationError(f"process {name} takes no --mass (only zprime-ttbar does)")
+        raise GenerationError(f"process {name} takes no --mass (only the Z' presets do)")
+    tops = ("Top:gg2ttbar = on", "Top:qqbar2ttbar = on")
     if name == "ttbar-allhad":
-        settings = ("Top:gg2ttbar = on", "Top:qqbar2ttbar = on", *_W_HADRONIC, *_BIAS)
-        return ProcessSpec(name, settings, True, None, PROCESSES[name])
+        settings = (*tops, *_W_HADRONIC, *_BIAS)
+        return ProcessSpec(name, settings, description=PROCESSES[name], **hadronic)
+    if name == "ttbar":
+        return ProcessSpec(name, (*tops, *_BIAS), description=PROCESSES[name], objects=True)
+    if name == "wjets":
+        settings = (
+            "WeakBosonAndParton:qqbar2Wg = on",
+            "WeakBosonAndParton:qg2Wq = on",
+            *_W_LEPTONIC,
+            *_BIAS,
+        )
+        return ProcessSpec(
+            name, settings, forced_w=1, w_channels="l nu", br_w_pdg=BR_W_LEPTONIC_PDG,
+            description=PROCESSES[name], objects=True,
+        )  # fmt: skip
     settings = ("HardQCD:all = on", *_BIAS)
-    return ProcessSpec(name, settings, False, None, PROCESSES[name])
+    return ProcessSpec(name, settings, description=PROCESSES[name])

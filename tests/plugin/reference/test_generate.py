@@ -145,7 +145,7 @@ def test_reuses_matching_sample(tmp_path: Path, monkeypatch: pytest.MonkeyPatch)
 
 def test_bad_requests_raise_one_clear_error() -> None:
     with pytest.raises(GenerationError, match="unknown reference process"):
-        generate("wjets", 10, seed=1)
+        generate("zjets", 10, seed=1)
     with pytest.raises(GenerationError, match="--mass"):
         generate("zprime-ttbar", 10, seed=1)
 
@@ -173,6 +173,46 @@ def test_zprime_resonance_decays_to_hadronic_tops(tmp_path: Path) -> None:
     tops = particles[decays.index]
     pair_mass = ak.to_numpy((tops[:, 0] + tops[:, 1]).mass)
     assert np.median(pair_mass) < np.median(z_mass)
+
+
+def test_lepton_presets_store_the_physics_objects(tmp_path: Path) -> None:
+    """ttbar (every decay) and W(-> l nu) + jet carry isolated leptons, b-tagged small-R
+    jets and MET; W + jets records the BR Pythia applied beside the PDG one."""
+    from surrotag.io import read_events
+    from surrotag.reference.objects import ISOLATION
+
+    ttbar = read_events(generate("ttbar", 40, seed=5, jobs=1, out=tmp_path / "tt.parquet"))
+    for name in ("electrons", "muons", "photons", "jets", "met", "fatjets"):
+        assert name in ttbar.fields, name
+    leptons = ak.concatenate([ttbar.electrons, ttbar.muons], axis=1)
+    assert ak.sum(ak.num(leptons)) >= 3 and ak.all(leptons.pt > 10.0)
+    jets = ttbar.jets
+    assert ak.all(jets.pt[:, :-1] >= jets.pt[:, 1:]) and ak.all(jets.pt > 20.0)
+    b_tagged = ak.to_numpy(ak.flatten(jets.btag[jets.flavour == 5]))
+    light = ak.to_numpy(ak.flatten(jets.btag[(jets.flavour != 5) & (jets.flavour != 4)]))
+    assert b_tagged.mean() > 0.3 > 0.1 > light.mean()  # card: ~0.5-0.7 for b, ~1-5% light
+    assert ISOLATION["electrons"] == 0.12
+    path = generate("wjets", 20, seed=5, jobs=1, out=tmp_path / "w.parquet")
+    meta = read_parquet_metadata(path)
+    assert meta["br_applied"] == pytest.approx(meta["br_pdg"], rel=0.02)
+    assert "1 W forced to l nu" in meta["br_applied_note"]
+    assert meta["settings"]["physics_objects"] == "delphes-cms-3.4.2"
+
+
+def test_presets_without_objects_keep_their_settings() -> None:
+    """Their cache keys must not move: no objects key, Pythia settings as before."""
+    from surrotag.reference.generate import _settings
+    from surrotag.reference.processes import process_spec
+
+    for name, mass in (("ttbar-allhad", None), ("qcd-dijet", None), ("zprime-ttbar", 2000.0)):
+        spec = process_spec(name, mass)
+        assert not spec.objects
+        assert "physics_objects" not in _settings(spec, 100, 1, 1, 13000.0)
+    spec = process_spec("ttbar-allhad")
+    assert (spec.forced_w, spec.w_channels) == (2, "q q'")
+    assert spec.settings[:4] == (
+        "Top:gg2ttbar = on", "Top:qqbar2ttbar = on", "24:onMode = off", "24:onIfAny = 1 2 3 4 5"
+    )  # fmt: skip
 
 
 def _scratch(folder: Path, name: str, owner: str | None, age_s: float = 0.0) -> Path:
