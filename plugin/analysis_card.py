@@ -91,7 +91,8 @@ class Cut:
         observable: registered observable name.
         object: candidate index (0 = leading) or ``"each"`` (every candidate must pass), for
             object observables; None otherwise.
-        collection: the collection an event observable reads (None: the selection's).
+        collection: the collection an event observable reads, or whose ``object``-th leading
+            object an object observable reads (None: the selection's candidates).
     """
 
     name: str
@@ -335,12 +336,15 @@ def _check_cuts(selection: dict[str, Any], fail: Callable[[str, str], None]) -> 
             if where is None:
                 fail(path, f"{observable.name!r} is per object: say which (\"object\": 0, "
                      "1, ... or \"each\")")  # fmt: skip
-            if isinstance(where, int) and where >= candidates:
+            if isinstance(where, int) and where >= candidates and "collection" not in cut:
                 fail(f"{path}.object", f"candidate {where} of {candidates} (counted from 0)")
         elif "object" in cut:
             fail(f"{path}.object", f"{observable.name!r} is not per object: drop 'object'")
-        if "collection" in cut and observable.kind != "event":
+        if "collection" in cut and observable.kind == "system":
             fail(f"{path}.collection", f"{observable.name!r} reads the candidates only")
+        if observable.kind == "object" and "collection" in cut and cut.get("object") == "each":
+            fail(f"{path}.object", "'each' is for the candidates; name an index in another "
+                 "collection (0 = its leading object)")  # fmt: skip
         if observable.pairs_only and candidates != 2:
             fail(f"{path}.observable", f"{observable.name!r} needs exactly two candidates")
 

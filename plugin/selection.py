@@ -84,7 +84,10 @@ def collections_read(spec: SelectionSpec) -> set[str]:
     cuts count or sum (so that a reader reads them)."""
     read = {spec.collection}
     for cut in spec.cuts:
-        extra = get(cut.observable).collection_read(cut.collection, spec.collection)
+        observable = get(cut.observable)
+        if observable.kind == "object" and cut.collection is not None:
+            read.add(cut.collection)
+        extra = observable.collection_read(cut.collection, spec.collection)
         if extra is not None:
             read.add(extra)
     return read
@@ -106,6 +109,12 @@ def _spec(selection: SelectionSpec | AnalysisCard | Analysis) -> tuple[Selection
 
 def _candidates(events: ak.Array, name: str, k: int) -> tuple[np.ndarray, Candidates]:
     """Indices ``[N, k]`` of the k highest-pT objects and their kinematics."""
+    fields = ak.fields(events)
+    if name not in fields:
+        raise AnalysisError(
+            f"events have no {name!r} collection (have: {', '.join(fields) or 'none'}); the "
+            f"selection needs it: read reconstructed (delphes-level) events including {name!r}"
+        )
     objects = events[name]
     if name in MOMENTUM_COLLECTIONS:
         objects = ak.with_name(objects, "Momentum4D")
@@ -123,8 +132,14 @@ def _candidates(events: ak.Array, name: str, k: int) -> tuple[np.ndarray, Candid
 
 
 def _passes(cut: Cut, candidates: Candidates) -> np.ndarray:
-    """bool ``[N]``: the event passes ``cut`` (NaN fails every bound)."""
+    """bool ``[N]``: the event passes ``cut`` (NaN fails every bound).
+
+    An object cut naming another ``collection`` (the leading muon's pT) reads the leading
+    ``object + 1`` objects of that collection, ordered by pT as the candidates are.
+    """
     observable = get(cut.observable)
+    if observable.kind == "object" and cut.collection is not None:
+        _, candidates = _candidates(candidates.events, cut.collection, int(cut.object) + 1)
     values = observable.compute(candidates, cut.collection)
     if observable.kind == "object" and cut.object != "each":
         values = values[:, cut.object]
@@ -159,17 +174,10 @@ def select(events: ak.Array, selection: SelectionSpec | AnalysisCard | Analysis)
             without fat jets), or a collection an event observable reads.
     """
     spec, observables = _spec(selection)
-    name = spec.collection
-    fields = ak.fields(events)
-    if name not in fields:
-        raise AnalysisError(
-            f"events have no {name!r} collection (have: {', '.join(fields) or 'none'}); the "
-            f"selection needs it: read reconstructed (delphes-level) events including {name!r}"
-        )
-    indices, candidates = _candidates(events, name, spec.candidates)
+    indices, candidates = _candidates(events, spec.collection, spec.candidates)
     weight = (
         np.asarray(ak.to_numpy(events["weight"]), dtype=np.float64)
-        if "weight" in fields
+        if "weight" in ak.fields(events)
         else np.ones(len(indices))
     )
     mask = np.ones(len(indices), dtype=bool)

@@ -100,6 +100,16 @@ def test_dict_and_file_give_the_same_card(document, tmp_path):
             "one value per object",
         ),
         (
+            lambda d: d["selection"]["cuts"][3].__setitem__("collection", "jets"),
+            "$.selection.cuts[3].object",
+            "'each' is for the candidates",
+        ),
+        (
+            lambda d: d["selection"]["cuts"][4].__setitem__("collection", "jets"),
+            "$.selection.cuts[4].collection",
+            "reads the candidates only",
+        ),
+        (
             lambda d: d["regions"][0]["observable"].__setitem__("name", "abs_delta_y"),
             "$.regions[0].observable.name",
             "is not in GeV",

@@ -255,3 +255,18 @@ def test_a_version_1_card_selects_the_same_events(zprime_events):
     a, b = select(zprime_events, upgraded), select(zprime_events, current)
     assert np.array_equal(a.mask, b.mask) and dict(a.cutflow) == dict(b.cutflow)
     assert upgraded.regions == current.regions
+
+
+def test_object_cuts_on_other_collections(delphes_file):
+    """The leading jet's pT and the second muon's |eta| of the real Delphes file."""
+    events = read_events(delphes_file)
+    spec = _spec(
+        Cut("hard_jet", "pt", object=0, collection="jets", above=100.0),
+        Cut("one_muon", "pt", object=0, collection="muons", at_least=0.0),
+    )
+    selection = select(events, spec)
+    lead_jet = ak.to_numpy(ak.fill_none(ak.max(events.jets.pt, axis=1), 0.0))
+    has_muon = ak.to_numpy(ak.num(events.muons) >= 1)
+    assert selection.cutflow["hard_jet"] == int(np.sum(lead_jet > 100.0)) > 0
+    assert np.array_equal(selection.mask, (lead_jet > 100.0) & has_muon)
+    assert 0 < selection.n_selected < len(events)
