@@ -280,6 +280,13 @@ def _check_consistency(document: dict[str, Any], source: str) -> None:
         path = f"$.regions[{index}]"
         if names.index(region["name"]) != index:
             fail(f"{path}.name", f"region {region['name']!r} is listed twice")
+        single = document["selection"]["candidates"] == 1
+        if single and region["tag"]["requirement"] in ("both", "exactly_one"):
+            fail(
+                f"{path}.tag.requirement",
+                f"{region['tag']['requirement']!r} counts two objects; with one candidate use "
+                "'at_least_one' (tagged) or 'none' (not tagged)",
+            )
         point = region["tag"]["working_point"]
         if point not in points:
             fail(

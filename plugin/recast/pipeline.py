@@ -383,7 +383,7 @@ def _parton_objects(events: ak.Array) -> ak.Array:
 def _pair_table(
     events: ak.Array, lead: np.ndarray, level: str, features: Sequence[str]
 ) -> tuple[Any, np.ndarray]:
-    """Feature table of the selected events' objects and the rows ``[n, 2]`` of the pair."""
+    """Feature table of the selected events' candidates and their rows ``[n, k]``."""
     import awkward as ak
 
     from surrotag.features import build_features
@@ -398,7 +398,8 @@ def _pair_table(
         table = build_features(
             with_vector_behaviour(ak.zip(fields, depth_limit=1)), level=level, features=features
         )
-        return table, np.arange(2 * n, dtype=np.int64).reshape(n, 2)
+        k = lead.shape[1]
+        return table, np.arange(k * n, dtype=np.int64).reshape(n, k)
     table = build_features(events, level=level, features=features)
     counts = np.bincount(ak.to_numpy(table["event_index"]), minlength=n)
     starts = np.cumsum(counts) - counts
@@ -481,10 +482,20 @@ def _add_job_yields(
     timer: _Timer,
     ood: str,
 ) -> None:
-    """Add one job's selected events (``passed``, tag rows ``[n, 2]``) to its regions."""
-    flags = tags.ood[rows]  # [n, 2]
+    """Add one job's selected events (``passed``, tag rows ``[n, k]``) to its regions.
+
+    A single candidate (k = 1) is the pair's first object with a second one that is never
+    tagged and never out of support, so "at least one" is its tag probability and "none"
+    one minus it.
+    """
+    flags = tags.ood[rows]  # [n, k]
     if ood == "strict" and flags.any():
         _refuse(job.tagger, flags, passed + job.acc.n_events - n_chunk)
+    first = tags.probabilities[:, rows[:, 0], :]
+    second = tags.probabilities[:, rows[:, 1], :] if rows.shape[1] > 1 else np.zeros_like(first)
+    pair_flags = (
+        flags if flags.shape[1] > 1 else np.column_stack([flags[:, 0], np.zeros_like(flags[:, 0])])
+    )
     with timer("yields"):
         _fill_regions(
             job.analysis,
@@ -492,9 +503,9 @@ def _add_job_yields(
             job.acc,
             weight[passed],
             {name: values[passed] for name, values in selection.values.items()},
-            tags.probabilities[:, rows[:, 0], :],
-            tags.probabilities[:, rows[:, 1], :],
-            flags,
+            first,
+            second,
+            pair_flags,
         )
     job.acc.n_objects += rows.size
     job.acc.n_ood += int(flags.sum())

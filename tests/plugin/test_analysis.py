@@ -53,6 +53,10 @@ def test_dict_and_file_give_the_same_card(document, tmp_path):
         from_dict.name = "other"  # frozen
 
 
+def _one_candidate(document: dict, cut: dict) -> None:
+    document["selection"].update(candidates=1, cuts=[{"name": "cut", **cut}])
+
+
 @pytest.mark.parametrize(
     ("edit", "path", "words"),
     [
@@ -108,6 +112,16 @@ def test_dict_and_file_give_the_same_card(document, tmp_path):
             lambda d: d["selection"]["cuts"][4].__setitem__("collection", "jets"),
             "$.selection.cuts[4].collection",
             "reads the candidates only",
+        ),
+        (
+            lambda d: _one_candidate(d, {"observable": "delta_r", "below": 1.0}),
+            "$.selection.cuts[0].observable",
+            "'delta_r' needs exactly two candidates",
+        ),
+        (
+            lambda d: _one_candidate(d, {"observable": "pt", "object": 0, "above": 500.0}),
+            "$.regions[0].tag.requirement",
+            "'both' counts two objects; with one candidate use 'at_least_one'",
         ),
         (
             lambda d: d["regions"][0]["observable"].__setitem__("name", "abs_delta_y"),

@@ -138,3 +138,51 @@ def test_cli_runs_a_configuration(example, tmp_path, capsys):
     ]
     assert main(["run", "--config", str(config), ANALYSIS]) == 1
     assert "either as arguments or in --config" in capsys.readouterr().err
+
+
+def test_one_candidate_regions_tag_the_leading_jet(example, tmp_path):
+    """candidates = 1: the region 'at_least_one' holds each selected event with its leading
+    jet's own tag probability (the same surrogate draws as tagging the jets directly), and
+    'none' the rest."""
+    import awkward as ak
+    import numpy as np
+
+    from surrotag.analysis import get_analysis
+    from surrotag.features import build_features
+    from surrotag.io import read_events
+    from surrotag.recast import ChunkRecast
+    from surrotag.surrogates.registry import resolve_surrogate
+    from surrotag.surrogates.storage import load_surrogate
+    from surrotag.tagging import tag_objects
+
+    folder = analysis_variant(tmp_path, "one-jet")
+    card = json.loads((folder / "card.json").read_text("utf-8"))
+    card["selection"] = {"collection": "fatjets", "candidates": 1, "cuts": [
+        {"name": "jet", "observable": "pt", "object": 0, "above": 500.0},
+        {"name": "central", "observable": "abs_eta", "object": 0, "below": 2.0},
+    ]}  # fmt: skip
+    for region, requirement in zip(card["regions"], ("at_least_one", "none"), strict=True):
+        region["tag"]["requirement"] = requirement
+        region["observable"] = {"name": "pt_system", "bin_edges": [0.0, 1.0e5]}
+    (folder / "card.json").write_text(json.dumps(card), "utf-8")
+    from surrotag.analysis_card import seal_analysis_card
+
+    seal_analysis_card(folder)
+    events = read_events(example)
+    yields = ChunkRecast(get_analysis(folder), draws=DRAWS)(events)
+    # the same by hand: every fat jet tagged, the leading one of each event picked
+    surrogate, surrogate_card = load_surrogate(resolve_surrogate("top-tagger-delphes"))
+    table = build_features(events, level="delphes")
+    tags = tag_objects(table, surrogate, surrogate_card, working_points=["wp50"], draws=DRAWS)
+    event = ak.to_numpy(table["event_index"])
+    pt, eta = ak.to_numpy(table["jet_pt"]), ak.to_numpy(table["jet_eta"])
+    order = np.lexsort((-pt, event))
+    first = order[np.r_[True, event[order][1:] != event[order][:-1]]]  # leading jet per event
+    keep = first[(pt[first] > 500.0) & (np.abs(eta[first]) < 2.0)]
+    weight = ak.to_numpy(events.weight)[event[keep]]
+    p = tags.probabilities[:, keep, 0]  # [K, n]
+    tagged = yields[card["regions"][0]["name"]].per_draw[:, 0]
+    untagged = yields[card["regions"][1]["name"]].per_draw[:, 0]
+    np.testing.assert_allclose(tagged, (p * weight).sum(axis=1), rtol=1e-9)
+    np.testing.assert_allclose(untagged, ((1 - p) * weight).sum(axis=1), rtol=1e-9)
+    assert 0.2 < tagged.mean() / (tagged + untagged).mean() < 0.9
