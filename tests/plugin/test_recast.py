@@ -201,3 +201,56 @@ def test_cuts_on_other_collections_are_read(tmp_path: Path, delphes_file: Path):
     cutflow = report.to_dict()["selection"]["cutflow"]
     assert list(cutflow)[-3:] == ["abs_delta_y", "met", "four_jets"]
     assert cutflow["abs_delta_y"] == cutflow["met"] == cutflow["four_jets"] == 2
+
+
+def test_one_candidate_regions_tag_the_leading_jet(tmp_path: Path):
+    """candidates = 1: the region 'at_least_one' holds each selected event with its leading
+    jet's own tag probability (the same surrogate draws as tagging the jets directly), and
+    'none' the rest."""
+    import json
+    from importlib.resources import as_file, files
+
+    import awkward as ak
+    from recast_fixtures import analysis_variant
+
+    from surrotag.analysis import get_analysis
+    from surrotag.features import build_features
+    from surrotag.io import read_events
+    from surrotag.recast import ChunkRecast
+    from surrotag.surrogates.registry import resolve_surrogate
+    from surrotag.surrogates.storage import load_surrogate
+    from surrotag.tagging import tag_objects
+
+    folder = analysis_variant(tmp_path, "one-jet")
+    card = json.loads((folder / "card.json").read_text("utf-8"))
+    card["selection"] = {"collection": "fatjets", "candidates": 1, "cuts": [
+        {"name": "jet", "observable": "pt", "object": 0, "above": 500.0},
+        {"name": "central", "observable": "abs_eta", "object": 0, "below": 2.0},
+    ]}  # fmt: skip
+    for region, requirement in zip(card["regions"], ("at_least_one", "none"), strict=True):
+        region["tag"]["requirement"] = requirement
+        region["observable"] = {"name": "pt_system", "bin_edges": [0.0, 1.0e5]}
+    (folder / "card.json").write_text(json.dumps(card), "utf-8")
+    from surrotag.analysis_card import seal_analysis_card
+
+    seal_analysis_card(folder)
+    workspace_or_skip()
+    with as_file(files("surrotag.analyses.zprime_ttbar_allhad") / "example_signal.parquet") as p:
+        events = read_events(p)
+    yields = ChunkRecast(get_analysis(folder), draws=4)(events)
+    # the same by hand: every fat jet tagged, the leading one of each event picked
+    surrogate, surrogate_card = load_surrogate(resolve_surrogate("top-tagger-delphes"))
+    table = build_features(events, level="delphes")
+    tags = tag_objects(table, surrogate, surrogate_card, working_points=["wp50"], draws=4)
+    event = ak.to_numpy(table["event_index"])
+    pt, eta = ak.to_numpy(table["jet_pt"]), ak.to_numpy(table["jet_eta"])
+    order = np.lexsort((-pt, event))
+    first = order[np.r_[True, event[order][1:] != event[order][:-1]]]  # leading jet per event
+    keep = first[(pt[first] > 500.0) & (np.abs(eta[first]) < 2.0)]
+    weight = ak.to_numpy(events.weight)[event[keep]]
+    p = tags.probabilities[:, keep, 0]  # [K, n]
+    tagged = yields[card["regions"][0]["name"]].per_draw[:, 0]
+    untagged = yields[card["regions"][1]["name"]].per_draw[:, 0]
+    np.testing.assert_allclose(tagged, (p * weight).sum(axis=1), rtol=1e-9)
+    np.testing.assert_allclose(untagged, ((1 - p) * weight).sum(axis=1), rtol=1e-9)
+    assert 0.2 < tagged.mean() / (tagged + untagged).mean() < 0.9
