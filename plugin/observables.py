@@ -19,7 +19,9 @@ them fails: a cut on a missing object removes the event, as a physicist expects.
 Built in (units GeV and rad): ``pt``, ``eta``, ``abs_eta``, ``phi``, ``mass``, ``rapidity``,
 ``abs_rapidity`` (object); ``mjj`` (invariant mass of the candidates), ``pt_system``,
 ``abs_delta_y`` (|y1 - y2|), ``abs_delta_eta``, ``abs_delta_phi``, ``delta_r`` (system of two);
-``count``, ``ht`` (scalar pT sum), ``met`` (event).
+``count``, ``ht`` (scalar pT sum), ``met``, ``n_btag`` (b-tagged small-R jets), ``mt``
+(transverse mass of the hardest lepton and MET), ``delta_phi_met`` (|Delta phi| of the
+leading candidate and MET) (event).
 
 **Registering more.** An analysis package adds observables without touching surrotag: a
 module that calls :func:`register` for each, named by an entry point of the group
@@ -121,8 +123,8 @@ class ObservableDefinition:
         function: ``(candidates) -> values`` for object and system observables,
             ``(candidates, collection) -> values`` for event ones; call :meth:`compute`.
         pairs_only: a system observable defined for exactly two candidates.
-        reads: the one collection an event observable always reads (``met``), else None
-            (it reads the cut's ``collection``).
+        reads: the collections an event observable always reads (``("met",)``), else
+            empty (it reads the cut's ``collection``).
     """
 
     name: str
@@ -131,14 +133,14 @@ class ObservableDefinition:
     description: str
     function: Callable[..., np.ndarray] = field(repr=False)
     pairs_only: bool = False
-    reads: str | None = None
+    reads: tuple[str, ...] = ()
 
-    def collection_read(self, collection: str | None, default: str) -> str | None:
-        """The collection this observable reads for a cut naming ``collection`` (None: it
-        reads only the candidates)."""
+    def collections_read(self, collection: str | None, default: str) -> set[str]:
+        """The collections this observable reads for a cut naming ``collection`` (empty: it
+        reads the candidates only)."""
         if self.kind != "event":
-            return None
-        return self.reads or collection or default
+            return set()
+        return set(self.reads) or {collection or default}
 
     def compute(self, candidates: Candidates, collection: str | None = None) -> np.ndarray:
         """The values, float64 (NaN where undefined).
@@ -167,13 +169,13 @@ def register(
     description: str,
     *,
     pairs_only: bool = False,
-    reads: str | None = None,
+    reads: tuple[str, ...] = (),
 ) -> Callable[[Callable[..., np.ndarray]], Callable[..., np.ndarray]]:
     """Decorator adding ``function`` to the registry as observable ``name``.
 
     Object and system functions take :class:`Candidates`; event functions take
     ``(candidates, collection)`` and read ``candidates.events[collection]`` (or the fixed
-    collection ``reads``, so that the recast knows to read it).
+    collections ``reads``, so that the recast knows to read them).
 
     Raises:
         AnalysisError: ``name`` is registered already (two packages may not disagree), or
@@ -343,8 +345,45 @@ def _ht(c: Candidates, collection: str) -> np.ndarray:
     return ak.to_numpy(ak.sum(_collection(c, collection).pt, axis=1))
 
 
-@register("met", "event", "GeV", "missing transverse momentum (collection 'met')", reads="met")
+@register("met", "event", "GeV", "missing transverse momentum (collection 'met')", reads=("met",))
 def _met(c: Candidates, collection: str) -> np.ndarray:
     import awkward as ak
 
     return ak.to_numpy(_collection(c, "met").met)
+
+
+@register("n_btag", "event", "", "number of b-tagged small-R jets", reads=("jets",))
+def _n_btag(c: Candidates, collection: str) -> np.ndarray:
+    import awkward as ak
+
+    return ak.to_numpy(ak.sum(_collection(c, "jets").btag == 1, axis=1))
+
+
+def _leading_lepton(c: Candidates) -> tuple[np.ndarray, np.ndarray]:
+    """pT and phi of the hardest electron or muon (NaN without one)."""
+    import awkward as ak
+
+    leptons = ak.concatenate([_collection(c, "electrons"), _collection(c, "muons")], axis=1)
+    hardest = ak.firsts(leptons[ak.argmax(leptons.pt, axis=1, keepdims=True)])
+    pt = ak.to_numpy(ak.fill_none(hardest.pt, np.nan)).astype(np.float64)
+    return pt, ak.to_numpy(ak.fill_none(hardest.phi, np.nan)).astype(np.float64)
+
+
+@register("mt", "event", "GeV", "transverse mass of the hardest lepton and MET",
+          reads=("electrons", "muons", "met"))  # fmt: skip
+def _mt(c: Candidates, collection: str) -> np.ndarray:
+    import awkward as ak
+
+    pt, phi = _leading_lepton(c)
+    met = _collection(c, "met")
+    met_pt, met_phi = ak.to_numpy(met.met), ak.to_numpy(met.phi)
+    return np.sqrt(2.0 * pt * met_pt * (1.0 - np.cos(phi - met_phi)))
+
+
+@register("delta_phi_met", "event", "rad", "|Delta phi| of the leading candidate and MET",
+          reads=("met",))  # fmt: skip
+def _delta_phi_met(c: Candidates, collection: str) -> np.ndarray:
+    import awkward as ak
+
+    met_phi = ak.to_numpy(_collection(c, "met").phi)
+    return np.abs((c.phi[:, 0] - met_phi + np.pi) % (2 * np.pi) - np.pi)

@@ -87,9 +87,7 @@ def collections_read(spec: SelectionSpec) -> set[str]:
         observable = get(cut.observable)
         if observable.kind == "object" and cut.collection is not None:
             read.add(cut.collection)
-        extra = observable.collection_read(cut.collection, spec.collection)
-        if extra is not None:
-            read.add(extra)
+        read |= observable.collections_read(cut.collection, spec.collection)
     return read
 
 

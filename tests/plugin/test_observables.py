@@ -103,3 +103,32 @@ def test_an_analysis_package_registers_its_own_observable(plugin_site):
     # the broken plugin is named when a lookup fails, and it ended nothing
     with pytest.raises(AnalysisError, match=r"broken plugins: entry point 'broken'.*no such"):
         get("not_registered_anywhere")
+
+
+def test_lepton_met_and_btag_observables_on_real_delphes(delphes_file):
+    """n_btag, mt and delta_phi_met against the file's own branches, written out plainly."""
+    import awkward as ak
+
+    from surrotag.io import read_events
+    from surrotag.selection import _candidates
+
+    events = read_events(delphes_file)
+    _, candidates = _candidates(events, "fatjets", 2)
+    n_btag = get("n_btag").compute(candidates)
+    assert n_btag.tolist() == ak.to_list(ak.sum(events.jets.btag, axis=1))
+    mt = get("mt").compute(candidates)
+    met, met_phi = ak.to_numpy(events.met.met), ak.to_numpy(events.met.phi)
+    for i in range(len(events)):
+        leptons = ak.to_list(events.electrons[i]) + ak.to_list(events.muons[i])
+        if not leptons:
+            assert np.isnan(mt[i])
+            continue
+        lead = max(leptons, key=lambda lepton: lepton["pt"])
+        expected = np.sqrt(2 * lead["pt"] * met[i] * (1 - np.cos(lead["phi"] - met_phi[i])))
+        assert mt[i] == pytest.approx(expected, rel=1e-9)
+    assert np.sum(~np.isnan(mt)) == 4  # the file's five leptons are in four events
+    dphi = get("delta_phi_met").compute(candidates)
+    has = ~np.isnan(candidates.phi[:, 0])
+    expected = np.abs(np.angle(np.exp(1j * (candidates.phi[has, 0] - met_phi[has]))))
+    np.testing.assert_allclose(dphi[has], expected, rtol=1e-9)
+    assert np.all(np.isnan(dphi[~has])) and has.sum() == 4
