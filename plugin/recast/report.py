@@ -134,7 +134,7 @@ class RecastReport:
         cross_section: sigma (pb) and its source.
         sqrt_s_gev: collision energy recorded by the inputs (None when unknown).
         tagger: tagger description (kind, name, version, sha256s, draws, stochastic, ...).
-        cutflow: events passing each selection cut (:data:`surrotag.selection.CUTS`);
+        cutflow: events passing each selection cut (:func:`surrotag.selection.cut_names`);
             ``cutflow_weighted`` the same in generator weight.
         normalisation: expected events per unit generator weight, ``sigma L / sum w``.
         regions: per region, :class:`RegionResult`.
