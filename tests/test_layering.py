@@ -19,6 +19,7 @@ RANKS = {
     "jets": 1,
     "card_console": 1,
     "features": 2,
+    "observables": 2,
     "analysis_card": 3,
     "training": 3,
     "selection": 4,
