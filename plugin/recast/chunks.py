@@ -23,14 +23,14 @@ from typing import TYPE_CHECKING
 from surrotag.errors import FormatError
 from surrotag.io.levels import input_level
 from surrotag.recast.pipeline import (
-    _Accumulator,
-    _check_options,
-    _collections,
-    _load_tagger,
-    _normalised,
-    _process_chunk,
-    _selection_spec,
-    _Timer,
+    StageTimer,
+    YieldSums,
+    check_options,
+    collections_to_read,
+    load_tagger,
+    normalised_yields,
+    process_chunk,
+    selection_card,
 )
 
 if TYPE_CHECKING:
@@ -85,15 +85,17 @@ class ChunkRecast:
     ) -> None:
         from surrotag.analysis import Analysis, get_analysis
 
-        _check_options(tagger, "nuisance", None, threads)
+        check_options(tagger, "nuisance", None, threads)
         self.analysis = analysis if isinstance(analysis, Analysis) else get_analysis(analysis)
         self.level = input_level(level).name
         self.analysis.card.surrogate_name(self.level)  # refuses a level it does not accept
-        self._tagger = _load_tagger(
+        self._tagger = load_tagger(
             self.analysis, self.level, tagger, surrogate, draws, stochastic, seed, device, threads
         )
-        self._spec = _selection_spec(self.analysis, self.level)
-        self.collections = tuple(_collections(self.level, self._tagger.features, self.analysis))
+        self._spec = selection_card(self.analysis, self.level)
+        self.collections = tuple(
+            collections_to_read(self.level, self._tagger.features, self.analysis)
+        )
 
     def __call__(self, events: ak.Array) -> dict[str, Yields]:
         """The yields of one chunk per region, in generator weights.
@@ -113,8 +115,10 @@ class ChunkRecast:
                 f"events without {', '.join(missing)}: analysis {self.analysis.name!r} at level "
                 f"{self.level!r} needs {', '.join(self.collections)}"
             )
-        acc = _Accumulator()
-        _process_chunk(events, self.analysis, self.level, self._spec, self._tagger, acc, _Timer())
+        acc = YieldSums()
+        process_chunk(
+            events, self.analysis, self.level, self._spec, self._tagger, acc, StageTimer()
+        )
         draws = self._tagger.draws
         return {region.name: acc.yields(region, draws) for region in self.analysis.card.regions}
 
@@ -135,4 +139,4 @@ class ChunkRecast:
         from surrotag.yields import normalisation
 
         norm = normalisation(xsec_pb, self.analysis.card.luminosity_ifb, sum_weights)
-        return {name: _normalised(value, norm, name) for name, value in yields.items()}
+        return {name: normalised_yields(value, norm, name) for name, value in yields.items()}

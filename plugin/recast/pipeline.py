@@ -42,6 +42,12 @@ The cross-section comes from ``xsec_pb``, else from the inputs (LHE ``<init>``, 
 Parquet provenance, MadGraph banner); several files of one sample are combined by their
 event counts. A sqrt(s) different from the analysis's is a warning, not an error.
 
+:func:`recast_many` runs several analyses on one pass (:func:`accumulate_runs`). The
+per-chunk steps (:class:`YieldSums`, :class:`StageTimer`, :func:`load_tagger`,
+:func:`selection_card`, :func:`collections_to_read`, :func:`process_chunk`,
+:func:`normalised_yields`) are shared with :class:`~surrotag.recast.ChunkRecast`; they are
+the package's own, not in ``__all__``.
+
 References:
     Bieringer et al., "Classifier surrogates", arXiv:2402.15558; Cowan et al.,
     arXiv:1007.1727; ATLAS arXiv:2005.05138.
@@ -112,7 +118,7 @@ _PARTON_COLLECTION: Final = "tops"
 
 
 @dataclass
-class _Timer:
+class StageTimer:
     seconds: dict[str, float] = field(default_factory=lambda: dict.fromkeys(STAGES, 0.0))
 
     @contextlib.contextmanager
@@ -125,7 +131,7 @@ class _Timer:
 
 
 @dataclass
-class _Accumulator:
+class YieldSums:
     """Running sums: per region the unnormalised yields of every draw ``[K, B]`` and the
     squared MC statistical errors ``[B]`` (additive over chunks, so memory stays flat in
     the number of events), event counts and the cutflow."""
@@ -298,7 +304,7 @@ def _check_objects(inputs: InputFiles, level: str, analysis: str) -> None:
             )
 
 
-def _load_tagger(
+def load_tagger(
     analysis: Analysis,
     level: str,
     kind: str,
@@ -345,7 +351,7 @@ def _load_tagger(
     )
 
 
-def _collections(
+def collections_to_read(
     level: str, features: Sequence[str], analysis: Analysis | None = None
 ) -> list[str]:
     """The collections to read: the level's objects, what the features need, and at a jet
@@ -361,7 +367,7 @@ def _collections(
     return sorted(needed)
 
 
-def _selection_spec(analysis: Analysis, level: str) -> AnalysisCard:
+def selection_card(analysis: Analysis, level: str) -> AnalysisCard:
     """The analysis's card, its selection applied at parton level to the leading top quarks."""
     card = analysis.card
     if input_level(level).has_jets:
@@ -414,17 +420,17 @@ class _Job:
     analysis: Analysis
     card: AnalysisCard
     tagger: _Tagger
-    acc: _Accumulator
+    acc: YieldSums
 
 
-def _process_chunk(
+def process_chunk(
     chunk: ak.Array,
     analysis: Analysis,
     level: str,
     spec: AnalysisCard,
     tagger: _Tagger,
-    acc: _Accumulator,
-    timer: _Timer,
+    acc: YieldSums,
+    timer: StageTimer,
     ood: str = "nuisance",
 ) -> None:
     """One chunk through one analysis (see :func:`_process_jobs`)."""
@@ -432,7 +438,7 @@ def _process_chunk(
 
 
 def _process_jobs(
-    chunk: ak.Array, jobs: Sequence[_Job], level: str, timer: _Timer, ood: str = "nuisance"
+    chunk: ak.Array, jobs: Sequence[_Job], level: str, timer: StageTimer, ood: str = "nuisance"
 ) -> None:
     """One chunk through every job: each selects, then the jobs with the same tagger and
     candidates tag the union of their selected events once (the tag stage is most of the
@@ -479,7 +485,7 @@ def _add_job_yields(
     tags: ObjectProbabilities,
     weight: np.ndarray,
     n_chunk: int,
-    timer: _Timer,
+    timer: StageTimer,
     ood: str,
 ) -> None:
     """Add one job's selected events (``passed``, tag rows ``[n, k]``) to its regions.
@@ -544,7 +550,7 @@ def _cross_section(
 def _fill_regions(
     analysis: Analysis,
     tagger: _Tagger,
-    acc: _Accumulator,
+    acc: YieldSums,
     weight: np.ndarray,
     values: Mapping[str, np.ndarray],
     p1: np.ndarray,
@@ -583,7 +589,7 @@ def _fill_regions(
             )
 
 
-def _normalised(
+def normalised_yields(
     yields: Yields, norm: float, region: str, warning_lines: list[str] | None = None
 ) -> Yields:
     """``yields`` of generator weights times ``norm`` (``sigma L / sum w``), negative bins
@@ -612,7 +618,7 @@ def _normalised(
 
 def _region_yields(
     analysis: Analysis,
-    acc: _Accumulator,
+    acc: YieldSums,
     tagger: _Tagger,
     norm: float,
     warning_lines: list[str] | None = None,
@@ -625,7 +631,9 @@ def _region_yields(
     """
     results = []
     for region in analysis.card.regions:
-        yields = _normalised(acc.yields(region, tagger.draws), norm, region.name, warning_lines)
+        yields = normalised_yields(
+            acc.yields(region, tagger.draws), norm, region.name, warning_lines
+        )
         results.append(
             RegionResult(
                 name=region.name,
@@ -693,7 +701,7 @@ def _posterior_warnings(card: Any) -> list[str]:
     ]
 
 
-def _check_options(tagger: str, ood: str, xsec_pb: float | None, threads: Any) -> None:
+def check_options(tagger: str, ood: str, xsec_pb: float | None, threads: Any) -> None:
     """Refuse bad options before any work (one line each)."""
     from surrotag.surrogates.errors import SurrogateInputError
     from surrotag.surrogates.threads import parse_threads
@@ -762,7 +770,7 @@ def resolve(
     elif input_level(level).objects not in inputs.fields:  # type: ignore[union-attr]
         raise FormatError(f"events in memory have no {input_level(level).objects!r}")
     xsec = _cross_section(xsec_pb, files)  # fails early when there is none
-    tag = _load_tagger(ana, level, tagger, surrogate, draws, stochastic, seed, device, threads)
+    tag = load_tagger(ana, level, tagger, surrogate, draws, stochastic, seed, device, threads)
     warning_lines: list[str] = list(xsec.warnings)  # the cross-section's doubts, one line each
     if tag.kind == "surrogate":
         warning_lines += _posterior_warnings(tag.card)
@@ -780,25 +788,25 @@ def resolve(
 
 
 def accumulate(
-    run: _Run, *, step_size: int, ood: str, timer: _Timer
-) -> tuple[_Accumulator, EventStream]:
+    run: _Run, *, step_size: int, ood: str, timer: StageTimer
+) -> tuple[YieldSums, EventStream]:
     """Stream the events once: select, build features, tag, and add up the region yields."""
     (acc,), stream = accumulate_runs([run], step_size=step_size, ood=ood, timer=timer)
     return acc, stream
 
 
 def accumulate_runs(
-    runs: Sequence[_Run], *, step_size: int, ood: str, timer: _Timer
-) -> tuple[list[_Accumulator], EventStream]:
+    runs: Sequence[_Run], *, step_size: int, ood: str, timer: StageTimer
+) -> tuple[list[YieldSums], EventStream]:
     """Stream the events once for several analyses of the same inputs (see :func:`accumulate`);
     runs that share a tagger object tag each object once (:func:`_process_jobs`)."""
     first = runs[0]
     jobs = [
-        _Job(run.analysis, _selection_spec(run.analysis, run.level), run.tagger, _Accumulator())
+        _Job(run.analysis, selection_card(run.analysis, run.level), run.tagger, YieldSums())
         for run in runs
     ]
     collections = {
-        c for run in runs for c in _collections(run.level, run.tagger.features, run.analysis)
+        c for run in runs for c in collections_to_read(run.level, run.tagger.features, run.analysis)
     }
     stream = EventStream(
         first.source,
@@ -820,11 +828,11 @@ def accumulate_runs(
 
 def infer(
     run: _Run,
-    acc: _Accumulator,
+    acc: YieldSums,
     stream: EventStream,
     workspace: str | Path | None,
     max_components: int,
-    timer: _Timer,
+    timer: StageTimer,
 ) -> _Statistics:
     """Normalised region yields, the signal patch, CLs and the upper limits."""
     ana, tag = run.analysis, run.tagger
@@ -859,13 +867,13 @@ def infer(
 
 def make_report(
     run: _Run,
-    acc: _Accumulator,
+    acc: YieldSums,
     stream: EventStream,
     statistics: _Statistics,
     *,
     seed: int,
     ood: str,
-    timer: _Timer,
+    timer: StageTimer,
 ) -> RecastReport:
     """The :class:`~surrotag.recast.report.RecastReport` of a finished recast."""
     ana, tag, regions = run.analysis, run.tagger, statistics.regions
@@ -971,8 +979,8 @@ def recast(
             tagger or lacking a feature, a negative or missing cross-section, ...);
             :class:`~surrotag.errors.OutOfSupportError` under ``ood="strict"``.
     """
-    _check_options(tagger, ood, xsec_pb, threads)
-    timer = _Timer()
+    check_options(tagger, ood, xsec_pb, threads)
+    timer = StageTimer()
     with contextlib.ExitStack() as stack:
         with timer("resolve"):
             run = resolve(
@@ -1037,14 +1045,14 @@ def recast_many(
         SurrotagError: as :func:`recast`, before any event is read; no analysis, an analysis
             named twice, or no inputs.
     """
-    _check_options(tagger, ood, xsec_pb, threads)
+    check_options(tagger, ood, xsec_pb, threads)
     if not len(analyses):
         raise InputValueError("no analysis given; name at least one (surrotag analyses lists them)")
     import awkward as ak
 
     if not isinstance(inputs, ak.Array) and not list(inputs):
         raise InputValueError("no events given: several analyses need event files")
-    timer = _Timer()
+    timer = StageTimer()
     with contextlib.ExitStack() as stack:
         with timer("resolve"):
             options = {"xsec_pb": xsec_pb, "level": level, "tagger": tagger, "draws": draws,

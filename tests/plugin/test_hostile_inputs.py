@@ -96,11 +96,11 @@ def test_nlo_negative_bins_are_clipped_with_a_warning_and_the_sum_stays_signed()
     from types import SimpleNamespace
 
     from surrotag.analysis import get_analysis
-    from surrotag.recast.pipeline import _Accumulator, _region_yields
+    from surrotag.recast.pipeline import YieldSums, _region_yields
     from surrotag.yields import normalisation
 
     analysis = get_analysis("zprime-ttbar-allhad")
-    acc = _Accumulator()
+    acc = YieldSums()
     for index, region in enumerate(analysis.card.regions):
         n_bins = len(region.observable.bin_edges) - 1
         sums = np.linspace(-3.0, 9.0, n_bins) + index  # signed sums of w p per bin
