@@ -577,7 +577,9 @@ def test_real_recast_scan(tmp_path, delphes_file, example_file, capsys):
     assert "0 recast, 2 already finished" in capsys.readouterr().out
 
 
-def test_several_analyses_scan_into_one_folder_each(tmp_path, client, example_file):
+def test_several_analyses_scan_into_one_folder_each(
+    tmp_path, client, example_file, atlas_workspace_file
+):
     """Each analysis gets its own points, summary and patchset; bad lists are one line."""
     sys.path.insert(0, str(Path(__file__).parent))
     from recast_fixtures import analysis_variant
