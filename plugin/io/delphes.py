@@ -244,12 +244,17 @@ def eflow_candidates(arrays: ak.Array, *, source: object = None) -> ak.Array:
 
     Returns:
         events x var * {px, py, pz, E (GeV, massless), charge (int32; 0 for photons and
-        neutral hadrons)}: tracks, then photons, then neutral hadrons, all finite.
+        neutral hadrons), kind (int8: 0 EFlowTrack, 1 EFlowPhoton, 2 EFlowNeutralHadron),
+        species (int8: a track's particle, 1 electron, 2 muon, else 0; read from
+        ``EFlowTrack.PID`` when the arrays hold it, else 0)}: tracks, then photons, then
+        neutral hadrons, all finite. The schema of the reference detector's
+        :func:`surrotag.reference.detector.pf_candidates`, so that a file's own EFlow
+        objects feed :func:`surrotag.reference.objects.physics_objects` as well.
     """
     pieces = []
     dropped: dict[str, int] = {}
     total = 0
-    for branch, (pt_leaf, _) in EFLOW.items():
+    for kind, (branch, (pt_leaf, _)) in enumerate(EFLOW.items()):
         pt = ak.values_astype(arrays[f"{branch}.{pt_leaf}"], np.float64)
         eta = ak.values_astype(arrays[f"{branch}.Eta"], np.float64)
         phi = ak.values_astype(arrays[f"{branch}.Phi"], np.float64)
@@ -267,12 +272,19 @@ def eflow_candidates(arrays: ak.Array, *, source: object = None) -> ak.Array:
         total += int(ak.sum(ak.num(pt, axis=1)))
         if n_bad:
             dropped[branch] = n_bad
-        charge = (
-            ak.values_astype(arrays[f"{branch}.Charge"], np.int32)
-            if branch == "EFlowTrack"
-            else ak.values_astype(ak.zeros_like(pt), np.int32)
-        )
-        pieces.append(ak.zip({**momenta, "charge": charge})[good])
+        zeros = ak.zeros_like(pt)
+        track = branch == "EFlowTrack"
+        charge = arrays[f"{branch}.Charge"] if track else zeros
+        species = zeros
+        if track and f"{branch}.PID" in ak.fields(arrays):
+            pid = abs(arrays[f"{branch}.PID"])
+            species = ak.where(pid == 11, 1, ak.where(pid == 13, 2, 0))
+        extra = {
+            "charge": ak.values_astype(charge, np.int32),
+            "kind": ak.values_astype(zeros + kind, np.int8),
+            "species": ak.values_astype(species, np.int8),
+        }
+        pieces.append(ak.zip({**momenta, **extra})[good])
     if dropped:
         counts = ", ".join(f"{branch} {n}" for branch, n in dropped.items())
         log.warning(

@@ -52,7 +52,7 @@ import numpy as np
 import pytest
 import vector
 
-from surrotag.io.delphes import EFLOW
+from surrotag.io.delphes import EFLOW, eflow_candidates
 from surrotag.jets.clustering import antikt_jets
 from surrotag.reference import objects
 from surrotag.reference.calorimeter import ECAL, HCAL
@@ -237,22 +237,6 @@ def _stable(arrays: ak.Array) -> ak.Array:
     return ak.zip({ours: arrays[f"Particle.{theirs}"][stable] for ours, theirs in names.items()})
 
 
-def _file_eflow(arrays: ak.Array) -> ak.Array:
-    """The file's EFlow objects as massless {px, py, pz, E}, tracks first (as Delphes'
-    EFlowMerger); the zero-pT tracks with Delphes' sentinel Eta = 999.9 left out."""
-    parts = []
-    for branch, (pt, _) in EFLOW.items():
-        eta = arrays[f"{branch}.Eta"]
-        good = abs(eta) < 100
-        v = ak.zip(
-            {"pt": arrays[f"{branch}.{pt}"], "eta": eta, "phi": arrays[f"{branch}.Phi"],
-             "mass": eta * 0},
-            with_name="Momentum4D",
-        )[good]  # fmt: skip
-        parts.append(ak.zip({"px": v.px, "py": v.py, "pz": v.pz, "E": v.E}))
-    return ak.concatenate(parts, axis=1)
-
-
 def _momenta(eflow: ak.Array) -> ak.Array:
     fields = ("px", "py", "pz", "E")
     return ak.zip({f: eflow[f] for f in fields}, with_name="Momentum4D")
@@ -380,7 +364,7 @@ def test_eflow_counts_against_the_file(sample: Sample) -> None:
 def test_missing_et_is_the_eflow_sum(sample: Sample) -> None:
     """The card's MissingET merges EFlowMerger/eflow: the file's own EFlow gives it."""
     arrays = sample.arrays
-    met = missing_et(_file_eflow(arrays))
+    met = missing_et(eflow_candidates(arrays))
     theirs = _flat(arrays["MissingET.MET"])
     np.testing.assert_allclose(ak.to_numpy(met.met), theirs, rtol=1e-5, atol=1e-4)
     dphi = ak.to_numpy(met.phi) - _flat(arrays["MissingET.Phi"])
@@ -393,7 +377,7 @@ def test_jets_are_antikt_of_the_eflow(sample: Sample) -> None:
     """The ``Jet`` branch: anti-kT of the file's EFlow (the card's R), pT > 20 GeV, the CMS
     energy scale, jets holding an isolated photon, electron or muon of the file removed."""
     arrays, source = sample.arrays, sample.source
-    eflow = _file_eflow(arrays)
+    eflow = eflow_candidates(arrays)
     flow_pt = _momenta(eflow).pt
     taken = [_positions(flow_pt, arrays[f"{b}.PT"]) for b in _ISOLATED if b in sample.branches]
     raw, index = antikt_jets(eflow, source.jet_radius, objects.JET_PT_MIN)
@@ -425,7 +409,7 @@ def test_isolation_sum_pt_with_the_cards_cone(
     objects above 0.5 GeV within the card's cone (0.5 in the Delphes 3.3 CMS card; 0.4 in the
     3.4.2 file the reference objects follow)."""
     arrays, source = sample.arrays, sample.source
-    eflow = _file_eflow(arrays)
+    eflow = eflow_candidates(arrays)
     flow = _momenta(eflow)
     monkeypatch.setitem(objects.ISOLATION, "delta_r", source.isolation_cone)
     for branch in _ISOLATED:

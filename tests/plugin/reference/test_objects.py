@@ -12,6 +12,7 @@ import numpy as np
 import pytest
 import vector
 
+from surrotag.io.delphes import EFLOW, eflow_candidates
 from surrotag.reference.objects import (
     btag_efficiency,
     isolation,
@@ -41,29 +42,8 @@ def delphes(delphes_file) -> dict:
         arrays = tree.arrays([f"{branch}.{leaf}" for leaf in leaves])
         return ak.zip({leaf: arrays[f"{branch}.{leaf}"] for leaf in leaves})
 
-    track = read("EFlowTrack", ["PT", "Eta", "Phi", "PID", "Charge"])
-    photon = read("EFlowPhoton", ["ET", "Eta", "Phi"])
-    neutral = read("EFlowNeutralHadron", ["ET", "Eta", "Phi"])
-    species = ak.where(abs(track.PID) == 11, 1, ak.where(abs(track.PID) == 13, 2, 0))
-    parts = []
-    for kind, (pt, group, charge, sp) in enumerate(
-        [
-            (track.PT, track, track.Charge, species),
-            (photon.ET, photon, photon.ET * 0, photon.ET * 0),
-            (neutral.ET, neutral, neutral.ET * 0, neutral.ET * 0),
-        ]
-    ):
-        good = abs(group.Eta) < 100  # Delphes' sentinel Eta = 999.9 of zero-pT tracks
-        v = _momentum(pt, group.Eta, group.Phi)[good]
-        parts.append(
-            ak.zip(
-                {"px": v.px, "py": v.py, "pz": v.pz, "E": v.E,
-                 "charge": ak.values_astype(charge[good], np.int32),
-                 "kind": ak.values_astype(v.px * 0 + kind, np.int8),
-                 "species": ak.values_astype(sp[good], np.int8)}
-            )
-        )  # fmt: skip
-    eflow = ak.concatenate(parts, axis=1)
+    leaves = [f"{b}.{leaf}" for b, (pt, rest) in EFLOW.items() for leaf in (pt, *rest)]
+    eflow = eflow_candidates(tree.arrays([*leaves, "EFlowTrack.PID"]))  # species from PID
     particle = read("Particle", ["PID", "PT", "Eta", "Phi", "Mass"])
     quark_or_gluon = (abs(particle.PID) <= 5) | (particle.PID == 21)
     p = _momentum(particle.PT, particle.Eta, particle.Phi, particle.Mass)
