@@ -15,6 +15,7 @@ from pathlib import Path
 import awkward as ak
 import numpy as np
 import pytest
+from eflow_counts import N_SEEDS, compare_counts, print_bins, stable_particles
 
 from surrotag.io.delphes import EFLOW
 from surrotag.jets.clustering import recluster_fatjets
@@ -24,10 +25,6 @@ from surrotag.reference.propagation import propagate
 
 uproot = pytest.importorskip("uproot")
 
-N_SEEDS = 20
-PT_BINS = (0.0, 0.5, 1.0, 5.0, 20.0, np.inf)
-ETA_BINS = (0.0, 1.5, 2.5, 5.0)
-KINDS = ("EFlowTrack", "EFlowPhoton", "EFlowNeutralHadron")
 _PARTICLE = ("PID", "Status", "Charge", "Px", "Py", "Pz", "E", "X", "Y", "Z", "fUniqueID")
 
 
@@ -39,18 +36,6 @@ def delphes(delphes_file: Path) -> ak.Array:
     fatjet = [f"FatJet.{leaf}" for leaf in ("PT", "Eta", "Phi", "Mass", "Tau[5]", "Constituents")]
     particle = [f"Particle.{leaf}" for leaf in _PARTICLE]
     return tree.arrays([*particle, *eflow, *track, *fatjet])
-
-
-def _stable(arrays: ak.Array) -> ak.Array:
-    """Status-1 particles as the detector's input (vertex in mm, as Delphes stores it)."""
-    stable = arrays["Particle.Status"] == 1
-    names = {"px": "Px", "py": "Py", "pz": "Pz", "E": "E", "pid": "PID", "charge": "Charge"}
-    names |= {"x": "X", "y": "Y", "z": "Z"}
-    return ak.zip({ours: arrays[f"Particle.{theirs}"][stable] for ours, theirs in names.items()})
-
-
-def _counts(pt: np.ndarray, eta: np.ndarray) -> np.ndarray:
-    return np.histogram2d(pt, np.abs(eta), [PT_BINS, ETA_BINS])[0]
 
 
 def test_propagation_reproduces_delphes_impact_points(delphes: ak.Array) -> None:
@@ -84,51 +69,15 @@ def test_tower_map_reproduces_delphes_tower_edges(delphes_file: Path, branch: st
 
 
 def test_eflow_counts_match_delphes(delphes: ak.Array) -> None:
-    """Objects per (kind, pT, |eta|) bin: our mean over seeds vs the file's realisation.
-
-    Pass: within 10 % or within 2 sigma, sigma^2 = max(N_Delphes, 1) (Poisson error of the
-    one Delphes realisation) + the squared standard error of our seed mean.
-    """
-    particles = _stable(delphes)
-    theirs = np.stack(
-        [
-            _counts(
-                ak.to_numpy(ak.flatten(delphes[f"{b}.{EFLOW[b][0]}"])),
-                ak.to_numpy(ak.flatten(delphes[f"{b}.Eta"])),
-            )
-            for b in KINDS
-        ]
-    )
-    ours = []
-    for seed in range(N_SEEDS):
-        flat = ak.flatten(pf_candidates(particles, np.random.default_rng(seed)))
-        pt = np.hypot(ak.to_numpy(flat.px), ak.to_numpy(flat.py))
-        eta = np.arcsinh(ak.to_numpy(flat.pz) / pt)
-        kind = ak.to_numpy(flat.kind)
-        ours.append(np.stack([_counts(pt[kind == k], eta[kind == k]) for k in range(3)]))
-    ours = np.array(ours)
-    mean, error = ours.mean(axis=0), ours.std(axis=0, ddof=1) / np.sqrt(N_SEEDS)
-    sigma = np.sqrt(np.maximum(theirs, 1.0) + error**2)
-    diff = mean - theirs
-    good = (np.abs(diff) <= 0.1 * theirs) | (np.abs(diff) <= 2 * sigma)
+    """Objects per (kind, pT, |eta|) bin: our mean over seeds vs the file's realisation
+    (:func:`eflow_counts.compare_counts`: within 10 % or 2 sigma)."""
+    result = compare_counts(delphes)
     print(f"\nEFlow objects in 10 events, ours (mean of {N_SEEDS} seeds) vs Delphes 3.4.2")
-    print(f"{'kind':19s} {'pT (GeV)':10s} {'|eta|':8s} {'ours':>7s} {'Delphes':>7s} {'pull':>5s}")
-    for k, name in enumerate(KINDS):
-        for i in range(len(PT_BINS) - 1):
-            for j in range(len(ETA_BINS) - 1):
-                pts, etas = (
-                    f"{PT_BINS[i]:g}-{PT_BINS[i + 1]:g}",
-                    f"{ETA_BINS[j]:g}-{ETA_BINS[j + 1]:g}",
-                )
-                pull = diff[k, i, j] / sigma[k, i, j]
-                flag = "" if good[k, i, j] else "  <-- off"
-                print(
-                    f"{name:19s} {pts:10s} {etas:8s} {mean[k, i, j]:7.1f} "
-                    f"{theirs[k, i, j]:7.0f} {pull:+5.1f}{flag}"
-                )
-    print("totals ours / Delphes:", np.round(mean.sum(axis=(1, 2)), 1), theirs.sum(axis=(1, 2)))
+    print_bins(result, "Delphes")
+    totals = np.round(result.mean.sum(axis=(1, 2)), 1)
+    print("totals ours / Delphes:", totals, result.theirs.sum(axis=(1, 2)))
     # measured: every bin passes; |pull| <= 1.5 everywhere
-    assert good.all(), f"{(~good).sum()} of {good.size} bins off"
+    assert result.good.all(), f"{(~result.good).sum()} of {result.good.size} bins off"
 
 
 def test_fatjet_features_match_delphes(delphes: ak.Array) -> None:
@@ -141,7 +90,7 @@ def test_fatjet_features_match_delphes(delphes: ak.Array) -> None:
     our seed-to-seed spread), so this test catches gross differences (missing objects,
     wrong granularity or energy scale), not per-cent-level ones.
     """
-    particles = _stable(delphes)
+    particles = stable_particles(delphes)
     d_eta, d_phi = delphes["FatJet.Eta"], delphes["FatJet.Phi"]
     tau = ak.to_numpy(ak.flatten(delphes["FatJet.Tau[5]"]))
     theirs = np.stack(

@@ -51,22 +51,18 @@ import awkward as ak
 import numpy as np
 import pytest
 import vector
+from eflow_counts import KINDS, N_SEEDS, PT_BINS, compare_counts, print_bins
 
 from surrotag.io.delphes import EFLOW, eflow_candidates
 from surrotag.jets.clustering import antikt_jets
 from surrotag.reference import objects
 from surrotag.reference.calorimeter import ECAL, HCAL
-from surrotag.reference.detector import pf_candidates
 from surrotag.reference.objects import isolation, jet_energy_scale, missing_et
 from surrotag.reference.propagation import propagate
 
 uproot = pytest.importorskip("uproot")
 vector.register_awkward()
 
-N_SEEDS = 20
-PT_BINS = (0.0, 0.5, 1.0, 5.0, 20.0, np.inf)
-ETA_BINS = (0.0, 1.5, 2.5, 5.0)
-KINDS = tuple(EFLOW)  # EFlowTrack, EFlowPhoton, EFlowNeutralHadron
 CALORIMETERS: Final = {"ECAL": ECAL, "HCAL": HCAL}
 _PARTICLE = ("PID", "Status", "Charge", "Px", "Py", "Pz", "E", "X", "Y", "Z", "fUniqueID")
 _TRACK = ("Particle", "XOuter", "YOuter", "ZOuter", "Phi")
@@ -229,14 +225,6 @@ def _with(flag: str) -> list[str]:
     return [name for name, source in SOURCES.items() if getattr(source, flag)]
 
 
-def _stable(arrays: ak.Array) -> ak.Array:
-    """Status-1 particles as the detector's input (vertex in mm, as Delphes stores it)."""
-    stable = arrays["Particle.Status"] == 1
-    names = {"px": "Px", "py": "Py", "pz": "Pz", "E": "E", "pid": "PID", "charge": "Charge"}
-    names |= {"x": "X", "y": "Y", "z": "Z"}
-    return ak.zip({ours: arrays[f"Particle.{theirs}"][stable] for ours, theirs in names.items()})
-
-
 def _momenta(eflow: ak.Array) -> ak.Array:
     fields = ("px", "py", "pz", "E")
     return ak.zip({f: eflow[f] for f in fields}, with_name="Momentum4D")
@@ -247,10 +235,6 @@ def _positions(flow_pt: ak.Array, candidate_pt: ak.Array) -> ak.Array:
     delta = abs(flow_pt[:, None, :] - candidate_pt[:, :, None])
     assert ak.all(ak.min(delta, axis=2) < 1e-4 * np.maximum(1.0, candidate_pt))
     return ak.values_astype(ak.fill_none(ak.argmin(delta, axis=2), -1), np.int64)
-
-
-def _counts(pt: np.ndarray, eta: np.ndarray) -> np.ndarray:
-    return np.histogram2d(pt, np.abs(eta), [PT_BINS, ETA_BINS])[0]
 
 
 def _flat(array: ak.Array) -> np.ndarray:
@@ -311,41 +295,16 @@ def test_eflow_counts_against_the_file(sample: Sample) -> None:
     (the file's zero-pT tracks included) within a factor 1.5 of ours.
     """
     arrays, source = sample.arrays, sample.source
-    particles = _stable(arrays)
-    theirs = np.stack(
-        [_counts(_flat(arrays[f"{b}.{EFLOW[b][0]}"]), _flat(arrays[f"{b}.Eta"])) for b in KINDS]
-    )
+    result = compare_counts(arrays)
+    mean, good = result.mean, result.good
     their_totals = np.array([_flat(arrays[f"{b}.Eta"]).size for b in KINDS])
-    ours = []
-    for seed in range(N_SEEDS):
-        flat = ak.flatten(pf_candidates(particles, np.random.default_rng(seed)))
-        pt = np.hypot(ak.to_numpy(flat.px), ak.to_numpy(flat.py))
-        eta = np.arcsinh(ak.to_numpy(flat.pz) / pt)
-        kind = ak.to_numpy(flat.kind)
-        ours.append(np.stack([_counts(pt[kind == k], eta[kind == k]) for k in range(3)]))
-    ours = np.array(ours)
-    mean, error = ours.mean(axis=0), ours.std(axis=0, ddof=1) / np.sqrt(N_SEEDS)
-    sigma = np.sqrt(np.maximum(theirs, 1.0) + error**2)
-    diff = mean - theirs
-    good = (np.abs(diff) <= 0.1 * theirs) | (np.abs(diff) <= 2 * sigma)
     asserted = np.zeros_like(good)
     for branch, pt_min, _ in source.asserted:
         asserted[KINDS.index(branch), np.asarray(PT_BINS[:-1]) >= pt_min, :] = True
     print(f"\n{sample.name}: EFlow objects in {source.events} events, ours (mean of {N_SEEDS}")
     print(f"seeds, Delphes 3.4.2 CMS card) vs the file ({source.card})")
     print("  (* asserted:", "; ".join(f"{b} >= {p:g} GeV: {why}" for b, p, why in source.asserted))
-    print(f"{'kind':19s} {'pT (GeV)':10s} {'|eta|':8s} {'ours':>7s} {'file':>7s} {'pull':>5s}")
-    for k, name in enumerate(KINDS):
-        for i in range(len(PT_BINS) - 1):
-            for j in range(len(ETA_BINS) - 1):
-                pts = f"{PT_BINS[i]:g}-{PT_BINS[i + 1]:g}"
-                etas = f"{ETA_BINS[j]:g}-{ETA_BINS[j + 1]:g}"
-                pull = diff[k, i, j] / sigma[k, i, j]
-                flag = ("*" if asserted[k, i, j] else " ") + ("" if good[k, i, j] else " off")
-                print(
-                    f"{name:19s} {pts:10s} {etas:8s} {mean[k, i, j]:7.1f} "
-                    f"{theirs[k, i, j]:7.0f} {pull:+5.1f} {flag}"
-                )
+    print_bins(result, "file", asserted)
     ours_totals = mean.sum(axis=(1, 2))
     print("objects ours / file (file: all, zero-pT tracks included):", np.round(ours_totals, 1),
           their_totals)  # fmt: skip
