@@ -61,6 +61,17 @@ def bench_dir() -> Path:
     return folder
 
 
+def portable_path(path: str | os.PathLike[str]) -> str:
+    """A path as results record it: relative to the repository, or ``<bench>/...`` under
+    :func:`bench_dir`, never this machine's absolute path (results get committed)."""
+    path = Path(path).resolve()
+    repository = Path(__file__).resolve().parents[2]
+    for base, prefix in ((repository, ""), (bench_dir().resolve(), "<bench>/")):
+        if path.is_relative_to(base):
+            return prefix + path.relative_to(base).as_posix()
+    return path.name
+
+
 def load_average() -> list[float] | None:
     """1, 5 and 15-minute load averages (None where the OS has none)."""
     try:

@@ -29,6 +29,7 @@ from _common import (
     ANALYSIS,
     events_draws_main,
     load_average,
+    portable_path,
     replicate_example,
 )
 
@@ -55,7 +56,7 @@ def run_benchmark(n_events: int = 100_000, draws: int = 20, threads: int = 2) ->
     timings = {stage: round(seconds, 3) for stage, seconds in report.timings.items()}
     total = wall
     return {
-        "input": str(path),
+        "input": portable_path(path),
         "input_seconds_not_timed": round(t_input, 2),
         "events": report.n_events,
         "selected_objects": report.n_objects,

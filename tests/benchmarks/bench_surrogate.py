@@ -49,7 +49,7 @@ from surrotag.surrogates import TrainConfig, train_surrogate
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from _common import example_signal, machine, main_parser, write_results
+from _common import example_signal, machine, main_parser, portable_path, write_results
 
 __all__ = [
     "FP32_PEAK_TFLOPS",
@@ -294,7 +294,7 @@ def run_shipped(n_objects: int = N_OBJECTS, device: str = "cpu", repeat: int = 3
         "device": device,
         "status": "measured",
         "surrogate": SHIPPED,
-        "surrogate_folder": str(folder),
+        "surrogate_folder": portable_path(folder),
         "architecture": model.field.config(),
         "parameters_per_draw": model.field.n_parameters(),
         "trunk_parameters_per_draw": model.field.n_step_parameters(),

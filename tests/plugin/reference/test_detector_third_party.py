@@ -5,7 +5,8 @@ generator ``Particle`` branch and the energy-flow branches ``EFlowTrack`` / ``EF
 ``EFlowNeutralHadron``). The tests read each file where it sits, never from a copy in the
 repository: in ``~/.cache/surrotag/third_party_delphes/<owner>+<name>/<path>`` (override the
 folder with ``SURROTAG_THIRD_PARTY_DELPHES``), re-extracted from a local mirror of the
-repository (``$SURROTAG_MIRRORS/<owner>+<name>/repo``, default ``/work/.mirror``) when the
+repository (``$SURROTAG_MIRRORS/<owner>+<name>/repo``, default ``../.mirror`` beside the
+repository, where ``fetch`` puts them, as ``../shared``) when the
 cache lacks it, and skipped with the command to get it when neither is there.
 
 For each file:
@@ -73,7 +74,9 @@ CACHE: Final = Path(
         "SURROTAG_THIRD_PARTY_DELPHES", Path.home() / ".cache" / "surrotag" / "third_party_delphes"
     )
 )
-MIRRORS: Final = Path(os.environ.get("SURROTAG_MIRRORS", "/work/.mirror"))
+MIRRORS: Final = Path(
+    os.environ.get("SURROTAG_MIRRORS", Path(__file__).resolve().parents[3].parent / ".mirror")
+)
 
 
 @dataclass(frozen=True)
