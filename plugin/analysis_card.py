@@ -71,10 +71,11 @@ Requirement = Literal["both", "exactly_one", "at_least_one", "none"]
 
 @dataclass(frozen=True)
 class ObjectSpec:
-    """A physics-object definition: jet ``algorithm`` and ``radius`` R (dimensionless)."""
+    """A physics-object definition: a jet collection's ``algorithm`` and ``radius`` R
+    (dimensionless); None for electrons, muons and photons, which only describe themselves."""
 
-    algorithm: str
-    radius: float
+    algorithm: str | None = None
+    radius: float | None = None
     description: str = ""
 
 

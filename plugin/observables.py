@@ -19,9 +19,10 @@ them fails: a cut on a missing object removes the event, as a physicist expects.
 Built in (units GeV and rad): ``pt``, ``eta``, ``abs_eta``, ``phi``, ``mass``, ``rapidity``,
 ``abs_rapidity`` (object); ``mjj`` (invariant mass of the candidates), ``pt_system``,
 ``abs_delta_y`` (|y1 - y2|), ``abs_delta_eta``, ``abs_delta_phi``, ``delta_r`` (system of two);
-``count``, ``ht`` (scalar pT sum), ``met``, ``n_btag`` (b-tagged small-R jets), ``mt``
-(transverse mass of the hardest lepton and MET), ``delta_phi_met`` (|Delta phi| of the
-leading candidate and MET) (event).
+``count``, ``ht`` (scalar pT sum), ``met``, ``n_btag`` (b-tagged small-R jets),
+``n_leptons`` (electrons and muons), ``lepton_pt`` (the hardest one's), ``mt`` (transverse
+mass of the hardest lepton and MET), ``delta_phi_met`` and ``delta_phi_lepton`` (|Delta phi|
+of the leading candidate and MET, or the hardest lepton) (event).
 
 **Registering more.** An analysis package adds observables without touching surrotag: a
 module that calls :func:`register` for each, named by an entry point of the group
@@ -367,6 +368,28 @@ def _leading_lepton(c: Candidates) -> tuple[np.ndarray, np.ndarray]:
     hardest = ak.firsts(leptons[ak.argmax(leptons.pt, axis=1, keepdims=True)])
     pt = ak.to_numpy(ak.fill_none(hardest.pt, np.nan)).astype(np.float64)
     return pt, ak.to_numpy(ak.fill_none(hardest.phi, np.nan)).astype(np.float64)
+
+
+@register("n_leptons", "event", "", "number of electrons and muons",
+          reads=("electrons", "muons"))  # fmt: skip
+def _n_leptons(c: Candidates, collection: str) -> np.ndarray:
+    import awkward as ak
+
+    electrons, muons = _collection(c, "electrons"), _collection(c, "muons")
+    return ak.to_numpy(ak.num(electrons, axis=1) + ak.num(muons, axis=1))
+
+
+@register("lepton_pt", "event", "GeV", "pT of the hardest electron or muon",
+          reads=("electrons", "muons"))  # fmt: skip
+def _lepton_pt(c: Candidates, collection: str) -> np.ndarray:
+    return _leading_lepton(c)[0]
+
+
+@register("delta_phi_lepton", "event", "rad",
+          "|Delta phi| of the leading candidate and the hardest electron or muon",
+          reads=("electrons", "muons"))  # fmt: skip
+def _delta_phi_lepton(c: Candidates, collection: str) -> np.ndarray:
+    return np.abs((c.phi[:, 0] - _leading_lepton(c)[1] + np.pi) % (2 * np.pi) - np.pi)
 
 
 @register("mt", "event", "GeV", "transverse mass of the hardest lepton and MET",

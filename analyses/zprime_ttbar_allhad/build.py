@@ -64,6 +64,7 @@ from surrotag.analyses.zprime_ttbar_allhad.tag_rate import (
 from surrotag.analysis import AnalysisCard, load_analysis_card
 from surrotag.errors import AnalysisError, FormatError, IntegrityError
 from surrotag.io.parquet import read_parquet_metadata, sha256_file
+from surrotag.reference.official import cached_jet_logits, working_point
 from surrotag.yields import Yields, event_probabilities, normalisation, region_yields
 
 __all__ = [
@@ -82,14 +83,12 @@ __all__ = [
     "background_workspace",
     "background_yields",
     "build",
-    "jet_logits",
     "load_tagged_sample",
     "official_patch",
     "official_signal_yields",
     "region_probability",
     "signal_limits",
     "tag_rate_function",
-    "wp_threshold",
 ]
 
 COMMAND: Final = "python -m surrotag.analyses.zprime_ttbar_allhad.build [--jobs 2] [--out-dir DIR]"
@@ -231,57 +230,6 @@ class SignalYields:
 # ---------------------------------------------------------------- inputs
 
 
-def wp_threshold(table: str | Path, name: str = _WORKING_POINT) -> dict[str, Any]:
-    """The working point ``name`` of the shipped surrogates, from the reference table.
-
-    Uses :func:`surrotag.reference.ship.working_points` (the function that writes the
-    shipped cards' working points), so the threshold is identical.
-
-    Returns:
-        ``{"name", "threshold", "efficiency", "definition"}`` (threshold on the logit).
-    """
-    from surrotag.reference.ship import read_table, working_points
-
-    columns = read_table(table, ["split", "label", "jet_pt", "tagger_logit", "event_weight"])
-    for point in working_points(columns):
-        if point["name"] == name:
-            return point
-    raise AnalysisError(f"{table}: no working point {name!r} among the shipped ones")
-
-
-def jet_logits(sample: str | Path, tagger: Any) -> tuple[np.ndarray, Path]:
-    """Internal-tagger logits of every fat jet of a sample, flat in event order.
-
-    Reuses the scores file next to the sample
-    (:func:`surrotag.reference.score.default_scores_path`) when its provenance names this
-    sample's and this tagger's sha256; otherwise scores the sample
-    (:func:`surrotag.reference.score.score_sample`) and writes it.
-
-    Args:
-        sample: reference sample (canonical Parquet with fat-jet constituents).
-        tagger: the loaded internal tagger (:class:`surrotag.reference.tagger.Tagger`).
-
-    Returns:
-        ``(logits [n_jets] float64, scores file)``.
-    """
-    from surrotag.reference.score import default_scores_path, score_sample
-
-    sample = Path(sample)
-    path = default_scores_path(sample, tagger.sha256)
-    digest = sha256_file(sample)
-    fresh = False
-    if path.exists():
-        meta = read_parquet_metadata(path)
-        fresh = (
-            meta.get("sample", {}).get("sha256") == digest
-            and meta.get("tagger", {}).get("sha256") == tagger.sha256
-        )
-    if not fresh:
-        score_sample(sample, tagger, out=path)
-    table = ak.from_parquet(path, columns=["tagger_logit"])
-    return np.asarray(ak.to_numpy(table.tagger_logit), dtype=np.float64), path
-
-
 def load_tagged_sample(path: str | Path, tagger: Any, card: AnalysisCard) -> TaggedSample:
     """Read a reference sample, apply the card's selection and attach the jets' logits.
 
@@ -306,7 +254,7 @@ def load_tagged_sample(path: str | Path, tagger: Any, card: AnalysisCard) -> Tag
     columns = ["weight", *(f"{collection}.{k}" for k in ("pt", "eta", "phi", "mass"))]
     events = with_vector_behaviour(ak.from_parquet(path, columns=columns))
     selection = select(events, card)
-    logits, scores = jet_logits(path, tagger)
+    logits, scores = cached_jet_logits(path, tagger)
     counts = ak.to_numpy(ak.num(events[collection], axis=1)).astype(np.int64)
     if counts.sum() != logits.size:
         raise FormatError(
@@ -706,7 +654,7 @@ def build(
             f"tagger_sha256 {card.surrogate.tagger_sha256[:12]}...; use the tagger the "
             "surrogates were built with"
         )
-    point = wp_threshold(table)
+    point = working_point(table, _WORKING_POINT)
     threshold = float(point["threshold"])
     inputs = {
         "tagger": {"folder": tagger_dir.name, "sha256": tagger.sha256},
