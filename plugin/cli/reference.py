@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import click
 
+from surrotag.reference.processes import PROCESSES
+
 __all__ = ["build_table", "generate", "hepmc", "pipeline", "score", "train_tagger"]
 
 
@@ -29,7 +31,7 @@ def hepmc(process: str, n_events: int, seed: int, mass: float | None, out: str) 
 
 
 @click.command("generate")
-@click.argument("process")
+@click.argument("process", type=click.Choice(sorted(PROCESSES)))
 @click.option(
     "--events", "n_events", type=click.IntRange(min=1), required=True, help="Number of events."
 )
@@ -52,7 +54,11 @@ def generate(
     mass: float | None,
     out: str | None,
 ) -> None:
-    """Generate PROCESS (ttbar-allhad, qcd-dijet, zprime-ttbar) into canonical Parquet."""
+    """Generate PROCESS (a preset of surrotag.reference.processes) into canonical Parquet.
+
+    The presets with leptons (ttbar, wjets, zprime-ttbar-inclusive) also store the Delphes
+    CMS-card physics objects: electrons, muons, photons, small-R jets with b-tags, MET.
+    """
     import time
     from pathlib import Path
 

@@ -125,7 +125,8 @@ def propagate(
     # helix
     q = np.where(neutral, 1.0, charge)
     gammam = energy * 1.0e9 / C_LIGHT**2
-    omega = q * bz / gammam
+    with np.errstate(divide="ignore"):  # E = 0 entries (pT = 0) are never kept
+        omega = q * bz / gammam
     r = pt / (q * bz) * 1.0e9 / C_LIGHT
     phi_0 = np.arctan2(py, px)
     x_c = x0 + r * np.sin(phi_0)
