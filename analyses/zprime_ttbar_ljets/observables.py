@@ -18,9 +18,9 @@ Both are vectorised over events (awkward reductions, then numpy). Units GeV and 
 
 Example:
     >>> import numpy as np
-    >>> pz = neutrino_pz(np.array([40.0]), np.array([0.0]), np.array([0.0]),
-    ...                  np.array([40.0]), np.array([np.pi]))
-    >>> bool(np.isclose(pz[0], 0.0))  # back to back at rest along z: p_z = 0
+    >>> half = np.array([W_MASS_GEV / 2])  # lepton and MET back to back: m_T = m_W
+    >>> pz = neutrino_pz(half, np.zeros(1), np.zeros(1), half, np.array([np.pi]))
+    >>> bool(abs(pz[0]) < 1e-3)  # the neutrino lies in the transverse plane
     True
 
 References:

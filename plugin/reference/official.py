@@ -20,7 +20,9 @@ Example:
     ...     logits=np.array([[2.0], [-1.0], [5.0]]),
     ...     values={"m": np.array([1.5, 2.5, 1.5])}, sigma_pb=1.0, sum_weights=3.0)
     >>> sample.decisions(0.0)[:, 0].tolist()   # tagged where the logit exceeds 0
-    [1.0, 0.0, 0.0]
+    [1.0, 0.0, 1.0]
+    >>> sample.n_events, int(sample.selected.sum())  # the yields count selected events only
+    (3, 2)
 
 References:
     Classifier surrogates, arXiv:2402.15558 (the official-versus-surrogate closure).
@@ -201,9 +203,17 @@ class OfficialSample:
             "sum_weights": self.sum_weights,
             "n_selected": int(np.count_nonzero(self.selected)),
             "sum_weights_selected": float(self.weight[self.selected].sum()),
+            "effective_events_selected": _kish(self.weight[self.selected]),
             "cutflow": dict(self.cutflow),
             "scores_file": None if self.scores is None else self.scores.name,
         }
+
+
+def _kish(weight: np.ndarray) -> float:
+    """Kish's effective number of events ``(sum w)^2 / sum w^2`` (0 without events): how
+    many unweighted events carry the same statistical power as these weighted ones."""
+    squares = float(np.sum(weight**2))
+    return float(np.sum(weight)) ** 2 / squares if squares > 0 else 0.0
 
 
 def load_official_sample(path: str | Path, card: AnalysisCard, tagger: Tagger) -> OfficialSample:
