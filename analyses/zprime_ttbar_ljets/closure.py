@@ -261,9 +261,7 @@ def run_closure(
         "plan_sha256": plan.sha256(),
         "inputs": inputs,
         "masses": masses,
-        "paths_passed": {
-            name: all(m["paths"][name]["closes"] for m in masses) for name in PATHS
-        },
+        "paths_passed": {name: all(m["paths"][name]["closes"] for m in masses) for name in PATHS},
         "complete": len(masses) == len(plan.masses_gev),
         "passed": len(masses) == len(plan.masses_gev) and all(primary),
         "seconds": round(time.monotonic() - start, 1),
