@@ -355,6 +355,30 @@ def _check_cuts(selection: dict[str, Any], fail: Callable[[str, str], None]) -> 
                  "collection (0 = its leading object)")  # fmt: skip
         if observable.pairs_only and candidates != 2:
             fail(f"{path}.observable", f"{observable.name!r} needs exactly two candidates")
+    if not any(_requires_candidates(cut, selection) for cut in selection["cuts"]):
+        fail(
+            "$.selection.cuts",
+            f"no cut requires the {candidates} candidate(s) the regions tag; add "
+            f'{{"name": "objects", "observable": "count", "at_least": {candidates}}} (an '
+            "event without them would be tagged on objects it does not have)",
+        )
+
+
+def _requires_candidates(cut: dict[str, Any], selection: dict[str, Any]) -> bool:
+    """Whether ``cut`` fails every event with fewer than ``candidates`` objects: a count of
+    the candidates' collection of at least k, a bound on the last (or each) candidate, or
+    a bound on the candidates' system (NaN without all of them fails every bound)."""
+    from surrotag.observables import get
+
+    k = selection["candidates"]
+    kind = get(cut["observable"]).kind  # every cut's observable is known by now
+    if kind == "system":
+        return True
+    if kind == "object":
+        return "collection" not in cut and cut.get("object") in ("each", k - 1)
+    own = cut.get("collection", selection["collection"]) == selection["collection"]
+    least = max(cut.get("at_least", -1), cut.get("above", -2) + 1)
+    return cut["observable"] == "count" and own and least >= k
 
 
 def upgrade_card(document: dict[str, Any]) -> dict[str, Any]:

@@ -458,6 +458,14 @@ def _process_jobs(
         job.acc.add_cutflow(selection.cutflow, selection.cutflow_weighted)
         spec = job.card.selection
         groups.setdefault((id(job.tagger), spec.collection, spec.candidates), []).append(index)
+    for index, selection in enumerate(selections):  # a validated card makes this impossible
+        if np.any(selection.indices[selection.mask] < 0):
+            spec = jobs[index].card.selection
+            raise AnalysisError(
+                f"analysis {jobs[index].analysis.name!r} selects events with fewer than "
+                f"{spec.candidates} {spec.collection}: add a count cut (at_least "
+                f"{spec.candidates}) so that no event is tagged on objects it does not have"
+            )
     for members in groups.values():
         union = np.logical_or.reduce([selections[i].mask for i in members])
         events = np.flatnonzero(union)

@@ -181,8 +181,8 @@ def _with_region_observable(card, name):
     return replace(card, regions=(region,))
 
 
-def _spec(*cuts: Cut) -> SelectionSpec:
-    return SelectionSpec("fatjets", 2, cuts)
+def _spec(*cuts: Cut, candidates: int = 2) -> SelectionSpec:
+    return SelectionSpec("fatjets", candidates, cuts)
 
 
 def test_bounds_strict_and_inclusive_and_missing_objects_fail():
@@ -194,8 +194,8 @@ def test_bounds_strict_and_inclusive_and_missing_objects_fail():
         phi=[[0.0, 3.0], [0.0], [0.0, 3.0]],
         mass=[[10.0, 10.0], [10.0], [10.0, 10.0]],
     )
-    strict = select(events, _spec(Cut("lead", "pt", object=0, above=500.0)))
-    inclusive = select(events, _spec(Cut("lead", "pt", object=0, at_least=500.0)))
+    strict = select(events, _spec(Cut("lead", "pt", object=0, above=500.0), candidates=1))
+    inclusive = select(events, _spec(Cut("lead", "pt", object=0, at_least=500.0), candidates=1))
     assert strict.mask.tolist() == [False, True, True]
     assert inclusive.mask.tolist() == [True, True, True]
     second = select(events, _spec(Cut("sub", "pt", object=1, at_most=1e9)))
@@ -270,3 +270,32 @@ def test_object_cuts_on_other_collections(delphes_file):
     assert selection.cutflow["hard_jet"] == int(np.sum(lead_jet > 100.0)) > 0
     assert np.array_equal(selection.mask, (lead_jet > 100.0) & has_muon)
     assert 0 < selection.n_selected < len(events)
+
+
+@pytest.mark.parametrize(
+    ("cuts", "valid"),
+    [
+        ([{"name": "n", "observable": "count", "at_least": 2}], True),
+        ([{"name": "n", "observable": "count", "above": 1}], True),
+        ([{"name": "n", "observable": "count", "at_least": 1}], False),
+        ([{"name": "n", "observable": "count", "collection": "jets", "at_least": 4}], False),
+        ([{"name": "sub", "observable": "pt", "object": 1, "above": 400.0}], True),
+        ([{"name": "lead", "observable": "pt", "object": 0, "above": 400.0}], False),
+        ([{"name": "eta", "observable": "abs_eta", "object": "each", "below": 2.0}], True),
+        ([{"name": "m", "observable": "mjj", "above": 1000.0}], True),
+        ([{"name": "met", "observable": "met", "above": 250.0}], False),
+    ],
+)
+def test_a_card_must_require_the_candidates_its_regions_tag(cuts, valid):
+    """Two candidates: a cut must fail every event without both (a count of at least 2, a
+    bound on the second or on each, or on their system); else the card is refused."""
+    from surrotag.errors import CardError
+
+    document = get_analysis("zprime-ttbar-allhad").card.to_dict()
+    document["selection"]["cuts"] = cuts
+    document.pop("card_sha256", None)
+    if valid:
+        assert load_analysis_card(document).selection.candidates == 2
+    else:
+        with pytest.raises(CardError, match=r"\$\.selection\.cuts: no cut requires the 2"):
+            load_analysis_card(document)
