@@ -22,7 +22,8 @@ Built in (units GeV and rad): ``pt``, ``eta``, ``abs_eta``, ``phi``, ``mass``, `
 ``count``, ``ht`` (scalar pT sum), ``met``, ``n_btag`` (b-tagged small-R jets),
 ``n_leptons`` (electrons and muons), ``lepton_pt`` (the hardest one's), ``mt`` (transverse
 mass of the hardest lepton and MET), ``delta_phi_met`` and ``delta_phi_lepton`` (|Delta phi|
-of the leading candidate and MET, or the hardest lepton) (event).
+of the leading candidate and MET, or the hardest lepton), ``min_delta_phi_jets_met``
+(smallest |Delta phi| of MET and the four leading small-R jets) (event).
 
 **Registering more.** An analysis package adds observables without touching surrotag: a
 module that calls :func:`register` for each, named by an entry point of the group
@@ -410,3 +411,18 @@ def _delta_phi_met(c: Candidates, collection: str) -> np.ndarray:
 
     met_phi = ak.to_numpy(_collection(c, "met").phi)
     return np.abs((c.phi[:, 0] - met_phi + np.pi) % (2 * np.pi) - np.pi)
+
+
+@register("min_delta_phi_jets_met", "event", "rad",
+          "smallest |Delta phi| of MET and the four leading small-R jets",
+          reads=("jets", "met"))  # fmt: skip
+def _min_delta_phi_jets_met(c: Candidates, collection: str) -> np.ndarray:
+    """The multijet veto of the all-hadronic SUSY searches (NaN without jets): a jet
+    mismeasurement fakes MET along that jet."""
+    import awkward as ak
+
+    jets = _collection(c, "jets")
+    leading = jets[ak.argsort(jets.pt, axis=1, ascending=False)][:, :4]
+    met_phi = ak.to_numpy(_collection(c, "met").phi)
+    d_phi = np.abs((leading.phi - met_phi + np.pi) % (2 * np.pi) - np.pi)
+    return ak.to_numpy(ak.fill_none(ak.min(d_phi, axis=1), np.nan)).astype(np.float64)

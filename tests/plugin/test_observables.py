@@ -132,3 +132,39 @@ def test_lepton_met_and_btag_observables_on_real_delphes(delphes_file):
     expected = np.abs(np.angle(np.exp(1j * (candidates.phi[has, 0] - met_phi[has]))))
     np.testing.assert_allclose(dphi[has], expected, rtol=1e-9)
     assert np.all(np.isnan(dphi[~has])) and has.sum() == 4
+
+
+def test_lepton_count_pt_and_jet_met_angles_on_real_delphes(delphes_file):
+    """n_leptons, lepton_pt, delta_phi_lepton and min_delta_phi_jets_met against plain
+    per-event Python on the real Delphes file."""
+    import awkward as ak
+
+    from surrotag.io import read_events
+    from surrotag.selection import _candidates
+
+    events = read_events(delphes_file)
+    _, candidates = _candidates(events, "fatjets", 1)
+    n_leptons = get("n_leptons").compute(candidates)
+    lepton_pt = get("lepton_pt").compute(candidates)
+    d_phi_lepton = get("delta_phi_lepton").compute(candidates)
+    d_phi_jets = get("min_delta_phi_jets_met").compute(candidates)
+    met_phi = ak.to_numpy(events.met.phi)
+    wrap = lambda x: abs(np.angle(np.exp(1j * x)))  # noqa: E731
+    for i in range(len(events)):
+        leptons = ak.to_list(events.electrons[i]) + ak.to_list(events.muons[i])
+        assert n_leptons[i] == len(leptons)
+        jets = sorted(ak.to_list(events.jets[i]), key=lambda jet: -jet["pt"])[:4]
+        if jets:
+            expected = min(wrap(jet["phi"] - met_phi[i]) for jet in jets)
+            assert d_phi_jets[i] == pytest.approx(expected, rel=1e-9)
+        else:
+            assert np.isnan(d_phi_jets[i])
+        if not leptons:
+            assert np.isnan(lepton_pt[i]) and np.isnan(d_phi_lepton[i])
+            continue
+        lead = max(leptons, key=lambda lepton: lepton["pt"])
+        assert lepton_pt[i] == pytest.approx(lead["pt"], rel=1e-9)
+        if not np.isnan(candidates.phi[i, 0]):
+            expected = wrap(candidates.phi[i, 0] - lead["phi"])
+            assert d_phi_lepton[i] == pytest.approx(expected, rel=1e-9)
+    assert n_leptons.sum() == 5 and np.isfinite(d_phi_jets).sum() > 0
