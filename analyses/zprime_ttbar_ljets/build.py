@@ -39,20 +39,22 @@ References:
 
 from __future__ import annotations
 
-import hashlib
-import json
 import time
-from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Final
+from typing import Final
 
-import numpy as np
-
-from surrotag.analysis_card import AnalysisCard, load_analysis_card
+from surrotag.analysis_card import load_analysis_card
 from surrotag.errors import AnalysisError, IntegrityError
 from surrotag.io.parquet import sha256_file
 from surrotag.reference.official import OfficialSample, load_official_sample, working_point
+from surrotag.reference.publish import (
+    background_workspace,
+    json_digest,
+    region_record,
+    signal_limits,
+    write_analysis_json,
+)
 
 __all__ = [
     "BACKGROUNDS",
@@ -63,11 +65,8 @@ __all__ = [
     "ZPRIME_EVENTS",
     "ZPRIME_SEEDS",
     "Sample",
-    "background_workspace",
     "build",
     "main",
-    "official_patch",
-    "signal_limits",
     "signal_sample",
 ]
 
@@ -134,139 +133,6 @@ def signal_sample(mass: float) -> Sample:
     )
 
 
-# ---------------------------------------------------------------- statistics
-
-
-def _staterror(name: str, error: np.ndarray) -> dict[str, Any]:
-    return {"name": f"staterror_{name}", "type": "staterror", "data": error.tolist()}
-
-
-def background_workspace(
-    card: AnalysisCard, backgrounds: Mapping[str, Mapping[str, Any]]
-) -> dict[str, Any]:
-    """The background-only HistFactory workspace with Poisson pseudo-data.
-
-    Args:
-        card: the analysis card (regions, channels, POI).
-        backgrounds: per background sample (``ttbar``, ``wjets``), per region name, the
-            :class:`~surrotag.yields.Yields`.
-
-    Raises:
-        AnalysisError: a bin without expected background (merge bins in the card).
-    """
-    rng = np.random.default_rng(PSEUDO_DATA_SEED)
-    channels, observations = [], []
-    for region in card.regions:
-        channel = card.statistics.channels[region.name]
-        total = sum(backgrounds[name][region.name].nominal for name in NORM_UNCERTAINTY)
-        if np.any(total <= 0):
-            empty = np.flatnonzero(total <= 0).tolist()
-            raise AnalysisError(
-                f"channel {channel}: bins {empty} have no expected background; use larger "
-                "background samples or merge bins in the card"
-            )
-        samples = []
-        for name, norm in NORM_UNCERTAINTY.items():
-            y = backgrounds[name][region.name]
-            samples.append(
-                {
-                    "name": name,
-                    "data": y.nominal.tolist(),
-                    "modifiers": [
-                        {"name": "lumi", "type": "lumi", "data": None},
-                        {
-                            "name": f"{name}_norm",
-                            "type": "normsys",
-                            "data": {"hi": 1 + norm, "lo": 1 - norm},
-                        },
-                        _staterror(channel, y.mc_stat_error),
-                    ],
-                }
-            )
-        channels.append({"name": channel, "samples": samples})
-        observations.append({"name": channel, "data": rng.poisson(total).astype(float).tolist()})
-    lumi = {
-        "name": "lumi",
-        "auxdata": [1.0],
-        "sigmas": [LUMI_SIGMA],
-        "bounds": [[1 - 5 * LUMI_SIGMA, 1 + 5 * LUMI_SIGMA]],
-        "inits": [1.0],
-    }
-    return {
-        "channels": channels,
-        "measurements": [
-            {"name": MEASUREMENT, "config": {"poi": card.statistics.poi, "parameters": [lumi]}}
-        ],
-        "observations": observations,
-        "version": "1.0.0",
-    }
-
-
-def official_patch(workspace: Any, card: AnalysisCard, yields: Mapping[str, Any]) -> Any:
-    """The signal patch of official yields: their MC statistics, no surrogate uncertainty."""
-    from surrotag.stats.patch import build_patch
-
-    channels = {card.statistics.channels[name]: y for name, y in yields.items()}
-    return build_patch(
-        workspace,
-        channels,
-        signal=card.statistics.signal_sample,
-        analysis=card.name.replace("-", "_"),
-        surrogate="official",
-    )
-
-
-def signal_limits(workspace: Any, card: AnalysisCard, yields: Mapping[str, Any]) -> dict[str, Any]:
-    """CLs at mu = 1 and the 95 % CL upper limits on mu of official signal yields."""
-    from surrotag.stats.infer import cls, upper_limit
-
-    patch = official_patch(workspace, card, yields)
-    at_one = cls(workspace, patch, mu=1.0)
-    limit = upper_limit(workspace, patch, rtol=LIMIT_RTOL)
-    return {
-        "cls_mu1": {"observed": at_one.observed, "expected": list(at_one.expected)},
-        "mu_up": {"observed": limit.observed, "expected": list(limit.expected)},
-        "sensitive": bool(at_one.sensitive),
-    }
-
-
-# ---------------------------------------------------------------- output
-
-
-def _region_record(card: AnalysisCard, name: str, y: Any) -> dict[str, Any]:
-    return {
-        "channel": card.statistics.channels[name],
-        "observable": card.region(name).observable.name,
-        "bin_edges_gev": y.bin_edges.tolist(),
-        "yield": y.nominal.tolist(),
-        "mc_stat_error": y.mc_stat_error.tolist(),
-        "total": float(y.nominal.sum()),
-        "total_mc_stat_error": float(np.sqrt(np.sum(y.mc_stat_error**2))),
-    }
-
-
-def _write_json(path: Path, document: Mapping[str, Any]) -> Path:
-    """Write JSON atomically; after the workspace or the official yields, re-seal the card
-    in the same folder (copied there from this package when absent)."""
-    import shutil
-
-    from surrotag.analysis_card import seal_analysis_card
-    from surrotag.io.atomic import write_json_atomic
-
-    written = write_json_atomic(path, document, indent=1)
-    if path.name in (WORKSPACE, OFFICIAL_YIELDS):
-        card = path.parent / "card.json"
-        if not card.is_file():
-            shutil.copyfile(HERE / "card.json", card)
-        seal_analysis_card(path.parent)
-    return written
-
-
-def _digest(document: Mapping[str, Any]) -> str:
-    text = json.dumps(document, sort_keys=True, separators=(",", ":"))
-    return hashlib.sha256(text.encode()).hexdigest()
-
-
 def build(
     out_dir: str | Path | None = None,
     *,
@@ -320,9 +186,16 @@ def build(
         spec.name: load_official_sample(spec.generate(jobs), card, tagger) for spec in BACKGROUNDS
     }
     backgrounds = {name: s.yields(card, threshold) for name, s in samples.items()}
-    workspace = background_workspace(card, backgrounds)
+    workspace = background_workspace(
+        card,
+        backgrounds,
+        NORM_UNCERTAINTY,
+        lumi_sigma=LUMI_SIGMA,
+        pseudo_data_seed=PSEUDO_DATA_SEED,
+        measurement=MEASUREMENT,
+    )
     load_workspace(workspace)  # schema check before anything is written
-    ws_digest = _digest(workspace)
+    ws_digest = json_digest(workspace)
     provenance = {
         "kind": "background-workspace-provenance",
         "analysis": card.name,
@@ -343,7 +216,7 @@ def build(
         "backgrounds": {
             name: {
                 "sample": sample.summary(),
-                "regions": {r: _region_record(card, r, y) for r, y in backgrounds[name].items()},
+                "regions": {r: region_record(card, r, y) for r, y in backgrounds[name].items()},
             }
             for name, sample in samples.items()
         },
@@ -354,8 +227,10 @@ def build(
         "surrogates_used": False,
     }
     written = {
-        "workspace": _write_json(out / WORKSPACE, workspace),
-        "workspace_provenance": _write_json(out / WORKSPACE_PROVENANCE, provenance),
+        "workspace": write_analysis_json(out / WORKSPACE, workspace, HERE),
+        "workspace_provenance": write_analysis_json(
+            out / WORKSPACE_PROVENANCE, provenance, HERE, seal=False
+        ),
     }
     for name, regions in backgrounds.items():
         totals = ", ".join(f"{r} {y.nominal.sum():.1f}" for r, y in regions.items())
@@ -370,7 +245,7 @@ def build(
                 "mass_gev": mass,
                 "sample": sample.summary(),
                 "tagger_sha256": tagger.sha256,
-                "regions": {name: _region_record(card, name, y) for name, y in yields.items()},
+                "regions": {name: region_record(card, name, y) for name, y in yields.items()},
                 "cls_mu1": None,
                 "mu_up": None,
             }
@@ -403,11 +278,12 @@ def build(
         "signals": signals,
         "surrogates_used": False,
     }
-    written["official_yields"] = _write_json(out / OFFICIAL_YIELDS, official)
+    written["official_yields"] = write_analysis_json(out / OFFICIAL_YIELDS, official, HERE)
     if limits:  # rewritten after each mass, so an interrupted build keeps the yields
         for record in signals:
-            record.update(signal_limits(workspace, card, official_yields[record["mass_gev"]]))
-            _write_json(out / OFFICIAL_YIELDS, official)
+            yields = official_yields[record["mass_gev"]]
+            record.update(signal_limits(workspace, card, yields, rtol=LIMIT_RTOL))
+            write_analysis_json(out / OFFICIAL_YIELDS, official, HERE)
             print(
                 f"  Z' {record['mass_gev']:g} GeV: expected mu_up "
                 f"{record['mu_up']['expected'][2]:.3g} [{time.monotonic() - start:.0f} s]",

@@ -177,10 +177,9 @@ def run_closure(
     from surrotag.reference.cache import TABLE_NAME, TAGGER_NAME, reference_dir
     from surrotag.reference.generate import generate
     from surrotag.reference.official import load_official_sample, working_point
+    from surrotag.reference.publish import official_patch
     from surrotag.reference.tagger import load_tagger
     from surrotag.stats import upper_limit
-
-    from .build import official_patch
 
     reference = reference_dir()
     tagger_dir, table = reference / TAGGER_NAME, reference / TABLE_NAME
