@@ -13,7 +13,9 @@ The build script of each shipped analysis (e.g.
   limits (asymptotic qtilde, arXiv:1007.1727);
 - :func:`region_record`, :func:`write_analysis_json`, :func:`json_digest`: the JSON
   records, written atomically, after which the analysis card in the same folder records
-  the new files' sha256 (:func:`surrotag.analysis_card.seal_analysis_card`).
+  the new files' sha256 (:func:`surrotag.analysis_card.seal_analysis_card`);
+- :func:`build_analysis`: all of it from a :class:`BuildPlan` (the samples, their seeds
+  and the uncertainties), which is all an analysis's build script declares.
 
 Example:
     >>> json_digest({"b": 1, "a": [1.0]}) == json_digest({"a": [1.0], "b": 1})
@@ -25,7 +27,9 @@ from __future__ import annotations
 import hashlib
 import json
 import shutil
+import time
 from collections.abc import Mapping
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -38,7 +42,11 @@ if TYPE_CHECKING:
     from surrotag.yields import Yields
 
 __all__ = [
+    "BuildPlan",
+    "Sample",
     "background_workspace",
+    "build_analysis",
+    "build_command",
     "json_digest",
     "official_patch",
     "region_record",
@@ -212,3 +220,264 @@ def json_digest(document: Mapping[str, Any]) -> str:
     """sha256 of a document's canonical JSON (sorted keys, no spaces)."""
     text = json.dumps(document, sort_keys=True, separators=(",", ":"))
     return hashlib.sha256(text.encode()).hexdigest()
+
+
+@dataclass(frozen=True)
+class Sample:
+    """A reference sample a build generates (or reuses from the cache).
+
+    Attributes:
+        name: the sample's name in the files (``ttbar``, ``zprime_1500``).
+        process: the preset (:data:`surrotag.reference.processes.PROCESSES`).
+        n_events: generated events; seed: master seed (part of the sample's identity).
+        mass: the preset's mass parameter (GeV), if it has one.
+        lsp_mass: the neutralino mass (GeV) of the stop preset.
+        parameters: a signal's model parameters as written to the official yields
+            (e.g. ``{"mass_gev": 1500.0}``).
+    """
+
+    name: str
+    process: str
+    n_events: int
+    seed: int
+    mass: float | None = None
+    lsp_mass: float | None = None
+    parameters: Mapping[str, float] = field(default_factory=dict)
+
+    def generate(self, jobs: int) -> Path:
+        """The sample file: generated with ``jobs`` workers, or reused from the cache."""
+        from surrotag.reference.generate import generate
+
+        start = time.monotonic()
+        extra = {} if self.lsp_mass is None else {"lsp_mass": self.lsp_mass}
+        path = generate(
+            self.process, self.n_events, self.seed, jobs=jobs, mass=self.mass, **extra
+        )
+        print(f"  sample {self.name}: {path.name} [{time.monotonic() - start:.0f} s]", flush=True)
+        return path
+
+
+@dataclass(frozen=True)
+class BuildPlan:
+    """Everything an analysis's official files are built from, fixed in its build script.
+
+    Attributes:
+        package: the analysis package's folder (holds ``card.json``).
+        command: the command that runs the build (recorded in the files).
+        backgrounds: the background samples, tagged directly with the internal tagger.
+        signals: the official signal samples.
+        normalisation: per background, its relative normalisation uncertainty.
+        lumi_sigma: relative luminosity uncertainty.
+        pseudo_data_seed: seed of the pseudo-data.
+        signal_description: one paragraph on the signal and the official yields.
+        not_modelled: the backgrounds of the real search the build leaves out, in words.
+        jobs: generation workers of every sample (part of their identity).
+        working_point: the working point the regions use.
+        measurement: name of the workspace's measurement.
+        limit_rtol: relative tolerance of the upper limits on mu.
+    """
+
+    package: Path
+    command: str
+    backgrounds: tuple[Sample, ...]
+    signals: tuple[Sample, ...]
+    normalisation: Mapping[str, float]
+    lumi_sigma: float
+    pseudo_data_seed: int
+    signal_description: str
+    not_modelled: str = ""
+    jobs: int = 2
+    working_point: str = "wp50"
+    measurement: str = "pseudodata_background_only"
+    limit_rtol: float = 0.01
+
+
+def build_analysis(
+    plan: BuildPlan,
+    out_dir: str | Path | None = None,
+    *,
+    tagger_dir: str | Path | None = None,
+    table: str | Path | None = None,
+    limits: bool = True,
+) -> dict[str, Path]:
+    """Build ``workspace.json``, its provenance and ``official_yields.json`` of an analysis.
+
+    Args:
+        plan: the analysis's :class:`BuildPlan`.
+        out_dir: where to write (default: the analysis package's folder).
+        tagger_dir: internal tagger folder (default ``$SURROTAG_DATA/reference/tagger_pfn``).
+        table: reference table (default: the cache's), which fixes the working point.
+        limits: compute CLs at mu = 1 and the upper limits per signal (the yields are
+            written first, and the file again after each signal's limits).
+
+    Returns:
+        The files written, by role (``workspace``, ``workspace_provenance``,
+        ``official_yields``).
+
+    Raises:
+        IntegrityError: the tagger's sha256 differs from the card's ``tagger_sha256``.
+    """
+    from surrotag.analysis_card import load_analysis_card
+    from surrotag.errors import IntegrityError
+    from surrotag.io.parquet import sha256_file
+    from surrotag.reference.cache import TABLE_NAME, TAGGER_NAME, reference_dir
+    from surrotag.reference.official import load_official_sample, working_point
+    from surrotag.reference.tagger import load_tagger
+    from surrotag.stats.workspace import load_workspace
+
+    start = time.monotonic()
+    package = Path(plan.package)
+    out = Path(out_dir) if out_dir is not None else package
+    card = load_analysis_card(package / "card.json")
+    reference = reference_dir()
+    tagger_dir = Path(tagger_dir) if tagger_dir is not None else reference / TAGGER_NAME
+    table = Path(table) if table is not None else reference / TABLE_NAME
+    tagger = load_tagger(tagger_dir)
+    if tagger.sha256 != card.surrogate.tagger_sha256:
+        raise IntegrityError(
+            f"{tagger_dir}: tagger sha256 {tagger.sha256[:12]}... differs from the card's "
+            f"tagger_sha256 {card.surrogate.tagger_sha256[:12]}...; use the tagger the "
+            "surrogates were built with"
+        )
+    point = working_point(table, plan.working_point)
+    threshold = float(point["threshold"])
+    inputs = {
+        "tagger": {"folder": tagger_dir.name, "sha256": tagger.sha256},
+        "table": {"file": table.name, "sha256": sha256_file(table)},
+    }
+    print(f"{plan.working_point} threshold (logit): {threshold:.6f}", flush=True)
+
+    samples = {
+        spec.name: load_official_sample(spec.generate(plan.jobs), card, tagger)
+        for spec in plan.backgrounds
+    }
+    backgrounds = {name: s.yields(card, threshold) for name, s in samples.items()}
+    workspace = background_workspace(
+        card,
+        backgrounds,
+        plan.normalisation,
+        lumi_sigma=plan.lumi_sigma,
+        pseudo_data_seed=plan.pseudo_data_seed,
+        measurement=plan.measurement,
+    )
+    load_workspace(workspace)  # schema check before anything is written
+    digest = json_digest(workspace)
+    provenance = {
+        "kind": "background-workspace-provenance",
+        "analysis": card.name,
+        "workspace": "workspace.json",
+        "workspace_sha256": digest,
+        "digest_convention": "sha256 of the canonical JSON (sorted keys, no spaces)",
+        "command": plan.command,
+        "observations": (
+            f"pseudo-data: one Poisson draw of the total background expectation, numpy "
+            f"default_rng({plan.pseudo_data_seed}), channels in card order; not real data"
+        ),
+        "pseudo_data_seed": plan.pseudo_data_seed,
+        "luminosity_ifb": card.luminosity_ifb,
+        "lumi_uncertainty": plan.lumi_sigma,
+        "normalisation_uncertainties": dict(plan.normalisation),
+        "working_point": point,
+        "inputs": {**inputs, "backgrounds": {n: s.sha256 for n, s in samples.items()}},
+        "backgrounds": {
+            name: {
+                "sample": sample.summary(),
+                "regions": {r: region_record(card, r, y) for r, y in backgrounds[name].items()},
+            }
+            for name, sample in samples.items()
+        },
+        "not_modelled": plan.not_modelled,
+        "surrogates_used": False,
+    }
+    written = {
+        "workspace": write_analysis_json(out / "workspace.json", workspace, package),
+        "workspace_provenance": write_analysis_json(
+            out / "workspace.provenance.json", provenance, package, seal=False
+        ),
+    }
+    for name, regions in backgrounds.items():
+        totals = ", ".join(f"{r} {y.nominal.sum():.1f}" for r, y in regions.items())
+        print(f"  {name}: {totals} events", flush=True)
+
+    records, official_yields = [], []
+    for spec in plan.signals:  # yields first (seconds), limits after (a minute each)
+        sample = load_official_sample(spec.generate(plan.jobs), card, tagger)
+        yields = sample.yields(card, threshold)
+        official_yields.append(yields)
+        records.append(
+            {
+                "name": spec.name,
+                **dict(spec.parameters),
+                "sample": sample.summary(),
+                "tagger_sha256": tagger.sha256,
+                "regions": {name: region_record(card, name, y) for name, y in yields.items()},
+                "cls_mu1": None,
+                "mu_up": None,
+            }
+        )
+        totals = ", ".join(f"{r} {y.nominal.sum():.2f}" for r, y in yields.items())
+        print(f"  {spec.name}: {totals} events", flush=True)
+    official = {
+        "kind": "official-signal-yields",
+        "analysis": card.name,
+        "description": plan.signal_description,
+        "command": plan.command,
+        "luminosity_ifb": card.luminosity_ifb,
+        "signal_sample": card.statistics.signal_sample,
+        "working_point": point,
+        "workspace": {"file": "workspace.json", "sha256": digest, "observations": "pseudo-data"},
+        "inputs": {
+            **inputs,
+            "backgrounds": {n: s.sha256 for n, s in samples.items()},
+            "signals": {r["name"]: r["sample"]["sha256"] for r in records},
+        },
+        "signals": records,
+        "surrogates_used": False,
+    }
+    path = out / "official_yields.json"
+    written["official_yields"] = write_analysis_json(path, official, package)
+    if limits:
+        for record, yields in zip(records, official_yields, strict=True):
+            record.update(signal_limits(workspace, card, yields, rtol=plan.limit_rtol))
+            write_analysis_json(path, official, package)
+            print(
+                f"  {record['name']}: expected mu_up {record['mu_up']['expected'][2]:.3g} "
+                f"[{time.monotonic() - start:.0f} s]",
+                flush=True,
+            )
+    print(f"official yields written: {written['official_yields']}", flush=True)
+    return written
+
+
+def build_command(plan: BuildPlan, prog: str, argv: list[str] | None = None) -> int:
+    """The command line of an analysis's build script (``python -m <package>.build``).
+
+    Returns:
+        0 on success, 1 after one line naming what is wrong (no traceback).
+    """
+    import argparse
+
+    from surrotag.errors import SurrotagError
+
+    parser = argparse.ArgumentParser(
+        prog=prog,
+        description="Build workspace.json and official_yields.json of the analysis from the "
+        "reference experiment (samples reused from $SURROTAG_DATA/reference).",
+    )
+    parser.add_argument("--out-dir", default=None, help="output folder (default: the package)")
+    parser.add_argument("--tagger", default=None, help="internal tagger folder")
+    parser.add_argument("--table", default=None, help="reference table (working points)")
+    parser.add_argument(
+        "--no-limits", action="store_true", help="official yields without CLs / upper limits"
+    )
+    args = parser.parse_args(argv)
+    start = time.monotonic()
+    try:
+        build_analysis(
+            plan, args.out_dir, tagger_dir=args.tagger, table=args.table, limits=not args.no_limits
+        )
+    except SurrotagError as error:
+        print(f"error: {error}")
+        return 1
+    print(f"done in {time.monotonic() - start:.0f} s")
+    return 0
