@@ -20,13 +20,18 @@ __all__ = ["build_table", "generate", "hepmc", "pipeline", "score", "train_tagge
     "--events", "n_events", type=click.IntRange(min=1), required=True, help="Number of events."
 )
 @click.option("--seed", type=click.IntRange(1, 900_000_000), default=1, show_default=True)
-@click.option("--mass", type=float, default=None, help="Z' mass in GeV (Z' presets only).")
+@click.option("--mass", type=float, default=None,
+              help="Z' mass in GeV (Z' presets), stop mass in GeV (stop-pair).")  # fmt: skip
+@click.option("--lsp-mass", type=float, default=None,
+              help="neutralino mass in GeV (stop-pair only)")  # fmt: skip
 @click.option("-o", "--out", type=click.Path(dir_okay=False), required=True, help="Output file.")
-def hepmc(process: str, n_events: int, seed: int, mass: float | None, out: str) -> None:
+def hepmc(
+    process: str, n_events: int, seed: int, mass: float | None, lsp_mass: float | None, out: str
+) -> None:
     """Write N Pythia 8 events of PROCESS as HepMC3 (``.gz``: compressed), no detector."""
     from surrotag.reference.hepmc_out import write_hepmc
 
-    path = write_hepmc(process, n_events, seed, out, mass=mass)
+    path = write_hepmc(process, n_events, seed, out, mass=mass, lsp_mass=lsp_mass)
     click.echo(f"{path}: {n_events} {process} events (HepMC3, Pythia 8, seed {seed})")
 
 
@@ -42,7 +47,10 @@ def hepmc(process: str, n_events: int, seed: int, mass: float | None, out: str) 
 @click.option(
     "--ecm", type=float, default=13000.0, show_default=True, help="Centre-of-mass energy in GeV."
 )
-@click.option("--mass", type=float, default=None, help="Z' mass in GeV (Z' presets only).")
+@click.option("--mass", type=float, default=None,
+              help="Z' mass in GeV (Z' presets), stop mass in GeV (stop-pair).")  # fmt: skip
+@click.option("--lsp-mass", type=float, default=None,
+              help="neutralino mass in GeV (stop-pair only)")  # fmt: skip
 @click.option("-o", "--out", type=click.Path(dir_okay=False), default=None,
               help="Output Parquet file (default: the cache under $SURROTAG_DATA).")  # fmt: skip
 def generate(
@@ -52,12 +60,15 @@ def generate(
     jobs: int,
     ecm: float,
     mass: float | None,
+    lsp_mass: float | None,
     out: str | None,
 ) -> None:
     """Generate PROCESS (a preset of surrotag.reference.processes) into canonical Parquet.
 
-    The presets with leptons (ttbar, wjets, zprime-ttbar-inclusive) also store the Delphes
-    CMS-card physics objects: electrons, muons, photons, small-R jets with b-tags, MET.
+    The presets with leptons or MET (ttbar, wjets, zprime-ttbar-inclusive, znunu, stop-pair)
+    also store the Delphes CMS-card physics objects: electrons, muons, photons, small-R jets
+    with b-tags, MET. stop-pair needs --mass (stop) and --lsp-mass (neutralino), e.g.
+    ``surrotag reference generate stop-pair --mass 1000 --lsp-mass 100 --events 1000``.
     """
     import time
     from pathlib import Path
@@ -66,7 +77,9 @@ def generate(
 
     from surrotag.io.parquet import read_parquet_metadata
     from surrotag.reference.generate import generate as run
+    from surrotag.reference.processes import process_spec
 
+    process_spec(process, mass, lsp_mass)  # a bad mass combination: one line, before the bar
     start = time.perf_counter()
     started_at = time.time()
     with Progress(
@@ -86,6 +99,7 @@ def generate(
             out=out,
             mass=mass,
             progress=lambda step, _total: bar.advance(task, step),
+            lsp_mass=lsp_mass,
         )
     elapsed = time.perf_counter() - start
     meta = read_parquet_metadata(path)

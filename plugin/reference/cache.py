@@ -114,10 +114,29 @@ def settings_key(settings: Mapping[str, Any]) -> str:
 
 
 def sample_path(
-    process: str, n_events: int, seed: int, jobs: int, ecm: float, mass: float | None, key: str
+    process: str,
+    n_events: int,
+    seed: int,
+    jobs: int,
+    ecm: float,
+    mass: float | None,
+    key: str,
+    lsp_mass: float | None = None,
 ) -> Path:
-    """Default file of a sample: ``<data_dir>/reference/<process>[_m<M>]_<...>.parquet``."""
+    """Default file of a sample: ``<data_dir>/reference/<process>[_m<M>][_lsp<M>]_<...>.parquet``.
+
+    Args:
+        process: preset name.
+        n_events: number of events.
+        seed: master seed.
+        jobs: worker processes.
+        ecm: centre-of-mass energy (GeV).
+        mass: Z' or stop mass (GeV), or None.
+        key: the sample's ``settings_key`` (its first 10 characters end the name).
+        lsp_mass: neutralino mass (GeV) of ``stop-pair``, or None.
+    """
     mass_tag = f"_m{mass:g}" if mass is not None else ""
+    mass_tag += f"_lsp{lsp_mass:g}" if lsp_mass is not None else ""
     name = f"{process}{mass_tag}_{ecm / 1000:g}TeV_{n_events}ev_s{seed}_j{jobs}_{key[:10]}.parquet"
     return reference_dir() / name
 

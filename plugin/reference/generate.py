@@ -3,7 +3,10 @@
 ``generate("ttbar-allhad", 20000, seed=1, jobs=2)`` runs J worker processes; job j
 generates its share of the events with Pythia seed and detector seed derived from
 (seed, j) by sha256, writes a part file, and the parts are merged in job order. The output
-is bit-reproducible for equal (process, n_events, seed, jobs, ecm, mass) and code version.
+is bit-reproducible for equal (process, n_events, seed, jobs, ecm, mass, lsp_mass) and code
+version. Presets with an SLHA spectrum (``stop-pair``) have each job write it to a file
+beside its part (``partNNNN.slha``) and pass it to Pythia with ``SLHA:file``; the settings
+record the neutralino mass and the sha256 of the SLHA text instead of the file's path.
 
 Each event holds (canonical schema, :mod:`surrotag.io.canonical`): ``weight`` (Pythia's
 pTHat-bias compensating weight; the event's cross-section is ``sigma_pb * weight /
@@ -13,7 +16,7 @@ particles, no detector: the particle level, :mod:`surrotag.jets.particle`), ``me
 all particle-flow candidates) and ``particles`` (the pruned truth record,
 :mod:`surrotag.reference.truth`). The Parquet provenance (``surrotag`` key) records
 sigma_pb, sigma_err_pb, sum_weights, n_events, the Pythia settings, the seeds of every job,
-the branching ratio forced (and that sigma includes it), versions and ``settings_key``.
+the branching ratios forced (and that sigma includes them), versions and ``settings_key``.
 """
 
 from __future__ import annotations
@@ -46,6 +49,7 @@ from surrotag.reference.processes import (
     common_settings,
     process_spec,
 )
+from surrotag.reference.susy import slha_setting
 from surrotag.reference.truth import final_state, truth_particles
 
 __all__ = [
@@ -135,11 +139,14 @@ def _run_job(
     warnings.filterwarnings("ignore", message="dcut and exclusive jets")
     pythia_seed, detector_seed = job_seeds(seed, job)
     pythia = pythia8mc.Pythia("", False)
-    for line in (*common_settings(ecm, pythia_seed), *spec.settings):
-        if not pythia.readString(line):
-            raise GenerationError(f"Pythia refused the setting {line!r} of process {spec.name}")
-    if not pythia.init():
-        raise GenerationError(f"Pythia failed to initialise process {spec.name} at {ecm} GeV")
+    with slha_setting(spec.slha, Path(part).with_suffix(".slha")) as slha:
+        for line in (*common_settings(ecm, pythia_seed), *spec.settings, *slha):
+            if not pythia.readString(line):
+                refused = f"Pythia refused the setting {line!r} of process {spec.name}"
+                raise GenerationError(refused)
+        if not pythia.init():
+            failed = f"Pythia failed to initialise process {spec.name} at {ecm} GeV"
+            raise GenerationError(failed)
     rng = np.random.default_rng(detector_seed)
     objects_rng = np.random.default_rng([detector_seed, 1]) if spec.objects else None
     chunks, done = [], 0
@@ -166,6 +173,8 @@ def _run_job(
         "sum_weights": float(np.sum(ak.to_numpy(events.weight))) if n_events else 0.0,
         "pythia_weight_sum": info.weightSum(),
         "br_w_forced_pythia": _open_fraction(pythia, 24) if spec.forced_w else 1.0,
+        # only presets forcing Z decays carry the key, so the others' files stay as they were
+        **({"br_z_forced_pythia": _open_fraction(pythia, 23)} if spec.forced_z else {}),
     }
     write_parquet(events, part, {"job": numbers})
     return numbers
@@ -179,6 +188,9 @@ def _settings(spec: ProcessSpec, n_events: int, seed: int, jobs: int, ecm: float
         "schema_version": SCHEMA_VERSION,
         "process": spec.name,
         "mass": spec.mass,
+        # only presets with a neutralino / SLHA spectrum carry these keys (cache keys as before)
+        **({"lsp_mass": spec.lsp_mass} if spec.lsp_mass is not None else {}),
+        **({"slha_sha256": hashlib.sha256(spec.slha.encode()).hexdigest()} if spec.slha else {}),
         "n_events": n_events,
         "seed": seed,
         "jobs": jobs,
@@ -256,6 +268,8 @@ def generate(
     mass: float | None = None,
     progress: Progress | None = None,
     reuse: bool = True,
+    *,
+    lsp_mass: float | None = None,
 ) -> Path:
     """Generate (or reuse) a reference sample and return its Parquet file.
 
@@ -266,10 +280,11 @@ def generate(
         jobs: worker processes J (each generates about n_events / J events).
         ecm: centre-of-mass energy (GeV).
         out: output file; default :func:`surrotag.reference.cache.sample_path`.
-        mass: Z' mass (GeV) for the Z' presets.
+        mass: Z' mass (GeV) for the Z' presets, stop mass (GeV) for ``stop-pair``.
         progress: called as ``progress(events_just_done, n_events)``.
         reuse: return an existing ``out`` whose recorded settings match instead of
             regenerating.
+        lsp_mass: neutralino mass (GeV) for ``stop-pair``.
 
     Returns:
         The path of the sample.
@@ -281,14 +296,14 @@ def generate(
         raise GenerationError(f"need --events >= 1 and --jobs >= 1, got {n_events} and {jobs}")
     if not ecm > 0:
         raise GenerationError(f"--ecm must be a positive energy in GeV, got {ecm}")
-    spec = process_spec(process, mass)
+    spec = process_spec(process, mass, lsp_mass)
     jobs = min(jobs, n_events)
     settings = _settings(spec, n_events, seed, jobs, ecm)
     key = settings_key(settings)
     path = (
         Path(out)
         if out is not None
-        else sample_path(process, n_events, seed, jobs, ecm, spec.mass, key)
+        else sample_path(process, n_events, seed, jobs, ecm, spec.mass, key, spec.lsp_mass)
     )
     if reuse and cached_sample(path, key) is not None:
         return path
@@ -343,6 +358,16 @@ def _provenance(
     sigma = np.array([j["sigma_pb"] for j in numbers])
     error = np.array([j["sigma_err_pb"] for j in numbers])
     br_w = numbers[0]["br_w_forced_pythia"]
+    br_z = numbers[0].get("br_z_forced_pythia", 1.0)
+    notes = [
+        f"BR({boson} -> {channels})^{count} from Pythia's decay table "
+        f"({count} {boson} forced to {channels})"
+        for boson, channels, count in (
+            ("W", spec.w_channels, spec.forced_w),
+            ("Z", spec.z_channels, spec.forced_z),
+        )
+        if count
+    ]
     return {
         "kind": "reference-sample",
         "level": "delphes",
@@ -355,18 +380,14 @@ def _provenance(
         "sigma_err_pb": float(np.sqrt(np.sum((n * error) ** 2)) / np.sum(n)),
         "sum_weights": float(np.sum(ak.to_numpy(events.weight))),
         "weight_convention": "event cross-section (pb) = sigma_pb * weight / sum_weights",
-        "br_applied": br_w**spec.forced_w,
-        "br_applied_note": (
-            f"BR(W -> {spec.w_channels})^{spec.forced_w} from Pythia's decay table "
-            f"({spec.forced_w} W forced to {spec.w_channels})"
-            if spec.forced_w
-            else "no forced decay"
-        ),
+        "br_applied": br_w**spec.forced_w * br_z**spec.forced_z,
+        "br_applied_note": " x ".join(notes) if notes else "no forced decay",
         "br_in_sigma": True,
-        "br_pdg": spec.br_w_pdg**spec.forced_w,
+        "br_pdg": spec.br_w_pdg**spec.forced_w * spec.br_z_pdg**spec.forced_z,
         "jobs": numbers,
         "detector": "surrotag.reference.detector: Delphes 3.4.2 CMS card EFlow chain",
         "fatjets": "anti-kT R=0.8, pT > 200 GeV, |eta| < 2; soft drop beta=0 zcut=0.1; "
         "trimming R=0.2 f=0.05; tau_N beta=1 R0=0.8 OnePass_KT_Axes (as Delphes)",
-        "truth": "pruned Pythia record: hard process, all t/W/Z' copies and their daughters",
+        "truth": "pruned Pythia record: hard process, all t/W/Z' copies and their daughters"
+        + (", all stop and neutralino copies and their daughters" if spec.slha else ""),
     }

@@ -16,6 +16,7 @@ References:
 from __future__ import annotations
 
 import gzip
+import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -26,6 +27,7 @@ import numpy as np
 from surrotag.errors import GenerationError
 from surrotag.io.atomic import atomic_output
 from surrotag.reference.processes import common_settings, process_spec
+from surrotag.reference.susy import slha_setting
 
 __all__ = ["hepmc_status", "write_hepmc"]
 
@@ -54,6 +56,7 @@ def write_hepmc(
     *,
     mass: float | None = None,
     ecm: float = 13000.0,
+    lsp_mass: float | None = None,
 ) -> Path:
     """Generate ``n_events`` of a reference preset with Pythia 8 and write them as HepMC3.
 
@@ -62,8 +65,9 @@ def write_hepmc(
         n_events: events to generate.
         seed: Pythia random seed (1 .. 900000000).
         path: output file (``.gz`` is gzip-compressed); written atomically.
-        mass: Z' mass (GeV) for the Z' presets.
+        mass: Z' mass (GeV) for the Z' presets, stop mass (GeV) for ``stop-pair``.
         ecm: centre-of-mass energy (GeV).
+        lsp_mass: neutralino mass (GeV) for ``stop-pair``.
 
     Returns:
         The written path.
@@ -76,13 +80,18 @@ def write_hepmc(
 
     if n_events < 1:
         raise GenerationError(f"need at least one event, got {n_events}")
-    spec = process_spec(process, mass)
+    spec = process_spec(process, mass, lsp_mass)
     pythia = pythia8mc.Pythia("", False)
-    for line in (*common_settings(ecm, seed), *spec.settings):
-        if not pythia.readString(line):
-            raise GenerationError(f"Pythia refused the setting {line!r} of process {spec.name}")
-    if not pythia.init():
-        raise GenerationError(f"Pythia failed to initialise process {spec.name}")
+    with (
+        tempfile.TemporaryDirectory(prefix="surrotag-slha-") as folder,
+        slha_setting(spec.slha, Path(folder) / "spectrum.slha") as slha,
+    ):
+        for line in (*common_settings(ecm, seed), *spec.settings, *slha):
+            if not pythia.readString(line):
+                refused = f"Pythia refused the setting {line!r} of process {spec.name}"
+                raise GenerationError(refused)
+        if not pythia.init():
+            raise GenerationError(f"Pythia failed to initialise process {spec.name}")
     path = Path(path)
     with atomic_output(path) as temporary:
         writer = pyhepmc.open(temporary, "w", format="hepmc3")

@@ -1,4 +1,4 @@
-"""Pythia 8 presets of the reference experiment at 13 TeV: tops, W + jets and QCD jets.
+"""Pythia 8 presets of the reference experiment at 13 TeV: tops, W/Z + jets, QCD, stops.
 
 Each preset is a list of Pythia ``readString`` settings plus the branching ratio that the
 forced decays apply. The samples are modelled on the top-tagging reference data set
@@ -28,11 +28,27 @@ forces its one W to leptons (e, mu, tau; PDG 3 x 0.1086), the same way; ``ttbar`
 ``zprime-ttbar-inclusive`` force nothing (every top decay, for lepton + jets and dilepton
 searches).
 
+Forced Z decays. ``znunu`` (pp -> Z + jet, ``WeakZ0:gmZmode = 2``: Z only, no gamma*) forces
+``Z -> nu nu`` (``23:onMode = off``, ``23:onIfAny = 12 14 16``), the irreducible background
+of MET searches. ``sigmaGen`` again INCLUDES the branching ratio (measured with Pythia 8.317,
+seed 3, 2000 process-level events each, pTHat-biased as the preset: sigma(Z forced to nu nu)
+/ sigma(Z inclusive) = 4.736 / 23.64 pb = 0.2003 +- 0.0017, Pythia's own BR(Z -> nu nu) =
+0.20019; a first 300-event run gave 0.205 +- 0.005). The provenance records it as for the
+W presets; ``br_pdg`` is BR(Z -> invisible) = 0.2000 (PDG 2024).
+
+Stops. ``stop-pair`` is the simplified model pp -> stop stop* (gg and q qbar, SUSY processes
+of Desai and Skands, arXiv:1109.5852), stop -> t neutralino with BR 1, every top decay, no
+pTHat bias (weights 1). The spectrum is an SLHA text (:func:`surrotag.reference.susy.
+stop_slha`, in :attr:`ProcessSpec.slha`), which the generator writes to a file per job and
+hands to Pythia with ``SLHA:file``. It takes the stop mass ``mass`` and the neutralino mass
+``lsp_mass`` (GeV); only the two-body decay (m_stop > m_lsp + 173 GeV) is modelled. Pythia's
+cross-section is LO (4.0 fb at m_stop = 1000 GeV, m_lsp = 100 GeV; NNLO+NNLL: 6.83 fb).
+
 Physics objects. The presets for searches with leptons, small-R jets or missing transverse
-momentum (``objects=True``: ``ttbar``, ``wjets``, ``zprime-ttbar-inclusive``) also store the
-Delphes CMS-card objects of :mod:`surrotag.reference.objects` (isolated electrons, muons,
-photons, anti-kT 0.4 jets with b-tags); the others keep their fat jets only, so their
-samples and cache keys are unchanged.
+momentum (``objects=True``: ``ttbar``, ``wjets``, ``zprime-ttbar-inclusive``, ``znunu``,
+``stop-pair``) also store the Delphes CMS-card objects of :mod:`surrotag.reference.objects`
+(isolated electrons, muons, photons, anti-kT 0.4 jets with b-tags); the others keep their
+fat jets only, so their samples and cache keys are unchanged.
 """
 
 from __future__ import annotations
@@ -41,11 +57,13 @@ from dataclasses import dataclass
 from typing import Final
 
 from surrotag.errors import GenerationError
+from surrotag.reference.susy import stop_slha
 
 __all__ = [
     "BIAS_POW",
     "BR_W_HADRONIC_PDG",
     "BR_W_LEPTONIC_PDG",
+    "BR_Z_INVISIBLE_PDG",
     "PROCESSES",
     "PTHAT_MIN",
     "ProcessSpec",
@@ -61,6 +79,8 @@ BIAS_POW: Final = 6.0
 BR_W_HADRONIC_PDG: Final = 0.6741
 #: BR(W -> e nu + mu nu + tau nu), PDG 2024 (3 x 0.1086).
 BR_W_LEPTONIC_PDG: Final = 3 * 0.1086
+#: BR(Z -> invisible) = BR(Z -> nu nu), PDG 2024 (0.2000 +- 0.0006).
+BR_Z_INVISIBLE_PDG: Final = 0.2000
 
 #: Known presets with their one-line descriptions.
 PROCESSES: Final = {
@@ -70,10 +90,13 @@ PROCESSES: Final = {
     "ttbar": "pp -> t tbar, every decay (lepton + jets, dilepton), pTHat-biased from 250 GeV",
     "wjets": "pp -> W + jet, W -> l nu (e, mu, tau), pTHat-biased from 250 GeV",
     "zprime-ttbar-inclusive": "pp -> Z'(M) -> t tbar, every decay (gmZmode = 3: Z' only)",
+    "znunu": "pp -> Z + jet, Z -> nu nu (gmZmode = 2: Z only), pTHat-biased from 250 GeV",
+    "stop-pair": "pp -> stop stop*(M), stop -> t neutralino(M_LSP) with BR 1, every top decay",
 }
 
 _W_HADRONIC = ("24:onMode = off", "24:onIfAny = 1 2 3 4 5")
 _W_LEPTONIC = ("24:onMode = off", "24:onIfAny = 11 13 15")
+_Z_INVISIBLE = ("23:onMode = off", "23:onIfAny = 12 14 16")
 _BIAS = (
     f"PhaseSpace:pTHatMin = {PTHAT_MIN:g}",
     "PhaseSpace:bias2Selection = on",
@@ -92,9 +115,14 @@ class ProcessSpec:
         forced_w: how many W bosons per event decay through forced channels (0: none).
         w_channels: the forced W channels, in words (``"q q'"``, ``"l nu"``), or "".
         br_w_pdg: the PDG branching ratio of those channels (1.0 when none is forced).
-        mass: Z' mass (GeV) for the Z' presets, else None.
+        mass: Z' mass (GeV) for the Z' presets, stop mass (GeV) for ``stop-pair``, else None.
         description: one line for provenance and ``--help``.
         objects: store the Delphes physics objects (leptons, photons, small-R jets).
+        forced_z: how many Z bosons per event decay through forced channels (0: none).
+        z_channels: the forced Z channels, in words (``"nu nu"``), or "".
+        br_z_pdg: the PDG branching ratio of those channels (1.0 when none is forced).
+        lsp_mass: neutralino mass (GeV) for ``stop-pair``, else None.
+        slha: SLHA spectrum text that Pythia reads (``SLHA:file``), or "" for none.
     """
 
     name: str
@@ -105,6 +133,11 @@ class ProcessSpec:
     mass: float | None = None
     description: str = ""
     objects: bool = False
+    forced_z: int = 0
+    z_channels: str = ""
+    br_z_pdg: float = 1.0
+    lsp_mass: float | None = None
+    slha: str = ""
 
 
 def common_settings(ecm: float, seed: int) -> tuple[str, ...]:
@@ -132,20 +165,30 @@ def common_settings(ecm: float, seed: int) -> tuple[str, ...]:
     )
 
 
-def process_spec(name: str, mass: float | None = None) -> ProcessSpec:
+def process_spec(
+    name: str, mass: float | None = None, lsp_mass: float | None = None
+) -> ProcessSpec:
     """Return the Pythia settings of a preset.
 
     Args:
         name: one of :data:`PROCESSES`.
-        mass: Z' mass in GeV (required for the Z' presets, refused otherwise).
+        mass: Z' mass in GeV for the Z' presets, stop mass in GeV for ``stop-pair``
+            (required there, refused otherwise).
+        lsp_mass: neutralino mass in GeV (required for ``stop-pair``, refused otherwise).
 
     Raises:
-        GenerationError: unknown preset, or a mass missing / given where it has no meaning.
+        GenerationError: unknown preset, or a mass missing / given where it has no meaning,
+            or a stop and neutralino mass outside the modelled region
+            (:func:`surrotag.reference.susy.stop_slha`).
     """
     if name not in PROCESSES:
         raise GenerationError(
             f"unknown reference process {name!r}: choose one of {', '.join(PROCESSES)}"
         )
+    if name == "stop-pair":
+        return _stop_pair(mass, lsp_mass)
+    if lsp_mass is not None:
+        raise GenerationError(f"process {name} takes no --lsp-mass (only stop-pair does)")
     hadronic = {"forced_w": 2, "w_channels": "q q'", "br_w_pdg": BR_W_HADRONIC_PDG}
     if name in ("zprime-ttbar", "zprime-ttbar-inclusive"):
         if mass is None or not mass > 2 * 173.0:
@@ -171,7 +214,9 @@ def process_spec(name: str, mass: float | None = None) -> ProcessSpec:
             **forced,
         )  # fmt: skip
     if mass is not None:
-        raise GenerationError(f"process {name} takes no --mass (only the Z' presets do)")
+        raise GenerationError(
+            f"process {name} takes no --mass (only the Z' presets and stop-pair do)"
+        )
     tops = ("Top:gg2ttbar = on", "Top:qqbar2ttbar = on")
     if name == "ttbar-allhad":
         settings = (*tops, *_W_HADRONIC, *_BIAS)
@@ -189,5 +234,38 @@ def process_spec(name: str, mass: float | None = None) -> ProcessSpec:
             name, settings, forced_w=1, w_channels="l nu", br_w_pdg=BR_W_LEPTONIC_PDG,
             description=PROCESSES[name], objects=True,
         )  # fmt: skip
+    if name == "znunu":
+        settings = (
+            "WeakBosonAndParton:qqbar2gmZg = on",
+            "WeakBosonAndParton:qg2gmZq = on",
+            "WeakZ0:gmZmode = 2",
+            *_Z_INVISIBLE,
+            *_BIAS,
+        )
+        return ProcessSpec(
+            name, settings, forced_z=1, z_channels="nu nu", br_z_pdg=BR_Z_INVISIBLE_PDG,
+            description=PROCESSES[name], objects=True,
+        )  # fmt: skip
     settings = ("HardQCD:all = on", *_BIAS)
     return ProcessSpec(name, settings, description=PROCESSES[name])
+
+
+def _stop_pair(mass: float | None, lsp_mass: float | None) -> ProcessSpec:
+    """The ``stop-pair`` preset: pp -> stop stop*, stop -> t neutralino (SLHA spectrum)."""
+    if mass is None or lsp_mass is None:
+        raise GenerationError(
+            "process stop-pair needs --mass (stop mass) and --lsp-mass (neutralino mass) in "
+            f"GeV, got {mass!r} and {lsp_mass!r}"
+        )
+    slha = stop_slha(mass, lsp_mass)
+    settings = (
+        "SUSY:gg2squarkantisquark = on",
+        "SUSY:qqbar2squarkantisquark = on",
+        "SUSY:idA = 1000006",
+        "SUSY:idB = 1000006",
+        "SLHA:verbose = 0",
+    )
+    return ProcessSpec(
+        "stop-pair", settings, mass=float(mass), description=PROCESSES["stop-pair"],
+        objects=True, lsp_mass=float(lsp_mass), slha=slha,
+    )  # fmt: skip

@@ -250,9 +250,7 @@ class Sample:
 
         start = time.monotonic()
         extra = {} if self.lsp_mass is None else {"lsp_mass": self.lsp_mass}
-        path = generate(
-            self.process, self.n_events, self.seed, jobs=jobs, mass=self.mass, **extra
-        )
+        path = generate(self.process, self.n_events, self.seed, jobs=jobs, mass=self.mass, **extra)
         print(f"  sample {self.name}: {path.name} [{time.monotonic() - start:.0f} s]", flush=True)
         return path
 

@@ -9,10 +9,12 @@ So entry 0 is dropped and every pointer ``p`` becomes ``p - 1`` (``0 -> -1``).
 Pruning (keeps files small: a 13 TeV event has ~1000 entries, the kept record ~20). Kept:
 
 * the hard process (``|status|`` 21-29), e.g. incoming partons and the outgoing t, tbar;
-* every copy of a top, W or Z' (``|pid|`` in 6, 24, 32), so each chain
+* every copy of a top, W or Z' (``|pid|`` in 6, 24, 32), and of a stop or the lightest
+  neutralino (1000006, 1000022; only ``stop-pair`` has them), so each chain
   (22 -> 44 ... -> 62 for a top) is complete;
-* every direct daughter of those copies: the W and b of the last top copy and the q q' of
-  the last W copy (their later shower copies are not kept).
+* every direct daughter of those copies: the W and b of the last top copy, the q q' of
+  the last W copy, the t and neutralino of the last stop copy (their later shower copies
+  are not kept, except those of t, W and neutralino).
 
 Pointers into dropped entries become -1 (e.g. the beam protons above the incoming partons,
 the showered copies below a hard gluon). Because all daughters of a kept t/W/Z' are kept,
@@ -29,8 +31,9 @@ import numpy as np
 
 __all__ = ["CHAIN_PIDS", "final_state", "truth_particles"]
 
-#: |PDG id| whose every copy (and its daughters) the pruned truth record keeps: t, W, Z'.
-CHAIN_PIDS: Final = (6, 24, 32)
+#: |PDG id| whose every copy (and its daughters) the pruned truth record keeps: t, W, Z',
+#: stop, lightest neutralino.
+CHAIN_PIDS: Final = (6, 24, 32, 1000006, 1000022)
 
 
 def _flat(prt: ak.Array, field: str) -> np.ndarray:

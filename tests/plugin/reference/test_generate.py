@@ -215,6 +215,29 @@ def test_presets_without_objects_keep_their_settings() -> None:
     )  # fmt: skip
 
 
+#: settings_key of existing presets (100 events, seed 1, one job, 13 TeV) before stop-pair
+#: and znunu were added; they move only with a deliberate change (schema_version, Pythia or
+#: fastjet version, settings of that preset).
+_PINNED_KEYS = {
+    ("ttbar", None): "14c94ba78b4610015056d0ecebb3f90f8fbc6fcba883f2b87ecb11dd44e9111e",
+    ("zprime-ttbar", 1500.0): "cb8fd53890e06d6c668db1bfc3cb33402e584de74d68f5c1f2a727cf648ca9d3",
+    ("qcd-dijet", None): "08600cdc466cd97b2a0053d2e1dac9a56482cd1dc724c23046694f7ef7bcd523",
+    ("wjets", None): "ce06979b06b825b3c6dd955a7b29f961be2346061f1805e6bb2b9eeaf31adfae",
+}
+
+
+def test_settings_keys_of_existing_presets_are_pinned() -> None:
+    """Adding presets (lsp_mass, slha_sha256) must not move the cache key of the others."""
+    from surrotag.reference.cache import settings_key
+    from surrotag.reference.generate import _settings
+    from surrotag.reference.processes import process_spec
+
+    for (name, mass), key in _PINNED_KEYS.items():
+        settings = _settings(process_spec(name, mass), 100, 1, 1, 13000.0)
+        assert "lsp_mass" not in settings and "slha_sha256" not in settings
+        assert settings_key(settings) == key, name
+
+
 def _scratch(folder: Path, name: str, owner: str | None, age_s: float = 0.0) -> Path:
     path = folder / f"{SCRATCH_PREFIX}{name}"
     path.mkdir()
