@@ -189,9 +189,10 @@ def test_plan_seeds_are_used_by_no_other_sample():
     from surrotag.reference.generate import job_seeds
 
     plan = closure.PLAN
+    seeds = {sample.seed for sample in plan.samples}
+    mine = {sample.seed for sample in (*build.PLAN.backgrounds, *build.PLAN.signals)}
     others = {
-        *build.ZPRIME_SEEDS.values(),
-        *(spec.seed for spec in build.BACKGROUNDS),
+        *mine,
         *allhad.ZPRIME_SEEDS.values(),
         *(spec.seed for spec in allhad.BACKGROUNDS),
         *allhad_closure.PLAN.seeds,
@@ -199,15 +200,14 @@ def test_plan_seeds_are_used_by_no_other_sample():
         EXAMPLE_SEED,
         *itertools.chain.from_iterable(TRAINING_SET.values()),
     }
-    assert not set(plan.seeds) & others
-    # the official samples and the backgrounds are disjoint from everything else too
-    mine = {*build.ZPRIME_SEEDS.values(), *(spec.seed for spec in build.BACKGROUNDS)}
-    assert not mine & (others - mine)
-    ours = {job_seeds(seed, j)[0] for seed in plan.seeds for j in range(plan.jobs)}
+    assert not seeds & others
+    assert not mine & (others - mine)  # the official samples are fresh too
+    ours = {job_seeds(seed, j)[0] for seed in seeds for j in range(plan.jobs)}
     theirs = {job_seeds(seed, j)[0] for seed in others for j in range(4)}
     assert not ours & theirs
-    assert plan.masses_gev == tuple(build.ZPRIME_SEEDS)
-    assert plan.events == tuple(build.ZPRIME_EVENTS.values())
+    # the closure's points are the official ones: the same masses, sizes and process
+    official = [(s.process, s.mass, s.n_events) for s in build.PLAN.signals]
+    assert [(s.process, s.mass, s.n_events) for s in plan.samples] == official
 
 
 def test_committed_history_preregisters_this_plan():
@@ -245,5 +245,6 @@ def test_official_yields_record_their_inputs_and_limits():
     assert [s["mass_gev"] for s in official["signals"]] == list(build.ZPRIME_SEEDS)
     for signal in official["signals"]:
         assert signal["sample"]["seed"] == build.ZPRIME_SEEDS[signal["mass_gev"]]
+        assert signal["sample"]["sha256"] == official["inputs"]["signals"][signal["name"]]
         assert signal["regions"]["SR"]["total"] > 0
         assert signal["mu_up"] is not None, "build without --no-limits"
