@@ -92,3 +92,37 @@ def test_official_yields_cover_the_grid():
     assert official["surrogates_used"] is False
     points = {(s["m_stop_gev"], s["m_lsp_gev"]) for s in official["signals"]}
     assert points == set(build.GRID)
+
+
+def test_agreement_follows_the_internal_band():
+    """Excluded band: the surrogate must exclude; allowed band: it must not; a band that
+    straddles 0.05 accepts either; a missing surrogate point is unknown."""
+    from surrotag.analyses.stop_allhad_toptag.contour import agreement
+
+    def row(name, m1, median, p1):
+        return {"name": name, "m_stop_gev": 1.0, "m_lsp_gev": 0.0, "cls_exp_m1": m1,
+                "cls_exp": median, "cls_exp_p1": p1}  # fmt: skip
+
+    internal = [row("a", 0.001, 0.01, 0.03), row("b", 0.2, 0.4, 0.6), row("c", 0.01, 0.05, 0.2),
+                row("d", 0.001, 0.01, 0.03), row("e", 0.2, 0.4, 0.6)]  # fmt: skip
+    surrogate = [
+        {"name": "a", "status": "done", "cls_exp": 0.02},
+        {"name": "b", "status": "done", "cls_exp": 0.01},
+        {"name": "c", "status": "done", "cls_exp": 0.9},
+        {"name": "d", "status": "done", "cls_exp": 0.3},
+        {"name": "e", "status": "failed", "cls_exp": None},
+    ]
+    verdicts = {v["name"]: v for v in agreement(internal, surrogate)}
+    assert [verdicts[n]["band"] for n in "abcde"] == [
+        "excluded", "allowed", "straddles", "excluded", "allowed"
+    ]  # fmt: skip
+    assert [verdicts[n]["agrees"] for n in "abcde"] == [True, False, True, False, None]
+
+
+def test_official_rows_take_the_expected_set_in_order():
+    from surrotag.analyses.stop_allhad_toptag.contour import official_rows
+
+    signal = {"name": "p", "m_stop_gev": 900.0, "m_lsp_gev": 50.0,
+              "cls_mu1": {"observed": 0.1, "expected": [0.01, 0.02, 0.03, 0.04, 0.05]}}  # fmt: skip
+    (row,) = official_rows({"signals": [signal, {**signal, "name": "q", "cls_mu1": None}]})
+    assert (row["cls_exp_m1"], row["cls_exp"], row["cls_exp_p1"]) == (0.02, 0.03, 0.04)
