@@ -91,7 +91,7 @@ def run(
     from rich.console import Console
 
     from surrotag.analysis import split_analyses
-    from surrotag.recast.command import merge_config, run_and_write
+    from surrotag.recast.command import merge_config, run_and_write, usable_analyses
     from surrotag.recast.summary import print_profile, print_summary, print_table
 
     options = {"xsec_pb": xsec_pb, "draws": draws, "device": device, "stochastic": stochastic,
@@ -103,8 +103,10 @@ def run(
         explicit = {k for k in options if source(k) is click.core.ParameterSource.COMMANDLINE}
         arguments, every, options = merge_config(config, arguments, every, options, explicit)
     analyses, events = split_analyses(list(arguments), every)
-    reports, written, timings = run_and_write(analyses, events, options)
     console = Console()
+    if every:  # --all: the analyses these events cannot serve are skipped, one line each
+        analyses = usable_analyses(analyses, events, console)
+    reports, written, timings = run_and_write(analyses, events, options, many=every)
     for report in reports:
         print_summary(report, console)
     if len(reports) > 1:

@@ -16,7 +16,7 @@ from typing import Any
 from surrotag.errors import InputValueError
 from surrotag.recast.report import RecastReport
 
-__all__ = ["OUTPUT_OPTIONS", "merge_config", "run_and_write"]
+__all__ = ["OUTPUT_OPTIONS", "merge_config", "run_and_write", "usable_analyses"]
 
 #: Output options of ``surrotag run`` (files for one analysis, folders for several).
 OUTPUT_OPTIONS = ("output", "patch_out", "plot")
@@ -47,7 +47,7 @@ def merge_config(
 
 
 def run_and_write(
-    analyses: Sequence[str], events: Sequence[str], options: dict[str, Any]
+    analyses: Sequence[str], events: Sequence[str], options: dict[str, Any], many: bool = False
 ) -> tuple[list[RecastReport], list[Path], dict[str, float]]:
     """Recast and write the outputs asked for.
 
@@ -57,6 +57,7 @@ def run_and_write(
         options: the recast's keyword arguments (:func:`~surrotag.recast.recast`), with
             ``output``, ``patch_out`` and ``plot`` (paths or None); ``surrogate`` and
             ``workspace`` only for one analysis.
+        many: outputs are folders even for one analysis (``--all``, which may leave one).
 
     Returns:
         ``(reports, files written, seconds per stage including "output")``.
@@ -73,7 +74,7 @@ def run_and_write(
     outputs = {key: options.pop(key, None) for key in OUTPUT_OPTIONS}
     if outputs["plot"] is not None:  # fail before the work, not after it
         check_plot_dependencies()
-    if len(analyses) > 1:
+    if len(analyses) > 1 or many:
         if options.pop("surrogate", None) is not None or options.pop("workspace", None):
             raise InputValueError("--surrogate and --workspace replace one analysis's own")
         reports = recast_many(analyses, events, **options)
@@ -89,3 +90,27 @@ def run_and_write(
             reports[0], analyses[0], workspace=options.get("workspace"), **outputs
         )
     return reports, written, {**reports[0].timings, "output": time.perf_counter() - start}
+
+
+def usable_analyses(analyses: Sequence[str], events: Sequence[str], console: Any) -> list[str]:
+    """The analyses of ``--all`` that can recast ``events``; one line per one skipped.
+
+    Raises:
+        InputValueError: none can (the lines say why).
+    """
+    from surrotag.recast.pipeline import unusable_reason
+
+    if not events:
+        return list(analyses)
+    usable = []
+    for name in analyses:
+        reason = unusable_reason(name, events)
+        if reason is None:
+            usable.append(name)
+        else:
+            console.print(
+                f"skipped {name}: {reason}", highlight=False, markup=False, soft_wrap=True
+            )
+    if not usable:
+        raise InputValueError("--all: no installed analysis can recast these events")
+    return usable

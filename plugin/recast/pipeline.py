@@ -96,6 +96,7 @@ __all__ = [
     "STAGES",
     "recast",
     "recast_many",
+    "unusable_reason",
 ]
 
 #: File name of an analysis's shipped example signal (used when no events are given).
@@ -285,23 +286,74 @@ def _file_levels(inputs: InputFiles) -> str:
     return found[0]
 
 
-def _check_objects(inputs: InputFiles, level: str, analysis: str) -> None:
-    """Parquet inputs must hold the collection the level's objects come from."""
+def _check_objects(inputs: InputFiles, level: str, analysis: Analysis) -> None:
+    """Parquet inputs must hold the level's objects and every collection the analysis's
+    selection reads (leptons, small-R jets, MET), else one line naming the analysis."""
+    lacking = _lacking_collections(inputs, level, analysis)
+    if lacking is not None:
+        path, missing, names = lacking
+        raise FormatError(
+            f"{path}: {level}-level events without {', '.join(missing)} (has: "
+            f"{', '.join(names)}); analysis {analysis.name!r} reads them: write the events "
+            "with them"
+        )
+
+
+def _lacking_collections(
+    inputs: InputFiles, level: str, analysis: Analysis
+) -> tuple[Path, list[str], list[str]] | None:
+    """The first Parquet input without a collection the analysis reads at ``level``:
+    ``(path, missing, present)``; None when every input has them (ROOT and LHE readers
+    raise their own MissingBranchError, the particle-level reader checks its record)."""
     from surrotag.io import sniff_format
     from surrotag.io.parquet import _open
 
     if level == "particle":
-        return  # clustered from the generator record by the reader, which checks it
-    need = input_level(level).objects
+        return None
+    need = {input_level(level).objects}
+    if input_level(level).has_jets:
+        need |= _selection_collections(analysis)
     for path in inputs.paths:
         if sniff_format(path) != "parquet":
-            continue  # ROOT and LHE readers raise their own MissingBranchError
+            continue
         names = _open(Path(path)).schema_arrow.names
-        if need not in names:
-            raise FormatError(
-                f"{path}: {level}-level events without {need!r} (has: {', '.join(names)}); "
-                f"analysis {analysis!r} needs them: write the events with {need!r}"
-            )
+        missing = sorted(need - set(names))
+        if missing:
+            return Path(path), missing, names
+    return None
+
+
+def _selection_collections(analysis: Analysis) -> set[str]:
+    """The collections the analysis's cuts and region observables read."""
+    from surrotag.observables import get
+    from surrotag.selection import collections_read
+
+    spec = analysis.card.selection
+    read = collections_read(spec)
+    for region in analysis.card.regions:
+        read |= get(region.observable.name).collections_read(None, spec.collection)
+    return read
+
+
+def unusable_reason(analysis: str | Path | Analysis, inputs: Sequence[str | Path]) -> str | None:
+    """Why ``analysis`` cannot recast these event files, in one line (None: it can).
+
+    What ``--all`` asks before it runs an analysis: the files' input level must be one the
+    analysis accepts, and Parquet files must hold what its selection reads. Reads file
+    headers only.
+    """
+    from surrotag.analysis import Analysis, get_analysis
+    from surrotag.io.inputs import resolve_inputs
+
+    ana = analysis if isinstance(analysis, Analysis) else get_analysis(analysis)
+    files = resolve_inputs(list(inputs))
+    level = _file_levels(files)
+    if level not in ana.card.input_levels:
+        return f"it takes {', '.join(ana.card.input_levels)}-level events, these are {level}-level"
+    lacking = _lacking_collections(files, level, ana)
+    if lacking is not None:
+        return f"{lacking[0].name} has no {', '.join(lacking[1])}"
+    return None
 
 
 def load_tagger(
@@ -774,7 +826,7 @@ def resolve(
         level = input_level(level or _file_levels(files)).name
     ana.card.surrogate_name(level)  # refuses a level the analysis does not accept
     if files is not None:
-        _check_objects(files, level, ana.name)
+        _check_objects(files, level, ana)
     elif input_level(level).objects not in inputs.fields:  # type: ignore[union-attr]
         raise FormatError(f"events in memory have no {input_level(level).objects!r}")
     xsec = _cross_section(xsec_pb, files)  # fails early when there is none

@@ -97,6 +97,25 @@ def test_cli_writes_one_report_per_analysis_and_a_table(example, tmp_path, capsy
     assert blocked.read_text() == "keep me"
 
 
+def test_all_skips_the_analyses_the_events_cannot_serve(example, tmp_path, capsys):
+    """The example signal has fat jets only: --all runs zprime-ttbar-allhad into a folder
+    and skips the lepton and MET searches with one line each; named alone, such a search
+    is one error line naming what the events lack."""
+    from surrotag.cli import main
+
+    reports = tmp_path / "reports"
+    args = ["run", "--all", str(example), "--tagger", "efficiency-map", "-o", str(reports)]
+    assert main(args) == 0
+    out = capsys.readouterr().out
+    for name in ("zprime-ttbar-ljets", "stop-allhad-toptag"):
+        assert f"skipped {name}: example_signal.parquet has no electrons, jets, met, muons" in out
+    assert [p.name for p in reports.iterdir()] == [f"{ANALYSIS}.json"]
+    assert main(["run", "zprime-ttbar-ljets", str(example)]) == 1
+    err = capsys.readouterr().err.strip()
+    assert err.count("\n") == 0, err
+    assert "without electrons, jets, met, muons" in err and "'zprime-ttbar-ljets'" in err
+
+
 def test_run_configuration_paths_and_errors(tmp_path):
     from surrotag.recast.config import load_run_config
 
