@@ -86,7 +86,7 @@ def test_events_without_fatjets(tmp_path, capsys, delphes_file, delphes_surrogat
     path = write_parquet(events, tmp_path / "nofatjets.parquet", {"level": "delphes"})
     out = tmp_path / "report.json"
     args = _run_args(path, out, delphes_surrogate)
-    _fails(capsys, args, out, str(path), "without 'fatjets'", ANALYSIS)
+    _fails(capsys, args, out, str(path), "without fatjets", ANALYSIS)
 
 
 def test_missing_cross_section(tmp_path, capsys, delphes_file, delphes_surrogate):
