@@ -189,7 +189,7 @@ def run_closure(
     inputs: dict[str, Any] = {
         "tagger": tagger.sha256,
         "table": sha256_file(table),
-        "card_sha256": card.card_sha256,
+        "card_sha256": card.document.get("card_sha256"),
         "workspace": card.files.get(card.statistics.workspace),
         "threshold": threshold,
         "samples": {},
