@@ -255,7 +255,9 @@ def run_closure(
 def markdown(run: Mapping[str, Any]) -> str:
     """A history record as a Markdown table: per point and path, every region's recast and
     official totals, the expected mu_up of both, the share of objects out of support."""
-    regions = list(run["points"][0]["official_totals"]) if run["points"] else []
+    from surrotag.analysis import get_analysis
+
+    regions = [region.name for region in get_analysis(run["analysis"]).card.regions]
     head = " | ".join(f"{r} recast / official" for r in regions)
     lines = [
         f"Closure run of {run['date']} (commit {str(run.get('commit'))[:10]}"
