@@ -38,6 +38,7 @@ __all__ = [
     "machine",
     "main_parser",
     "replicate_example",
+    "replicate_file",
     "run_subprocess_rss",
     "timed",
     "write_results",
@@ -196,15 +197,34 @@ def example_signal() -> Path:
 def replicate_example(n_events: int, path: Path | None = None, copies_per_group: int = 10) -> Path:
     """Write ``n_events`` events (the example signal repeated) into one Parquet file.
 
-    The file is written row group by row group (``copies_per_group`` copies of the 2000
-    events each, i.e. 20k events per row group by default) with ``pyarrow``'s
-    ``ParquetWriter``: memory holds one row group, whatever ``n_events``. An existing file
-    with the same number of rows is reused.
+    See :func:`replicate_file`; the default destination is
+    ``bench_dir()/zprime_example_x<copies>.parquet``.
+    """
+    copies = math.ceil(n_events / EXAMPLE_EVENTS)
+    path = Path(path) if path is not None else bench_dir() / f"zprime_example_x{copies}.parquet"
+    return replicate_file(example_signal(), n_events, path, copies_per_group)
+
+
+def replicate_file(
+    source: Path,
+    n_events: int,
+    path: Path,
+    copies_per_group: int = 10,
+    columns: list[str] | None = None,
+) -> Path:
+    """Write ``n_events`` events (``source`` repeated) into one Parquet file.
+
+    The file is written row group by row group (``copies_per_group`` copies of the source
+    each) with ``pyarrow``'s ``ParquetWriter``: memory holds one row group, whatever
+    ``n_events``. An existing file with the same number of rows is reused. The provenance
+    says the file is a benchmark input, with the event count and sum of weights scaled.
 
     Args:
-        n_events: events in the file (rounded up to a multiple of 2000).
-        path: destination (default ``bench_dir()/zprime_example_x<copies>.parquet``).
-        copies_per_group: example copies per row group.
+        source: a surrotag Parquet file.
+        n_events: events in the file (rounded up to a multiple of the source's).
+        path: destination.
+        copies_per_group: source copies per row group.
+        columns: the top-level columns to keep (default: all).
 
     Returns:
         The file path.
@@ -214,22 +234,20 @@ def replicate_example(n_events: int, path: Path | None = None, copies_per_group:
 
     from surrotag.io.parquet import METADATA_KEY, read_parquet_metadata
 
-    source = example_signal()
-    copies = math.ceil(n_events / EXAMPLE_EVENTS)
-    path = Path(path) if path is not None else bench_dir() / f"zprime_example_x{copies}.parquet"
+    table = pq.read_table(source, columns=columns)
+    copies = math.ceil(n_events / table.num_rows)
     if path.is_file():
         try:
-            if pq.ParquetFile(path).metadata.num_rows == copies * EXAMPLE_EVENTS:
+            if pq.ParquetFile(path).metadata.num_rows == copies * table.num_rows:
                 return path
         except (pa.ArrowInvalid, OSError):
             pass
-    table = pq.read_table(source)
     metadata = read_parquet_metadata(source)
     metadata.update(
-        n_events=int(metadata.get("n_events", EXAMPLE_EVENTS)) * copies,
-        sum_weights=float(metadata.get("sum_weights", EXAMPLE_EVENTS)) * copies,
+        n_events=int(metadata.get("n_events", table.num_rows)) * copies,
+        sum_weights=float(metadata.get("sum_weights", table.num_rows)) * copies,
         replicated=(
-            f"tests/benchmarks: the example signal {source.name} repeated {copies} times "
+            f"tests/benchmarks: {source.name} repeated {copies} times "
             "(benchmark input, not a physics sample)"
         ),
     )
