@@ -6,7 +6,8 @@ Usage::
                                        [--only NAME ...]
 
 Each benchmark script (``bench_readers``, ``bench_surrogate``, ``bench_threads``,
-``bench_run``, ``bench_many``, ``bench_catalogue``, ``bench_memory``, ``bench_scan``) runs in its own subprocess
+``bench_run``, ``bench_many``, ``bench_catalogue``, ``bench_memory``, ``bench_scan``) runs in
+its own subprocess
 (its own torch threads and memory; a failing one is recorded and the others go on) and
 writes its JSON into a fresh folder under the benchmark directory
 (:func:`_common.bench_dir`, never the repository).
@@ -153,8 +154,7 @@ def summary_rows(documents: dict[str, Any]) -> list[dict[str, str]]:
         elif name in ("many", "catalogue"):
             which = "the three shipped analyses" if name == "catalogue" else "three analyses"
             add(
-                f"{which} in one pass / one analysis ({r['events']:,} events, "
-                f"{r['draws']} draws)",
+                f"{which} in one pass / one analysis ({r['events']:,} events, {r['draws']} draws)",
                 r["ratio"],
                 f"<= {r['goal_ratio']}",
                 r["meets_goal"],
