@@ -2,8 +2,9 @@
 
 No isolated electron or muon, MET > 250 GeV, at least four small-R jets of which one
 b-tagged, min |Delta phi(j1-4, MET)| > 0.4 and two large-R jets (pT > 250 GeV, |eta| < 2);
-regions by the number of top-tagged large-R jets among the two leading ones (N_t = 2, 1, 0)
-at the eps_S = 0.5 working point, each binned in MET from 250 GeV to 1.5 TeV; 139 fb^-1.
+regions by the number of top-tagged large-R jets among the two leading ones (N_t >= 1 and
+N_t = 0) at the eps_S = 0.5 working point, each binned in MET from 250 GeV to 1.5 TeV;
+139 fb^-1.
 Modelled on CMS arXiv:2103.01290 (merged top tagging) and ATLAS arXiv:2004.14060; the
 tagger is replaced by classifier surrogates (arXiv:2402.15558).
 
@@ -20,7 +21,7 @@ Nothing here is imported by surrotag by name::
 
     >>> from surrotag.analysis import get_analysis
     >>> [region.tag.requirement for region in get_analysis("stop-allhad-toptag").card.regions]
-    ['both', 'exactly_one', 'none']
+    ['at_least_one', 'none']
 """
 
 from __future__ import annotations

@@ -7,7 +7,7 @@ One command (about 20 minutes on 2 cores the first time, mostly event generation
 It writes, through :func:`surrotag.reference.publish.build_analysis` and :data:`PLAN`:
 
 ``workspace.json``
-    the background-only pyhf workspace: channels ``NT2_met``, ``NT1_met``, ``NT0_met`` in
+    the background-only pyhf workspace: channels ``NT1_met`` (N_t >= 1) and ``NT0_met`` in
     the card's MET binning, samples ``ttbar`` (SM t tbar, every decay: lost leptons and
     hadronic taus), ``wjets`` (W -> l nu + jets) and ``znunu`` (Z -> nu nu + jets), tagged
     directly with the internal tagger, each with ``lumi``, a normalisation ``normsys``

@@ -74,7 +74,7 @@ def test_committed_history_preregisters_this_plan():
 def test_card_regions_count_top_tags_of_two_candidates():
     card = get_analysis(NAME).card
     assert card.selection.candidates == 2
-    assert [r.tag.requirement for r in card.regions] == ["both", "exactly_one", "none"]
+    assert [r.tag.requirement for r in card.regions] == ["at_least_one", "none"]
     assert {r.observable.name for r in card.regions} == {"met"}
 
 
