@@ -45,8 +45,6 @@ References:
 
 from __future__ import annotations
 
-import hashlib
-import json
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -64,6 +62,7 @@ from surrotag.analyses.zprime_ttbar_allhad.tag_rate import (
 from surrotag.analysis import AnalysisCard, load_analysis_card
 from surrotag.errors import AnalysisError, FormatError, IntegrityError
 from surrotag.io.parquet import read_parquet_metadata, sha256_file
+from surrotag.reference import publish
 from surrotag.reference.official import cached_jet_logits, working_point
 from surrotag.yields import Yields, event_probabilities, normalisation, region_yields
 
@@ -84,13 +83,13 @@ __all__ = [
     "background_yields",
     "build",
     "load_tagged_sample",
-    "official_patch",
     "official_signal_yields",
     "region_probability",
     "signal_limits",
     "tag_rate_function",
 ]
 
+HERE: Final = Path(__file__).resolve().parent
 COMMAND: Final = "python -m surrotag.analyses.zprime_ttbar_allhad.build [--jobs 2] [--out-dir DIR]"
 #: File names written (package data of the analysis).
 WORKSPACE: Final = "workspace.json"
@@ -508,47 +507,11 @@ def background_workspace(
     }
 
 
-def official_patch(workspace: Any, card: AnalysisCard, yields: Mapping[str, Yields]) -> Any:
-    """The signal patch of official yields: their MC statistics, no surrogate uncertainty.
-
-    Args:
-        workspace: the background-only workspace.
-        card: the analysis card (channel names, signal sample).
-        yields: per region of the card, the official :class:`~surrotag.yields.Yields`.
-
-    Returns:
-        :class:`surrotag.stats.patch.SignalPatch`.
-    """
-    from surrotag.stats.patch import build_patch
-
-    channels = {card.statistics.channels[name]: y for name, y in yields.items()}
-    return build_patch(
-        workspace,
-        channels,
-        signal=card.statistics.signal_sample,
-        analysis=card.name.replace("-", "_"),
-        surrogate="official",
-    )
-
-
-def signal_limits(
-    workspace: Any, card: AnalysisCard, signal: SignalYields, *, backend: str = "pytorch"
-) -> dict[str, Any]:
-    """CLs at mu = 1 and 95 % CL upper limits on mu for one official signal.
-
-    The patch is :func:`official_patch` (signal MC statistics as its own shapesys, no
-    surrogate uncertainty: the tagger itself was used).
-    """
-    from surrotag.stats.infer import cls, upper_limit
-
-    patch = official_patch(workspace, card, signal.regions)
-    at_one = cls(workspace, patch, mu=1.0, backend=backend)  # type: ignore[arg-type]
-    limit = upper_limit(workspace, patch, rtol=LIMIT_RTOL, backend=backend)  # type: ignore[arg-type]
-    return {
-        "cls_mu1": {"observed": at_one.observed, "expected": list(at_one.expected)},
-        "mu_up": {"observed": limit.observed, "expected": list(limit.expected)},
-        "sensitive": bool(at_one.sensitive),
-    }
+def signal_limits(workspace: Any, card: AnalysisCard, signal: SignalYields) -> dict[str, Any]:
+    """CLs at mu = 1 and 95 % CL upper limits on mu for one official signal
+    (:func:`surrotag.reference.publish.signal_limits`: the signal's MC statistics, no
+    surrogate uncertainty: the tagger itself was used)."""
+    return publish.signal_limits(workspace, card, signal.regions, rtol=LIMIT_RTOL)
 
 
 # ---------------------------------------------------------------- output
@@ -583,32 +546,6 @@ def _region_sum_weights(
     return sums
 
 
-def _write_json(path: Path, document: Mapping[str, Any]) -> Path:
-    """Write JSON atomically (:func:`surrotag.io.atomic.write_json_atomic`).
-
-    The workspace and the official yields change results: after writing one, the card in
-    the same folder (copied there from this package when absent) records its sha256 anew
-    (:func:`surrotag.analysis_card.seal_analysis_card`), so a rebuild needs no manual step.
-    """
-    import shutil
-
-    from surrotag.analysis_card import seal_analysis_card
-    from surrotag.io.atomic import write_json_atomic
-
-    written = write_json_atomic(path, document, indent=1)
-    if path.name in (WORKSPACE, OFFICIAL_YIELDS):
-        card = path.parent / "card.json"
-        if not card.is_file():
-            shutil.copyfile(Path(__file__).resolve().parent / "card.json", card)
-        seal_analysis_card(path.parent)
-    return written
-
-
-def _digest(document: Mapping[str, Any]) -> str:
-    text = json.dumps(document, sort_keys=True, separators=(",", ":"))
-    return hashlib.sha256(text.encode()).hexdigest()
-
-
 def build(
     out_dir: str | Path | None = None,
     *,
@@ -641,9 +578,8 @@ def build(
     from surrotag.reference.tagger import load_tagger
 
     start = time.monotonic()
-    here = Path(__file__).resolve().parent
-    out = Path(out_dir) if out_dir is not None else here
-    card = load_analysis_card(here / "card.json")
+    out = Path(out_dir) if out_dir is not None else HERE
+    card = load_analysis_card(HERE / "card.json")
     reference = reference_dir()
     tagger_dir = Path(tagger_dir) if tagger_dir is not None else reference / TAGGER_NAME
     table = Path(table) if table is not None else reference / TABLE_NAME
@@ -671,7 +607,7 @@ def build(
     from surrotag.stats.workspace import load_workspace
 
     load_workspace(workspace)  # schema check before anything is written
-    ws_digest = _digest(workspace)
+    ws_digest = publish.json_digest(workspace)
     probabilities = {
         "ttbar": samples["ttbar"].tagged(threshold),
         "qcd": backgrounds.trf(np.nan_to_num(samples["qcd"].pt)),
@@ -714,8 +650,10 @@ def build(
         "surrogates_used": False,
     }
     written = {
-        "workspace": _write_json(out / WORKSPACE, workspace),
-        "workspace_provenance": _write_json(out / WORKSPACE_PROVENANCE, provenance),
+        "workspace": publish.write_analysis_json(out / WORKSPACE, workspace, HERE),
+        "workspace_provenance": publish.write_analysis_json(
+            out / WORKSPACE_PROVENANCE, provenance, HERE, seal=False
+        ),
     }
     print(f"workspace written: {written['workspace']}", flush=True)
     if not signals:
@@ -773,11 +711,11 @@ def build(
         "signals": signals,
         "surrogates_used": False,
     }
-    written["official_yields"] = _write_json(out / OFFICIAL_YIELDS, official)
+    written["official_yields"] = publish.write_analysis_json(out / OFFICIAL_YIELDS, official, HERE)
     if limits:  # the file is rewritten after each mass, so an interrupted build keeps yields
         for record in signals:
             record.update(signal_limits(workspace, card, tagged[record["mass_gev"]]))
-            _write_json(out / OFFICIAL_YIELDS, official)
+            publish.write_analysis_json(out / OFFICIAL_YIELDS, official, HERE)
             print(
                 f"  Z' {record['mass_gev']:g} GeV: expected mu_up "
                 f"{record['mu_up']['expected'][2]:.3g} [{time.monotonic() - start:.0f} s]",

@@ -258,7 +258,7 @@ class OfficialDecisions:
 
 def expected_mu_up(workspace: Any, card: AnalysisCard, yields: Mapping[str, Yields]) -> float:
     """Median expected 95 % CL upper limit on mu of official yields (no surrogate term)."""
-    from surrotag.analyses.zprime_ttbar_allhad.build import official_patch
+    from surrotag.reference.publish import official_patch
     from surrotag.stats import upper_limit
 
     patch = official_patch(workspace, card, yields)

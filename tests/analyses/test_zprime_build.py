@@ -16,6 +16,7 @@ from surrotag.analyses.zprime_ttbar_allhad.tag_rate import tag_rate_function
 from surrotag.analysis import get_analysis
 from surrotag.reference.cache import TAGGER_NAME, reference_dir
 from surrotag.reference.official import working_point
+from surrotag.reference.publish import json_digest
 
 NAME = "zprime-ttbar-allhad"
 PACKAGE = files("surrotag.analyses.zprime_ttbar_allhad")
@@ -55,7 +56,7 @@ def test_shipped_workspace_validates_with_the_cards_channels_bins_and_poi():
         data = np.asarray(observation["data"])
         assert np.all(data >= 0) and np.all(data == np.round(data))
     provenance = _shipped(build.WORKSPACE_PROVENANCE)
-    assert provenance["workspace_sha256"] == build._digest(spec)
+    assert provenance["workspace_sha256"] == json_digest(spec)
     assert provenance["pseudo_data_seed"] == build.PSEUDO_DATA_SEED
     assert provenance["inputs"]["tagger"]["sha256"] == card.surrogate.tagger_sha256
     assert provenance["surrogates_used"] is False
@@ -66,7 +67,7 @@ def test_shipped_official_yields_cover_every_mass_and_region():
     card = get_analysis(NAME).card
     assert card.statistics.official_yields == build.OFFICIAL_YIELDS
     assert [s["mass_gev"] for s in official["signals"]] == list(build.ZPRIME_SEEDS)
-    assert official["workspace"]["sha256"] == build._digest(_shipped(build.WORKSPACE))
+    assert official["workspace"]["sha256"] == json_digest(_shipped(build.WORKSPACE))
     for signal in official["signals"]:
         assert signal["tagger_sha256"] == card.surrogate.tagger_sha256
         assert len(signal["sample"]["sha256"]) == 64
