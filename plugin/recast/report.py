@@ -176,6 +176,12 @@ class RecastReport:
     n_ood: int = 0
 
     @property
+    def selection_efficiency(self) -> float:
+        """Weighted share of the events passing every cut (the cutflow's last entry)."""
+        passed = list(self.cutflow_weighted.values())[-1] if self.cutflow_weighted else 0.0
+        return float(passed / self.sum_weights) if self.sum_weights else 0.0
+
+    @property
     def excluded(self) -> bool:
         """Whether the signal (mu = 1) is excluded at 95% CL (observed CLs < 0.05)."""
         return bool(self.cls.sensitive and self.cls.excluded)
@@ -211,11 +217,7 @@ class RecastReport:
             "selection": {
                 "cutflow": dict(self.cutflow),
                 "cutflow_weighted": dict(self.cutflow_weighted),
-                "efficiency": (
-                    self.cutflow_weighted["abs_delta_y"] / self.sum_weights
-                    if self.sum_weights
-                    else 0.0
-                ),
+                "efficiency": self.selection_efficiency,
             },
             "normalisation": float(self.normalisation),
             "regions": [region.to_dict() for region in self.regions],

@@ -30,7 +30,7 @@ def print_summary(report: RecastReport, console: Console) -> None:
         f"tagger {escape(str(tagger['name']))} "
         f"({tagger['kind']}, K={tagger['draws']}"
         + (", stochastic" if tagger["stochastic"] else "")
-        + f"); selection efficiency {report.to_dict()['selection']['efficiency']:.3f}",
+        + f"); selection efficiency {report.selection_efficiency:.3f}",
         highlight=False,
         soft_wrap=True,
     )

@@ -161,3 +161,17 @@ def test_cli_runs_a_configuration(example, tmp_path, capsys):
     ]
     assert main(["run", "--config", str(config), ANALYSIS]) == 1
     assert "either as arguments or in --config" in capsys.readouterr().err
+
+
+def test_report_efficiency_is_the_last_cut_whatever_its_name(example, tmp_path):
+    """The report's selection efficiency is the share passing the card's last cut (it read
+    the all-hadronic card's 'abs_delta_y' by name, so every other analysis's report failed
+    to serialise)."""
+    extra = ({"name": "still_two_jets", "observable": "count", "at_least": 2},)
+    variant = analysis_variant(tmp_path, "zprime-extra-cut", extra_cuts=extra)
+    report = recast(variant, [example], tagger="efficiency-map")
+    cutflow = report.to_dict()["selection"]["cutflow_weighted"]
+    assert list(cutflow)[-1] == "still_two_jets"
+    expected = cutflow["still_two_jets"] / report.sum_weights
+    assert report.to_dict()["selection"]["efficiency"] == pytest.approx(expected)
+    assert 0 < report.selection_efficiency == pytest.approx(expected)
