@@ -132,8 +132,10 @@ def plot(
     hi = interpolate_cls(x, y, column(official, "cls_exp_p1"), mesh)
     band = (np.fmin(lo, hi) < CLS_LEVEL) & (np.fmax(lo, hi) >= CLS_LEVEL)
     internal = interpolate_cls(x, y, column(official, "cls_exp"), mesh)
-    xs, ys = column(done, PARAMETERS[0]), column(done, PARAMETERS[1])
-    recast = interpolate_cls(xs, ys, column(done, "cls_exp"), mesh)
+    recast = np.full_like(internal, np.nan)  # no contour from fewer than three points
+    if len(done) >= 3:
+        xs, ys = column(done, PARAMETERS[0]), column(done, PARAMETERS[1])
+        recast = interpolate_cls(xs, ys, column(done, "cls_exp"), mesh)
     target = Path(path)
     with plt.style.context(mplhep.style.ROOT):
         fig, ax = plt.subplots(figsize=(7, 6))
@@ -146,7 +148,7 @@ def plot(
                 (internal, "k", "--", "internal tagger, expected"),
                 (recast, "tab:blue", "-", "surrogate recast, expected"),
             ):
-                if np.nanmin(field) < CLS_LEVEL < np.nanmax(field):
+                if np.isfinite(field).any() and np.nanmin(field) < CLS_LEVEL < np.nanmax(field):
                     ax.contour(*mesh, field, levels=[CLS_LEVEL], colors=colour, linestyles=style)
                 handles.append(matplotlib.lines.Line2D([], [], color=colour, ls=style, label=label))
             ax.plot(x, y, "o", color="0.4", ms=4)
