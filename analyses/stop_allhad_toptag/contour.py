@@ -138,7 +138,7 @@ def plot(
         recast = interpolate_cls(xs, ys, column(done, "cls_exp"), mesh)
     target = Path(path)
     with plt.style.context(mplhep.style.ROOT):
-        fig, ax = plt.subplots(figsize=(7, 6))
+        fig, ax = plt.subplots(figsize=(8, 7))
         try:
             ax.contourf(*mesh, band.astype(float), levels=[0.5, 1.5], colors=["#ffdd33"])
             handles = [
@@ -151,13 +151,16 @@ def plot(
                 if np.isfinite(field).any() and np.nanmin(field) < CLS_LEVEL < np.nanmax(field):
                     ax.contour(*mesh, field, levels=[CLS_LEVEL], colors=colour, linestyles=style)
                 handles.append(matplotlib.lines.Line2D([], [], color=colour, ls=style, label=label))
-            ax.plot(x, y, "o", color="0.4", ms=4)
+            ax.plot(x, y, "o", color="0.4", ms=5, clip_on=False, zorder=5)
             ax.set_xlabel(r"$m_{\tilde{t}}$ [GeV]")
             ax.set_ylabel(r"$m_{\tilde{\chi}^0_1}$ [GeV]")
-            ax.set_title("stop-allhad-toptag: 95% CL expected exclusion", fontsize="medium")
-            ax.legend(handles=handles, loc="upper left", fontsize="small")
+            ax.set_title(
+                "stop-allhad-toptag, expected 95% CL exclusion (LO)", fontsize="small", loc="left"
+            )
+            ax.legend(handles=handles, loc="upper right", fontsize="small")
+            fig.tight_layout()
             with atomic_output(target) as temporary:
-                fig.savefig(temporary, dpi=120, format="png")
+                fig.savefig(temporary, dpi=110, format="png", bbox_inches="tight")
         finally:
             plt.close(fig)
     return target
