@@ -168,3 +168,83 @@ def test_lepton_count_pt_and_jet_met_angles_on_real_delphes(delphes_file):
             expected = wrap(candidates.phi[i, 0] - lead["phi"])
             assert d_phi_lepton[i] == pytest.approx(expected, rel=1e-9)
     assert n_leptons.sum() == 5 and np.isfinite(d_phi_jets).sum() > 0
+
+
+def _w_pairs(n: int, seed: int):
+    """Transverse momenta of the leptons and neutrinos of n on-shell W pairs (massless decay
+    products, W's boosted in random directions)."""
+    import vector
+
+    rng = np.random.default_rng(seed)
+    m_w = 80.369
+
+    def decay():
+        cos, phi = rng.uniform(-1, 1, n), rng.uniform(-np.pi, np.pi, n)
+        sin = np.sqrt(1 - cos**2)
+        half = m_w / 2
+        w = vector.array(
+            {"pt": rng.uniform(0, 300, n), "eta": rng.uniform(-2, 2, n),
+             "phi": rng.uniform(-np.pi, np.pi, n), "mass": np.full(n, m_w)}
+        )  # fmt: skip
+        lepton = vector.array({"px": half * sin * np.cos(phi), "py": half * sin * np.sin(phi),
+                               "pz": half * cos, "E": np.full(n, half)}).boost_p4(w)  # fmt: skip
+        neutrino = vector.array({"px": -half * sin * np.cos(phi), "py": -half * sin * np.sin(phi),
+                                 "pz": -half * cos, "E": np.full(n, half)}).boost_p4(w)  # fmt: skip
+        return lepton, neutrino
+
+    (l1, n1), (l2, n2) = decay(), decay()
+    return l1, l2, n1.px + n2.px, n1.py + n2.py, m_w
+
+
+def test_mt2_of_w_pairs_stays_below_the_w_mass_and_reaches_it():
+    """The m_T2 endpoint: for W+W- -> l nu l nu with the true MET, m_T2(ll) <= m_W (the true
+    neutrino split already gives max(m_T) <= m_W), and the largest of 4000 events comes
+    close to m_W."""
+    from surrotag.observables import mt2_massless
+
+    l1, l2, met_x, met_y, m_w = _w_pairs(4000, seed=3)
+    mt2 = mt2_massless(l1.px, l1.py, l2.px, l2.py, met_x, met_y)
+    assert np.all(np.isfinite(mt2)) and np.all(mt2 >= 0)
+    assert mt2.max() <= m_w * (1 + 1e-6)
+    assert mt2.max() > 0.97 * m_w
+
+
+def test_mt2_equals_a_direct_minimisation():
+    """On 150 random configurations m_T2 equals scipy's minimum of max(m_T1, m_T2) over the
+    split of MET (Nelder-Mead from three starts), to 1e-4 relative."""
+    from scipy.optimize import minimize
+
+    from surrotag.observables import mt2_massless
+
+    rng = np.random.default_rng(11)
+    p = rng.normal(0, 80, size=(150, 6))
+    mt2 = mt2_massless(*p.T)
+    for row, ours in zip(p, mt2, strict=True):
+        p1, p2, met = row[0:2], row[2:4], row[4:6]
+
+        def f(q, p1=p1, p2=p2, met=met):
+            r = met - q
+            a = 2 * (np.hypot(*p1) * np.hypot(*q) - p1 @ q)
+            b = 2 * (np.hypot(*p2) * np.hypot(*r) - p2 @ r)
+            return max(a, b)
+
+        starts = (np.zeros(2), met, met / 2)
+        best = min(
+            minimize(f, x0, method="Nelder-Mead", options={"xatol": 1e-9, "fatol": 1e-9,
+                     "maxiter": 4000}).fun
+            for x0 in starts
+        )  # fmt: skip
+        assert ours == pytest.approx(np.sqrt(max(best, 0.0)), rel=1e-4, abs=1e-3)
+
+
+def test_mt2_ll_needs_two_leptons_on_real_delphes(delphes_file):
+    from surrotag.io import read_events
+    from surrotag.selection import _candidates
+
+    events = read_events(delphes_file)
+    _, candidates = _candidates(events, "fatjets", 1)
+    mt2 = get("mt2_ll").compute(candidates)
+    import awkward as ak
+
+    two = ak.to_numpy(ak.num(events.electrons) + ak.num(events.muons)) >= 2
+    assert np.all(np.isnan(mt2[~two])) and np.all(np.isfinite(mt2[two]))
