@@ -82,3 +82,41 @@ def test_a_sample_without_the_cards_collections_is_one_clear_error(tmp_path):
     card = get_analysis("zprime-ttbar-ljets").card
     with pytest.raises(FormatError, match="preset that stores physics objects"):
         load_official_sample(sample[0], card, _tagger())
+
+
+def test_one_candidate_regions_are_its_tag_and_its_absence():
+    """zprime-ttbar-ljets tags one candidate: SR (at_least_one) counts the tagged events,
+    CR (none) the others; an event without a candidate is never tagged."""
+    card = get_analysis("zprime-ttbar-ljets").card
+    sample = OfficialSample.from_arrays(
+        weight=np.ones(4), selected=np.array([True, True, True, False]),
+        logits=np.array([[5.0], [-1.0], [np.nan], [5.0]]),
+        values={"m_tt_lepjets": np.array([1100.0, 1100.0, 1100.0, 1100.0])},
+        sigma_pb=1.0, sum_weights=4.0,
+    )  # fmt: skip
+    yields = sample.yields(card, threshold=0.0)
+    per_event = card.luminosity_ifb * 1000.0 / 4
+    assert yields["SR"].nominal.sum() == pytest.approx(per_event)
+    assert yields["CR"].nominal.sum() == pytest.approx(2 * per_event)
+
+
+def test_background_workspace_refuses_empty_bins_and_unknown_backgrounds():
+    from surrotag.errors import AnalysisError
+    from surrotag.reference.publish import background_workspace
+    from surrotag.yields import Yields
+
+    card = get_analysis("zprime-ttbar-ljets").card
+    n = len(card.regions[0].observable.bin_edges) - 1
+    full = {r.name: Yields.from_nominal(np.ones(n), 0.1 * np.ones(n)) for r in card.regions}
+    empty_bin = np.ones(n)
+    empty_bin[-1] = 0.0
+    holed = {r.name: Yields.from_nominal(empty_bin, 0.1 * np.ones(n)) for r in card.regions}
+    common = {"lumi_sigma": 0.017, "pseudo_data_seed": 1}
+    workspace = background_workspace(card, {"ttbar": full}, {"ttbar": 0.1}, **common)
+    assert [c["name"] for c in workspace["channels"]] == ["SR_mtt", "CR_mtt"]
+    again = background_workspace(card, {"ttbar": full}, {"ttbar": 0.1}, **common)
+    assert again["observations"] == workspace["observations"]  # the seed fixes the pseudo-data
+    with pytest.raises(AnalysisError, match=r"SR_mtt: bins \[7\] have no expected background"):
+        background_workspace(card, {"ttbar": holed}, {"ttbar": 0.1}, **common)
+    with pytest.raises(AnalysisError, match="no normalisation uncertainty"):
+        background_workspace(card, {"ttbar": full, "qcd": full}, {"ttbar": 0.1}, **common)
