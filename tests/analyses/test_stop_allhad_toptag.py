@@ -80,10 +80,7 @@ def test_card_regions_count_top_tags_of_two_candidates():
 
 def test_shipped_workspace_has_three_backgrounds_in_every_channel():
     _shipped("workspace.json")
-    analysis = get_analysis(NAME)
-    workspace = analysis.workspace()
-    spec = workspace if isinstance(workspace, dict) else dict(workspace)
-    for channel in spec["channels"]:
+    for channel in get_analysis(NAME).workspace().spec["channels"]:
         assert {s["name"] for s in channel["samples"]} == {"ttbar", "wjets", "znunu"}
 
 
