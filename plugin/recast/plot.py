@@ -1,4 +1,5 @@
-"""The mjj distribution per region: stacked backgrounds, the recast signal, (pseudo-)data."""
+"""Each region's binned observable (mjj, m_tt, MET, ...): stacked backgrounds, the recast
+signal, (pseudo-)data."""
 
 from __future__ import annotations
 
@@ -14,14 +15,14 @@ from surrotag.io.atomic import atomic_output
 if TYPE_CHECKING:
     from surrotag.recast.report import RecastReport
 
-__all__ = ["PLOT_HINT", "check_plot_dependencies", "plot_mjj"]
+__all__ = ["PLOT_HINT", "check_plot_dependencies", "plot_regions"]
 
 #: What to install for plots.
 PLOT_HINT = "--plot needs matplotlib and mplhep: pip install 'surrotag[plot]'"
 
 
 def check_plot_dependencies() -> None:
-    """Fail before the work, not after it, when :func:`plot_mjj` could not draw.
+    """Fail before the work, not after it, when :func:`plot_regions` could not draw.
 
     Raises:
         MissingDependencyError: matplotlib or mplhep missing (found without importing them).
@@ -32,7 +33,11 @@ def check_plot_dependencies() -> None:
         raise MissingDependencyError(PLOT_HINT)
 
 
-def plot_mjj(report: RecastReport, workspace: Any, path: str | os.PathLike[str]) -> Path:
+#: Axis labels of the built-in binned observables (others show their registry name).
+_LABELS = {"mjj": "$m_{jj}$", "met": "$E_T^{miss}$", "ht": "$H_T$", "pt_system": "$p_T$"}
+
+
+def plot_regions(report: RecastReport, workspace: Any, path: str | os.PathLike[str]) -> Path:
     """Draw each region's background samples stacked, the signal on top and the data.
 
     Args:
@@ -80,7 +85,7 @@ def plot_mjj(report: RecastReport, workspace: Any, path: str | os.PathLike[str])
                 data, edges, histtype="errorbar", color="black", label="pseudo-data", ax=ax
             )
         ax.set_yscale("log")
-        ax.set_xlabel("$m_{jj}$ [TeV]")
+        ax.set_xlabel(f"{_LABELS.get(region.observable, region.observable)} [TeV]")
         ax.set_ylabel("events / bin")
         ax.set_title(f"{report.analysis}: {region.name}")
         ax.legend(fontsize="small")

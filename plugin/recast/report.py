@@ -339,7 +339,7 @@ def write_outputs(
         analysis: name or folder of the analysis (its background-only workspace is drawn).
         output: the JSON report.
         patch_out: the signal's pyhf JSON patch(set).
-        plot: the mjj image per region (:func:`surrotag.recast.plot.plot_mjj`).
+        plot: the image of each region's observable (:func:`surrotag.recast.plot.plot_regions`).
         workspace: a background-only workspace drawn instead of the analysis's.
 
     Returns:
@@ -352,10 +352,10 @@ def write_outputs(
     validate_report(document)
     if plot is not None:
         from surrotag.analysis import get_analysis
-        from surrotag.recast.plot import plot_mjj
+        from surrotag.recast.plot import plot_regions
 
         ws = workspace if workspace is not None else get_analysis(analysis).workspace()
-        plot_mjj(report, ws, plot)
+        plot_regions(report, ws, plot)
     if patch_out is not None:
         from surrotag.stats.patch import write_patchset
 
