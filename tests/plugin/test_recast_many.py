@@ -175,3 +175,15 @@ def test_report_efficiency_is_the_last_cut_whatever_its_name(example, tmp_path):
     expected = cutflow["still_two_jets"] / report.sum_weights
     assert report.to_dict()["selection"]["efficiency"] == pytest.approx(expected)
     assert 0 < report.selection_efficiency == pytest.approx(expected)
+
+
+def test_why_an_analysis_cannot_serve_real_files(lhe_zprime_file, delphes_file):
+    """Parton-level LHE is for zprime-ttbar-allhad only; a real Delphes file has every
+    collection the three shipped analyses read."""
+    from surrotag.recast.pipeline import unusable_reason
+
+    assert unusable_reason("zprime-ttbar-allhad", [lhe_zprime_file]) is None
+    for name in ("zprime-ttbar-ljets", "stop-allhad-toptag"):
+        reason = unusable_reason(name, [lhe_zprime_file])
+        assert reason == "it takes delphes-level events, these are parton-level"
+        assert unusable_reason(name, [delphes_file]) is None
