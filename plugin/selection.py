@@ -79,15 +79,19 @@ def cut_names(spec: SelectionSpec) -> tuple[str, ...]:
     return ("all", *(cut.name for cut in spec.cuts))
 
 
-def collections_read(spec: SelectionSpec) -> set[str]:
-    """The canonical collections the selection reads: its candidates' and those its event
-    cuts count or sum (so that a reader reads them)."""
+def collections_read(selection: SelectionSpec | AnalysisCard | Analysis) -> set[str]:
+    """The canonical collections a selection reads (so that a reader reads them): its
+    candidates', those its cuts count, sum or pick objects from and, for a card or an
+    analysis, those its regions' observables read."""
+    spec, observables = _spec(selection)
     read = {spec.collection}
     for cut in spec.cuts:
         observable = get(cut.observable)
         if observable.kind == "object" and cut.collection is not None:
             read.add(cut.collection)
         read |= observable.collections_read(cut.collection, spec.collection)
+    for name in observables:
+        read |= get(name).collections_read(None, spec.collection)
     return read
 
 

@@ -307,12 +307,13 @@ def _lacking_collections(
     raise their own MissingBranchError, the particle-level reader checks its record)."""
     from surrotag.io import sniff_format
     from surrotag.io.parquet import _open
+    from surrotag.selection import collections_read
 
     if level == "particle":
         return None
     need = {input_level(level).objects}
     if input_level(level).has_jets:
-        need |= _selection_collections(analysis)
+        need |= collections_read(analysis)
     for path in inputs.paths:
         if sniff_format(path) != "parquet":
             continue
@@ -321,18 +322,6 @@ def _lacking_collections(
         if missing:
             return Path(path), missing, names
     return None
-
-
-def _selection_collections(analysis: Analysis) -> set[str]:
-    """The collections the analysis's cuts and region observables read."""
-    from surrotag.observables import get
-    from surrotag.selection import collections_read
-
-    spec = analysis.card.selection
-    read = collections_read(spec)
-    for region in analysis.card.regions:
-        read |= get(region.observable.name).collections_read(None, spec.collection)
-    return read
 
 
 def unusable_reason(analysis: str | Path | Analysis, inputs: Sequence[str | Path]) -> str | None:
@@ -415,7 +404,7 @@ def collections_to_read(
     for name in features:
         needed.update(FEATURES[name].requires)
     if analysis is not None and input_level(level).has_jets:
-        needed |= collections_read(analysis.card.selection)
+        needed |= collections_read(analysis)
     return sorted(needed)
 
 

@@ -232,7 +232,6 @@ def load_official_sample(path: str | Path, card: AnalysisCard, tagger: Tagger) -
             reads, or its scores do not match its jets.
     """
     from surrotag.io.canonical import with_vector_behaviour
-    from surrotag.observables import get
     from surrotag.selection import collections_read, select
 
     path = Path(path)
@@ -242,9 +241,7 @@ def load_official_sample(path: str | Path, card: AnalysisCard, tagger: Tagger) -
             f"{path}: not a reference sample; generate it with surrotag reference generate"
         )
     candidates = card.selection.collection
-    collections = collections_read(card.selection)
-    for region in card.regions:
-        collections |= get(region.observable.name).collections_read(None, candidates)
+    collections = collections_read(card)
     columns = ["weight", *(f"{candidates}.{key}" for key in ("pt", "eta", "phi", "mass"))]
     columns += sorted(collections - {candidates})
     events = with_vector_behaviour(ak.from_parquet(path, columns=columns))
