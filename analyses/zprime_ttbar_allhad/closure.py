@@ -51,7 +51,6 @@ import dataclasses
 import hashlib
 import json
 import os
-import subprocess
 import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
@@ -442,22 +441,6 @@ def check_inputs(reference: Path | None = None) -> tuple[Path, Path]:
             f"`{REGENERATE}` (SURROTAG_DATA selects the data folder), then rerun `{COMMAND}`"
         )
     return tagger, table
-
-
-def _git() -> tuple[str | None, bool | None]:
-    """(commit, dirty) of the tree holding this file, by read-only git commands."""
-    try:
-        commit = subprocess.run(
-            ["git", "-C", str(HERE), "rev-parse", "HEAD"],
-            capture_output=True, text=True, check=True, timeout=30,
-        ).stdout.strip()  # fmt: skip
-        status = subprocess.run(
-            ["git", "-C", str(HERE), "status", "--porcelain", "--untracked-files=no"],
-            capture_output=True, text=True, check=True, timeout=30,
-        ).stdout  # fmt: skip
-    except (OSError, subprocess.SubprocessError):
-        return None, None
-    return commit or None, bool(status.strip())
 
 
 def _sha256(path: Path) -> str:
