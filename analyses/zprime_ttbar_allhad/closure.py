@@ -84,7 +84,6 @@ __all__ = [
     "ClosurePlan",
     "ClosureRun",
     "MassResult",
-    "OfficialDecisions",
     "PathResult",
     "RegionCheck",
     "append_history",
@@ -181,78 +180,6 @@ PLAN: Final = ClosurePlan(
     interval_level=0.95,
     yield_tolerance={"delphes": 0.10, "particle": 0.10, "parton": 0.25},
 )
-
-
-# ---------------------------------------------------------------- bootstrap
-
-
-# ---------------------------------------------------------------- official decisions
-
-
-@dataclass(frozen=True)
-class OfficialDecisions:
-    """The official 0/1 tag decisions of one Z' sample, one row per generated event.
-
-    Attributes:
-        weight: [N] generator weights.
-        selected: [N] bool, the event passes the card's selection.
-        mjj: [N] dijet mass (GeV; NaN without two jets).
-        tags: [N, 2] the two leading jets' decisions (0 or 1; 0 where no jet).
-        sigma_pb: cross-section of the sample (pb).
-        sum_weights: sum of the generator weights of all generated events (provenance).
-    """
-
-    weight: np.ndarray
-    selected: np.ndarray
-    mjj: np.ndarray
-    tags: np.ndarray
-    sigma_pb: float
-    sum_weights: float
-
-    @classmethod
-    def from_sample(cls, sample: Any, threshold: float) -> OfficialDecisions:
-        """From a :class:`.build.TaggedSample` and the wp50 logit threshold."""
-        return cls(
-            weight=np.asarray(sample.weight, dtype=np.float64),
-            selected=np.asarray(sample.mask, dtype=bool),
-            mjj=np.asarray(sample.mjj, dtype=np.float64),
-            tags=np.nan_to_num(sample.tagged(threshold).astype(np.float64)),
-            sigma_pb=float(sample.provenance["sigma_pb"]),
-            sum_weights=float(sample.sum_weights),
-        )
-
-    @property
-    def n_events(self) -> int:
-        """Events N."""
-        return int(self.weight.size)
-
-    def yields(self, card: AnalysisCard, index: np.ndarray | None = None) -> dict[str, Yields]:
-        """Region yields at mu = 1 of all events, or of the events ``index`` (a resample).
-
-        The normalisation is ``sigma L / sum w`` over the events used: the full sample's
-        provenance sum of weights, scaled on a resample by the resampled events' share, so
-        that the acceptance fluctuates with the resample.
-        """
-        from surrotag.analyses.zprime_ttbar_allhad.build import region_probability
-        from surrotag.yields import normalisation, region_yields
-
-        pick = slice(None) if index is None else index
-        weight = self.weight[pick]
-        total = self.sum_weights * (weight.sum() / self.weight.sum() if index is not None else 1)
-        factor = normalisation(self.sigma_pb, card.luminosity_ifb, total)
-        selected = self.selected[pick]
-        event_weight = np.where(selected, weight * factor, 0.0)
-        tags = self.tags[pick]
-        mjj = np.where(selected, self.mjj[pick], np.nan)
-        return {
-            region.name: region_yields(
-                event_weight,
-                region_probability(card, region.name, tags[:, 0], tags[:, 1]) * selected,
-                mjj,
-                region.observable.bin_edges,
-            )
-            for region in card.regions
-        }
 
 
 def expected_mu_up(workspace: Any, card: AnalysisCard, yields: Mapping[str, Yields]) -> float:
@@ -478,12 +405,11 @@ def run_closure(
     """
     tagger_dir, table = check_inputs()  # first: a missing input costs no import
 
-    from surrotag.analyses.zprime_ttbar_allhad.build import load_tagged_sample
     from surrotag.analysis import get_analysis
     from surrotag.errors import IntegrityError
     from surrotag.recast import recast
     from surrotag.reference.generate import generate
-    from surrotag.reference.official import working_point
+    from surrotag.reference.official import load_official_sample, working_point
     from surrotag.reference.tagger import load_tagger
     from surrotag.stats import load_workspace
     from surrotag.surrogates.registry import resolve_surrogate
@@ -532,15 +458,14 @@ def run_closure(
         n_events, seed = plan.events[index], plan.seeds[index]
         progress(f"Z' {mass:g} GeV: sample of {n_events} events, seed {seed}")
         path = generate("zprime-ttbar", n_events, seed, jobs=plan.jobs, mass=mass)
-        sample = load_tagged_sample(path, tagger, card)
-        inputs["samples"][f"{mass:g}"] = sample.sha256
-        official = OfficialDecisions.from_sample(sample, threshold)
-        yields = official.yields(card)
+        official = load_official_sample(path, card, tagger)
+        inputs["samples"][f"{mass:g}"] = official.sha256
+        yields = official.yields(card, threshold)
         rng = np.random.default_rng(np.random.SeedSequence([plan.bootstrap_seed, index]))
         progress(f"Z' {mass:g} GeV: bootstrap of the official mu_up ({plan.bootstrap_replicates})")
         interval = bootstrap_interval(
             lambda idx, official=official: expected_mu_up(
-                workspace, card, official.yields(card, idx)
+                workspace, card, official.yields(card, threshold, idx)
             ),
             official.n_events,
             plan.bootstrap_replicates,
@@ -586,7 +511,7 @@ def run_closure(
                 mass_gev=mass,
                 sample={
                     "file": path.name,
-                    "sha256": sample.sha256,
+                    "sha256": official.sha256,
                     "n_events": n_events,
                     "seed": seed,
                     "sigma_pb": official.sigma_pb,

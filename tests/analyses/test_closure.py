@@ -20,7 +20,6 @@ from surrotag.analyses.zprime_ttbar_allhad.closure import (
     ClosurePlan,
     ClosureRun,
     MassResult,
-    OfficialDecisions,
     PathResult,
     append_history,
     bootstrap_interval,
@@ -30,8 +29,11 @@ from surrotag.analyses.zprime_ttbar_allhad.closure import (
 )
 from surrotag.analysis import get_analysis
 from surrotag.errors import AnalysisError
+from surrotag.reference.official import OfficialSample
 
 NAME = "zprime-ttbar-allhad"
+#: Logit threshold of the synthetic decisions (+1 tagged, -1 not).
+THRESHOLD = 0.0
 
 # -- the plan ---------------------------------------------------------------------------------
 
@@ -122,29 +124,31 @@ def test_bootstrap_interval_of_a_weighted_yield_is_the_normal_one():
     assert interval.std == pytest.approx(sd, rel=0.05)
 
 
-def _decisions(n: int, seed: int) -> OfficialDecisions:
-    """Z'-like events: mjj around 2 TeV, 80 % selected, each jet tagged with probability 0.5."""
+def _decisions(n: int, seed: int) -> OfficialSample:
+    """Z'-like events: mjj around 2 TeV, 80 % selected, each jet tagged with probability 0.5
+    (logit +1 or -1 against the threshold 0); every generated event is in the sample."""
     rng = np.random.default_rng(seed)
-    return OfficialDecisions(
-        weight=rng.uniform(0.5, 1.5, n),
+    weight = rng.uniform(0.5, 1.5, n)
+    return OfficialSample.from_arrays(
+        weight=weight,
         selected=rng.uniform(size=n) < 0.8,
-        mjj=rng.normal(2000.0, 150.0, n),
-        tags=(rng.uniform(size=(n, 2)) < 0.5).astype(float),
+        values={"mjj": rng.normal(2000.0, 150.0, n)},
+        logits=np.where(rng.uniform(size=(n, 2)) < 0.5, 1.0, -1.0),
         sigma_pb=0.02,
-        sum_weights=0.0,  # set below: every generated event is in the sample
+        sum_weights=float(weight.sum()),
     )
 
 
 def test_official_yields_count_the_decisions_and_follow_a_resample():
     card = get_analysis(NAME).card
     events = _decisions(3000, seed=6)
-    events = OfficialDecisions(**{**events.__dict__, "sum_weights": float(events.weight.sum())})
-    yields = events.yields(card)
+    yields = events.yields(card, THRESHOLD)
     factor = events.sigma_pb * 1000.0 * card.luminosity_ifb / events.weight.sum()
     edges = card.region("SR").observable.bin_edges
-    inside = events.selected & (events.mjj >= edges[0]) & (events.mjj <= edges[-1])
-    both = events.tags[:, 0] * events.tags[:, 1]
-    one = events.tags[:, 0] + events.tags[:, 1] - 2 * both
+    mjj, tags = events.values["mjj"], events.decisions(THRESHOLD)
+    inside = events.selected & (mjj >= edges[0]) & (mjj <= edges[-1])
+    both = tags[:, 0] * tags[:, 1]
+    one = tags[:, 0] + tags[:, 1] - 2 * both
     assert yields["SR"].nominal.sum() == pytest.approx(
         factor * np.sum(events.weight * both * inside)
     )
@@ -153,7 +157,7 @@ def test_official_yields_count_the_decisions_and_follow_a_resample():
     )
     # Every event twice: the same yields (the normalisation follows the resampled weights),
     # with MC statistical errors smaller by sqrt 2.
-    twice = events.yields(card, np.repeat(np.arange(events.n_events), 2))
+    twice = events.yields(card, THRESHOLD, np.repeat(np.arange(events.n_events), 2))
     np.testing.assert_allclose(twice["SR"].nominal, yields["SR"].nominal, rtol=1e-12)
     np.testing.assert_allclose(
         twice["SR"].mc_stat_error, yields["SR"].mc_stat_error / math.sqrt(2), rtol=1e-12
@@ -163,11 +167,11 @@ def test_official_yields_count_the_decisions_and_follow_a_resample():
 def test_bootstrap_of_the_official_expected_limit_runs_on_the_shipped_workspace():
     analysis = get_analysis(NAME)
     events = _decisions(2000, seed=7)
-    events = OfficialDecisions(**{**events.__dict__, "sum_weights": float(events.weight.sum())})
     workspace = analysis.workspace()
 
     def mu_up(index):
-        return closure.expected_mu_up(workspace, analysis.card, events.yields(analysis.card, index))
+        yields = events.yields(analysis.card, THRESHOLD, index)
+        return closure.expected_mu_up(workspace, analysis.card, yields)
 
     interval = bootstrap_interval(mu_up, events.n_events, 2, np.random.default_rng(8))
     assert 0 < interval.lower <= interval.upper < math.inf
