@@ -449,7 +449,6 @@ def background_workspace(
                 f"channel {channel}: bins {empty} have no expected background; use larger "
                 "background samples or merge bins in the card"
             )
-        ttbar_norm = NORM_UNCERTAINTY["ttbar"]
         qcd_norm = NORM_UNCERTAINTY["qcd"]
         qcd_modifiers: list[dict[str, Any]] = [
             {
@@ -472,39 +471,15 @@ def background_workspace(
             {
                 "name": channel,
                 "samples": [
-                    {
-                        "name": "ttbar",
-                        "data": ttbar.nominal.tolist(),
-                        "modifiers": [
-                            {"name": "lumi", "type": "lumi", "data": None},
-                            {
-                                "name": "ttbar_norm",
-                                "type": "normsys",
-                                "data": {"hi": 1 + ttbar_norm, "lo": 1 - ttbar_norm},
-                            },
-                            _staterror(channel, ttbar.mc_stat_error),
-                        ],
-                    },
+                    publish.simulated_sample("ttbar", ttbar, NORM_UNCERTAINTY["ttbar"], channel),
                     {"name": "qcd", "data": qcd.nominal.tolist(), "modifiers": qcd_modifiers},
                 ],
             }
         )
         observations.append({"name": channel, "data": rng.poisson(total).astype(float).tolist()})
-    lumi = {
-        "name": "lumi",
-        "auxdata": [1.0],
-        "sigmas": [LUMI_SIGMA],
-        "bounds": [[1 - 5 * LUMI_SIGMA, 1 + 5 * LUMI_SIGMA]],
-        "inits": [1.0],
-    }
-    return {
-        "channels": channels,
-        "measurements": [
-            {"name": MEASUREMENT, "config": {"poi": card.statistics.poi, "parameters": [lumi]}}
-        ],
-        "observations": observations,
-        "version": "1.0.0",
-    }
+    return publish.workspace_document(
+        card, channels, observations, lumi_sigma=LUMI_SIGMA, measurement=MEASUREMENT
+    )
 
 
 def signal_limits(workspace: Any, card: AnalysisCard, signal: SignalYields) -> dict[str, Any]:

@@ -51,6 +51,8 @@ __all__ = [
     "official_patch",
     "region_record",
     "signal_limits",
+    "simulated_sample",
+    "workspace_document",
     "write_analysis_json",
 ]
 
@@ -95,31 +97,42 @@ def background_workspace(
                 f"channel {channel}: bins {empty} have no expected background; use larger "
                 "background samples or merge bins in the card"
             )
-        samples = []
-        for name, yields in backgrounds.items():
-            y = yields[region.name]
-            norm = normalisation[name]
-            samples.append(
-                {
-                    "name": name,
-                    "data": y.nominal.tolist(),
-                    "modifiers": [
-                        {"name": "lumi", "type": "lumi", "data": None},
-                        {
-                            "name": f"{name}_norm",
-                            "type": "normsys",
-                            "data": {"hi": 1 + norm, "lo": 1 - norm},
-                        },
-                        {
-                            "name": f"staterror_{channel}",
-                            "type": "staterror",
-                            "data": y.mc_stat_error.tolist(),
-                        },
-                    ],
-                }
-            )
+        samples = [
+            simulated_sample(name, yields[region.name], normalisation[name], channel)
+            for name, yields in backgrounds.items()
+        ]
         channels.append({"name": channel, "samples": samples})
         observations.append({"name": channel, "data": rng.poisson(total).astype(float).tolist()})
+    return workspace_document(
+        card, channels, observations, lumi_sigma=lumi_sigma, measurement=measurement
+    )
+
+
+def simulated_sample(name: str, yields: Yields, norm: float, channel: str) -> dict[str, Any]:
+    """A simulated background in one channel: its yields with ``lumi``, the ``<name>_norm``
+    normsys of relative size ``norm`` and the channel's ``staterror``."""
+    return {
+        "name": name,
+        "data": yields.nominal.tolist(),
+        "modifiers": [
+            {"name": "lumi", "type": "lumi", "data": None},
+            {"name": f"{name}_norm", "type": "normsys", "data": {"hi": 1 + norm, "lo": 1 - norm}},
+            {"name": f"staterror_{channel}", "type": "staterror",
+             "data": yields.mc_stat_error.tolist()},
+        ],
+    }  # fmt: skip
+
+
+def workspace_document(
+    card: AnalysisCard,
+    channels: list[dict[str, Any]],
+    observations: list[dict[str, Any]],
+    *,
+    lumi_sigma: float,
+    measurement: str,
+) -> dict[str, Any]:
+    """The HistFactory JSON of ``channels`` and ``observations``: one measurement with the
+    card's POI and the luminosity parameter (constraint ``lumi_sigma``, bounds +-5 sigma)."""
     lumi = {
         "name": "lumi",
         "auxdata": [1.0],
