@@ -32,11 +32,13 @@ from typing import Any, Final
 __all__ = [
     "ANALYSIS",
     "EXAMPLE_EVENTS",
+    "ONE_PASS_GOAL_RATIO",
     "bench_dir",
     "example_signal",
     "load_average",
     "machine",
     "main_parser",
+    "one_pass_against_one",
     "replicate_example",
     "replicate_file",
     "run_subprocess_rss",
@@ -192,6 +194,42 @@ def example_signal() -> Path:
     if not path.is_file():  # pragma: no cover - zipped install
         raise FileNotFoundError(f"{resource}: the example signal is not a plain file")
     return path
+
+
+#: Issue 17's goal: several analyses in one pass within this factor of one analysis's run.
+ONE_PASS_GOAL_RATIO: Final = 1.3
+
+
+def one_pass_against_one(analyses: list[Any], path: Path, draws: int) -> dict[str, Any]:
+    """Seconds of ``recast`` of ``analyses[0]`` alone, then of ``recast_many`` of all of
+    them, on the events of ``path`` (one after the other in this process, same threads)."""
+    import torch
+
+    from surrotag.recast import recast, recast_many
+
+    load_before = load_average()
+    start = time.perf_counter()
+    one = recast(analyses[0], [path], draws=draws)
+    t_one = time.perf_counter() - start
+    start = time.perf_counter()
+    many = recast_many(analyses, [path], draws=draws)
+    t_many = time.perf_counter() - start
+    ratio = t_many / t_one
+    return {
+        "events": one.n_events,
+        "draws": draws,
+        "torch_threads": torch.get_num_threads(),
+        "load_average_before": load_before,
+        "load_average_after": load_average(),
+        "one_analysis_seconds": round(t_one, 3),
+        "one_analysis_stages": {k: round(v, 3) for k, v in one.timings.items()},
+        "three_analyses_seconds": round(t_many, 3),
+        "three_analyses_stages": {k: round(v, 3) for k, v in many[0].timings.items()},
+        "selected_objects": {r.analysis: r.n_objects for r in many},
+        "ratio": round(ratio, 3),
+        "goal_ratio": ONE_PASS_GOAL_RATIO,
+        "meets_goal": bool(ratio <= ONE_PASS_GOAL_RATIO),
+    }
 
 
 def replicate_example(n_events: int, path: Path | None = None, copies_per_group: int = 10) -> Path:

@@ -17,7 +17,6 @@ analysis is ``zprime-ttbar-allhad``; both runs happen in this process, one after
 from __future__ import annotations
 
 import sys
-import time
 from pathlib import Path
 from typing import Any
 
@@ -25,11 +24,17 @@ import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from _common import bench_dir, events_draws_main, load_average, replicate_file
+from _common import (
+    ONE_PASS_GOAL_RATIO,
+    bench_dir,
+    events_draws_main,
+    one_pass_against_one,
+    replicate_file,
+)
 
 __all__ = ["ANALYSES", "GOAL_RATIO", "run_benchmark"]
 
-GOAL_RATIO = 1.3
+GOAL_RATIO = ONE_PASS_GOAL_RATIO
 ANALYSES = ("zprime-ttbar-allhad", "zprime-ttbar-ljets", "stop-allhad-toptag")
 SOURCE_GLOB = "zprime-ttbar-inclusive_m1500_13TeV_10000ev_s2202_j2_*.parquet"
 COLUMNS = ["weight", "fatjets", "particles", "electrons", "muons", "jets", "met"]
@@ -51,35 +56,11 @@ def run_benchmark(n_events: int = 100_000, draws: int = 20, threads: int = 2) ->
     """Seconds of one recast and of the three analyses in one pass, on ``n_events``."""
     import torch
 
-    from surrotag.recast import recast, recast_many
-
     torch.set_num_threads(threads)
     path = replicate_file(
         _source(), n_events, bench_dir() / f"zprime_inclusive_{n_events}.parquet", 2, COLUMNS
     )
-    load_before = load_average()
-    start = time.perf_counter()
-    one = recast(ANALYSES[0], [path], draws=draws)
-    t_one = time.perf_counter() - start
-    start = time.perf_counter()
-    many = recast_many(list(ANALYSES), [path], draws=draws)
-    t_many = time.perf_counter() - start
-    ratio = t_many / t_one
-    return {
-        "events": one.n_events,
-        "draws": draws,
-        "torch_threads": torch.get_num_threads(),
-        "load_average_before": load_before,
-        "load_average_after": load_average(),
-        "one_analysis_seconds": round(t_one, 3),
-        "one_analysis_stages": {k: round(v, 3) for k, v in one.timings.items()},
-        "three_analyses_seconds": round(t_many, 3),
-        "three_analyses_stages": {k: round(v, 3) for k, v in many[0].timings.items()},
-        "selected_objects": {r.analysis: r.n_objects for r in many},
-        "ratio": round(ratio, 3),
-        "goal_ratio": GOAL_RATIO,
-        "meets_goal": bool(ratio <= GOAL_RATIO),
-    }
+    return one_pass_against_one(list(ANALYSES), path, draws)
 
 
 def _print(results: dict[str, Any]) -> None:

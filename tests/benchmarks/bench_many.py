@@ -14,7 +14,6 @@ same torch threads; the ratio is the figure (``--quick``: 1e4 events, 4 draws).
 from __future__ import annotations
 
 import sys
-import time
 from pathlib import Path
 from typing import Any
 
@@ -25,16 +24,17 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "plugin"))  # recas
 
 from _common import (
     ANALYSIS,
+    ONE_PASS_GOAL_RATIO,
     bench_dir,
     events_draws_main,
-    load_average,
+    one_pass_against_one,
     replicate_example,
 )
 
 __all__ = ["GOAL_RATIO", "run_benchmark"]
 
 #: Issue 17's goal: three analyses in one pass within this factor of one analysis's run.
-GOAL_RATIO = 1.3
+GOAL_RATIO = ONE_PASS_GOAL_RATIO
 
 
 def run_benchmark(n_events: int = 100_000, draws: int = 20, threads: int = 2) -> dict[str, Any]:
@@ -43,8 +43,6 @@ def run_benchmark(n_events: int = 100_000, draws: int = 20, threads: int = 2) ->
 
     import torch
     from recast_fixtures import analysis_variant
-
-    from surrotag.recast import recast, recast_many
 
     torch.set_num_threads(threads)
     path = replicate_example(n_events)
@@ -55,27 +53,7 @@ def run_benchmark(n_events: int = 100_000, draws: int = 20, threads: int = 2) ->
         analysis_variant(folder, "zprime-tight", leading_pt=700.0, abs_eta=1.5),
         analysis_variant(folder, "zprime-loose", leading_pt=450.0, abs_eta=2.4),
     ]
-    load_before = load_average()
-    start = time.perf_counter()
-    one = recast(ANALYSIS, [path], draws=draws)
-    t_one = time.perf_counter() - start
-    start = time.perf_counter()
-    many = recast_many(analyses, [path], draws=draws)
-    t_many = time.perf_counter() - start
-    ratio = t_many / t_one
-    return {
-        "events": one.n_events,
-        "draws": draws,
-        "torch_threads": torch.get_num_threads(),
-        "load_average_before": load_before,
-        "load_average_after": load_average(),
-        "one_analysis_seconds": round(t_one, 3),
-        "three_analyses_seconds": round(t_many, 3),
-        "selected_objects": [report.n_objects for report in many],
-        "ratio": round(ratio, 3),
-        "goal_ratio": GOAL_RATIO,
-        "meets_goal": bool(ratio <= GOAL_RATIO),
-    }
+    return one_pass_against_one(analyses, path, draws)
 
 
 def _print(results: dict[str, Any]) -> None:
