@@ -78,8 +78,11 @@ if TYPE_CHECKING:
 
 __all__ = [
     "HISTORY_FILE",
+    "PARTICLE_HISTORY_FILE",
+    "PARTICLE_PLAN",
     "PATHS",
     "PLAN",
+    "PLANS",
     "BootstrapInterval",
     "ClosurePlan",
     "ClosureRun",
@@ -132,6 +135,8 @@ class ClosurePlan:
         interval_level: central probability of the bootstrap interval.
         yield_tolerance: per input level, the relative yield tolerance (beside 2 sigma).
         primary_path: the path whose closure at every mass is the run's verdict.
+        paths: the recast paths run (None: every path of :data:`PATHS`; a plan without
+            them keeps the JSON, and so the sha256, it was registered with).
     """
 
     masses_gev: tuple[float, ...]
@@ -144,12 +149,17 @@ class ClosurePlan:
     interval_level: float
     yield_tolerance: Mapping[str, float]
     primary_path: str = "delphes"
+    paths: tuple[str, ...] | None = None
 
     def __post_init__(self) -> None:
         if not len(self.masses_gev) == len(self.events) == len(self.seeds):
             raise ValueError("masses_gev, events and seeds need one entry per mass")
         if len(set(self.seeds)) != len(self.seeds):
             raise ValueError(f"seeds {self.seeds} repeat")
+        if self.paths is not None and (
+            set(self.paths) - set(PATHS) or self.primary_path not in self.paths
+        ):
+            raise ValueError(f"paths {self.paths} must be paths of PATHS including the primary")
         if not 0.0 < self.interval_level < 1.0 or self.bootstrap_replicates < 2:
             raise ValueError("need 0 < interval_level < 1 and >= 2 bootstrap replicates")
 
@@ -159,7 +169,16 @@ class ClosurePlan:
         out["yield_tolerance"] = dict(self.yield_tolerance)
         for key in ("masses_gev", "events", "seeds"):
             out[key] = list(out[key])
+        if self.paths is None:
+            del out["paths"]
+        else:
+            out["paths"] = list(self.paths)
         return out
+
+    @property
+    def path_names(self) -> tuple[str, ...]:
+        """The paths this plan runs, in :data:`PATHS` order."""
+        return tuple(name for name in PATHS if self.paths is None or name in self.paths)
 
     def sha256(self) -> str:
         """sha256 of the canonical JSON of :meth:`to_dict` (sorted keys, no spaces)."""
@@ -180,6 +199,29 @@ PLAN: Final = ClosurePlan(
     interval_level=0.95,
     yield_tolerance={"delphes": 0.10, "particle": 0.10, "parton": 0.25},
 )
+
+#: The second pre-registered plan (2026-11-30, before its samples existed): the particle-level
+#: paths again, after the particle-level recast gained the detector's jet response
+#: (``particle_response.json``, :mod:`surrotag.jets.response`), on fresh seeds 4111-4115 and
+#: bootstrap seed 4119 (used by no other sample), with the first plan's masses, sizes, draws
+#: and tolerances; its own history file, :data:`PARTICLE_HISTORY_FILE`.
+PARTICLE_PLAN: Final = ClosurePlan(
+    masses_gev=(1000.0, 1500.0, 2000.0, 2500.0, 3500.0),
+    events=(50_000, 20_000, 20_000, 5_000, 5_000),
+    seeds=(4111, 4112, 4113, 4114, 4115),
+    jobs=2,
+    draws=20,
+    bootstrap_replicates=200,
+    bootstrap_seed=4119,
+    interval_level=0.95,
+    yield_tolerance={"delphes": 0.10, "particle": 0.10, "parton": 0.25},
+    primary_path="particle",
+    paths=("particle", "particle-effmap"),
+)
+#: The history of :data:`PARTICLE_PLAN`'s runs.
+PARTICLE_HISTORY_FILE: Final = HERE / "closure_history_particle.jsonl"
+#: The plans by name (``--plan``) with their history files.
+PLANS: Final = {"all": (PLAN, HISTORY_FILE), "particle": (PARTICLE_PLAN, PARTICLE_HISTORY_FILE)}
 
 
 def expected_mu_up(workspace: Any, card: AnalysisCard, yields: Mapping[str, Yields]) -> float:
@@ -310,7 +352,7 @@ class ClosureRun:
             "plan_sha256": self.plan.sha256(),
             "inputs": dict(self.inputs),
             "masses": [m.to_dict() for m in self.masses],
-            "paths_passed": {path: self.path_passed(path) for path in PATHS},
+            "paths_passed": {path: self.path_passed(path) for path in self.plan.path_names},
             "complete": self.complete,
             "passed": self.passed,
             "seconds": self.seconds,
@@ -473,7 +515,8 @@ def run_closure(
             plan.interval_level,
         )
         paths = []
-        for name, (level, tagger_kind) in PATHS.items():
+        for name in plan.path_names:
+            level, tagger_kind = PATHS[name]
             clock = time.monotonic()
             if level in ("delphes", "particle"):
                 report = recast(ANALYSIS, [path], tagger=tagger_kind, draws=plan.draws, level=level)
@@ -586,20 +629,28 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--table", action="store_true", help="print the table of the last recorded run"
     )
+    parser.add_argument(
+        "--plan",
+        choices=sorted(PLANS),
+        default="all",
+        help="the pre-registered plan: all (every path, the first plan) or particle (the "
+        "particle-level paths with the jet response)",
+    )
     args = parser.parse_args(argv)
+    plan, history = PLANS[args.plan]
     try:
         if args.table:
-            _, runs = read_history(HISTORY_FILE)
+            _, runs = read_history(history)
             if not runs:
-                raise AnalysisError(f"{HISTORY_FILE}: no closure run recorded yet; run {COMMAND}")
+                raise AnalysisError(f"{history}: no closure run recorded yet; run {COMMAND}")
             print(markdown(runs[-1]), end="")
             return 0
-        run = run_closure(PLAN, masses=args.mass)
+        run = run_closure(plan, masses=args.mass, history=history)
     except SurrotagError as error:
         print(f"error: {error}")
         return 1
     print(markdown(run.to_dict()), end="")
-    print(f"appended to {HISTORY_FILE}")
+    print(f"appended to {history}")
     return 0 if run.passed else 2
 
 
