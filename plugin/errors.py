@@ -16,6 +16,7 @@ __all__ = [
     "AnalysisError",
     "CardError",
     "CorruptFileError",
+    "EmptyCollectionError",
     "EmptyInputError",
     "FeatureError",
     "FormatError",
@@ -27,6 +28,7 @@ __all__ = [
     "MissingBranchError",
     "MissingDependencyError",
     "OutOfSupportError",
+    "OutputError",
     "ScanError",
     "StatisticsError",
     "SurrotagError",
@@ -51,6 +53,10 @@ class MissingBranchError(InputFileError):
 
 class EmptyInputError(InputFileError):
     """A file or tree holds no events."""
+
+
+class EmptyCollectionError(EmptyInputError):
+    """Every event of the input lacks a collection the analysis's selection cannot do without."""
 
 
 class MissingDependencyError(SurrotagError):
@@ -79,6 +85,14 @@ class StatisticsError(SurrotagError):
 
 class OutOfSupportError(AnalysisError):
     """Objects lie outside the surrogate's training support and the run refuses them."""
+
+
+class OutputError(SurrotagError):
+    """An output file cannot be written: a read-only folder, a full disk, a file in the way.
+
+    Raised by the atomic writers (:mod:`surrotag.io.atomic`) in place of the ``OSError``;
+    nothing of the failed output is left (the previous file, if any, is kept).
+    """
 
 
 class GridError(SurrotagError):

@@ -2,7 +2,8 @@
 
 Each command lives in its own module of this package and is imported only when it runs,
 so ``surrotag --version`` and ``surrotag --help`` never import torch or uproot. Every
-:class:`~surrotag.errors.SurrotagError` becomes one line on stderr and exit code 1.
+:class:`~surrotag.errors.SurrotagError` becomes one line on stderr and exit code 1, and so
+does any ``OSError`` that escapes (a write the atomic writers did not catch).
 """
 
 from __future__ import annotations
@@ -19,7 +20,7 @@ import click
 
 from surrotag import __version__
 from surrotag.errors import SurrotagError
-from surrotag.surrogates.errors import one_line
+from surrotag.surrogates.errors import describe, one_line
 
 __all__ = ["LazyGroup", "cli", "exit_on_sigterm", "main"]
 
@@ -154,7 +155,7 @@ def exit_on_sigterm() -> Iterator[None]:
 
 
 def main(argv: list[str] | None = None) -> int:
-    """Run the CLI; report every :class:`SurrotagError` as one line, exit 1."""
+    """Run the CLI; each :class:`SurrotagError` or stray ``OSError`` is one line, exit 1."""
     with exit_on_sigterm():
         return _run(argv)
 
@@ -179,7 +180,22 @@ def _run(argv: list[str] | None) -> int:
         return error.exit_code
     except click.exceptions.Exit as exit_:
         return exit_.exit_code
+    except OSError as error:  # the writers raise OutputError; this keeps the promise anyway
+        click.echo(f"surrotag: error: {_os_error_line(error)}", err=True)
+        return 1
     return 0
+
+
+def _os_error_line(error: OSError) -> str:
+    """One line for an ``OSError`` no layer turned into a :class:`SurrotagError`.
+
+    Example:
+        >>> _os_error_line(PermissionError(13, "Permission denied", "/proc/r.json"))
+        '/proc/r.json: Permission denied (check the path, its permissions and the free space)'
+    """
+    reason = error.strerror or describe(error)
+    where = f"{error.filename}: " if error.filename is not None else ""
+    return one_line(f"{where}{reason} (check the path, its permissions and the free space)", None)
 
 
 if __name__ == "__main__":  # pragma: no cover

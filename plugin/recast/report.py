@@ -23,6 +23,7 @@ import functools
 import json
 import math
 import os
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from importlib.resources import files
 from pathlib import Path
@@ -134,6 +135,8 @@ class RecastReport:
         cross_section: sigma (pb) and its source.
         sqrt_s_gev: collision energy recorded by the inputs (None when unknown).
         tagger: tagger description (kind, name, version, sha256s, draws, stochastic, ...).
+        jet_response: at particle level, the detector's jet response applied before the
+            selection (collection, file, sha256, seed and stream of its draws), else None.
         cutflow: events passing each selection cut (:func:`surrotag.selection.cut_names`);
             ``cutflow_weighted`` the same in generator weight.
         normalisation: expected events per unit generator weight, ``sigma L / sum w``.
@@ -174,6 +177,7 @@ class RecastReport:
     ood_method: str = "box"
     ood_note: str | None = None
     n_ood: int = 0
+    jet_response: dict[str, Any] | None = None
 
     @property
     def selection_efficiency(self) -> float:
@@ -218,6 +222,7 @@ class RecastReport:
                 "cutflow": dict(self.cutflow),
                 "cutflow_weighted": dict(self.cutflow_weighted),
                 "efficiency": self.selection_efficiency,
+                "jet_response": self.jet_response,
             },
             "normalisation": float(self.normalisation),
             "regions": [region.to_dict() for region in self.regions],
@@ -332,7 +337,11 @@ def write_outputs(
     plot: str | os.PathLike[str] | None = None,
     workspace: str | os.PathLike[str] | None = None,
 ) -> list[Path]:
-    """Validate the report's document, then write the files asked for (each atomically).
+    """Validate the report's document, then write the files asked for as one unit.
+
+    Report, patch and plot are written to temporary files and committed together
+    (:func:`surrotag.io.atomic.atomic_outputs`): a failure or a signal during the output
+    stage leaves none of them, and the files a previous run left at those paths unchanged.
 
     Args:
         report: the recast's result.
@@ -347,22 +356,10 @@ def write_outputs(
 
     Raises:
         SurrotagError: the document fails its schema (nothing is written).
+        OutputError: a file cannot be written (nothing of this run is left).
     """
-    document = report.to_dict()
-    validate_report(document)
-    if plot is not None:
-        from surrotag.analysis import get_analysis
-        from surrotag.recast.plot import plot_regions
-
-        ws = workspace if workspace is not None else get_analysis(analysis).workspace()
-        plot_regions(report, ws, plot)
-    if patch_out is not None:
-        from surrotag.stats.patch import write_patchset
-
-        write_patchset(patch_out, report.patch.ops)
-    if output is not None:
-        write_report(document, output)
-    return [Path(p) for p in (output, patch_out, plot) if p is not None]
+    products = _products(report, analysis, output, patch_out, plot, workspace)
+    return _write_unit(products)
 
 
 def write_many_outputs(
@@ -377,13 +374,13 @@ def write_many_outputs(
 
     ``output``, ``patch_out`` and ``plot`` name folders (created if absent): each gets
     ``<analysis>.json``, ``<analysis>.patch.json`` or ``<analysis>.png``. Every document is
-    validated before the first file is written.
+    validated before the first file is written, and the files of all analyses are committed
+    as one unit (:func:`surrotag.io.atomic.atomic_outputs`): all of them, or none.
 
     Raises:
         SurrotagError: a document fails its schema (nothing is written), or a folder is a file.
+        OutputError: a file cannot be written (nothing of this call is left).
     """
-    for report in reports:
-        validate_report(report.to_dict())
     folders = {"output": output, "patch_out": patch_out, "plot": plot}
     for option, folder in folders.items():
         if folder is not None and Path(folder).exists() and not Path(folder).is_dir():
@@ -392,7 +389,7 @@ def write_many_outputs(
                 "folder (one file per analysis)"
             )
     suffixes = {"output": ".json", "patch_out": ".patch.json", "plot": ".png"}
-    written = []
+    products: list[tuple[Path, Callable[[Path], object]]] = []
     for report, analysis in zip(reports, analyses, strict=True):
         paths = {
             option: None
@@ -400,8 +397,47 @@ def write_many_outputs(
             else Path(folder) / f"{report.analysis}{suffixes[option]}"
             for option, folder in folders.items()
         }
-        for path in paths.values():
-            if path is not None:
-                path.parent.mkdir(parents=True, exist_ok=True)
-        written += write_outputs(report, analysis, **paths)
-    return written
+        products += _products(report, analysis, **paths)
+    return _write_unit(products)
+
+
+def _products(
+    report: RecastReport,
+    analysis: str | os.PathLike[str],
+    output: str | os.PathLike[str] | None = None,
+    patch_out: str | os.PathLike[str] | None = None,
+    plot: str | os.PathLike[str] | None = None,
+    workspace: str | os.PathLike[str] | None = None,
+) -> list[tuple[Path, Callable[[Path], object]]]:
+    """Each file asked for and the writer that fills a path with it (report, patch, plot).
+
+    The document is validated and the workspace of the plot found here, before any write.
+    """
+    from surrotag.io.atomic import write_json_atomic
+    from surrotag.stats.patch import write_patchset
+
+    document = report.to_dict()
+    validate_report(document)
+    products: list[tuple[Path, Callable[[Path], object]]] = []
+    if output is not None:  # validated above: write it as it is
+        products.append((Path(output), lambda path: write_json_atomic(path, document)))
+    if patch_out is not None:
+        products.append((Path(patch_out), lambda path: write_patchset(path, report.patch.ops)))
+    if plot is not None:
+        from surrotag.analysis import get_analysis
+        from surrotag.recast.plot import plot_regions
+
+        ws = workspace if workspace is not None else get_analysis(analysis).workspace()
+        products.append((Path(plot), lambda path: plot_regions(report, ws, path)))
+    return products
+
+
+def _write_unit(products: list[tuple[Path, Callable[[Path], object]]]) -> list[Path]:
+    """Run each writer on a temporary path, then commit all files together; their targets."""
+    from surrotag.io.atomic import atomic_outputs
+
+    targets = [target for target, _ in products]
+    with atomic_outputs(targets) as temporaries:
+        for (_, writer), temporary in zip(products, temporaries, strict=True):
+            writer(temporary)
+    return targets
