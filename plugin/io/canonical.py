@@ -39,6 +39,10 @@ the Parquet key-value metadata under ``surrotag``.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+from dataclasses import dataclass
+from dataclasses import field as _field
+from types import MappingProxyType
 from typing import Final
 
 import awkward as ak
@@ -51,9 +55,11 @@ from surrotag.io.levels import INPUT_LEVELS, LEVEL_NAMES
 __all__ = [
     "COLLECTIONS",
     "ETA_SENTINEL",
+    "FIELD_TYPES",
     "KINEMATIC_FIELDS",
     "LEVELS",
     "MOMENTUM_COLLECTIONS",
+    "StoredType",
     "check_finite",
     "check_weights_and_indices",
     "with_vector_behaviour",
@@ -85,6 +91,75 @@ KINEMATIC_FIELDS: Final = {
     "photons": ("pt", "eta", "phi", "mass"),
     "particles": ("px", "py", "pz", "E"),
 }
+
+
+@dataclass(frozen=True)
+class StoredType:
+    """The type a canonical field must have in a file read back (Parquet, Arrow).
+
+    Attributes:
+        kind: ``number`` (any integer or floating type; not boolean, not text), ``list``
+            (of ``item``) or ``record`` (its ``fields`` that are present are checked, other
+            fields are free; with ``item`` set instead, every field must be an ``item``).
+        item: the type of a list's elements, or of every field of a free record.
+        fields: the named fields of a record and their types.
+    """
+
+    kind: str
+    item: StoredType | None = None
+    fields: Mapping[str, StoredType] = _field(default_factory=lambda: MappingProxyType({}))
+
+    def describe(self) -> str:
+        """The type in words, for messages (``a list of records``)."""
+        if self.kind == "number":
+            return "a number (integer or float)"
+        if self.kind == "list":
+            inner = "records" if self.item is not None and self.item.kind == "record" else None
+            return f"a list of {inner or 'numbers'}"
+        return "a record of numbers" if self.item is not None else "a record"
+
+
+def _record(**fields: StoredType) -> StoredType:
+    return StoredType("record", fields=MappingProxyType(fields))
+
+
+_NUMBER: Final = StoredType("number")
+_MOMENTUM: Final = {"pt": _NUMBER, "eta": _NUMBER, "phi": _NUMBER, "mass": _NUMBER}
+_FATJET: Final = _record(
+    **_MOMENTUM,
+    nsubjettiness=StoredType("list", _NUMBER),
+    sd_mass=_NUMBER,
+    trimmed_mass=_NUMBER,
+    n_charged=_NUMBER,
+    n_neutral=_NUMBER,
+    constituents=StoredType(
+        "list", _record(px=_NUMBER, py=_NUMBER, pz=_NUMBER, E=_NUMBER, charge=_NUMBER)
+    ),
+)
+
+#: The stored type of every canonical field that carries numbers (the table above): the
+#: weights, each collection's kinematics, identifiers and truth indices. A file whose column
+#: holds text, booleans or another shape there would fail later with a traceback or, worse,
+#: with silently wrong sums; :func:`surrotag.io.parquet.check_event_schema` checks these.
+FIELD_TYPES: Final[Mapping[str, StoredType]] = MappingProxyType(
+    {
+        "weight": _NUMBER,
+        "fatjets": StoredType("list", _FATJET),
+        "jets": StoredType("list", _record(**_MOMENTUM, btag=_NUMBER)),
+        "electrons": StoredType("list", _record(**_MOMENTUM, charge=_NUMBER)),
+        "muons": StoredType("list", _record(**_MOMENTUM, charge=_NUMBER)),
+        "photons": StoredType("list", _record(**_MOMENTUM)),
+        "met": _record(met=_NUMBER, phi=_NUMBER),
+        "particles": StoredType(
+            "list",
+            _record(
+                **{name: _NUMBER for name in ("px", "py", "pz", "E", "pid", "status")},
+                **{name: _NUMBER for name in ("mother1", "mother2", "daughter1", "daughter2")},
+            ),
+        ),
+        "weights": StoredType("record", _NUMBER),
+    }
+)
 
 
 def _bad_values(values: ak.Array, field: str) -> ak.Array:

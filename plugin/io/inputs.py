@@ -2,11 +2,14 @@
 
 :func:`resolve_inputs` turns command-line arguments into event files: plain files, shell
 globs (``"runs/*.lhe.gz"``) and MadGraph5_aMC@NLO output folders. A MadGraph run folder is
-``PROC/Events/run_NN/``; it holds ``<tag>_delphes_events.root`` when Delphes ran (preferred:
-reconstructed objects) and ``unweighted_events.lhe.gz`` (parton level), plus the run banner
-``run_NN_<tag>_banner.txt``; when neither is there, the Pythia 8 record
-``<tag>_pythia8_events.hepmc.gz`` is taken (generator level, read as a truth record). The
-process folder ``PROC`` or its ``Events`` folder may be given when it holds exactly one run.
+``PROC/Events/run_NN/``; it holds ``<tag>_delphes_events.root`` when Delphes ran,
+``<tag>_pythia8_events.hepmc.gz`` when Pythia 8 showered the events, and
+``unweighted_events.lhe.gz``, plus the run banner ``run_NN_<tag>_banner.txt``. The most
+complete record of the same events is taken: the Delphes file (reconstructed objects,
+``delphes`` level), else the showered HepMC record (``particle`` level: hadron-level jets,
+no detector), else the LHE file (``parton`` level). Pass a file itself to choose another
+level. The process folder ``PROC`` or its ``Events`` folder may be given when it holds
+exactly one run.
 
 :func:`input_cross_section` reads the cross-section that the inputs carry, in order of
 preference per file: the matched cross-section of a merged MadGraph run's banner for its
@@ -25,9 +28,11 @@ jet multiplicities twice), the latter with a warning that parton-level events ha
 passed the veto. A merged run whose banner has no matched cross-section gives the unmatched
 one with a warning; an LHE ``<init>`` that disagrees with the banner gives the LHE's own
 number with a warning. Every such warning is one line in :attr:`CrossSection.warnings`
-and the ``source`` says which number was used. :func:`input_sqrt_s` reads the collision
-energy (LHE ``EBMUP1 + EBMUP2``, Parquet ``settings.ecm``, banner ``ebeam1 + ebeam2``), in
-GeV.
+and the ``source`` says which number was used. :func:`input_collision_energy` reads the
+collision energy of every file (LHE ``EBMUP1 + EBMUP2``, Parquet ``settings.ecm``, banner
+``ebeam1 + ebeam2``), in GeV; files that disagree follow the convention of the
+cross-sections: a one-line warning listing the files and energies, and no single energy is
+claimed (:func:`input_sqrt_s` gives None), whatever the order of the files.
 """
 
 from __future__ import annotations
@@ -36,7 +41,7 @@ import glob
 import math
 import os
 import re
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Final, NamedTuple
@@ -44,8 +49,10 @@ from typing import Final, NamedTuple
 from surrotag.errors import EmptyInputError, InputFileError, InputValueError
 
 __all__ = [
+    "CollisionEnergy",
     "CrossSection",
     "InputFiles",
+    "input_collision_energy",
     "input_cross_section",
     "input_sqrt_s",
     "madgraph_banner",
@@ -105,13 +112,11 @@ class CrossSection:
 
 
 def _run_folder_files(folder: Path) -> list[Path]:
-    delphes = sorted(folder.glob(_DELPHES_GLOB))
-    if delphes:
-        return delphes
-    for name in _LHE_NAMES:
-        if (folder / name).is_file():
-            return [folder / name]
-    return sorted(folder.glob(_HEPMC_GLOB))
+    """The run folder's most complete record: Delphes, else showered HepMC, else LHE."""
+    for found in (sorted(folder.glob(_DELPHES_GLOB)), sorted(folder.glob(_HEPMC_GLOB))):
+        if found:
+            return found
+    return [folder / name for name in _LHE_NAMES if (folder / name).is_file()][:1]
 
 
 def _runs_of(folder: Path) -> list[Path]:
@@ -355,13 +360,82 @@ def _file_sqrt_s(path: Path, run: Path | None) -> float | None:
     return None
 
 
-def input_sqrt_s(inputs: InputFiles) -> float | None:
-    """The centre-of-mass energy (GeV) the inputs record, or None if no file records it.
+#: Relative difference above which two files' collision energies disagree.
+_SQRT_S_RTOL: Final = 1e-6
+#: Files named per energy in the warning of mixed energies (the rest are counted).
+_NAMED_PER_ENERGY: Final = 3
 
-    The first file that records one is used (files of one sample share it).
+
+@dataclass(frozen=True)
+class CollisionEnergy:
+    """The collision energies the input files record.
+
+    Attributes:
+        value_gev: sqrt(s) in GeV shared by every file that records one; None when no file
+            records one or when they disagree.
+        by_file: ``(file, sqrt(s) in GeV)`` of each file that records one, in input order.
+        warnings: one line when the files disagree, listing each energy with its files.
     """
-    for path, run in zip(inputs.paths, inputs.run_folders, strict=True):
-        value = _file_sqrt_s(path, run)
-        if value is not None:
-            return value
-    return None
+
+    value_gev: float | None
+    by_file: tuple[tuple[Path, float], ...] = ()
+    warnings: tuple[str, ...] = ()
+
+
+def _same_energy(a: float, b: float) -> bool:
+    return abs(a - b) <= _SQRT_S_RTOL * max(abs(a), abs(b))
+
+
+def _distinct(values: Iterable[float]) -> list[float]:
+    """The values with near-equal ones (relative :data:`_SQRT_S_RTOL`) merged, ascending."""
+    found: list[float] = []
+    for value in sorted(values):
+        if not found or not _same_energy(value, found[-1]):
+            found.append(value)
+    return found
+
+
+def input_collision_energy(inputs: InputFiles) -> CollisionEnergy:
+    """The centre-of-mass energy (GeV) of every input file, and whether they agree.
+
+    A recast treats its inputs as one sample (their cross-sections are averaged), so files
+    at different energies are a mistake of the user; like disagreeing cross-section sources
+    (:func:`input_cross_section`) it is a warning, one line naming each energy with its
+    files, and no single energy is claimed. The result does not depend on the order of the
+    files. Files that record no energy (a Delphes file without a MadGraph banner) are left
+    out.
+
+    Args:
+        inputs: resolved event files.
+
+    Returns:
+        :class:`CollisionEnergy`.
+    """
+    by_file = tuple(
+        (path, value)
+        for path, run in zip(inputs.paths, inputs.run_folders, strict=True)
+        if (value := _file_sqrt_s(path, run)) is not None
+    )
+    energies = _distinct(value for _, value in by_file)
+    if len(energies) <= 1:
+        return CollisionEnergy(energies[0] if energies else None, by_file)
+    groups = []
+    for energy in energies:
+        paths = sorted(str(path) for path, value in by_file if _same_energy(value, energy))
+        named = ", ".join(paths[:_NAMED_PER_ENERGY])
+        more = len(paths) - _NAMED_PER_ENERGY
+        groups.append(f"{energy:g} GeV: {named}" + (f" (+{more} more)" if more > 0 else ""))
+    line = (
+        f"the inputs mix collision energies ({'; '.join(groups)}); they are treated as one "
+        "sample (one cross-section for all): recast each energy separately"
+    )
+    return CollisionEnergy(None, by_file, (line,))
+
+
+def input_sqrt_s(inputs: InputFiles) -> float | None:
+    """The centre-of-mass energy (GeV) the inputs record, or None.
+
+    None when no file records one, or when the files disagree
+    (:func:`input_collision_energy` gives them and the warning).
+    """
+    return input_collision_energy(inputs).value_gev

@@ -5,7 +5,9 @@ ExRootAnalysis parton-level ROOT, tree ``LHEF``), ``"lhe"`` (Les Houches Event t
 or gzip-compressed; arXiv:hep-ph/0609017, arXiv:1405.1067 for LHEF v3), ``"hepmc"`` (HepMC3
 ``Asciiv3`` or HepMC2 ``IO_GenEvent`` text, plain or gzip-compressed; read at the
 ``"particle"`` level by default) and ``"parquet"`` (surrotag's own files). File
-names are never trusted: a ``.root`` that holds text is reported as such.
+names are never trusted: a ``.root`` that holds text is reported as such. A Parquet file's
+provenance and column types are checked here, so that every command refuses a mistyped one
+before it reads events.
 """
 
 from __future__ import annotations
@@ -166,7 +168,9 @@ def sniff_format(path: str | os.PathLike[str]) -> str:
     Raises:
         InputFileError: missing file.
         FormatError: not a ROOT, LHE, HepMC or Parquet file, a ROOT file without a known
-            tree, or a HepMC version surrotag does not read.
+            tree, a HepMC version surrotag does not read, or a Parquet file whose provenance
+            or canonical columns have the wrong type
+            (:func:`surrotag.io.parquet.check_event_file`).
         CorruptFileError: a ROOT or gzip file whose bytes are damaged.
     """
     path = existing_file(path)
@@ -175,6 +179,9 @@ def sniff_format(path: str | os.PathLike[str]) -> str:
     if magic == _ROOT_MAGIC:
         return _root_format(path)
     if magic == _PARQUET_MAGIC:
+        from surrotag.io.parquet import check_event_file
+
+        check_event_file(path)  # provenance and canonical column types, one line each
         return "parquet"
     if magic[:2] == _GZIP_MAGIC:
         fmt = _text_format(path, compressed=True)

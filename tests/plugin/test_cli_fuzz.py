@@ -9,6 +9,9 @@ process and asserts the promises of the README:
 * a failure is exactly ONE non-empty line on stderr (click's usage errors, exit 2, too) and
   no Python warning precedes it;
 * a failed ``run`` leaves no report behind;
+* a case built to be refused (``Case.must_fail``: Parquet provenance of the wrong JSON type,
+  a canonical column of the wrong type, an events file whose candidate collection is empty
+  in every event) exits non-zero;
 * exit 0: the written report validates (:func:`surrotag.recast.validate_report`) and every
   number in it is finite; ``tag`` probabilities are finite and in [0, 1].
 
@@ -64,6 +67,7 @@ class Case:
     tag_table: Path | None = None  # a tag object table
     scan_dir: Path | None = None  # a scan's output folder
     notes: list[str] = field(default_factory=list)
+    must_fail: bool = False  # invalid input: exit 0 is a failure of the case
 
 
 # ---------------------------------------------------------------------------------------
@@ -379,6 +383,165 @@ def _validate_case(rng: np.random.Generator, tmp: Path) -> Case:
     return Case([*argv, *extra], notes=[kind, *extra])
 
 
+def _example_table():
+    """The shipped example signal (real events) as an Arrow table with its provenance."""
+    import pyarrow.parquet as pq
+
+    return pq.read_table(EXAMPLE)
+
+
+def _write_table(table, path: Path, metadata: dict | None = None) -> Path:
+    import pyarrow.parquet as pq
+
+    if metadata is not None:
+        table = table.replace_schema_metadata(metadata)
+    pq.write_table(table, path)
+    return path
+
+
+def _write_events(events, path: Path) -> Path:
+    """Canonical events written with the example's provenance."""
+    import awkward as ak
+
+    metadata = _example_table().schema.metadata
+    return _write_table(ak.to_arrow_table(events, extensionarray=False), path, metadata)
+
+
+#: Provenance documents of the wrong JSON type: not an object, or a key surrotag reads
+#: (level, cross-section, event count, settings, energy) of another type.
+BAD_PROVENANCE = (
+    "list",
+    "string",
+    "number",
+    "null",
+    "true",
+    "level",
+    "sigma_pb",
+    "n_events",
+    "settings",
+    "ecm",
+)
+
+
+def _bad_provenance(rng: np.random.Generator, tmp: Path) -> tuple[Path, str]:
+    table = _example_table()
+    document = json.loads(table.schema.metadata[b"surrotag"])
+    kind = BAD_PROVENANCE[int(rng.integers(len(BAD_PROVENANCE)))]
+    value = BAD_VALUES[int(rng.integers(len(BAD_VALUES)))]
+    if kind == "list":
+        document = [document, value]
+    elif kind == "string":
+        document = json.dumps(document)
+    elif kind in ("number", "null", "true"):
+        document = {"number": float(rng.normal()), "null": None, "true": True}[kind]
+    elif kind == "ecm":
+        document["settings"]["ecm"] = str(rng.choice(["13 TeV", "", "[bold]13000"]))
+    else:
+        wrong = {
+            "level": [3, ["delphes"], {"name": "delphes"}, True],
+            "sigma_pb": ["0.02", [0.02], {"pb": 0.02}, None],
+            "n_events": [2000.5, "2000", [2000], None],
+            "settings": [[13000.0], "ecm=13000", 13000.0],
+        }[kind]
+        document[kind] = wrong[int(rng.integers(len(wrong)))]
+    raw = json.dumps(document, allow_nan=True).encode()
+    metadata = {**table.schema.metadata, b"surrotag": raw}
+    return _write_table(table, tmp / "provenance.parquet", metadata), f"provenance {kind}"
+
+
+#: Canonical columns of the example given another type (text, booleans, another shape).
+BAD_COLUMNS = (
+    "weight:string",
+    "weight:bool",
+    "weight:list",
+    "fatjets.pt:string",
+    "fatjets.eta:bool",
+    "fatjets.mass:string",
+    "fatjets:numbers",
+    "particles.mother1:string",
+    "particles.px:bool",
+)
+
+
+def _bad_column(rng: np.random.Generator, tmp: Path) -> tuple[Path, str]:
+    import awkward as ak
+
+    events = ak.from_arrow(_example_table())
+    kind = BAD_COLUMNS[int(rng.integers(len(BAD_COLUMNS)))]
+    column, how = kind.split(":")
+    if column == "weight":
+        weight = events.weight
+        values = {
+            "string": ak.Array([f"{w:.6g}" for w in ak.to_list(weight)]),
+            "bool": weight > 0,
+            "list": ak.unflatten(weight, 1),
+        }[how]
+        events = ak.with_field(events, values, "weight")
+    elif column == "fatjets":
+        events = ak.with_field(events, events.fatjets.pt, "fatjets")
+    else:
+        collection, name = column.split(".")
+        objects = events[collection]
+        flat = ak.flatten(objects[name])
+        if how == "bool":
+            flat = flat > float(rng.normal())
+        else:
+            flat = ak.Array([f"{v:.6g}" for v in ak.to_list(flat)])
+        values = ak.unflatten(flat, ak.num(objects, axis=1))
+        events = ak.with_field(events, ak.with_field(objects, values, name), collection)
+    return _write_events(events, tmp / "column.parquet"), f"column {kind}"
+
+
+def _parquet_types_case(command: str) -> Callable[[np.random.Generator, Path], Case]:
+    """``command`` on the example with provenance or a column of the wrong type."""
+
+    def build(rng: np.random.Generator, tmp: Path) -> Case:
+        path, how = (_bad_provenance if rng.random() < 0.5 else _bad_column)(rng, tmp)
+        out = tmp / "out"
+        if command == "features":
+            argv = ["features", str(path), "-o", f"{out}.parquet"]
+            return Case(argv, notes=[how], must_fail=True)
+        if command == "tag":
+            argv = ["tag", str(path), "--surrogate", str(SURROGATE), "-o", f"{out}.parquet"]
+            return Case([*argv, "--draws", "2"], tag_table=Path(f"{out}.parquet"),
+                        notes=[how], must_fail=True)  # fmt: skip
+        argv = ["run", ANALYSIS, str(path), "--xsec-pb", "1", "--draws", "2", "-o", f"{out}.json"]
+        return Case(argv, report=Path(f"{out}.json"), notes=[how], must_fail=True)
+
+    return build
+
+
+def _parquet_case(kind: str) -> Callable[[np.random.Generator, Path], Case]:
+    """``run`` on the example with wrong-type provenance or column (``kind``)."""
+    make = {"provenance": _bad_provenance, "column": _bad_column}[kind]
+
+    def build(rng: np.random.Generator, tmp: Path) -> Case:
+        path, how = make(rng, tmp)
+        out = tmp / "report.json"
+        argv = ["run", ANALYSIS, str(path), "--xsec-pb", "1", "--draws", "2", "-o", str(out)]
+        return Case(argv, report=out, notes=[how], must_fail=True)
+
+    return build
+
+
+def _empty_candidates_case(rng: np.random.Generator, tmp: Path) -> Case:
+    """``run`` on (a random slice of) the example with every fat-jet list emptied."""
+    import awkward as ak
+
+    events = ak.from_arrow(_example_table())
+    start = int(rng.integers(0, len(events) - 1))
+    events = events[start : start + int(rng.integers(1, len(events) - start + 1))]
+    events = ak.with_field(events, events.fatjets[:, :0], "fatjets")
+    path = _write_events(events, tmp / "no_fatjets.parquet")
+    out = tmp / "report.json"
+    argv = ["run", ANALYSIS, str(path), "--draws", "2", "-o", str(out)]
+    if rng.random() < 0.5:
+        argv += ["--xsec-pb", "1"]
+    if rng.random() < 0.5:
+        argv += ["--tagger", "efficiency-map"]
+    return Case(argv, report=out, notes=[f"{len(events)} events"], must_fail=True)
+
+
 def _grid_case(rng: np.random.Generator, tmp: Path, scheduler: Callable[[], str]) -> Case:
     fmt = str(rng.choice(["yaml", "csv", "json"]))
     kind = str(
@@ -474,6 +637,11 @@ FAMILIES: dict[str, tuple[str, float, Callable]] = {
     "run/card": ("run", 6, _card_case("run")),
     "run/analysis-card": ("run", 6, _analysis_case),
     "run/options": ("run", 14, _run_options_case),
+    "features/parquet-types": ("features", 3, _parquet_types_case("features")),
+    "tag/parquet-types": ("tag", 3, _parquet_types_case("tag")),
+    "run/parquet-metadata": ("run", 4, _parquet_case("provenance")),
+    "run/parquet-column": ("run", 4, _parquet_case("column")),
+    "run/empty-candidates": ("run", 4, _empty_candidates_case),
     "scan/grid": ("scan", 10, None),  # built with the shared cluster
 }
 
@@ -647,6 +815,8 @@ def test_cli_fuzz(family, seed, tmp_path, capfd, request, scheduler):
         problems.append(f"traceback: {type(raised).__name__}: {raised}"[:200])
     elif not isinstance(code, int) or code not in (0, 1, 2):
         problems.append(f"exit_code: {code!r}")
+    elif code == 0 and case.must_fail:
+        problems.append(f"accepted_invalid_input: exit 0 on {case.notes}")
     elif code != 0:
         lines = err.strip().splitlines()
         if not lines:
