@@ -172,7 +172,9 @@ def test_madgraph_run_folder(tmp_path, hepmc3_file):
     target = run / "tag_1_pythia8_events.hepmc.gz"
     target.write_bytes(gzip.compress(hepmc3_file.read_bytes()))
     assert resolve_inputs([tmp_path / "PROC"]).paths == (target,)
-    shutil.copy(hepmc3_file, run / "unweighted_events.lhe")  # an LHE file is preferred
+    shutil.copy(hepmc3_file, run / "unweighted_events.lhe")  # the shower's record is preferred
+    assert resolve_inputs([run]).paths == (target,)
+    target.unlink()  # without it, the LHE file (parton level)
     assert resolve_inputs([run]).paths == (run / "unweighted_events.lhe",)
 
 
