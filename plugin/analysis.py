@@ -49,10 +49,11 @@ from surrotag.analysis_card import (
     check_file_digest,
     load_analysis_card,
 )
-from surrotag.errors import AnalysisError, CardError
+from surrotag.errors import AnalysisError, CardError, FormatError
 from surrotag.surrogates.errors import describe
 
 if TYPE_CHECKING:
+    from surrotag.jets.response import JetResponse
     from surrotag.stats.workspace import BackgroundWorkspace
 
 __all__ = [
@@ -137,6 +138,42 @@ class Analysis:
         ):
             check_file_digest(self.card, parts, resource.read_bytes(), f"{resource}")
         return resource
+
+    def particle_response(self) -> JetResponse | None:
+        """The detector's response of the selection's jets at particle level, or None.
+
+        The card's object of the selection's collection names the file
+        (``particle_response``); it must be covered by the card's ``files`` (sha256).
+
+        Raises:
+            AnalysisError: the file is named but absent or not covered by ``files``.
+            IntegrityError: the file differs from its recorded sha256.
+            FormatError: the file is not a jet response.
+        """
+        collection = self.card.selection.collection
+        spec = self.card.objects.get(collection)
+        name = getattr(spec, "particle_response", None)
+        if name is None:
+            return None
+        if name not in self.card.files:
+            raise AnalysisError(
+                f"analysis {self.name!r}: {name} (the particle-level response of "
+                f"{collection}) is not covered by the card's files; seal the card again"
+            )
+        from surrotag.jets.response import JetResponse
+
+        text = self.resource(name).read_text("utf-8")
+        try:
+            document = json.loads(text)
+        except json.JSONDecodeError as error:
+            raise FormatError(f"{self.root / name}: not JSON ({error.msg})") from None
+        response = JetResponse.from_dict(document, f"{self.root / name}")
+        if response.collection != collection:
+            raise AnalysisError(
+                f"analysis {self.name!r}: {name} is the response of {response.collection}, "
+                f"the selection's objects are {collection}"
+            )
+        return response
 
     def workspace(self) -> BackgroundWorkspace:
         """The background-only pyhf workspace named in ``statistics.workspace``.

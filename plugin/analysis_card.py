@@ -72,11 +72,14 @@ Requirement = Literal["both", "exactly_one", "at_least_one", "none"]
 @dataclass(frozen=True)
 class ObjectSpec:
     """A physics-object definition: a jet collection's ``algorithm`` and ``radius`` R
-    (dimensionless); None for electrons, muons and photons, which only describe themselves."""
+    (dimensionless); None for electrons, muons and photons, which only describe themselves.
+    ``particle_response``: for jets, the analysis file with the detector's jet response
+    applied to particle-level jets before the selection (:mod:`surrotag.jets.response`)."""
 
     algorithm: str | None = None
     radius: float | None = None
     description: str = ""
+    particle_response: str | None = None
 
 
 @dataclass(frozen=True)
@@ -599,8 +602,8 @@ def seal_analysis_card(
 
     Args:
         folder: the analysis folder holding ``card.json``.
-        names: files to cover (default: those the card lists already, plus the workspace
-            and the official yields when they exist).
+        names: files to cover (default: those the card lists already, plus the workspace,
+            the official yields and the objects' particle-level responses when they exist).
 
     Returns:
         The path of the card written.
@@ -624,6 +627,7 @@ def seal_analysis_card(
         statistics = document["statistics"]
         candidates = [*document.get("files", {}), statistics["workspace"]]
         candidates.append(statistics.get("official_yields"))
+        candidates += [spec.get("particle_response") for spec in document["objects"].values()]
         names = tuple(n for n in dict.fromkeys(candidates) if n and (folder / n).is_file())
     digests = {}
     for name in names:

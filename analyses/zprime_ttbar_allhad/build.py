@@ -19,6 +19,11 @@ It writes into ``DIR`` (default: this package's folder, where the files are pack
     ``mu_sig`` is declared in the measurement (as ATLAS's ``BkgOnly.json`` declares
     ``mu_SIG``) and gets its modifier from the signal patch
     (:func:`surrotag.stats.patch.build_patch`).
+``particle_response.json``
+    the detector's fat-jet response (binned jet energy scale and resolution) measured on
+    the reference table's detector jets and their matched particle-level jets
+    (:func:`surrotag.reference.publish.particle_response`); a particle-level recast applies
+    it to the particle-level jets before the selection (:mod:`surrotag.jets.response`).
 ``workspace.provenance.json``
     what the pyhf schema cannot hold: the sha256 of every input (background samples,
     tagger, reference table), sample settings, the TRF table, the pseudo-data seed.
@@ -95,6 +100,7 @@ COMMAND: Final = "python -m surrotag.analyses.zprime_ttbar_allhad.build [--jobs 
 WORKSPACE: Final = "workspace.json"
 WORKSPACE_PROVENANCE: Final = "workspace.provenance.json"
 OFFICIAL_YIELDS: Final = "official_yields.json"
+PARTICLE_RESPONSE: Final = "particle_response.json"
 #: Name of the workspace's measurement: the observations are pseudo-data.
 MEASUREMENT: Final = "pseudodata_background_only"
 #: Seed of the one Poisson draw of the pseudo-data.
@@ -529,6 +535,7 @@ def build(
     table: str | Path | None = None,
     limits: bool = True,
     signals: bool = True,
+    workspace: bool = True,
 ) -> dict[str, Path]:
     """Build the workspace and the official yields (see the module docstring).
 
@@ -542,6 +549,7 @@ def build(
             ``cls_mu1`` and ``mu_up`` stay null.
         signals: also build the official signal yields (False: the background workspace
             and its provenance only; ``official_yields.json`` is left as it is).
+        workspace: also build the workspace (False: the particle-level response only).
 
     Returns:
         The files written, by role.
@@ -565,6 +573,15 @@ def build(
             f"tagger_sha256 {card.surrogate.tagger_sha256[:12]}...; use the tagger the "
             "surrogates were built with"
         )
+    response = publish.particle_response(table)
+    written = {
+        "particle_response": publish.write_analysis_json(
+            out / PARTICLE_RESPONSE, response.to_dict(), HERE
+        )
+    }
+    print(f"particle-level response written: {written['particle_response']}", flush=True)
+    if not workspace:
+        return written
     point = working_point(table, _WORKING_POINT)
     threshold = float(point["threshold"])
     inputs = {
@@ -578,11 +595,11 @@ def build(
         path = _generate(spec.process, spec.n_events, spec.seed, jobs, None)
         samples[spec.sample] = load_tagged_sample(path, tagger, card)
     backgrounds = background_yields(card, samples["ttbar"], samples["qcd"], threshold)
-    workspace = background_workspace(card, backgrounds)
+    workspace_doc = background_workspace(card, backgrounds)
     from surrotag.stats.workspace import load_workspace
 
-    load_workspace(workspace)  # schema check before anything is written
-    ws_digest = publish.json_digest(workspace)
+    load_workspace(workspace_doc)  # schema check before anything is written
+    ws_digest = publish.json_digest(workspace_doc)
     probabilities = {
         "ttbar": samples["ttbar"].tagged(threshold),
         "qcd": backgrounds.trf(np.nan_to_num(samples["qcd"].pt)),
@@ -624,12 +641,10 @@ def build(
         "tag_rate_function": backgrounds.trf.to_dict(),
         "surrogates_used": False,
     }
-    written = {
-        "workspace": publish.write_analysis_json(out / WORKSPACE, workspace, HERE),
-        "workspace_provenance": publish.write_analysis_json(
-            out / WORKSPACE_PROVENANCE, provenance, HERE, seal=False
-        ),
-    }
+    written["workspace"] = publish.write_analysis_json(out / WORKSPACE, workspace_doc, HERE)
+    written["workspace_provenance"] = publish.write_analysis_json(
+        out / WORKSPACE_PROVENANCE, provenance, HERE, seal=False
+    )
     print(f"workspace written: {written['workspace']}", flush=True)
     if not signals:
         return written
@@ -689,7 +704,7 @@ def build(
     written["official_yields"] = publish.write_analysis_json(out / OFFICIAL_YIELDS, official, HERE)
     if limits:  # the file is rewritten after each mass, so an interrupted build keeps yields
         for record in signals:
-            record.update(signal_limits(workspace, card, tagged[record["mass_gev"]]))
+            record.update(signal_limits(workspace_doc, card, tagged[record["mass_gev"]]))
             publish.write_analysis_json(out / OFFICIAL_YIELDS, official, HERE)
             print(
                 f"  Z' {record['mass_gev']:g} GeV: expected mu_up "
@@ -725,6 +740,11 @@ def main(argv: list[str] | None = None) -> int:
         action="store_true",
         help="the background workspace only (official_yields.json is left as it is)",
     )
+    parser.add_argument(
+        "--response-only",
+        action="store_true",
+        help="the particle-level jet response only (from the reference table, seconds)",
+    )
     args = parser.parse_args(argv)
     from surrotag.errors import SurrotagError
 
@@ -737,6 +757,7 @@ def main(argv: list[str] | None = None) -> int:
             table=args.table,
             limits=not args.no_limits,
             signals=not args.workspace_only,
+            workspace=not args.response_only,
         )
     except SurrotagError as error:
         print(f"error: {error}")

@@ -40,7 +40,12 @@ with one line.
 
 The cross-section comes from ``xsec_pb``, else from the inputs (LHE ``<init>``, surrotag
 Parquet provenance, MadGraph banner); several files of one sample are combined by their
-event counts. A sqrt(s) different from the analysis's is a warning, not an error.
+event counts. A sqrt(s) different from the analysis's, or input files at different sqrt(s),
+is a warning, not an error.
+
+Zero selected events is an answer only for valid input: a collection the selection cannot do
+without (:func:`required_collections`) that is empty in every event read is refused with one
+line after the last chunk (:func:`_check_collections_seen`).
 
 :func:`recast_many` runs several analyses on one pass (:func:`accumulate_runs`). The
 per-chunk steps (:class:`YieldSums`, :class:`StageTimer`, :func:`load_tagger`,
@@ -68,7 +73,13 @@ from typing import TYPE_CHECKING, Any, Final
 
 import numpy as np
 
-from surrotag.errors import AnalysisError, FormatError, InputValueError, OutOfSupportError
+from surrotag.errors import (
+    AnalysisError,
+    EmptyCollectionError,
+    FormatError,
+    InputValueError,
+    OutOfSupportError,
+)
 from surrotag.io.levels import input_level
 from surrotag.io.stream import EventStream
 from surrotag.recast.report import RecastReport, RegionResult
@@ -87,6 +98,7 @@ if TYPE_CHECKING:
 
     from surrotag.analysis import Analysis, AnalysisCard, Region
     from surrotag.io.inputs import CrossSection, InputFiles
+    from surrotag.jets.response import JetResponse
 
 __all__ = [
     "EXAMPLE_SIGNAL",
@@ -116,6 +128,15 @@ SQRT_S_TOLERANCE: Final = 1e-3
 STAGES: Final = ("resolve", "read", "select", "features", "tag", "yields", "patch", "infer")
 
 _PARTON_COLLECTION: Final = "tops"
+
+#: Event observables that count objects, and the collections they count (None: the cut's
+#: ``collection``, else the selection's): a lower bound of at least one on them needs an
+#: object of those collections.
+_COUNTING: Final[Mapping[str, tuple[str, ...] | None]] = {
+    "count": None,
+    "n_btag": ("jets",),
+    "n_leptons": ("electrons", "muons"),
+}
 
 
 @dataclass
@@ -408,6 +429,86 @@ def collections_to_read(
     return sorted(needed)
 
 
+def required_collections(card: AnalysisCard, level: str) -> tuple[tuple[str, ...], ...]:
+    """The groups of collections of which the input must hold at least one object.
+
+    A collection that is empty in every event of the input makes the selection pass no
+    event, and "no signal, no exclusion" would be reported for what is really a file
+    written without it (a Delphes card without ``FatJet``, a slimming that dropped it).
+    But an empty collection is not always a broken file (no leptons anywhere is right for
+    an all-hadronic sample, and a lepton-veto analysis wants exactly that), so the rule is
+    restricted to what the selection cannot do without:
+
+    * the selection's candidate collection (``selection.collection``), whose objects are
+      tagged; at ``parton`` level, where the candidates are the top quarks of the truth
+      record, the level's objects (``particles``);
+    * at a jet level, each collection a cut requires at least one object of: a counting
+      observable (``count`` of the cut's collection, ``n_btag`` of ``jets``, ``n_leptons``
+      of ``electrons`` and ``muons`` together: one group, since an electron-only sample is
+      valid) whose lower bound (``at_least``, or ``above``) demands one object or more.
+
+    Other cuts, and observables of plugins, are not looked at.
+
+    Args:
+        card: the analysis card (its selection as given, not the parton-level one).
+        level: the input level.
+
+    Returns:
+        Groups of collection names, each a tuple; the input is refused when every
+        collection of a group is empty in all events.
+    """
+    if not input_level(level).has_jets:
+        return ((input_level(level).objects,),)
+    selection = card.selection
+    groups: dict[tuple[str, ...], None] = {(selection.collection,): None}
+    for cut in selection.cuts:
+        if cut.observable not in _COUNTING:
+            continue
+        needs_one = (cut.at_least is not None and cut.at_least > 0) or (
+            cut.above is not None and cut.above >= 0
+        )
+        if needs_one:
+            counted = _COUNTING[cut.observable] or (cut.collection or selection.collection,)
+            groups[tuple(counted)] = None
+    return tuple(groups)
+
+
+def _count_objects(chunk: ak.Array, names: set[str], seen: dict[str, int]) -> None:
+    """Add the chunk's number of objects of each collection not yet seen non-empty."""
+    import awkward as ak
+
+    for name in names:
+        if seen.get(name, 0) == 0 and name in chunk.fields:
+            seen[name] = int(ak.sum(ak.num(chunk[name], axis=1)))
+
+
+def _check_collections_seen(
+    run: _Run, stream: EventStream, n_events: int, seen: Mapping[str, int]
+) -> None:
+    """Refuse the run when a group of :func:`required_collections` was empty in all events.
+
+    Raises:
+        EmptyCollectionError: one line naming the input, the collection(s), the number of
+            events and the analysis, and how to fix it.
+    """
+    for group in required_collections(run.analysis.card, run.level):
+        if any(seen.get(name, 1) for name in group):  # not read: its reader checks it
+            continue
+        paths = [str(path) for path in stream.paths] or ["events in memory"]
+        where = paths[0] if len(paths) == 1 else f"{len(paths)} input files ({paths[0]}, ...)"
+        what = (
+            f"collection {group[0]!r} is"
+            if len(group) == 1
+            else f"collections {' and '.join(map(repr, group))} are"
+        )
+        raise EmptyCollectionError(
+            f"{where}: {what} empty in all {n_events} events; the analysis "
+            f"{run.analysis.name!r} needs {'it' if len(group) == 1 else 'one of them'}: check "
+            f"how the events were made (a detector card without {'/'.join(group)}, a slimming "
+            "step that dropped them) and pass events that hold them"
+        )
+
+
 def selection_card(analysis: Analysis, level: str) -> AnalysisCard:
     """The analysis's card, its selection applied at parton level to the leading top quarks."""
     card = analysis.card
@@ -453,6 +554,17 @@ def _pair_table(
     return table, starts[:, None] + lead
 
 
+#: Stream of the recast's seed reserved for the particle-level jet response.
+RESPONSE_STREAM: Final = 0x7E59
+
+
+def response_generator(seed: int) -> np.random.Generator:
+    """The random stream of the particle-level jet response of a recast with ``seed``
+    (its own stream of the seed, independent of the sampled scores'; the factors are drawn
+    jet by jet in reading order, so they do not depend on the chunk size)."""
+    return np.random.default_rng(np.random.SeedSequence([int(seed), RESPONSE_STREAM]))
+
+
 @dataclass(frozen=True)
 class _Job:
     """One analysis in a pass over the events: its selection card at the input level, its
@@ -462,6 +574,15 @@ class _Job:
     card: AnalysisCard
     tagger: _Tagger
     acc: YieldSums
+    response: JetResponse | None = None
+    generator: np.random.Generator | None = None
+
+    def selection_events(self, chunk: ak.Array) -> ak.Array:
+        """The events its selection sees: at particle level with a jet response, the chunk
+        with each selected-collection jet scaled by its drawn response factor."""
+        if self.response is None or self.generator is None:
+            return chunk
+        return self.response.apply(chunk, self.generator)
 
 
 def process_chunk(
@@ -473,9 +594,13 @@ def process_chunk(
     acc: YieldSums,
     timer: StageTimer,
     ood: str = "nuisance",
+    response: JetResponse | None = None,
+    generator: np.random.Generator | None = None,
 ) -> None:
-    """One chunk through one analysis (see :func:`_process_jobs`)."""
-    _process_jobs(chunk, [_Job(analysis, spec, tagger, acc)], level, timer, ood)
+    """One chunk through one analysis (see :func:`_process_jobs`); ``response`` and
+    ``generator``: the particle-level jet response and its random stream (:class:`_Job`)."""
+    job = _Job(analysis, spec, tagger, acc, response, generator)
+    _process_jobs(chunk, [job], level, timer, ood)
 
 
 def _process_jobs(
@@ -490,15 +615,20 @@ def _process_jobs(
 
     weight = np.asarray(ak.to_numpy(chunk.weight), dtype=np.float64)
     with timer("select"):
-        objects = chunk if input_level(level).has_jets else _parton_objects(chunk)
-        selections = [select(objects, job.card) for job in jobs]
-    groups: dict[tuple[int, str, int], list[int]] = {}
+        if input_level(level).has_jets:
+            selections = [select(job.selection_events(chunk), job.card) for job in jobs]
+        else:
+            objects = _parton_objects(chunk)
+            selections = [select(objects, job.card) for job in jobs]
+    groups: dict[tuple[int, str, int, int], list[int]] = {}
     for index, (job, selection) in enumerate(zip(jobs, selections, strict=True)):
         job.acc.n_events += len(chunk)
         job.acc.sum_weights += float(weight.sum())
         job.acc.add_cutflow(selection.cutflow, selection.cutflow_weighted)
         spec = job.card.selection
-        groups.setdefault((id(job.tagger), spec.collection, spec.candidates), []).append(index)
+        # a job with its own response draws its own jets: it shares no candidates
+        own = index if job.response is not None else -1
+        groups.setdefault((id(job.tagger), spec.collection, spec.candidates, own), []).append(index)
     for index, selection in enumerate(selections):  # a validated card makes this impossible
         if np.any(selection.indices[selection.mask] < 0):
             spec = jobs[index].card.selection
@@ -708,6 +838,8 @@ class _Run:
     tagger: _Tagger
     sqrt_s: float | None
     warnings: list[str]
+    response: JetResponse | None = None
+    seed: int = 0
 
 
 @dataclass
@@ -825,15 +957,27 @@ def resolve(
         warning_lines += _posterior_warnings(tag.card)
     sqrt_s = None
     if files is not None:
-        from surrotag.io.inputs import input_sqrt_s
+        from surrotag.io.inputs import input_collision_energy
 
-        sqrt_s = input_sqrt_s(files)
+        energy = input_collision_energy(files)  # the same whatever the order of the files
+        sqrt_s = energy.value_gev
+        warning_lines += [
+            f"{line} (analysis {ana.name!r} is at {ana.card.sqrt_s_gev:g} GeV)"
+            for line in energy.warnings
+        ]
     if sqrt_s is not None and abs(sqrt_s / ana.card.sqrt_s_gev - 1) > SQRT_S_TOLERANCE:
         warning_lines.append(
             f"the inputs are at sqrt(s) = {sqrt_s:g} GeV, analysis {ana.name!r} at "
             f"{ana.card.sqrt_s_gev:g} GeV: the recast assumes the signal is the same"
         )
-    return _Run(ana, source, files, level, xsec, tag, sqrt_s, warning_lines)
+    response = ana.particle_response() if level == "particle" else None
+    if level == "particle" and response is None:
+        warning_lines.append(
+            f"analysis {ana.name!r} ships no particle-level jet response: its selection sees "
+            "particle-level jets without the detector's resolution (acceptance near a pT "
+            "threshold is biased)"
+        )
+    return _Run(ana, source, files, level, xsec, tag, sqrt_s, warning_lines, response, seed)
 
 
 def accumulate(
@@ -851,7 +995,14 @@ def accumulate_runs(
     runs that share a tagger object tag each object once (:func:`_process_jobs`)."""
     first = runs[0]
     jobs = [
-        _Job(run.analysis, selection_card(run.analysis, run.level), run.tagger, YieldSums())
+        _Job(
+            run.analysis,
+            selection_card(run.analysis, run.level),
+            run.tagger,
+            YieldSums(),
+            run.response,
+            None if run.response is None else response_generator(run.seed),
+        )
         for run in runs
     ]
     collections = {
@@ -864,10 +1015,20 @@ def accumulate_runs(
         step_size=step_size,
         read_timer=lambda: timer("read"),
     )
+    watched = {
+        name
+        for run in runs
+        for group in required_collections(run.analysis.card, run.level)
+        for name in group
+    }
+    seen: dict[str, int] = {}  # objects read per watched collection (0: none so far)
     for chunk in stream:
+        _count_objects(chunk, watched, seen)
         _process_jobs(chunk, jobs, first.level, timer, ood)
     if jobs[0].acc.n_events == 0:
         raise InputValueError("no events read from the inputs")
+    for run in runs:
+        _check_collections_seen(run, stream, jobs[0].acc.n_events, seen)
     for run in runs:
         if run.files is not None and len(run.files.paths) > 1 and run.xsec.source != "option":
             counts = [entry["n_events"] for entry in stream.files]
@@ -914,6 +1075,21 @@ def infer(
     return _Statistics(norm, regions, patch, cls_result, limit)
 
 
+def _response_record(run: _Run) -> dict[str, Any] | None:
+    """What the report says of the particle-level jet response (None when none applied)."""
+    if run.response is None:
+        return None
+    card = run.analysis.card
+    name = card.objects[card.selection.collection].particle_response
+    return {
+        "collection": run.response.collection,
+        "file": name,
+        "sha256": card.files.get(name),
+        "seed": int(run.seed),
+        "stream": RESPONSE_STREAM,
+    }
+
+
 def make_report(
     run: _Run,
     acc: YieldSums,
@@ -951,6 +1127,7 @@ def make_report(
         cross_section=run.xsec,
         sqrt_s_gev=run.sqrt_s,
         tagger=tag.describe(seed),
+        jet_response=_response_record(run),
         cutflow=acc.cutflow,
         cutflow_weighted=acc.cutflow_weighted,
         normalisation=statistics.normalisation,

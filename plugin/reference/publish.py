@@ -39,6 +39,7 @@ from surrotag.errors import AnalysisError
 
 if TYPE_CHECKING:
     from surrotag.analysis_card import AnalysisCard
+    from surrotag.jets.response import JetResponse
     from surrotag.yields import Yields
 
 __all__ = [
@@ -49,6 +50,7 @@ __all__ = [
     "build_command",
     "json_digest",
     "official_patch",
+    "particle_response",
     "region_record",
     "signal_limits",
     "simulated_sample",
@@ -227,6 +229,31 @@ def write_analysis_json(
             shutil.copyfile(Path(package) / "card.json", card)
         seal_analysis_card(path.parent)
     return written
+
+
+def particle_response(table: str | Path, collection: str = "fatjets") -> JetResponse:
+    """The detector's fat-jet response at particle level, from the reference table.
+
+    The table's rows are detector-level jets with their matched particle-level jet
+    (``particle_matched``, ``particle_jet_pt``) and event weight; see
+    :func:`surrotag.jets.response.measure_response` for the binning and the estimators.
+
+    Raises:
+        InputFileError, FormatError: the table is missing or lacks a column.
+    """
+    from surrotag.io.parquet import sha256_file
+    from surrotag.jets.response import measure_response
+    from surrotag.reference.ship import read_table
+
+    columns = read_table(table, ["jet_pt", "particle_jet_pt", "particle_matched", "event_weight"])
+    matched = columns["particle_matched"].astype(bool)
+    return measure_response(
+        columns["particle_jet_pt"][matched],
+        columns["jet_pt"][matched],
+        columns["event_weight"][matched],
+        collection=collection,
+        source={"table": Path(table).name, "table_sha256": sha256_file(table)},
+    )
 
 
 def json_digest(document: Mapping[str, Any]) -> str:
