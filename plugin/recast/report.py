@@ -32,6 +32,7 @@ from typing import TYPE_CHECKING, Any, Final
 import numpy as np
 
 from surrotag.errors import SurrotagError
+from surrotag.surrogates.schema_check import check_document, schema_validator
 
 if TYPE_CHECKING:
     from surrotag.io.inputs import CrossSection
@@ -278,7 +279,7 @@ def environment() -> dict[str, Any]:
     from importlib.metadata import PackageNotFoundError, version
 
     versions = {}
-    for package in ("surrotag", "torch", "pyhf", "numpy", "awkward", "uproot"):
+    for package in ("surrotag", "torch", "pyhf", "jax", "jaxlib", "numpy", "awkward", "uproot"):
         try:
             versions[package] = version(package)
         except PackageNotFoundError:
@@ -298,11 +299,7 @@ def report_schema() -> dict[str, Any]:
 
 @functools.cache
 def _validator() -> Any:
-    import jsonschema
-
-    schema = report_schema()
-    jsonschema.Draft202012Validator.check_schema(schema)
-    return jsonschema.Draft202012Validator(schema)
+    return schema_validator(report_schema())
 
 
 def validate_report(document: dict[str, Any]) -> None:
@@ -312,12 +309,9 @@ def validate_report(document: dict[str, Any]) -> None:
         SurrotagError: one line naming the JSON path of the first problem (a bug in
             surrotag, never the user's fault, but never written to disk either).
     """
-    import jsonschema
-
-    error = jsonschema.exceptions.best_match(_validator().iter_errors(document))
-    if error is not None:
-        message = " ".join(error.message.split())[:200]
-        raise SurrotagError(f"recast report fails its schema at {error.json_path}: {message}")
+    check_document(
+        document, _validator(), SurrotagError, "recast report fails its schema", limit=200
+    )
 
 
 def write_report(document: dict[str, Any], path: str | os.PathLike[str]) -> Path:

@@ -55,13 +55,14 @@ def print_summary(report: RecastReport, console: Console) -> None:
         verdict = "[red]excluded[/]" if report.excluded else "[green]not excluded[/]"
         expected = ", ".join(f"{v:.3g}" for v in cls.expected)
         console.print(
-            f"CLs(mu=1) observed {cls.observed:.3g} ({verdict} at 95% CL); expected "
-            f"[-2..+2 sigma] {expected}",
+            f"CLs(mu=1) observed {cls.observed:.3g} ({verdict} at 95% CL); "
+            f"{cls.expected_kind} expected [-2..+2 sigma] {expected} "
+            f"(pyhf {escape(str(cls.backend))} backend)",
             highlight=False,
             soft_wrap=True,
         )
         console.print(
-            f"mu_up (95% CL) observed {_limit(limit.observed)}; expected "
+            f"mu_up (95% CL) observed {_limit(limit.observed)}; {limit.expected_kind} expected "
             + " / ".join(_limit(v) for v in limit.expected),
             highlight=False,
             soft_wrap=True,

@@ -79,7 +79,8 @@ def test_official_patch_reproduces_pyhf(official_cls, pyhf_reference):
     np.testing.assert_allclose(official_cls.expected, exp, rtol=5e-4)
     assert official_cls.excluded and official_cls.sensitive
     print(
-        f"\nCLs_obs official: pyhf(numpy) {obs:.7g}, surrotag(pytorch) {official_cls.observed:.7g}"
+        f"\nCLs_obs official: pyhf(numpy) {obs:.7g}, "
+        f"surrotag({official_cls.backend}) {official_cls.observed:.7g}"
     )
 
 
@@ -222,10 +223,19 @@ def test_upper_limit_official_and_surrogate_uncertainty(
     print(f"\nofficial {limit}\nwithout surrogate unc {without}\nwith {with_u}")
 
 
-def test_pyhf_backend_switch_leaves_torch_default_dtype(atlas_workspace, official_patch):
-    """pyhf's 64-bit torch backend must not leak float64 into later torch work."""
+def test_pyhf_backend_switch_leaves_torch_default_dtype(
+    atlas_workspace, official_patch, official_cls
+):
+    """pyhf's 64-bit torch backend must not leak float64 into later torch work; its CLs
+    equal the default (JAX) backend's."""
     import torch
 
     before = torch.get_default_dtype()
-    cls(atlas_workspace, official_patch)
+    result = cls(atlas_workspace, official_patch, backend="pytorch")
     assert torch.get_default_dtype() == before == torch.float32
+    assert official_cls.backend == "jax" and result.backend == "pytorch"
+    np.testing.assert_allclose(
+        [result.observed, *result.expected],
+        [official_cls.observed, *official_cls.expected],
+        rtol=1e-6,
+    )
