@@ -36,6 +36,7 @@ from typing import Any, Final, Literal
 from surrotag.errors import AnalysisError, CardError, IntegrityError
 from surrotag.surrogates.card import card_digest, parse_json_strict
 from surrotag.surrogates.errors import one_line
+from surrotag.surrogates.schema_check import check_document, schema_validator
 
 __all__ = [
     "CARD_DIGEST_KEY",
@@ -247,11 +248,7 @@ def analysis_schema() -> dict[str, Any]:
 
 @functools.cache
 def _validator() -> Any:
-    import jsonschema
-
-    schema = analysis_schema()
-    jsonschema.Draft202012Validator.check_schema(schema)
-    return jsonschema.Draft202012Validator(schema)
+    return schema_validator(analysis_schema())
 
 
 def _check_consistency(document: dict[str, Any], source: str) -> None:
@@ -433,13 +430,7 @@ def _validate(document: Any, source: str) -> None:
             f"{source}: analysis card schema_version {found!r} is not supported (this surrotag "
             f"reads {SCHEMA_VERSION}); update the card or surrotag"
         )
-    import jsonschema
-
-    error = jsonschema.exceptions.best_match(_validator().iter_errors(document))
-    if error is not None:
-        raise CardError(
-            f"{source}: invalid analysis card at {error.json_path}: {one_line(error.message)}"
-        )
+    check_document(document, _validator(), CardError, f"{source}: invalid analysis card")
     try:
         json.dumps(document, allow_nan=False)
     except ValueError:

@@ -1,15 +1,17 @@
-"""A surrogate's card on the terminal (rich): what ``surrotag surrogate show`` prints."""
+"""Surrogate cards on the terminal (rich): what ``surrotag surrogate show`` and
+``surrotag surrogates`` print."""
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from surrotag.surrogates.card import Card
+    from surrotag.surrogates.registry import SurrogateInfo
 
-__all__ = ["print_card"]
+__all__ = ["print_card", "print_surrogates"]
 
 
 def _number(value: Any) -> str:
@@ -105,3 +107,31 @@ def print_card(card: Card, folder: Path, status: Mapping[str, str]) -> None:
     console.print(files)
     console.print(f"references: {', '.join(card.references) or 'none'}")
     console.print(f"created {card.created} with surrotag {card.surrotag_version}")
+
+
+def print_surrogates(infos: Sequence[SurrogateInfo], console: Any | None = None) -> None:
+    """The installed surrogates as one table row each, a broken card's problem in red below.
+
+    Args:
+        infos: :func:`surrotag.surrogates.registry.list_surrogates`.
+        console: a :class:`rich.console.Console` (default: stdout's).
+    """
+    from rich.console import Console
+    from rich.table import Table
+
+    console = console or Console()
+    if not infos:
+        console.print("no surrogates installed (train one with 'surrotag surrogate train')")
+        return
+    table = Table(box=None, header_style="bold")
+    for column in ("name", "version", "tagger", "features", "bayes", "from"):
+        table.add_column(column)
+    for info in infos:
+        if info.problem is not None:
+            table.add_row(info.name, "", "", "", "", info.origin)
+            table.add_row("", f"[red]broken: {info.problem}[/red]", "", "", "", "")
+            continue
+        table.add_row(
+            info.name, info.version, info.tagger, str(info.n_features), info.bayes, info.origin
+        )
+    console.print(table)

@@ -68,7 +68,10 @@ if TYPE_CHECKING:
 
     from surrotag.tagging import EventTags, ObjectTags
 
-__all__ = ["TaggedFiles", "tag_files"]
+__all__ = ["OOD_WARNING", "TaggedFiles", "tag_files"]
+
+#: Fraction of out-of-distribution objects above which :meth:`TaggedFiles.print_summary` warns.
+OOD_WARNING = 0.05
 
 
 @dataclass(frozen=True)
@@ -103,6 +106,42 @@ class TaggedFiles:
         if events_out is not None and self.events is not None:
             write_parquet(self.events, events_out, {**self.metadata, "table": "events"})
         return written
+
+    def print_summary(
+        self, written: str | os.PathLike[str], events_out: str | os.PathLike[str] | None = None
+    ) -> None:
+        """One line on stdout (objects, events, surrogate, draws, mean tag rates, OOD share,
+        files), and a warning on stderr when more than :data:`OOD_WARNING` of the objects lie
+        outside the surrogate's training support.
+
+        Args:
+            written: the object table's file (:meth:`write`).
+            events_out: the event table's file, if one was written.
+        """
+        from rich.console import Console
+        from rich.markup import escape
+
+        meta = self.metadata
+        n_objects, ood_fraction = meta["n_objects"], meta["ood_fraction"]
+        name = meta["surrogate"]["name"]
+        rates = ", ".join(f"{wp} {rate:.3f}" for wp, rate in meta["mean_tag_rate"].items())
+        mode = "stochastic" if meta["stochastic"] else "exact"
+        Console().print(
+            f"[bold]{n_objects}[/] {meta['row_kind']} objects from [bold]{meta['n_events']}[/] "
+            f"events, surrogate {escape(str(name))} {escape(str(meta['surrogate']['version']))} "
+            f"(K={meta['draws']}, {mode}); mean tag rate: {escape(rates)}; OOD {self.n_ood}/"
+            f"{n_objects} ({100 * ood_fraction:.1f}%) -> {escape(str(written))}"
+            + (f", {escape(str(events_out))}" if events_out is not None else ""),
+            highlight=False,
+            soft_wrap=True,
+        )
+        if ood_fraction > OOD_WARNING:
+            Console(stderr=True).print(
+                f"[yellow]warning:[/] {100 * ood_fraction:.1f}% of the objects lie outside the "
+                f"training support of {escape(str(name))}: their probabilities are extrapolated",
+                highlight=False,
+                soft_wrap=True,
+            )
 
 
 def _object_columns(tags: ObjectTags, positions: np.ndarray) -> dict[str, np.ndarray]:

@@ -1,13 +1,15 @@
 """Train a surrogate on a feature table: the library side of ``surrotag surrogate train``.
 
-:func:`read_training_rows` reads only the needed columns of a Parquet table (pyarrow),
-optionally the rows of one split, fills NaN per feature and drops (and counts) the rows with
-a NaN/inf feature or score. :func:`train_on_rows` checks the score against its modelled
-space, builds the card (:func:`card_fields`: units and descriptions from the feature
-registry, working points with their efficiency on the training rows), trains by conditional
-flow matching (:func:`surrotag.surrogates.train.train_surrogate`) and writes the surrogate
-folder (card + safetensors weights). The shipped surrogates are built by
-:mod:`surrotag.reference.ship` instead (working points at fixed signal efficiencies).
+:func:`read_training_rows` reads only the needed columns of a Parquet table
+(:func:`surrotag.io.parquet.read_columns`), optionally the rows of one split, fills NaN per
+feature and drops (and counts) the rows with a NaN/inf feature or score.
+:func:`train_on_rows` checks the score against its modelled space, trains by conditional
+flow matching (:func:`surrotag.surrogates.train.train_surrogate`), builds the card
+(:func:`card_fields`, through :func:`surrotag.surrogates.card.build_card_fields`: units and
+descriptions from the feature registry, working points with their efficiency on the
+training rows) and writes the surrogate folder (card + safetensors weights). The shipped
+surrogates are built by :mod:`surrotag.reference.ship` instead (working points at fixed
+signal efficiencies).
 
 Example:
     >>> import numpy as np
@@ -30,14 +32,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from surrotag.errors import (
-    CorruptFileError,
-    EmptyInputError,
-    FeatureError,
-    FormatError,
-    InputFileError,
-    SurrotagError,
-)
+from surrotag.errors import EmptyInputError, FeatureError, FormatError, SurrotagError
 
 if TYPE_CHECKING:
     from surrotag.surrogates.card import Card, WorkingPoint
@@ -48,7 +43,6 @@ __all__ = [
     "TrainingRows",
     "card_fields",
     "feature_entries",
-    "read_columns",
     "read_training_rows",
     "surrogate_name",
     "train_on_rows",
@@ -56,70 +50,6 @@ __all__ = [
 ]
 
 _NAME_CHARACTERS = re.compile(r"[^a-z0-9_.-]+")
-
-
-def read_columns(
-    path: str | os.PathLike[str], columns: Sequence[str], split: str | None = None
-) -> dict[str, np.ndarray]:
-    """Only ``columns`` of a Parquet table, as float64 numpy arrays.
-
-    Args:
-        path: the Parquet table.
-        columns: numeric (float, integer or boolean) columns to read.
-        split: only the rows whose ``split`` column equals it (e.g. ``train`` in the tables
-            of ``surrotag reference build-table``); None: every row.
-
-    Returns:
-        Column name -> ``[N]`` float64 array.
-
-    Raises:
-        InputFileError: no such file.
-        CorruptFileError: not a readable Parquet file.
-        FormatError: a column (or the ``split`` column) is missing or not numeric.
-        EmptyInputError: no row of ``split``.
-    """
-    import pyarrow as pa
-    import pyarrow.compute as pc
-    import pyarrow.parquet as pq
-
-    path = Path(path)
-    if not path.is_file():
-        raise InputFileError(f"{path}: no such file")
-    try:
-        parquet = pq.ParquetFile(path)
-    except (pa.ArrowInvalid, OSError) as error:
-        raise CorruptFileError(f"{path}: not a readable Parquet file ({error})") from None
-    available = parquet.schema_arrow.names
-    missing = [name for name in columns if name not in available]
-    if missing:
-        raise FormatError(
-            f"{path}: no column(s) {', '.join(missing)} (has {', '.join(available)}); "
-            "check --features and --score"
-        )
-    if split is not None and "split" not in available:
-        raise FormatError(f"{path}: no 'split' column to select --split {split!r} from")
-    try:
-        table = parquet.read(columns=[*columns, "split"] if split is not None else list(columns))
-    except (pa.ArrowInvalid, OSError) as error:
-        raise CorruptFileError(f"{path}: corrupt Parquet data ({error})") from None
-    if split is not None:
-        present = sorted(str(v) for v in pc.unique(table.column("split")).to_pylist())
-        table = table.filter(pc.equal(table.column("split"), split))
-        if table.num_rows == 0:
-            raise EmptyInputError(
-                f"{path}: no rows with split == {split!r} (it has: {', '.join(present)})"
-            )
-    out = {}
-    for name in columns:
-        column = table.column(name)
-        if not (
-            pa.types.is_floating(column.type)
-            or pa.types.is_integer(column.type)
-            or pa.types.is_boolean(column.type)
-        ):
-            raise FormatError(f"{path}: column {name!r} is {column.type}, not numeric")
-        out[name] = np.asarray(column.to_numpy(zero_copy_only=False), dtype=np.float64)
-    return out
 
 
 @dataclass(frozen=True)
@@ -171,10 +101,32 @@ def read_training_rows(
         split: only the rows whose ``split`` column equals it.
 
     Raises:
-        See :func:`read_columns`.
+        InputFileError: no such file.
+        CorruptFileError: not a readable Parquet file.
+        FormatError: a column (or the ``split`` column) is missing or not numeric.
+        EmptyInputError: no row of ``split``.
     """
+    from surrotag.io.parquet import read_columns
+
     fills = dict(fills or {})
-    columns = read_columns(path, [*names, score_column], split=split)
+    columns = read_columns(
+        path,
+        [*names, score_column],
+        optional=["split"] if split is not None else [],
+        text={"split"},
+        hint="pass a feature table with those columns (check --table, --features and --score)",
+    )
+    if split is not None:
+        if "split" not in columns:
+            raise FormatError(f"{path}: no 'split' column to select --split {split!r} from")
+        values = columns.pop("split")
+        chosen = values == split
+        if not chosen.any():
+            present = sorted({str(value) for value in values})
+            raise EmptyInputError(
+                f"{path}: no rows with split == {split!r} (it has: {', '.join(present)})"
+            )
+        columns = {name: column[chosen] for name, column in columns.items()}
     features = np.column_stack(
         [np.nan_to_num(columns[n], nan=fills[n]) if n in fills else columns[n] for n in names]
     )
@@ -221,26 +173,33 @@ class TableCard:
 
 
 def feature_entries(
-    names: Sequence[str], units: Mapping[str, str], fills: Mapping[str, float]
+    names: Sequence[str],
+    units: Mapping[str, str],
+    fills: Mapping[str, float],
+    columns: Sequence[str] | None = None,
 ) -> list[dict[str, Any]]:
-    """Name, unit, description (and NaN fill) per feature: the registry, overridden by ``units``."""
+    """Name, unit, description (and NaN fill) per feature: the registry, overridden by ``units``.
+
+    Args:
+        names: feature names, in model order.
+        units: unit per feature name, overriding the registry's.
+        fills: value that stands for NaN, per feature name.
+        columns: the table column each feature was trained on (None: its name); a column
+            other than the name is said in the description.
+    """
     from surrotag.features.registry import get_feature
+    from surrotag.surrogates.card import feature_entry
 
     entries = []
-    for name in names:
+    for name, column in zip(names, columns or names, strict=True):
         try:
             known = get_feature(name)
             unit, description = known.unit, known.description
         except SurrotagError:
             unit, description = "", "not in the surrotag feature registry"
-        entry: dict[str, Any] = {
-            "name": name,
-            "unit": units.get(name, unit),
-            "description": description,
-        }
-        if name in fills:
-            entry["fill"] = fills[name]
-        entries.append(entry)
+        if column != name:
+            description += f" (trained on table column {column})"
+        entries.append(feature_entry(name, units.get(name, unit), description, fills.get(name)))
     return entries
 
 
@@ -270,43 +229,48 @@ def working_point_efficiencies(
     ]
 
 
-def card_fields(rows: TrainingRows, card: TableCard) -> dict[str, Any]:
+def card_fields(
+    rows: TrainingRows, card: TableCard, report: TrainReport | None = None
+) -> dict[str, Any]:
     """The card fields of a surrogate trained on ``rows``, as ``save_surrogate`` takes them.
 
-    The training's own figures (rows per training and validation part, losses) are added by
-    :func:`train_on_rows`.
+    Args:
+        rows: the training rows.
+        card: name, score space, working points and descriptions.
+        report: the training's report: its rows per training and validation part and its
+            figures (losses, epochs, mcmc diagnostics) go on the card (None: left out).
+
+    Returns:
+        The fields (:func:`surrotag.surrogates.card.build_card_fields`).
     """
     from surrotag.io.parquet import sha256_file
+    from surrotag.surrogates.card import build_card_fields
 
     table, column = rows.path, rows.score_column
     description = f"{table.name}: features {', '.join(rows.names)}; score {column}"
     if rows.split is not None:
         description += f"; rows with split == {rows.split!r}"
-    return {
-        "name": card.name,
-        "version": "0.1.0",
-        "description": card.description,
-        "tagger": {
+    counts = {"total": rows.total, "used": int(rows.scores.size), "dropped_nan": rows.dropped}
+    if report is not None:
+        counts.update(train=report.n_train, validation=report.n_val)
+    return build_card_fields(
+        name=card.name,
+        version="0.1.0",
+        description=card.description,
+        tagger={
             "name": card.tagger or column,
             "score": f"column {column!r} of {table.name}",
             "weights_sha256": None,
         },
-        "features": feature_entries(rows.names, card.units, rows.fills),
-        "score": {"space": card.score_space, "clip": card.clip, "column": column},
-        "working_points": working_point_efficiencies(
+        features=feature_entries(rows.names, card.units, rows.fills),
+        score={"space": card.score_space, "clip": card.clip, "column": column},
+        working_points=working_point_efficiencies(
             card.working_points, rows.scores, column, table.name
         ),
-        "training": {
-            "description": description,
-            "sha256": sha256_file(table),
-            "rows": {
-                "total": rows.total,
-                "used": int(rows.scores.size),
-                "dropped_nan": rows.dropped,
-            },
-        },
-        "references": ["arXiv:2402.15558"],
-    }
+        training={"description": description, "sha256": sha256_file(table), "rows": counts},
+        references=["arXiv:2402.15558"],
+        figures=None if report is None else report.card_figures(seconds_digits=3),
+    )
 
 
 def train_on_rows(
@@ -347,7 +311,6 @@ def train_on_rows(
             f"{scores.max():.4g}], not a probability; use --score-space identity to model it "
             "as it is"
         )
-    fields = card_fields(rows, card)
     modelled = logit_clip(scores, eps=card.clip) if card.score_space == "logit" else scores
     surrogate, report = train_surrogate(
         rows.features,
@@ -357,6 +320,5 @@ def train_on_rows(
         config=config,
         progress=progress,
     )
-    fields["training"]["rows"].update(train=report.n_train, validation=report.n_val)
-    fields.update(report.card_figures(seconds_digits=3))
+    fields = card_fields(rows, card, report)
     return save_surrogate(surrogate, fields, output, overwrite=overwrite), report

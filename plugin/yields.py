@@ -1,8 +1,9 @@
 """Signal yields per region and bin from per-event selection probabilities.
 
 The surrogate gives each object a tag probability per Bayesian weight draw
-(arXiv:2402.15558, Sec. 3); this module turns them into per-event selection probabilities
-(:func:`event_probabilities`, :func:`at_least_one`), normalises the generator weights to the
+(arXiv:2402.15558, Sec. 3), and the tag stage combines them into per-event selection
+probabilities (:mod:`surrotag.tagging.combinatorics`: both, exactly one, at least one,
+none); this module normalises the generator weights to the
 integrated luminosity (:func:`normalisation`) and histograms the probability-weighted events
 into the analysis bins (:func:`region_yields`): nominal yields (mean over draws), one yield
 vector per draw, the draw covariance (the surrogate uncertainty) and the Monte Carlo
@@ -33,11 +34,14 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, Final, NamedTuple
+from typing import TYPE_CHECKING, Any, Final
 
 import numpy as np
 
 from surrotag.errors import InputValueError, MissingDependencyError
+from surrotag.tagging.combinatorics import as_float_array as _as_float_array
+from surrotag.tagging.combinatorics import check_probabilities as _check_probabilities
+from surrotag.tagging.combinatorics import event_probabilities
 
 if TYPE_CHECKING:
     import hist
@@ -45,12 +49,8 @@ if TYPE_CHECKING:
 __all__ = [
     "DRAW_AXIS",
     "OOD_RANGE",
-    "REQUIREMENTS",
-    "EventProbabilities",
     "OodYields",
     "Yields",
-    "at_least_one",
-    "event_probabilities",
     "normalisation",
     "ood_region_yields",
     "region_yields",
@@ -64,32 +64,6 @@ _ONE_HOT_ENTRIES = 1 << 22
 
 DRAW_AXIS: Final = "draw"
 """Name of the weight-draw axis of :meth:`Yields.to_hist`."""
-
-
-def _as_float_array(values: Any, what: str) -> np.ndarray:
-    """``values`` as a float64 numpy array (torch tensors detached, torch not imported)."""
-    if hasattr(values, "detach"):
-        values = values.detach().cpu().numpy()
-    try:
-        return np.asarray(values, dtype=np.float64)
-    except (TypeError, ValueError) as exc:
-        raise InputValueError(
-            f"{what}: cannot convert to a float array ({exc}); pass a numpy array or tensor"
-        ) from None
-
-
-def _check_probabilities(p: np.ndarray, what: str) -> None:
-    if p.size == 0:
-        return
-    lo, hi = p.min(), p.max()  # two reductions, no temporaries; NaN propagates
-    if lo >= 0.0 and hi <= 1.0:
-        return
-    bad = ~((p >= 0.0) & (p <= 1.0))
-    if np.any(bad):
-        raise InputValueError(
-            f"{what}: {int(bad.sum())} of {p.size} values lie outside [0, 1] or are NaN "
-            f"(first: {p[bad].flat[0]!r}); pass probabilities, not scores or logits"
-        )
 
 
 def _draw_covariance(per_draw: np.ndarray) -> np.ndarray:
@@ -108,101 +82,6 @@ def _import_hist() -> Any:
             f"Yields as histograms need hist ({error}); pip install 'surrotag[plot]'"
         ) from None
     return hist
-
-
-#: Tag requirements of a two-object region (the analysis card's ``tag.requirement``).
-REQUIREMENTS: Final = ("both", "exactly_one", "at_least_one", "none")
-
-
-class EventProbabilities(NamedTuple):
-    """Selection probabilities of a two-object event; each array has the broadcast shape.
-
-    Attributes:
-        both: both objects tagged, ``p1 * p2``.
-        exactly_one: exactly one tagged, ``p1 (1 - p2) + p2 (1 - p1)``.
-        none: neither tagged, ``(1 - p1)(1 - p2)``.
-    """
-
-    both: np.ndarray
-    exactly_one: np.ndarray
-    none: np.ndarray
-
-    @property
-    def at_least_one(self) -> np.ndarray:
-        """At least one object tagged, ``1 - (1 - p1)(1 - p2)``."""
-        return 1.0 - self.none
-
-    def of(self, requirement: str) -> np.ndarray:
-        """The probability of an analysis region's tag requirement.
-
-        Args:
-            requirement: ``both``, ``exactly_one``, ``at_least_one`` or ``none`` (the
-                ``tag.requirement`` of an analysis card's region).
-        """
-        if requirement not in REQUIREMENTS:
-            raise InputValueError(
-                f"tag requirement {requirement!r} unknown; use one of {', '.join(REQUIREMENTS)}"
-            )
-        return getattr(self, requirement)
-
-
-def event_probabilities(p1: Any, p2: Any) -> EventProbabilities:
-    """Tag-multiplicity probabilities of events with two (independently tagged) objects.
-
-    Args:
-        p1: tag probability of the first object, shape ``[N]`` or ``[K, N]`` (K weight draws).
-        p2: tag probability of the second object, broadcastable against ``p1``.
-
-    Returns:
-        :class:`EventProbabilities` with the broadcast shape of ``p1`` and ``p2``; the three
-        fields sum to one.
-
-    Raises:
-        InputValueError: a probability is outside [0, 1] or NaN, or the shapes do not
-            broadcast.
-
-    Example:
-        >>> event_probabilities([0.5, 1.0], [0.5, 0.0]).exactly_one.tolist()
-        [0.5, 1.0]
-    """
-    a = _as_float_array(p1, "p1")
-    b = _as_float_array(p2, "p2")
-    _check_probabilities(a, "p1")
-    _check_probabilities(b, "p2")
-    try:
-        a, b = np.broadcast_arrays(a, b)
-    except ValueError:
-        raise InputValueError(
-            f"p1 has shape {a.shape} and p2 {b.shape}: they must broadcast ([N] or [K, N])"
-        ) from None
-    both = a * b
-    none = (1.0 - a) * (1.0 - b)
-    return EventProbabilities(both=both, exactly_one=a + b - 2.0 * both, none=none)
-
-
-def at_least_one(p: Any) -> np.ndarray:
-    """Probability that at least one object of each event is tagged, ``1 - prod(1 - p)``.
-
-    Args:
-        p: per-object tag probabilities, jagged over the last axis: an awkward array of shape
-            ``[N, var]`` or ``[K, N, var]``, or a regular numpy array ``[..., n_objects]``.
-            Events without objects get probability 0.
-
-    Returns:
-        numpy array of shape ``[N]`` or ``[K, N]``.
-
-    Raises:
-        InputValueError: a probability is outside [0, 1] or NaN.
-    """
-    import awkward as ak
-
-    if isinstance(p, ak.Array):
-        flat = ak.to_numpy(ak.flatten(p, axis=None)).astype(np.float64)
-        _check_probabilities(flat, "per-object tag probabilities")
-        return ak.to_numpy(1.0 - ak.prod(1.0 - p, axis=-1)).astype(np.float64)
-    arr = _as_float_array(p, "per-object tag probabilities")
-    _check_probabilities(arr, "per-object tag probabilities")
-    return 1.0 - np.prod(1.0 - arr, axis=-1)
 
 
 def normalisation(xsec_pb: float, lumi_ifb: float, sum_weights: float) -> float:
@@ -620,7 +499,8 @@ def ood_region_yields(
         event_weight: expected events per event ``[N]``.
         p1, p2: tag probabilities of the two objects, ``[N]`` or ``[K, N]``.
         flagged1, flagged2: bool ``[N]``, object out of the surrogate's training support.
-        requirement: the region's tag requirement (:data:`REQUIREMENTS`).
+        requirement: the region's tag requirement
+            (:data:`surrotag.tagging.combinatorics.REQUIREMENTS`).
         observable: binned quantity per event ``[N]``.
         bin_edges: strictly increasing edges ``[B + 1]``.
 

@@ -5,7 +5,7 @@ A card (``card.json``) says which tagger the surrogate replaces, which features 
 Bayesian method, the model config and the sha256 of every weight file. It is validated
 against ``schemas/card.schema.json`` (JSON Schema draft 2020-12) on every load; a failure is
 one :class:`~surrotag.surrogates.errors.CardError` line naming the file and the JSON path of
-the problem (as pyhf's ``validate`` re-raises ``InvalidSpecification``).
+the problem (:func:`~surrotag.surrogates.schema_check.check_document`).
 
 The card covers itself too: ``card_sha256`` is the sha256 of its canonical JSON without that
 key (:func:`card_digest`), written by every writer (:func:`seal_card`) and checked by
@@ -13,6 +13,10 @@ key (:func:`card_digest`), written by every writer (:func:`seal_card`) and check
 with one :class:`~surrotag.surrogates.errors.IntegrityError` line instead of silently
 changing a result. Non-finite numbers (``NaN``, ``Infinity``, overflowing literals such as
 ``1e400``) are refused anywhere in a card.
+
+Every writer of a surrogate folder builds the descriptive fields that
+:func:`~surrotag.surrogates.storage.save_surrogate` takes with :func:`build_card_fields`
+(and :func:`feature_entry`), so the fields and their order are the same on every card.
 
 References:
     Classifier surrogates, arXiv:2402.15558.
@@ -26,13 +30,14 @@ import itertools
 import json
 import math
 import os
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from importlib.resources import files
 from pathlib import Path
 from typing import Any, Literal, NotRequired, TypedDict
 
 from surrotag.surrogates.errors import CardError, IntegrityError, one_line
+from surrotag.surrogates.schema_check import check_document, schema_validator
 
 __all__ = [
     "CARD_DIGEST_KEY",
@@ -47,8 +52,10 @@ __all__ = [
     "TaggerSpec",
     "TrainingSpec",
     "WorkingPoint",
+    "build_card_fields",
     "card_digest",
     "card_schema",
+    "feature_entry",
     "load_card",
     "parse_json_strict",
     "seal_card",
@@ -241,6 +248,93 @@ class Card:
         )
 
 
+def feature_entry(
+    name: str, unit: str = "", description: str = "", fill: float | None = None
+) -> dict[str, Any]:
+    """The descriptive part of a card feature (support, mean and std come from the model).
+
+    Example:
+        >>> feature_entry("jet_tau32", "", "N-subjettiness ratio", fill=0.0)
+        {'name': 'jet_tau32', 'unit': '', 'description': 'N-subjettiness ratio', 'fill': 0.0}
+    """
+    entry: dict[str, Any] = {"name": name, "unit": unit, "description": description}
+    if fill is not None:
+        entry["fill"] = fill
+    return entry
+
+
+def build_card_fields(
+    *,
+    name: str,
+    version: str,
+    description: str,
+    tagger: TaggerSpec,
+    features: Sequence[Mapping[str, Any]],
+    score: ScoreSpec,
+    working_points: Sequence[WorkingPoint],
+    training: TrainingSpec,
+    references: Sequence[str],
+    efficiency_map: Mapping[str, EfficiencyBins] | None = None,
+    figures: Mapping[str, Any] | None = None,
+) -> dict[str, Any]:
+    """The card fields that describe a surrogate, as ``save_surrogate`` takes them.
+
+    The one builder of these fields: the keys come in one order on every card (name,
+    version, description, tagger, features, score, working_points, efficiency_map,
+    training, validation, references, then the other figures). What derives from the model
+    (schema_version, model, bayes method and draws, solver, files, support, created,
+    surrotag_version, card_sha256) is added by
+    :func:`~surrotag.surrogates.storage.save_surrogate`.
+
+    Args:
+        name: registry name.
+        version: the surrogate's version.
+        description: one sentence about the surrogate.
+        tagger: the tagger replaced.
+        features: per feature in model order, :func:`feature_entry`.
+        score: the score transform.
+        working_points: the working points.
+        training: the training data.
+        references: papers and links.
+        efficiency_map: baseline tag rates per working point (left out when None).
+        figures: the training's figures (``TrainReport.card_figures``): its ``validation``
+            block and, after mcmc, ``bayes`` diagnostics.
+
+    Returns:
+        A new dict (the arguments are copied one level deep).
+
+    Example:
+        >>> fields = build_card_fields(
+        ...     name="s", version="0.1.0", description="", tagger={"name": "t"},
+        ...     features=[feature_entry("jet_pt", "GeV")],
+        ...     score={"space": "identity", "clip": 0.0, "column": "score"},
+        ...     working_points=[], training={"description": "", "sha256": None, "rows": {}},
+        ...     references=[], figures={"validation": {"best_epoch": 3}},
+        ... )
+        >>> list(fields)  # doctest: +NORMALIZE_WHITESPACE
+        ['name', 'version', 'description', 'tagger', 'features', 'score', 'working_points',
+         'training', 'validation', 'references']
+    """
+    rest = dict(figures or {})
+    fields: dict[str, Any] = {
+        "name": name,
+        "version": version,
+        "description": description,
+        "tagger": dict(tagger),
+        "features": [dict(entry) for entry in features],
+        "score": dict(score),
+        "working_points": [dict(point) for point in working_points],
+    }
+    if efficiency_map is not None:
+        fields["efficiency_map"] = dict(efficiency_map)
+    fields["training"] = dict(training)
+    if "validation" in rest:
+        fields["validation"] = rest.pop("validation")
+    fields["references"] = list(references)
+    fields.update(rest)
+    return fields
+
+
 @functools.cache
 def card_schema() -> dict[str, Any]:
     """The card JSON schema shipped in ``surrotag.surrogates.schemas``."""
@@ -250,11 +344,7 @@ def card_schema() -> dict[str, Any]:
 
 @functools.cache
 def _validator() -> Any:
-    import jsonschema
-
-    schema = card_schema()
-    jsonschema.Draft202012Validator.check_schema(schema)
-    return jsonschema.Draft202012Validator(schema)
+    return schema_validator(card_schema())
 
 
 def _reject_constant(name: str) -> float:
@@ -350,13 +440,7 @@ def validate_card(document: Any, source: str = "<card>") -> None:
             f"{source}: card schema_version {found!r} is not supported (this surrotag reads "
             f"{SCHEMA_VERSION}); re-save the surrogate with this surrotag or upgrade surrotag"
         )
-    import jsonschema
-
-    error = jsonschema.exceptions.best_match(_validator().iter_errors(document))
-    if error is not None:
-        raise CardError(
-            f"{source}: invalid surrogate card at {error.json_path}: {one_line(error.message)}"
-        )
+    check_document(document, _validator(), CardError, f"{source}: invalid surrogate card")
     where = _non_finite_path(document)
     if where is not None:
         raise CardError(

@@ -32,6 +32,7 @@ References:
 
 from __future__ import annotations
 
+import contextlib
 import math
 from collections.abc import Callable
 from typing import Any
@@ -92,6 +93,11 @@ def chunk_rows(device: torch.device | str = "cpu", threads: int | None = None) -
     return CHUNK_ROWS_THREADED if threads > 1 else CHUNK_ROWS
 
 
+def _graph(grad: bool) -> contextlib.AbstractContextManager[Any]:
+    """``torch.no_grad()`` unless ``grad`` (then autograd runs as the caller set it)."""
+    return contextlib.nullcontext() if grad else torch.no_grad()
+
+
 def _std_normal_sf(z: torch.Tensor) -> torch.Tensor:
     """1 - Phi(z), accurate in the tails."""
     return 0.5 * torch.erfc(z / math.sqrt(2.0))
@@ -138,19 +144,28 @@ class ScoreDistribution:
             self._ood = self._ood()
         return self._ood
 
-    def condition(self, start: int = 0, stop: int | None = None) -> torch.Tensor:
-        """Conditioning term [K, n, H] of objects ``start:stop`` (the conditioner MLP)."""
-        with torch.no_grad():
+    def condition(
+        self, start: int = 0, stop: int | None = None, *, grad: bool = False
+    ) -> torch.Tensor:
+        """Conditioning term [K, n, H] of objects ``start:stop`` (the conditioner MLP).
+
+        Args:
+            start, stop: the objects (rows of the features).
+            grad: keep the autograd graph to the features (else computed under
+                ``torch.no_grad``).
+        """
+        with _graph(grad):
             return self.surrogate.field.condition(self.weights, self.c[start:stop])
 
-    def _solve(self, x: torch.Tensor, t0: float, t1: float) -> torch.Tensor:
-        """Solve the ODE for states x [K, N, M], in chunks of objects of ~:func:`chunk_rows`."""
+    def _solve(self, x: torch.Tensor, t0: float, t1: float, grad: bool = False) -> torch.Tensor:
+        """Solve the ODE for states x [K, N, M], in chunks of objects of ~:func:`chunk_rows`
+        (``grad``: the conditioning terms keep their graph to the features)."""
         s = self.surrogate
         k, n, m = x.shape
         per_chunk = max(1, chunk_rows(x.device) // (k * m))
         out = []
         for start in range(0, n, per_chunk):
-            hc = self.condition(start, start + per_chunk)
+            hc = self.condition(start, start + per_chunk, grad=grad)
 
             def field(t: float, y: torch.Tensor, hc: torch.Tensor = hc) -> torch.Tensor:
                 return s.field(self.weights, y, t, hc)
@@ -182,23 +197,35 @@ class ScoreDistribution:
             raise SurrogateInputError("thresholds hold NaN or inf: pass finite score values")
         return w
 
-    def _to_base(self, score: torch.Tensor) -> torch.Tensor:
+    def _to_base(self, score: torch.Tensor, grad: bool = False) -> torch.Tensor:
         """Score [N, M] -> base-space values z_w [K, N, M] by the backward ODE (t=1 -> 0)."""
         s = self.surrogate
         x = ((score - s.score_loc) / s.score_scale).unsqueeze(0).expand(self.k, -1, -1)
-        return self._solve(x.contiguous(), 1.0, 0.0)
+        return self._solve(x.contiguous(), 1.0, 0.0, grad)
 
-    @torch.no_grad()
-    def prob_above(self, thresholds: Any) -> torch.Tensor:
+    def prob_above(self, thresholds: Any, *, grad: bool = False) -> torch.Tensor:
         """Exact P(score > w | c) per draw, object and threshold.
 
         Args:
-            thresholds: Thresholds w in the modelled score space, [M] (shared) or [N, M].
+            thresholds: Thresholds w in the modelled score space, [M] (shared) or [N, M]
+                (a tensor keeps its precision; other values pass through float32).
+            grad: keep the autograd graph from the features given to the surrogate (a
+                tensor with ``requires_grad``) to the probabilities: the same solve, not
+                run under ``torch.no_grad`` (the weight draws stay constants). Default:
+                no graph.
 
         Returns:
             Probabilities [K, N, M].
+
+        Example:
+            >>> s = Surrogate(["pt"], hidden=8, depth=2)
+            >>> x = torch.zeros(2, 1, requires_grad=True)
+            >>> p = s(x).prob_above([0.0], grad=True)
+            >>> p.requires_grad, s(x).prob_above([0.0]).requires_grad
+            (True, False)
         """
-        return _std_normal_sf(self._to_base(self._thresholds(thresholds)))
+        with _graph(grad):
+            return _std_normal_sf(self._to_base(self._thresholds(thresholds), grad))
 
     def nominal_prob_above(self, thresholds: Any) -> torch.Tensor:
         """Mean over the weight draws of :meth:`prob_above`, [N, M]."""

@@ -7,7 +7,8 @@ against its schema, checks the card's digest and every file's sha256 *before* an
 weights is parsed, so a tampered or truncated file (card or weights) is refused with one
 line naming it; weights holding NaN or infinity are refused too (a matching sha256 is not a
 sanity check). Saving is atomic: the folder is written under a temporary name beside the
-target, then renamed.
+target, then renamed; the folder and its files get the modes a plain ``mkdir`` and ``open``
+give under the user's umask.
 
 References:
     safetensors format, https://github.com/huggingface/safetensors
@@ -21,8 +22,9 @@ import hashlib
 import json
 import math
 import os
+import secrets
 import shutil
-import tempfile
+import stat
 from collections.abc import Mapping
 from importlib.metadata import PackageNotFoundError
 from importlib.metadata import version as distribution_version
@@ -208,10 +210,11 @@ def save_surrogate(
         name: tensor.detach().to("cpu").contiguous().clone()
         for name, tensor in surrogate.tensors().items()
     }
-    staging = Path(tempfile.mkdtemp(prefix=f".{folder.name}.", suffix=".tmp", dir=folder.parent))
+    staging = _new_folder(folder, ".tmp")
     try:
         weights = staging / WEIGHTS_FILENAME
         save_file(tensors, weights, metadata={"format": "pt", "producer": "surrotag"})
+        os.chmod(weights, stat.S_IMODE(staging.stat().st_mode) & 0o666)  # safetensors: 0600
         document = _card_document(surrogate, card_fields, sha256_file(weights))
         card = Card.from_dict(document, source=str(folder / CARD_FILENAME))
         (staging / CARD_FILENAME).write_text(json.dumps(document, indent=2) + "\n", "utf-8")
@@ -222,13 +225,30 @@ def save_surrogate(
     return card
 
 
+def _new_folder(folder: Path, suffix: str) -> Path:
+    """Create an empty, unique ``.<name>.<random><suffix>`` folder beside ``folder``.
+
+    Created with mode ``0o777`` (``os.mkdir``), so the kernel applies the umask exactly as
+    for a plain ``mkdir``: the shipped folder gets ``0755`` under umask ``022`` (where
+    ``tempfile.mkdtemp`` would give ``0700`` whatever the umask), with no process-wide
+    ``os.umask`` call. The files in it get the folder's mode without the execute bits.
+    """
+    while True:
+        candidate = folder.with_name(f".{folder.name}.{secrets.token_hex(4)}{suffix}")
+        try:
+            candidate.mkdir(mode=0o777)
+        except FileExistsError:  # pragma: no cover - 2**-32 per try
+            continue
+        return candidate
+
+
 def _replace_folder(staging: Path, folder: Path) -> None:
     """Move ``staging`` to ``folder``; an existing ``folder`` is swapped out, then removed."""
     if not folder.exists():
         os.replace(staging, folder)
         return
-    backup = Path(tempfile.mkdtemp(prefix=f".{folder.name}.", suffix=".old", dir=folder.parent))
-    backup.rmdir()
+    backup = _new_folder(folder, ".old")
+    backup.rmdir()  # its name is reserved; the rename below needs it absent
     os.replace(folder, backup)
     try:
         os.replace(staging, folder)

@@ -22,20 +22,21 @@ RANKS = {
     "observables": 2,
     "analysis_card": 3,
     "training": 3,
+    "training_options": 3,
     "selection": 4,
-    "yields": 4,
-    "tagging": 4,
-    "stats": 4,
-    "analysis": 5,
-    "tag_files": 5,
-    "reference": 6,
-    "recast": 7,
-    "validation": 7,
-    "explain": 7,
-    "scan": 8,
-    "cli": 9,
-    "__init__": 10,  # the package's top-level API re-exports every stage
-    "analyses": 11,
+    "tagging": 4,  # the tag stage: below the yields built from its probabilities
+    "yields": 5,
+    "stats": 5,
+    "analysis": 6,
+    "tag_files": 6,
+    "reference": 7,
+    "recast": 8,  # above the tag stage and the yields it combines
+    "validation": 8,
+    "explain": 8,
+    "scan": 9,
+    "cli": 10,
+    "__init__": 11,  # the package's top-level API re-exports every stage
+    "analyses": 12,
 }
 
 
@@ -101,3 +102,11 @@ def test_no_import_reaches_up(path: Path) -> None:
         elif RANKS[part] > RANKS[own]:
             upward.append(f"line {line}: {module} (rank {RANKS[part]} > {RANKS[own]})")
     assert not upward, f"{path.relative_to(ROOT)} imports upward: {'; '.join(upward)}"
+
+
+def test_stages_are_ranked_strictly() -> None:
+    """Each stage of ``surrotag run`` sits strictly above the one before it, so that an
+    import of a later stage (e.g. the tag stage importing the yields) fails above."""
+    order = ("features", "tagging", "yields", "recast")
+    ranks = [RANKS[part] for part in order]
+    assert ranks == sorted(set(ranks)), dict(zip(order, ranks, strict=True))

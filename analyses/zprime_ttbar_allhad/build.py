@@ -69,7 +69,8 @@ from surrotag.errors import AnalysisError, FormatError, IntegrityError
 from surrotag.io.parquet import read_parquet_metadata, sha256_file
 from surrotag.reference import publish
 from surrotag.reference.official import cached_jet_logits, working_point
-from surrotag.yields import Yields, event_probabilities, normalisation, region_yields
+from surrotag.tagging import event_probabilities
+from surrotag.yields import Yields, normalisation, region_yields
 
 __all__ = [
     "BACKGROUNDS",

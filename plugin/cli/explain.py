@@ -73,7 +73,7 @@ def explain(
             model, card, x, label, out, working_point=working_point, draws=draws, grid=grid,
             n_average=n_average, n_seeds=n_seeds, ascent_steps=steps, seed=seed,
             progress=lambda message: status.update(message),
-        )  # fmt: skip
+        ).to_dict()  # fmt: skip
     summary["table"] = info
     target = write_json(summary, Path(out) / SUMMARY_NAME)
     print_surrogate_summary(summary, card.name, target, console)
@@ -117,6 +117,6 @@ def explain_tagger(
         summary = run(
             tagger, paths, out, n_jets=n_jets, n_seeds=n_seeds, ascent_steps=steps, seed=seed,
             progress=lambda message: status.update(message),
-        )  # fmt: skip
+        ).to_dict()  # fmt: skip
     target = write_json(summary, Path(out) / SUMMARY_NAME)
     print_tagger_summary(summary, target, console)

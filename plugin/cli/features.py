@@ -17,25 +17,6 @@ from surrotag.cli import options
 __all__ = ["features"]
 
 
-def _print_registry(level: str | None) -> None:
-    from rich.console import Console
-    from rich.table import Table
-
-    from surrotag.features import describe_features
-
-    table = Table(title="surrotag features" + (f" (level {level})" if level else ""))
-    for column in ("name", "unit", "dtype", "levels", "kind", "flags", "description"):
-        table.add_column(column, overflow="fold")
-    for row in describe_features(level):
-        table.add_row(
-            *(
-                row[key]
-                for key in ("name", "unit", "dtype", "levels", "kind", "flags", "description")
-            )
-        )
-    Console().print(table)
-
-
 @click.command("features")
 @click.argument("events", nargs=-1, type=click.Path(path_type=Path))
 @click.option("-o", "--output", type=click.Path(dir_okay=False, path_type=Path),
@@ -66,7 +47,9 @@ def features(
 ) -> None:
     """Build the public feature table of EVENTS (one row per fat jet or top quark)."""
     if list_only:
-        _print_registry(level)
+        from surrotag.features.console import print_registry
+
+        print_registry(level)
         return
     if not events:
         raise click.UsageError("give at least one events file (or --list)")
@@ -81,9 +64,7 @@ def features(
         if not requested:
             raise click.UsageError(f"--features {feature_list!r}: name at least one feature")
 
-    from rich.console import Console
-    from rich.markup import escape
-
+    from surrotag.features.console import print_table_summary
     from surrotag.features.files import file_features
     from surrotag.io import write_parquet
 
@@ -96,11 +77,4 @@ def features(
         step_size=step_size,
         progress=True,
     )
-    written = write_parquet(table, output, meta)
-    n_events = meta["n_events"]
-    per_event = len(table) / n_events if n_events else 0.0
-    Console().print(
-        f"[bold]{len(table)}[/] {meta['row_kind']} rows from [bold]{n_events}[/] events "
-        f"({per_event:.2f} per event), {len(meta['features'])} features, level {meta['level']} "
-        f"-> {escape(str(written))}"
-    )
+    print_table_summary(table, meta, write_parquet(table, output, meta))

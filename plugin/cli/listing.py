@@ -13,28 +13,10 @@ ANALYSIS_GROUP = "surrotag.analyses"
 @click.command()
 def surrogates() -> None:
     """List the installed surrogates: shipped ones and those of other packages."""
-    from rich.console import Console
-    from rich.table import Table
-
+    from surrotag.card_console import print_surrogates
     from surrotag.surrogates.registry import list_surrogates
 
-    infos = list_surrogates()
-    console = Console()
-    if not infos:
-        console.print("no surrogates installed (train one with 'surrotag surrogate train')")
-        return
-    table = Table(box=None, header_style="bold")
-    for column in ("name", "version", "tagger", "features", "bayes", "from"):
-        table.add_column(column)
-    for info in infos:
-        if info.problem is not None:
-            table.add_row(info.name, "", "", "", "", info.origin)
-            table.add_row("", f"[red]broken: {info.problem}[/red]", "", "", "", "")
-            continue
-        table.add_row(
-            info.name, info.version, info.tagger, str(info.n_features), info.bayes, info.origin
-        )
-    console.print(table)
+    print_surrogates(list_surrogates())
 
 
 @click.command()

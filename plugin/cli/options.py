@@ -2,8 +2,10 @@
 
 The options that read events (``--level``, ``--max-events``, ``--step-size``) and those that
 apply a surrogate (``--draws``, ``--stochastic``, ``--seed``, ``--threads``, ``--tagger``,
-``--ood``) mean the same in ``features``, ``tag``, ``run`` and ``scan``. Decorators whose help
-depends on the command take it as an argument. Commands use them as ``@options.draws``.
+``--ood``) mean the same in ``features``, ``tag``, ``run`` and ``scan``; those that generate
+events (``--events``, ``--mass``, ``--lsp-mass``) the same in ``reference generate`` and
+``reference hepmc``. Decorators whose help depends on the command take it as an argument.
+Commands use them as ``@options.draws``.
 """
 
 from __future__ import annotations
@@ -13,11 +15,12 @@ from typing import Any, TypeVar
 
 import click
 
-from surrotag.io.levels import LEVEL_NAMES
-
 __all__ = [
     "draws",
+    "events",
     "level",
+    "lsp_mass",
+    "mass",
     "max_events",
     "ood",
     "score_seed",
@@ -32,6 +35,8 @@ F = TypeVar("F", bound=Callable[..., Any])
 
 def level(help: str = "Input level (default: sniffed from the files).") -> Callable[[F], F]:
     """``--level``: one of :data:`~surrotag.io.levels.LEVEL_NAMES`, default None."""
+    from surrotag.io.levels import LEVEL_NAMES  # not at import: the reference commands skip it
+
     return click.option("--level", type=click.Choice(LEVEL_NAMES), default=None, help=help)
 
 
@@ -78,3 +83,13 @@ step_size = click.option(
     show_default=True,
     help="Events per chunk.",
 )
+#: ``--events N``: events to generate (required), passed as ``n_events``.
+events = click.option(
+    "--events", "n_events", type=click.IntRange(min=1), required=True, help="Number of events."
+)
+#: ``--mass`` (GeV): the Z' mass of the Z' presets, the stop mass of ``stop-pair``.
+mass = click.option("--mass", type=float, default=None,
+                    help="Z' mass in GeV (Z' presets), stop mass in GeV (stop-pair).")  # fmt: skip
+#: ``--lsp-mass`` (GeV): the neutralino mass of ``stop-pair``.
+lsp_mass = click.option("--lsp-mass", type=float, default=None,
+                        help="neutralino mass in GeV (stop-pair only)")  # fmt: skip

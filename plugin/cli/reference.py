@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import click
 
+from surrotag.cli import options
 from surrotag.reference.processes import PROCESSES
 
 __all__ = ["build_table", "generate", "hepmc", "pipeline", "score", "train_tagger"]
@@ -16,14 +17,10 @@ __all__ = ["build_table", "generate", "hepmc", "pipeline", "score", "train_tagge
 
 @click.command("hepmc")
 @click.argument("process")
-@click.option(
-    "--events", "n_events", type=click.IntRange(min=1), required=True, help="Number of events."
-)
+@options.events
 @click.option("--seed", type=click.IntRange(1, 900_000_000), default=1, show_default=True)
-@click.option("--mass", type=float, default=None,
-              help="Z' mass in GeV (Z' presets), stop mass in GeV (stop-pair).")  # fmt: skip
-@click.option("--lsp-mass", type=float, default=None,
-              help="neutralino mass in GeV (stop-pair only)")  # fmt: skip
+@options.mass
+@options.lsp_mass
 @click.option("-o", "--out", type=click.Path(dir_okay=False), required=True, help="Output file.")
 def hepmc(
     process: str, n_events: int, seed: int, mass: float | None, lsp_mass: float | None, out: str
@@ -37,9 +34,7 @@ def hepmc(
 
 @click.command("generate")
 @click.argument("process", type=click.Choice(sorted(PROCESSES)))
-@click.option(
-    "--events", "n_events", type=click.IntRange(min=1), required=True, help="Number of events."
-)
+@options.events
 @click.option("--seed", type=int, default=1, show_default=True, help="Master random seed.")
 @click.option("--jobs", type=click.IntRange(min=1), default=1, show_default=True,
               help="Worker processes (output is reproducible "
@@ -47,10 +42,8 @@ def hepmc(
 @click.option(
     "--ecm", type=float, default=13000.0, show_default=True, help="Centre-of-mass energy in GeV."
 )
-@click.option("--mass", type=float, default=None,
-              help="Z' mass in GeV (Z' presets), stop mass in GeV (stop-pair).")  # fmt: skip
-@click.option("--lsp-mass", type=float, default=None,
-              help="neutralino mass in GeV (stop-pair only)")  # fmt: skip
+@options.mass
+@options.lsp_mass
 @click.option("-o", "--out", type=click.Path(dir_okay=False), default=None,
               help="Output Parquet file (default: the cache under $SURROTAG_DATA).")  # fmt: skip
 def generate(
@@ -71,25 +64,15 @@ def generate(
     ``surrotag reference generate stop-pair --mass 1000 --lsp-mass 100 --events 1000``.
     """
     import time
-    from pathlib import Path
 
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeRemainingColumn
-
-    from surrotag.io.parquet import read_parquet_metadata
+    from surrotag.io.progress import step_progress
+    from surrotag.reference.generate import describe_sample
     from surrotag.reference.generate import generate as run
     from surrotag.reference.processes import process_spec
 
     process_spec(process, mass, lsp_mass)  # a bad mass combination: one line, before the bar
-    start = time.perf_counter()
-    started_at = time.time()
-    with Progress(
-        "[progress.description]{task.description}",
-        BarColumn(),
-        MofNCompleteColumn(),
-        TimeRemainingColumn(),
-        transient=False,
-    ) as bar:
-        task = bar.add_task(f"{process}", total=n_events)
+    start, started_at = time.perf_counter(), time.time()
+    with step_progress(process, n_events, clock="remaining") as update:
         path = run(
             process,
             n_events,
@@ -98,21 +81,11 @@ def generate(
             ecm=ecm,
             out=out,
             mass=mass,
-            progress=lambda step, _total: bar.advance(task, step),
+            progress=lambda step, _total: update(advance=step),
             lsp_mass=lsp_mass,
         )
     elapsed = time.perf_counter() - start
-    meta = read_parquet_metadata(path)
-    reused = Path(path).stat().st_mtime < started_at  # written before this call: cached
-    rate = (
-        "reused from the cache"
-        if reused
-        else f"{elapsed:.1f} s, {meta['n_events'] / max(elapsed, 1e-9) / jobs:.1f} events/s per job"
-    )
-    click.echo(
-        f"{path}: {meta['n_events']} events, sigma = {meta['sigma_pb']:.4g} +- "
-        f"{meta['sigma_err_pb']:.2g} pb, sum of weights {meta['sum_weights']:.4g} ({rate})"
-    )
+    click.echo(describe_sample(path, jobs=jobs, since=started_at, seconds=elapsed))
 
 
 def _paths(values: tuple[str, ...]) -> list[str]:
@@ -147,27 +120,14 @@ def train_tagger(
     threads: int,
 ) -> None:
     """Train the internal top tagger (Particle Flow Network on constituents)."""
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeElapsedColumn
-
+    from surrotag.io.progress import step_progress
     from surrotag.reference.tagger import train_tagger as run
 
-    with Progress(
-        "[progress.description]{task.description}",
-        BarColumn(),
-        MofNCompleteColumn(),
-        TimeElapsedColumn(),
-    ) as bar:
-        task = bar.add_task("reading samples", total=epochs)
+    with step_progress("reading samples", epochs) as update:
 
         def progress(epoch: int, total: int, metrics: dict[str, float]) -> None:
-            bar.update(
-                task,
-                completed=epoch,
-                description=(
-                    f"epoch {epoch}: val loss {metrics['val_loss']:.4f}, "
-                    f"val AUC {metrics['val_auc']:.4f}"
-                ),
-            )
+            text = f"val loss {metrics['val_loss']:.4f}, val AUC {metrics['val_auc']:.4f}"
+            update(completed=epoch, description=f"epoch {epoch}: {text}")
 
         report = run(
             _paths(top),
@@ -181,11 +141,7 @@ def train_tagger(
             threads=threads,
             progress=progress,
         )
-    click.echo(
-        f"{report.out}: trained on {report.n_train} jets (val {report.n_val}), "
-        f"{report.epochs_run} epochs, best {report.best_epoch}: val AUC "
-        f"{report.val_auc:.4f}, {report.seconds:.0f} s; sha256 {report.sha256[:16]}"
-    )
+    click.echo(report.summary())
 
 
 @click.command("score")
@@ -223,20 +179,16 @@ def build_table(
     top: tuple[str, ...], qcd: tuple[str, ...], tagger: str, out: str, performance_dir: str | None
 ) -> None:
     """Write the surrogate training table: features, internal logit, label, split."""
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress
-
+    from surrotag.io.progress import step_progress
     from surrotag.reference.table import assign_splits
     from surrotag.reference.table import build_table as run
 
     tops, qcds = assign_splits(_paths(top)), assign_splits(_paths(qcd))
     n_samples = sum(len(v) for v in (*tops.values(), *qcds.values()))
-    with Progress(
-        "[progress.description]{task.description}", BarColumn(), MofNCompleteColumn()
-    ) as bar:
-        task = bar.add_task("samples", total=n_samples)
+    with step_progress("samples", n_samples, clock=None) as update:
 
         def progress(path: str) -> None:
-            bar.update(task, advance=1, description=f"reading {path}")
+            update(advance=1, description=f"reading {path}")
 
         table, provenance = run(tops, qcds, tagger, out=out, progress=progress)
     click.echo(
@@ -247,13 +199,7 @@ def build_table(
         from surrotag.reference.performance import evaluate_table
 
         report = evaluate_table(table, out_dir=performance_dir)
-        for name, figures in report.taggers.items():
-            click.echo(
-                f"  {name}: AUC {figures['auc']:.4f}, 1/eps_B(0.3) "
-                f"{figures['rejection_0.3'] or float('inf'):.1f}, 1/eps_B(0.5) "
-                f"{figures['rejection_0.5'] or float('inf'):.1f}"
-            )
-        click.echo(f"  {report.json_path}, {report.png_path}")
+        click.echo("\n".join(report.summary_lines()))
 
 
 @click.command("pipeline")

@@ -50,8 +50,8 @@ def ship_surrogate(
     force: bool,
 ) -> None:
     """Train shipped surrogate NAME on the reference table: card, working points, map."""
-    from surrotag.cli.progress import epoch_progress
     from surrotag.errors import InputFileError
+    from surrotag.io.progress import epoch_progress
     from surrotag.reference.cache import TABLE_NAME, reference_dir
     from surrotag.reference.ship import ship_surrogate as ship
     from surrotag.surrogates.registry import shipped_folder

@@ -1,7 +1,8 @@
 """``surrotag surrogate train|show|export``: train a surrogate, print its card, export ONNX.
 
-Thin layer: ``train`` parses the options and calls :mod:`surrotag.training` (read the table's
-rows, train, write the surrogate folder) under a progress bar; ``show`` and ``export`` call
+Thin layer: ``train`` reads its options with :mod:`surrotag.training_options` and calls
+:mod:`surrotag.training` (read the table's rows, train, write the surrogate folder) under a
+progress bar; ``show`` and ``export`` call
 :mod:`surrotag.surrogates`. Heavy imports (torch) happen inside the commands; ``show`` never
 imports torch.
 """
@@ -13,29 +14,6 @@ from pathlib import Path
 import click
 
 __all__ = ["export", "show", "train"]
-
-
-def _pairs(values: tuple[str, ...], option: str) -> dict[str, str]:
-    """``NAME=VALUE`` option values as a dict."""
-    out = {}
-    for value in values:
-        key, sep, rest = value.partition("=")
-        if not sep or not key:
-            raise click.BadParameter(f"{value!r}: expected NAME=VALUE", param_hint=option)
-        out[key.strip()] = rest.strip()
-    return out
-
-
-def _numbers(values: tuple[str, ...], option: str, what: str = "") -> dict[str, float]:
-    """``NAME=NUMBER`` option values as floats (``what``: the number's name in the error)."""
-    numbers = {}
-    for key, text in _pairs(values, option).items():
-        try:
-            numbers[key] = float(text)
-        except ValueError:
-            message = f"{key}={text}: {what}not a number"
-            raise click.BadParameter(message, param_hint=option) from None
-    return numbers
 
 
 @click.command()
@@ -104,30 +82,25 @@ def train(
     force: bool,
 ) -> None:
     """Train a surrogate of the score column of TABLE (Parquet) given feature columns."""
-    from surrotag.cli.progress import epoch_progress
+    from surrotag.io.progress import epoch_progress
     from surrotag.surrogates.train import TrainConfig
-    from surrotag.training import TableCard, read_training_rows, surrogate_name, train_on_rows
+    from surrotag.training import read_training_rows, surrogate_name, train_on_rows
+    from surrotag.training_options import OptionError, training_options
 
-    names = [item.strip() for item in feature_list.split(",") if item.strip()]
-    if not names or len(set(names)) != len(names):
-        raise click.BadParameter(
-            f"{feature_list!r}: give distinct names, comma-separated", param_hint="--features"
+    try:
+        names, fills, card = training_options(
+            feature_list,
+            name=name or surrogate_name(output),
+            score_space=score_space,
+            clip=clip,
+            working_points=working_point,
+            units=unit,
+            fills=fill,
+            tagger=tagger,
+            description=description,
         )
-    fills = _numbers(fill, "--fill")
-    unknown = [key for key in fills if key not in names]
-    if unknown:
-        raise click.BadParameter(f"{unknown[0]!r} is not one of --features", param_hint="--fill")
-    if not 0 <= clip < 0.5:
-        raise click.BadParameter(f"{clip}: must lie in [0, 0.5)", param_hint="--clip")
-    card = TableCard(
-        name=name or surrogate_name(output),
-        score_space=score_space,
-        clip=clip,
-        working_points=_numbers(working_point, "--working-point", "threshold is "),
-        units=_pairs(unit, "--unit"),
-        tagger=tagger,
-        description=description,
-    )
+    except OptionError as error:
+        raise click.BadParameter(error.reason, param_hint=error.option) from None
     config = TrainConfig(
         hidden=hidden, depth=depth, epochs=epochs, draws=draws, seed=seed, device=device
     )

@@ -15,10 +15,7 @@ import click
 
 from surrotag.cli import options
 
-__all__ = ["OOD_WARNING", "tag"]
-
-#: Fraction of out-of-distribution objects above which the summary warns.
-OOD_WARNING = 0.05
+__all__ = ["tag"]
 
 
 @click.command("tag")
@@ -56,9 +53,6 @@ def tag(
     threads: str | None,
 ) -> None:
     """Tag probabilities of every object of EVENTS with a classifier surrogate."""
-    from rich.console import Console
-    from rich.markup import escape
-
     from surrotag.tag_files import tag_files
 
     tagged = tag_files(
@@ -76,28 +70,4 @@ def tag(
         threads=threads,
         progress=True,
     )
-    written = tagged.write(output, events_out)
-    meta = tagged.metadata
-    n_objects, ood_fraction, name = (
-        meta["n_objects"],
-        meta["ood_fraction"],
-        meta["surrogate"]["name"],
-    )
-    rates = ", ".join(f"{wp} {rate:.3f}" for wp, rate in meta["mean_tag_rate"].items())
-    mode = "stochastic" if stochastic else "exact"
-    Console().print(
-        f"[bold]{n_objects}[/] {meta['row_kind']} objects from [bold]{meta['n_events']}[/] events, "
-        f"surrogate {escape(str(name))} {escape(str(meta['surrogate']['version']))} "
-        f"(K={meta['draws']}, {mode}); mean tag rate: {escape(rates)}; OOD {tagged.n_ood}/"
-        f"{n_objects} ({100 * ood_fraction:.1f}%) -> {escape(str(written))}"
-        + (f", {escape(str(events_out))}" if events_out is not None else ""),
-        highlight=False,
-        soft_wrap=True,
-    )
-    if ood_fraction > OOD_WARNING:
-        Console(stderr=True).print(
-            f"[yellow]warning:[/] {100 * ood_fraction:.1f}% of the objects lie outside the "
-            f"training support of {escape(str(name))}: their probabilities are extrapolated",
-            highlight=False,
-            soft_wrap=True,
-        )
+    tagged.print_summary(tagged.write(output, events_out), events_out)

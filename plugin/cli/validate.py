@@ -54,17 +54,13 @@ def validate(
     two-sample test per class and the out-of-distribution scan, with the goals of the
     shipped surrogates (arXiv:2402.15558).
     """
-    from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
-
+    from surrotag.io.progress import step_progress
     from surrotag.validation.report import REPORT_FILE, STEPS, validate_surrogate
 
-    with Progress(
-        SpinnerColumn(), TextColumn("{task.description}"), TimeElapsedColumn(), transient=True
-    ) as progress:
-        task = progress.add_task("validating", total=len(STEPS))
+    with step_progress("validating", len(STEPS), kind="spinner", transient=True) as update:
 
         def tick(step: str) -> None:
-            progress.update(task, description=f"validating: {step}", advance=1)
+            update(description=f"validating: {step}", advance=1)
 
         report = validate_surrogate(
             name,

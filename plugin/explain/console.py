@@ -18,8 +18,9 @@ def print_surrogate_summary(
     """Headline of a surrogate's explanation: top features, simple cuts, ascent, notes.
 
     Args:
-        summary: the document of :func:`surrotag.explain.report.explain_surrogate`, with the
-            table's description under ``table``.
+        summary: the document of :func:`surrotag.explain.report.explain_surrogate`
+            (``SurrogateExplanation.to_dict()``), with the table's description under
+            ``table``.
         name: the surrogate's name.
         target: the ``summary.json`` written.
         console: where to print.
@@ -50,7 +51,8 @@ def print_tagger_summary(summary: Mapping[str, Any], target: Path, console: Cons
     """Headline of the internal tagger's explanation: ascent, artificial jets, top MI units.
 
     Args:
-        summary: the document of :func:`surrotag.explain.report.explain_tagger`.
+        summary: the document of :func:`surrotag.explain.report.explain_tagger`
+            (``TaggerExplanation.to_dict()``).
         target: the ``summary.json`` written.
         console: where to print.
     """

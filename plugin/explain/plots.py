@@ -1,4 +1,5 @@
-"""PNG figures of the explanations (matplotlib Agg backend, mplhep style).
+"""PNG figures of the explanations (matplotlib Agg backend, the style of
+:mod:`surrotag.io.figures`).
 
 One function per figure; each takes result objects of :mod:`surrotag.explain` and a path,
 writes the PNG and closes the figure.
@@ -12,6 +13,8 @@ from typing import Any
 
 import numpy as np
 
+from surrotag.io.figures import pyplot, style
+
 __all__ = [
     "plot_activation_patterns",
     "plot_ascent",
@@ -24,13 +27,8 @@ __all__ = [
 
 
 def _pyplot() -> Any:
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-    import mplhep
-
-    plt.style.use(mplhep.style.ROOT)
+    plt = pyplot()
+    plt.style.use(style())
     return plt
 
 

@@ -7,13 +7,13 @@ closed-form function therefore needs no trained surrogate, and :class:`Surrogate
 adapts a surrogate + card + working point to the same protocol.
 
 Gradients: :func:`gradient` uses autograd when ``prob`` returns a torch tensor that carries a
-graph to its torch input, and central finite differences otherwise. The surrogate's
-:meth:`~surrotag.surrogates.flow.ScoreDistribution.prob_above` runs under ``torch.no_grad``,
-so :class:`SurrogateProbability` recomputes the same exact probability
-``P(score > w | c) = 1 - Phi(z_w)`` with the conditioner and the backward ODE solve
-(:func:`surrotag.surrogates.ode.rk4` / ``dopri5``, plain torch operations) inside the graph:
-it is differentiable with respect to the conditioning features, and its autograd gradient
-matches central finite differences to 1e-9 (relative, float64) on the smoke surrogate.
+graph to its torch input, and central finite differences otherwise.
+:class:`SurrogateProbability` takes the exact probability ``P(score > w | c) = 1 - Phi(z_w)``
+from the tag stage in its gradient mode (:func:`surrotag.tagging.exact_probabilities`, the
+surrogate's own backward solve,
+:meth:`~surrotag.surrogates.flow.ScoreDistribution.prob_above` with ``grad=True``): it is
+differentiable with respect to the conditioning features, and its autograd gradient matches
+central finite differences to 1e-4 (relative, float64) on the shipped surrogate.
 
 References:
     Bieringer et al., "Classifier surrogates", arXiv:2402.15558 (exact tag probability).
@@ -21,7 +21,6 @@ References:
 
 from __future__ import annotations
 
-import math
 from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any
 
@@ -154,9 +153,10 @@ class SurrogateProbability:
     """A surrogate's tag probability at one working point, as a probability function.
 
     ``prob(x)`` returns ``P(score > w | x)`` per weight draw, ``[K, N]``: numpy in, numpy out
-    (no graph, chunked); torch in, torch out, differentiable with respect to ``x``. The K
-    weight draws are the surrogate's own seeded draws, so the values equal those of
-    :func:`surrotag.tagging.tag_objects` on the same rows.
+    (no graph); torch in, torch out, differentiable with respect to ``x``
+    (:func:`surrotag.tagging.exact_probabilities`). The K weight draws are the surrogate's
+    own seeded draws, so the values equal those of :func:`surrotag.tagging.tag_objects` on
+    the same rows.
 
     Args:
         surrogate: the model (:func:`surrotag.surrogates.storage.load_surrogate`).
@@ -179,8 +179,6 @@ class SurrogateProbability:
         *,
         draws: int | None = None,
     ) -> None:
-        import torch
-
         if list(card.feature_names) != list(surrogate.feature_names):
             raise CardError(
                 f"{card.source}: card features {card.feature_names} differ from the model's "
@@ -192,11 +190,6 @@ class SurrogateProbability:
         k = surrogate.default_draws if draws is None else int(draws)
         if k < 1:
             raise InputValueError(f"draws={k}: need at least one weight draw")
-        with torch.no_grad():
-            generator = torch.Generator().manual_seed(surrogate.seed)
-            self._weights = {
-                name: w.detach() for name, w in surrogate.weights.draws(k, generator).items()
-            }
         self.k = k
         stats = {
             name: getattr(surrogate, f"feature_{name}").detach().cpu().double().numpy()
@@ -206,26 +199,11 @@ class SurrogateProbability:
         self.low, self.high = stats["low"], stats["high"]
 
     def _torch(self, x: Any) -> Any:
-        import torch
+        """``[K, N]`` probabilities of a torch ``[N, F]``, with its graph, in ``x``'s dtype."""
+        from surrotag.tagging import exact_probabilities
 
-        from surrotag.surrogates.ode import dopri5, rk4
-
-        s = self.surrogate
-        dtype = s.feature_mean.dtype
-        c = (x.to(dtype) - s.feature_mean) / s.feature_std
-        hc = s.field.condition(self._weights, c)
-        z = (self.threshold - s.score_loc) / s.score_scale
-        state = z.to(dtype).expand(self.k, c.shape[0], 1).contiguous()
-
-        def field(t: float, y: Any) -> Any:
-            return s.field(self._weights, y, t, hc)
-
-        if s.solver == "dopri5":
-            base = dopri5(field, state, 1.0, 0.0, rtol=s.rtol, atol=s.atol)
-        else:
-            base = rk4(field, state, 1.0, 0.0, s.steps)
-        p = 0.5 * torch.erfc(base[..., 0] / math.sqrt(2.0))
-        return p.to(x.dtype)
+        p = exact_probabilities(self.surrogate, x, [self.threshold], draws=self.k, grad=True)
+        return p[..., 0].to(x.dtype)
 
     def __call__(self, x: Any) -> Any:
         import torch

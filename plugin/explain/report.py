@@ -2,13 +2,16 @@
 
 :func:`explain_surrogate` (``surrotag surrogate explain``) and :func:`explain_tagger`
 (``surrotag reference explain-tagger``) call the methods of :mod:`surrotag.explain` on real
-rows, draw the figures (:mod:`surrotag.explain.plots`) and return a JSON-able summary, which
-:func:`write_json` stores atomically (temporary file + ``os.replace``).
+rows, draw the figures (:mod:`surrotag.explain.plots`) and return a typed result
+(:class:`SurrogateExplanation`, :class:`TaggerExplanation`) whose ``to_dict()`` is the
+JSON-able summary that :func:`write_json` stores atomically (temporary file +
+``os.replace``).
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
+from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -22,6 +25,8 @@ if TYPE_CHECKING:
 
 __all__ = [
     "CONTOUR_PAIRS",
+    "SurrogateExplanation",
+    "TaggerExplanation",
     "explain_surrogate",
     "explain_tagger",
     "read_feature_sample",
@@ -34,6 +39,77 @@ CONTOUR_PAIRS = (("jet_pt", "jet_mass"), ("jet_sd_mass", "jet_tau32"), ("jet_mas
 SIMPLE_CUT = (("jet_sd_mass", "window"), ("jet_tau32", "below"))
 
 Progress = Callable[[str], None]
+
+
+@dataclass(frozen=True)
+class SurrogateExplanation:
+    """What :func:`explain_surrogate` found; :meth:`to_dict` is the JSON summary.
+
+    Attributes:
+        surrogate: the card's name.
+        version: the card's version.
+        working_point: the working point of ascent, importance and cut.
+        draws: Bayesian weight draws evaluated.
+        rows: table rows explained.
+        files: figure key -> PNG file name (in the output folder).
+        contours: per feature pair: features, population, maps per working point (and the
+            averaged map), largest spread over draws.
+        ascent: gradient ascent: seeds, steps, gradient method, free features, mean
+            probability before and after, per-feature quantiles before and after.
+        importance: permutation and integrated-gradient importances, rankings and notes
+            (:meth:`surrotag.explain.importance.Importance.to_dict`).
+        simple_cut: per cut (``two``, ``three`` features): the best rectangular cut, its
+            agreement with the surrogate's decision and, with labels, its efficiencies.
+        ood_fraction: share of the rows outside the training support.
+        ood_method: how the support was judged (``joint`` or ``box``).
+    """
+
+    surrogate: str
+    version: str
+    working_point: str
+    draws: int
+    rows: int
+    files: dict[str, str]
+    contours: list[dict[str, Any]]
+    ascent: dict[str, Any]
+    importance: dict[str, Any]
+    simple_cut: dict[str, dict[str, Any]]
+    ood_fraction: float
+    ood_method: str
+
+    def to_dict(self) -> dict[str, Any]:
+        """The JSON-able summary (a copy), keys in the order of the attributes."""
+        return asdict(self)
+
+
+@dataclass(frozen=True)
+class TaggerExplanation:
+    """What :func:`explain_tagger` found; :meth:`to_dict` is the JSON summary.
+
+    Attributes:
+        tagger_sha256: sha256 of the tagger's weights.
+        samples: the reference samples read.
+        jets: jets used per class (``top``, ``qcd``).
+        files: figure key -> PNG file name (in the output folder).
+        ascent: gradient ascent on QCD seed jets: seeds, steps, median logits before,
+            after and of real tops, quantiles of mass, tau32 and pT per population.
+        mutual_information: layers, the five units of most information per variable and
+            the largest information per layer and variable (nats).
+        activation_patterns: per layer: dead-unit fraction, units, mean absolute
+            top-minus-QCD activation.
+    """
+
+    tagger_sha256: str
+    samples: list[str]
+    jets: dict[str, int]
+    files: dict[str, str]
+    ascent: dict[str, Any]
+    mutual_information: dict[str, Any]
+    activation_patterns: dict[str, Any]
+
+    def to_dict(self) -> dict[str, Any]:
+        """The JSON-able summary (a copy), keys in the order of the attributes."""
+        return asdict(self)
 
 
 def write_json(document: Any, path: str | Path) -> Path:
@@ -77,36 +153,25 @@ def read_feature_sample(
         InputFileError: the file is missing or not Parquet; FormatError: a column is missing;
         EmptyInputError: no usable rows.
     """
-    import pyarrow as pa
-    import pyarrow.parquet as pq
+    from surrotag.io.parquet import read_columns
 
     path = Path(path)
-    if not path.is_file():
-        raise InputFileError(
-            f"{path}: no such table; pass --table (a feature table with the surrogate's columns, "
-            "e.g. surrotag reference build-table)"
-        )
-    try:
-        schema = pq.read_schema(path)
-    except (pa.ArrowInvalid, OSError) as error:
-        raise InputFileError(f"{path}: not a readable Parquet file ({error})") from None
-    missing = [n for n in names if n not in schema.names]
-    if missing:
-        raise FormatError(
-            f"{path}: no column(s) {', '.join(missing)} needed by the surrogate; build the table "
-            "with those features (surrotag features)"
-        )
-    extra = [c for c in ("label", "split") if c in schema.names]
-    table = pq.read_table(path, columns=[*names, *extra])
-    columns = {n: table.column(n).to_numpy(zero_copy_only=False) for n in table.column_names}
-    keep = np.ones(table.num_rows, bool)
+    columns = read_columns(
+        path,
+        names,
+        optional=["label", "split"],
+        text={"split"},
+        hint="pass --table, a feature table with the surrogate's columns (surrotag features "
+        "or surrotag reference build-table)",
+    )
+    keep = np.ones(len(columns[names[0]]), bool)
     used_split = None
     if split is not None and "split" in columns:
         chosen = columns["split"].astype(str) == split
         if chosen.any():
             keep &= chosen
             used_split = split
-    x = np.column_stack([np.asarray(columns[n], dtype=np.float64) for n in names])
+    x = np.column_stack([columns[n] for n in names])
     for j, name in enumerate(names):
         if fills and name in fills:
             x[:, j] = np.where(np.isnan(x[:, j]), fills[name], x[:, j])
@@ -118,7 +183,7 @@ def read_feature_sample(
         raise EmptyInputError(f"{path}: no rows with finite features {list(names)}")
     rng = np.random.default_rng(seed)
     rows = np.sort(rng.choice(rows, size=min(n_max, rows.size), replace=False))
-    label = np.asarray(columns["label"])[rows].astype(np.int64) if "label" in columns else None
+    label = columns["label"][rows].astype(np.int64) if "label" in columns else None
     info = {"path": str(path), "rows": int(rows.size), "split": used_split, "dropped_nan": dropped}
     return x[rows], label, info
 
@@ -149,7 +214,7 @@ def explain_surrogate(
     n_importance: int = 400,
     seed: int = 0,
     progress: Progress | None = None,
-) -> dict[str, Any]:
+) -> SurrogateExplanation:
     """Contours, gradient ascent, feature importance and the best simple cut of a surrogate.
 
     Args:
@@ -168,7 +233,8 @@ def explain_surrogate(
         progress: called with a short message before each step.
 
     Returns:
-        The summary (JSON-able); figures are written to ``out``.
+        The explanation (:meth:`SurrogateExplanation.to_dict`: the JSON summary); figures
+        are written to ``out``.
     """
     from surrotag.explain import plots
     from surrotag.explain.ascent import gradient_ascent
@@ -192,14 +258,7 @@ def explain_surrogate(
         "contained top jets (label 1)" if label is not None and (label == 1).any() else "all rows"
     )
     ref = x[label == 1] if label is not None and (label == 1).any() else x
-    summary: dict[str, Any] = {
-        "surrogate": card.name,
-        "version": card.version,
-        "working_point": main,
-        "draws": prob.k,
-        "rows": len(x),
-        "files": {},
-    }
+    files: dict[str, str] = {}
 
     say("contour maps")
     contours = []
@@ -211,7 +270,7 @@ def explain_surrogate(
         maps.append(contour_map(prob, sub, i, j, gx, gy, mode="average", names=pair))
         titles = [f"{wp}, others at median" for wp in wps] + [f"{main}, averaged over {len(sub)}"]
         png = plots.plot_contours(maps, titles, out / f"contour_{pair[0]}_{pair[1]}.png")
-        summary["files"][f"contour_{pair[0]}_{pair[1]}"] = png.name
+        files[f"contour_{pair[0]}_{pair[1]}"] = png.name
         contours.append(
             {
                 "features": list(pair),
@@ -222,7 +281,6 @@ def explain_surrogate(
                 "max_spread": float(max(m.spread.max() for m in maps)),
             }
         )
-    summary["contours"] = contours
 
     say("gradient ascent")
     seeds = x[rng.choice(len(x), size=min(n_seeds, len(x)), replace=False)]
@@ -230,8 +288,8 @@ def explain_surrogate(
         prob, seeds, loc=prob.loc, scale=prob.scale, low=prob.low, high=prob.high,
         free=public, steps=ascent_steps,
     )  # fmt: skip
-    summary["files"]["ascent"] = plots.plot_ascent(ascent, names, public, out / "ascent.png").name
-    summary["ascent"] = {
+    files["ascent"] = plots.plot_ascent(ascent, names, public, out / "ascent.png").name
+    ascent_summary = {
         "seeds": len(seeds),
         "steps": ascent_steps,
         "gradient": ascent.method,
@@ -255,8 +313,7 @@ def explain_surrogate(
     say("feature importance")
     sample = x[rng.choice(len(x), size=min(n_importance, len(x)), replace=False)]
     importance = feature_importance(prob, sample, names, seed=seed)
-    summary["files"]["importance"] = plots.plot_importance(importance, out / "importance.png").name
-    summary["importance"] = importance.to_dict()
+    files["importance"] = plots.plot_importance(importance, out / "importance.png").name
 
     say("simple cut")
     p = evaluate(prob, x).mean(0)
@@ -285,11 +342,21 @@ def explain_surrogate(
         cuts[key] = entry
         if key == "two":
             png = plots.plot_simple_cut(x[:, cols], decision, cut, out / "simple_cut.png")
-            summary["files"]["simple_cut"] = png.name
-    summary["simple_cut"] = cuts
-    summary["ood_fraction"] = float(surrogate.ood_mask(x).float().mean())
-    summary["ood_method"] = surrogate.ood_method
-    return summary
+            files["simple_cut"] = png.name
+    return SurrogateExplanation(
+        surrogate=card.name,
+        version=card.version,
+        working_point=main,
+        draws=prob.k,
+        rows=len(x),
+        files=files,
+        contours=contours,
+        ascent=ascent_summary,
+        importance=importance.to_dict(),
+        simple_cut=cuts,
+        ood_fraction=float(surrogate.ood_mask(x).float().mean()),
+        ood_method=surrogate.ood_method,
+    )
 
 
 def _sample_role(path: Path) -> str:
@@ -319,7 +386,7 @@ def explain_tagger(
     ascent_steps: int = 100,
     seed: int = 0,
     progress: Progress | None = None,
-) -> dict[str, Any]:
+) -> TaggerExplanation:
     """Artificial jets, mutual information and activation patterns of the internal tagger.
 
     Args:
@@ -334,7 +401,8 @@ def explain_tagger(
         progress: called with a short message before each step.
 
     Returns:
-        The summary (JSON-able).
+        The explanation (:meth:`TaggerExplanation.to_dict`: the JSON summary); figures are
+        written to ``out``.
     """
     import awkward as ak
 
@@ -439,12 +507,12 @@ def explain_tagger(
             for key in ("mass", "tau32", "pt")
         } | {"mass_120_220_fraction": float(np.mean((obs["mass"] > 120) & (obs["mass"] < 220)))}
 
-    return {
-        "tagger_sha256": tagger.sha256,
-        "samples": [str(p) for p in samples],
-        "jets": {"top": int(is_top.sum()), "qcd": int((~is_top).sum())},
-        "files": files,
-        "ascent": {
+    return TaggerExplanation(
+        tagger_sha256=tagger.sha256,
+        samples=[str(p) for p in samples],
+        jets={"top": int(is_top.sum()), "qcd": int((~is_top).sum())},
+        files=files,
+        ascent={
             "seeds": len(ascended.logit_start),
             "steps": ascent_steps,
             "logit_start_median": float(np.median(ascended.logit_start)),
@@ -453,7 +521,7 @@ def explain_tagger(
             "populations_quantiles_16_50_84": {k: stats(v) for k, v in populations.items()},
             "tau32_axes": "exclusive kT (surrotag.jets.nsubjettiness), all populations alike",
         },
-        "mutual_information": {
+        mutual_information={
             "layers": last,
             "top_units": top_units,
             "max_per_layer": {
@@ -461,7 +529,7 @@ def explain_tagger(
                 for layer in last
             },
         },
-        "activation_patterns": {
+        activation_patterns={
             layer: {
                 "dead_fraction": p["dead_fraction"],
                 "units": len(p["dead"]),
@@ -469,4 +537,4 @@ def explain_tagger(
             }
             for layer, p in patterns.items()
         },
-    }
+    )

@@ -2,8 +2,8 @@
 
 An :class:`InputLevel` is the one place that says, for one level, which canonical
 collections are read, which objects a surrogate tags (one feature row each), which formats
-provide it and which surrogate serves it by default. Every stage asks :func:`input_level`
-instead of branching on the level's name.
+provide it, which surrogate serves it by default and which feature columns the tag stage
+needs there. Every stage asks :func:`input_level` instead of branching on the level's name.
 
 ``delphes``
     detector level: fat jets of a Delphes file (its ``FatJet`` branch, or reclustered from
@@ -41,6 +41,16 @@ class InputLevel:
         default_format_of: formats whose files are read at this level unless told otherwise.
         surrogate: the shipped surrogate of the level's top tagger.
         description: one sentence for help texts.
+        jets_from_particles: True when the reader clusters the fat jets from the
+            generator's stable particles (no detector; it checks its own record, and an
+            analysis may smear them with its jet response).
+        taggable_features: feature columns deciding whether a row can be tagged at all
+            (:func:`surrotag.tagging.taggable`); empty when every row can.
+        fed_features: the features an analysis feeds its surrogate at this level: pT
+            (GeV) and eta of the selected objects, the quantities its selection cuts on. A
+            surrogate without them cannot carry the tag rate's dependence on them.
+        efficiency_map_features: the feature columns the efficiency-map tagger reads, pT
+            (GeV) first, then the object's truth (:mod:`surrotag.tagging.efficiency_map`).
     """
 
     name: str
@@ -51,6 +61,10 @@ class InputLevel:
     default_format_of: tuple[str, ...]
     surrogate: str
     description: str
+    jets_from_particles: bool = False
+    taggable_features: tuple[str, ...] = ()
+    fed_features: tuple[str, ...] = ()
+    efficiency_map_features: tuple[str, ...] = ()
 
     @property
     def has_jets(self) -> bool:
@@ -70,6 +84,16 @@ _DETECTOR_COLLECTIONS: Final = (
     "particles",
 )
 
+#: Features fed to a jet-level surrogate (GeV, dimensionless).
+_JET_FED: Final = ("jet_pt", "jet_eta")
+#: Feature columns of the jet-level efficiency map: pT and the truth category's inputs.
+_JET_EFFICIENCY_MAP: Final = (
+    "jet_pt",
+    "truth_top_matched",
+    "truth_top_hadronic",
+    "truth_top_n_contained",
+)
+
 INPUT_LEVELS: Final = MappingProxyType(
     {
         "delphes": InputLevel(
@@ -81,6 +105,8 @@ INPUT_LEVELS: Final = MappingProxyType(
             default_format_of=("delphes",),
             surrogate="top-tagger-delphes",
             description="detector-level fat jets of a Delphes file",
+            fed_features=_JET_FED,
+            efficiency_map_features=_JET_EFFICIENCY_MAP,
         ),
         "particle": InputLevel(
             name="particle",
@@ -92,6 +118,9 @@ INPUT_LEVELS: Final = MappingProxyType(
             surrogate="top-tagger-particle",
             description="particle-level fat jets of the visible stable particles "
             "(HepMC, or a Delphes file's Particle branch), no detector",
+            jets_from_particles=True,
+            fed_features=_JET_FED,
+            efficiency_map_features=_JET_EFFICIENCY_MAP,
         ),
         "parton": InputLevel(
             name="parton",
@@ -102,6 +131,10 @@ INPUT_LEVELS: Final = MappingProxyType(
             default_format_of=("lhe", "exroot"),
             surrogate="top-tagger-parton",
             description="top quarks of the hard-process record (LHE)",
+            # only hadronically decaying tops with a decay chain make a top-tagged jet
+            taggable_features=("top_hadronic", "flag_top_no_decay_chain"),
+            fed_features=("top_pt", "top_eta"),
+            efficiency_map_features=("top_pt", "top_hadronic"),
         ),
     }
 )
@@ -121,6 +154,8 @@ def input_level(name: str | InputLevel) -> InputLevel:
         'top-tagger-particle'
         >>> input_level("parton").objects
         'particles'
+        >>> input_level("parton").fed_features
+        ('top_pt', 'top_eta')
     """
     if isinstance(name, InputLevel):
         return name

@@ -5,6 +5,10 @@ temporary file in the same folder, then ``os.replace``), with a ``surrotag`` JSO
 the Parquet key-value metadata that records what the file was built from (sha256 of inputs,
 cross-section, sum of weights, command).
 
+Every Parquet read of surrotag goes through one opener and one column reader here
+(:func:`read_parquet` for awkward arrays, :func:`read_columns` for numpy columns), so a
+missing file, a missing column and a corrupt file are each one line, the same everywhere.
+
 Files are checked where they are read, since anyone can write a Parquet file: the
 provenance must be a JSON object whose keys that surrotag reads have their JSON types
 (:func:`read_parquet_metadata`), and an event file's canonical columns must hold numbers
@@ -19,11 +23,12 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping, Sequence
 from pathlib import Path
 from typing import Any, Final, cast
 
 import awkward as ak
+import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 
@@ -36,6 +41,7 @@ __all__ = [
     "METADATA_TYPES",
     "check_event_file",
     "check_event_schema",
+    "read_columns",
     "read_parquet",
     "read_parquet_metadata",
     "sha256_file",
@@ -102,13 +108,38 @@ def write_parquet(
     return path
 
 
-def _open(path: Path) -> pq.ParquetFile:
+def _hinted(message: str, hint: str) -> str:
+    return f"{message}; {hint}" if hint else message
+
+
+def _open(path: Path, hint: str = "") -> pq.ParquetFile:
+    """The file, page checksums verified on read; one line if it is missing or unreadable."""
     if not path.exists():
-        raise InputFileError(f"{path}: no such file")
+        raise InputFileError(_hinted(f"{path}: no such file", hint))
     try:
         return pq.ParquetFile(path, page_checksum_verification=True)
     except (pa.ArrowInvalid, OSError) as error:
         raise CorruptFileError(f"{path}: not a readable Parquet file ({error})") from None
+
+
+def _read(
+    parquet: pq.ParquetFile, path: Path, columns: Sequence[str] | None, hint: str = ""
+) -> pa.Table:
+    """``columns`` of an open file (all when None); one line if one is missing or corrupt."""
+    available = parquet.schema_arrow.names
+    if columns is not None:
+        missing = [name for name in columns if name not in available]
+        if missing:
+            raise FormatError(
+                _hinted(
+                    f"{path}: no column(s) {', '.join(missing)} (has {', '.join(available)})",
+                    hint,
+                )
+            )
+    try:
+        return parquet.read(columns=None if columns is None else list(columns))
+    except (pa.ArrowInvalid, OSError) as error:
+        raise CorruptFileError(f"{path}: corrupt Parquet data ({error})") from None
 
 
 def _json_type(value: object) -> str:
@@ -286,6 +317,8 @@ def read_parquet(
         The array; canonical events get ``vector`` behaviour.
 
     Raises:
+        InputFileError: no such file.
+        CorruptFileError: not a readable Parquet file, or corrupt data.
         FormatError: a requested column is missing; canonical events with a column of the
             wrong type (:func:`check_event_schema`).
         InputValueError: canonical events with non-finite or sentinel kinematics.
@@ -294,19 +327,66 @@ def read_parquet(
     parquet = _open(path)
     if events:
         check_event_schema(parquet.schema_arrow, path)
-    available = parquet.schema_arrow.names
-    if columns is not None:
-        missing = [name for name in columns if name not in available]
-        if missing:
-            raise FormatError(
-                f"{path}: no column(s) {', '.join(missing)} (has {', '.join(available)})"
-            )
-    try:
-        table = parquet.read(columns=columns)
-    except (pa.ArrowInvalid, OSError) as error:
-        raise CorruptFileError(f"{path}: corrupt Parquet data ({error})") from None
-    array = ak.from_arrow(table)
+    array = ak.from_arrow(_read(parquet, path, columns))
     if not events:
         return array
     check_finite(array, path)
     return with_vector_behaviour(array)
+
+
+def read_columns(
+    path: str | os.PathLike[str],
+    columns: Sequence[str],
+    *,
+    optional: Sequence[str] = (),
+    text: Collection[str] = (),
+    hint: str = "",
+) -> dict[str, np.ndarray]:
+    """Flat columns of a Parquet table as numpy arrays: the one column reader of surrotag.
+
+    Args:
+        path: the table.
+        columns: columns that must be there.
+        optional: columns read when the table has them (left out of the result otherwise).
+        text: columns read as text (object arrays of ``str``, e.g. ``split``); every other
+            column must be numeric (float, integer or boolean) and comes back as float64.
+        hint: what to do, appended to the message of a missing file or column.
+
+    Returns:
+        Column name -> ``[N]`` array, in the order of ``columns`` then ``optional``.
+
+    Raises:
+        InputFileError: no such file.
+        CorruptFileError: not a readable Parquet file, or corrupt data.
+        FormatError: a column of ``columns`` is missing, or a numeric one is not numeric.
+
+    Example:
+        >>> import tempfile
+        >>> path = Path(tempfile.mkdtemp()) / "t.parquet"
+        >>> _ = write_parquet(ak.Array({"x": [1, 2], "split": ["train", "test"]}), path)
+        >>> read_columns(path, ["x"], optional=["split", "label"], text={"split"})
+        {'x': array([1., 2.]), 'split': array(['train', 'test'], dtype=object)}
+        >>> read_columns(path, ["y"], hint="rebuild it")  # doctest: +ELLIPSIS
+        Traceback (most recent call last):
+        ...
+        surrotag.errors.FormatError: ...t.parquet: no column(s) y (has x, split); rebuild it
+    """
+    path = Path(path)
+    parquet = _open(path, hint)
+    available = set(parquet.schema_arrow.names)
+    wanted = list(dict.fromkeys([*columns, *(name for name in optional if name in available)]))
+    table = _read(parquet, path, wanted, hint)
+    out = {}
+    for name in wanted:
+        column = table.column(name)
+        if name in text:
+            out[name] = np.asarray(column.to_pylist(), dtype=object)
+            continue
+        if not (
+            pa.types.is_floating(column.type)
+            or pa.types.is_integer(column.type)
+            or pa.types.is_boolean(column.type)
+        ):
+            raise FormatError(f"{path}: column {name!r} is {column.type}, not numeric")
+        out[name] = np.asarray(column.to_numpy(zero_copy_only=False), dtype=np.float64)
+    return out

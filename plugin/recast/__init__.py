@@ -30,7 +30,7 @@ from surrotag.recast.report import (
     validate_report,
     write_report,
 )
-from surrotag.recast.taggers import FED_FEATURES, TAGGERS, check_surrogate
+from surrotag.tagging import FED_FEATURES, TAGGERS, check_surrogate
 
 __all__ = [
     "EXAMPLE_SIGNAL",

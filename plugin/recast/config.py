@@ -24,6 +24,7 @@ Example:
 
 from __future__ import annotations
 
+import functools
 import json
 import os
 from dataclasses import dataclass, field
@@ -31,6 +32,7 @@ from pathlib import Path
 from typing import Any, Final
 
 from surrotag.errors import InputFileError, InputValueError
+from surrotag.surrogates.schema_check import check_document, schema_validator
 
 __all__ = ["RUN_CONFIG_SCHEMA", "RunConfig", "load_run_config"]
 
@@ -60,6 +62,11 @@ RUN_CONFIG_SCHEMA: Final = {
     },
 }
 _PATH_OPTIONS: Final = ("output", "patch_out", "plot")
+
+
+@functools.cache
+def _validator() -> Any:
+    return schema_validator(RUN_CONFIG_SCHEMA)
 
 
 @dataclass(frozen=True)
@@ -96,8 +103,6 @@ def load_run_config(path: str | os.PathLike[str]) -> RunConfig:
         InputFileError: no such file, or not UTF-8 text.
         InputValueError: not valid YAML/JSON, or a key or value the schema refuses.
     """
-    import jsonschema
-
     from surrotag.io.yamlfile import load_yaml
 
     path = Path(path)
@@ -114,13 +119,9 @@ def load_run_config(path: str | os.PathLike[str]) -> RunConfig:
             raise InputValueError(f"{path}: not valid JSON ({error}); fix the file") from None
     else:
         document = load_yaml(text, str(path), InputValueError, fix="fix the configuration")
-    validator = jsonschema.Draft202012Validator(RUN_CONFIG_SCHEMA)
-    problem = jsonschema.exceptions.best_match(validator.iter_errors(document))
-    if problem is not None:
-        message = " ".join(problem.message.split())[:200]
-        raise InputValueError(
-            f"{path}: invalid run configuration at {problem.json_path}: {message}"
-        )
+    check_document(
+        document, _validator(), InputValueError, f"{path}: invalid run configuration", limit=200
+    )
     base = path.resolve().parent
     options = {k: v for k, v in document.items() if k not in ("analyses", "all", "events")}
     for key in _PATH_OPTIONS:

@@ -11,10 +11,10 @@ memory), one chunk at a time so that memory stays flat:
    documented approximation: the tops stand for the fat jets they would make, mjj is
    m(t tbar));
 4. **features** of the two selected objects only (:func:`surrotag.features.build_features`);
-5. **tag** (:mod:`surrotag.recast.taggers`): exact per-object probabilities per Bayesian
-   weight draw (or the efficiency-map baseline), combined per event into the region
-   probabilities, both tagged ``p1 p2`` and exactly one ``p1 (1 - p2) + p2 (1 - p1)``
-   (:func:`surrotag.yields.event_probabilities`);
+5. **tag** (:mod:`surrotag.tagging`, a :class:`~surrotag.tagging.Tagger`): exact per-object
+   probabilities per Bayesian weight draw (or the efficiency-map baseline), combined per
+   event into the region probabilities, both tagged ``p1 p2`` and exactly one
+   ``p1 (1 - p2) + p2 (1 - p1)`` (:func:`surrotag.tagging.event_probabilities`);
 6. **yields** per region and mjj bin (:func:`surrotag.yields.region_yields`), each event
    weighted by ``sigma L w / sum(w)`` with the sum over *all* events read, so that the
    total is ``sigma L (sum of selected weights / sum of all weights)``;
@@ -83,13 +83,14 @@ from surrotag.errors import (
 from surrotag.io.levels import input_level
 from surrotag.io.stream import EventStream
 from surrotag.recast.report import RecastReport, RegionResult
-from surrotag.recast.taggers import (
-    EFFICIENCY_MAP_FEATURES,
+from surrotag.tagging import (
     TAGGERS,
-    ObjectProbabilities,
+    EfficiencyMapTagger,
+    ObjectTags,
+    SurrogateTagger,
+    Tagger,
     check_surrogate,
-    efficiency_map_probabilities,
-    surrogate_probabilities,
+    event_probabilities,
 )
 from surrotag.yields import OodYields, Yields, _draw_covariance
 
@@ -204,80 +205,6 @@ class YieldSums:
         )
 
 
-@dataclass(frozen=True)
-class _Tagger:
-    """What tags the two selected objects of each event."""
-
-    kind: str
-    card: Any
-    folder: Path
-    model: Any
-    working_points: tuple[str, ...]
-    features: tuple[str, ...]
-    draws: int
-    stochastic: bool
-    generator: Any
-    device: str
-    threads: int | str | None = None
-    thread_plans: list[dict[str, Any]] = field(default_factory=list)
-
-    def probabilities(self, table: Any, level: str) -> ObjectProbabilities:
-        if self.kind == "efficiency-map":
-            return efficiency_map_probabilities(
-                table, level, self.card.efficiency_map, self.working_points, self.card.source
-            )
-        result = surrogate_probabilities(
-            table,
-            level,
-            self.model,
-            self.card,
-            self.working_points,
-            draws=self.draws,
-            stochastic=self.stochastic,
-            generator=self.generator,
-            device=self.device,
-            threads=self.threads,
-        )
-        if result.threads is not None:
-            self.thread_plans.append(result.threads)
-        return result
-
-    @property
-    def ood_method(self) -> str:
-        """How objects are judged out of support: ``joint``, ``box`` or ``pt-range``."""
-        return "pt-range" if self.model is None else self.model.ood_method
-
-    @property
-    def ood_note(self) -> str | None:
-        """What the out-of-support check misses (a box-only surrogate), else None."""
-        return None if self.model is None else self.model.ood_note
-
-    def describe(self, seed: int) -> dict[str, Any]:
-        from surrotag.surrogates.storage import WEIGHTS_FILENAME
-        from surrotag.surrogates.threads import summarize_plans
-
-        card = self.card
-        threads = {}
-        if self.kind == "surrogate":
-            threads = {"threads": summarize_plans(self.thread_plans, self.threads)}
-        return {
-            "kind": self.kind,
-            "name": card.name,
-            "version": card.version,
-            "folder": str(self.folder),
-            "tagger_sha256": card.tagger.get("weights_sha256"),
-            "weights_sha256": card.files.get(WEIGHTS_FILENAME),
-            "draws": int(self.draws),
-            "stochastic": bool(self.stochastic),
-            "seed": int(seed),
-            "device": self.device,
-            "working_points": {
-                name: float(card.working_point(name)["threshold"]) for name in self.working_points
-            },
-            **threads,
-        }
-
-
 def _ident(name: str) -> str:
     """A pyhf-friendly identifier (letters, digits, ``_``)."""
     return re.sub(r"\W", "_", name)
@@ -330,7 +257,7 @@ def _lacking_collections(
     from surrotag.io.parquet import _open
     from surrotag.selection import collections_read
 
-    if level == "particle":
+    if input_level(level).jets_from_particles:
         return None
     need = {input_level(level).objects}
     if input_level(level).has_jets:
@@ -376,13 +303,15 @@ def load_tagger(
     seed: int,
     device: str,
     threads: int | str | None = None,
-) -> _Tagger:
+) -> Tagger:
+    """The tagger of a recast of ``analysis`` at ``level``: its surrogate (the card's for the
+    level, or ``surrogate``) checked against the analysis, as a surrogate or efficiency map.
+    """
     import torch
 
     from surrotag.surrogates.card import load_card
     from surrotag.surrogates.registry import resolve_surrogate
     from surrotag.surrogates.storage import load_surrogate
-    from surrotag.tagging import TAGGABLE_FEATURES
 
     card_spec = analysis.card
     name = card_spec.surrogate_name(level)
@@ -390,26 +319,23 @@ def load_tagger(
     points = tuple(dict.fromkeys(region.tag.working_point for region in card_spec.regions))
     card = load_card(folder)
     check_surrogate(card, card_spec, level, points, features=kind == "surrogate")
+    spec = input_level(level)
     if kind == "efficiency-map":
-        features = EFFICIENCY_MAP_FEATURES[level]
-        model, k = None, 1
-        stochastic = False
-    else:
-        model, card = load_surrogate(folder, device=device)
-        features = tuple(card.feature_names)
-        k = model.default_draws if draws is None else int(draws)
-        stored = getattr(model.weights, "n_samples", None)  # MCMC: the posterior samples
-        most = stored if stored is not None else MAX_DRAWS
-        if not 1 <= k <= most:
-            raise InputValueError(
-                f"--draws {k}: {card.name} gives 1 to {most} weight draws"
-                + (" (its stored posterior samples)" if stored is not None else "")
-            )
-    row_kind = input_level(level).row_kind
-    features = tuple(dict.fromkeys((*features, *TAGGABLE_FEATURES[row_kind])))
+        features = tuple(dict.fromkeys((*spec.efficiency_map_features, *spec.taggable_features)))
+        return EfficiencyMapTagger(card, folder, points, features, device)
+    model, card = load_surrogate(folder, device=device)
+    k = model.default_draws if draws is None else int(draws)
+    stored = getattr(model.weights, "n_samples", None)  # MCMC: the posterior samples
+    most = stored if stored is not None else MAX_DRAWS
+    if not 1 <= k <= most:
+        raise InputValueError(
+            f"--draws {k}: {card.name} gives 1 to {most} weight draws"
+            + (" (its stored posterior samples)" if stored is not None else "")
+        )
+    features = tuple(dict.fromkeys((*card.feature_names, *spec.taggable_features)))
     generator = torch.Generator().manual_seed(int(seed)) if stochastic else None
-    return _Tagger(
-        kind, card, folder, model, points, features, k, stochastic, generator, device, threads
+    return SurrogateTagger(
+        card, folder, model, points, features, k, stochastic, generator, device, threads
     )
 
 
@@ -572,7 +498,7 @@ class _Job:
 
     analysis: Analysis
     card: AnalysisCard
-    tagger: _Tagger
+    tagger: Tagger
     acc: YieldSums
     response: JetResponse | None = None
     generator: np.random.Generator | None = None
@@ -590,7 +516,7 @@ def process_chunk(
     analysis: Analysis,
     level: str,
     spec: AnalysisCard,
-    tagger: _Tagger,
+    tagger: Tagger,
     acc: YieldSums,
     timer: StageTimer,
     ood: str = "nuisance",
@@ -661,7 +587,7 @@ def _add_job_yields(
     selection: Any,
     passed: np.ndarray,
     rows: np.ndarray,
-    tags: ObjectProbabilities,
+    tags: ObjectTags,
     weight: np.ndarray,
     n_chunk: int,
     timer: StageTimer,
@@ -696,7 +622,7 @@ def _add_job_yields(
     job.acc.n_ood += int(flags.sum())
 
 
-def _refuse(tagger: _Tagger, flags: np.ndarray, events: np.ndarray) -> None:
+def _refuse(tagger: Tagger, flags: np.ndarray, events: np.ndarray) -> None:
     """``--ood strict``: one line naming how many selected objects are out of support."""
     first = int(events[np.flatnonzero(flags.any(1))[0]])
     raise OutOfSupportError(
@@ -728,7 +654,7 @@ def _cross_section(
 
 def _fill_regions(
     analysis: Analysis,
-    tagger: _Tagger,
+    tagger: Tagger,
     acc: YieldSums,
     weight: np.ndarray,
     values: Mapping[str, np.ndarray],
@@ -744,7 +670,7 @@ def _fill_regions(
         p1, p2: tag probabilities of the two objects ``[K, n, W]``.
         flags: ``[n, 2]`` bool, the object is out of the tagger's support.
     """
-    from surrotag.yields import event_probabilities, ood_region_yields, region_yields
+    from surrotag.yields import ood_region_yields, region_yields
 
     for region in analysis.card.regions:  # a few regions
         j = tagger.working_points.index(region.tag.working_point)
@@ -798,7 +724,7 @@ def normalised_yields(
 def _region_yields(
     analysis: Analysis,
     acc: YieldSums,
-    tagger: _Tagger,
+    tagger: Tagger,
     norm: float,
     warning_lines: list[str] | None = None,
 ) -> tuple[RegionResult, ...]:
@@ -835,7 +761,7 @@ class _Run:
     files: InputFiles | None
     level: str
     xsec: CrossSection
-    tagger: _Tagger
+    tagger: Tagger
     sqrt_s: float | None
     warnings: list[str]
     response: JetResponse | None = None
@@ -970,8 +896,9 @@ def resolve(
             f"the inputs are at sqrt(s) = {sqrt_s:g} GeV, analysis {ana.name!r} at "
             f"{ana.card.sqrt_s_gev:g} GeV: the recast assumes the signal is the same"
         )
-    response = ana.particle_response() if level == "particle" else None
-    if level == "particle" and response is None:
+    particle = input_level(level).jets_from_particles
+    response = ana.particle_response() if particle else None
+    if particle and response is None:
         warning_lines.append(
             f"analysis {ana.name!r} ships no particle-level jet response: its selection sees "
             "particle-level jets without the detector's resolution (acceptance near a pT "
@@ -1219,21 +1146,6 @@ def recast(
     return make_report(run, acc, stream, statistics, seed=seed, ood=ood, timer=timer)
 
 
-def _tagger_key(tagger: _Tagger) -> tuple[Any, ...]:
-    """What makes two loaded taggers give the same probabilities for the same objects."""
-    return (
-        tagger.kind,
-        tagger.card.name,
-        str(tagger.folder),
-        tagger.working_points,
-        tagger.features,
-        tagger.draws,
-        tagger.stochastic,
-        tagger.device,
-        tagger.threads,
-    )
-
-
 def recast_many(
     analyses: Sequence[str | Path | Analysis],
     inputs: Sequence[str | Path] | ak.Array,
@@ -1289,9 +1201,9 @@ def recast_many(
         twice = sorted({name for name in names if names.count(name) > 1})
         if twice:
             raise InputValueError(f"analysis {', '.join(twice)} named more than once")
-        shared: dict[tuple[Any, ...], _Tagger] = {}
+        shared: dict[tuple[Any, ...], Tagger] = {}
         for run in runs:
-            run.tagger = shared.setdefault(_tagger_key(run.tagger), run.tagger)
+            run.tagger = shared.setdefault(run.tagger.key(), run.tagger)
         accs, stream = accumulate_runs(runs, step_size=step_size, ood=ood, timer=timer)
         statistics = [
             infer(run, acc, stream, None, max_components, timer)

@@ -1,5 +1,6 @@
 """Each region's binned observable (mjj, m_tt, MET, ...): stacked backgrounds, the recast
-signal, (pseudo-)data."""
+signal with its uncertainty band, (pseudo-)data, in the one style of
+:mod:`surrotag.io.figures` with the analysis's luminosity and sqrt(s)."""
 
 from __future__ import annotations
 
@@ -10,12 +11,12 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from surrotag.errors import MissingDependencyError
-from surrotag.io.atomic import atomic_output
+from surrotag.io.figures import experiment_label, figure_style, save_figure
 
 if TYPE_CHECKING:
-    from surrotag.recast.report import RecastReport
+    from surrotag.recast.report import RecastReport, RegionResult
 
-__all__ = ["PLOT_HINT", "check_plot_dependencies", "plot_regions"]
+__all__ = ["PLOT_HINT", "check_plot_dependencies", "plot_regions", "signal_uncertainty"]
 
 #: What to install for plots.
 PLOT_HINT = "--plot needs matplotlib and mplhep: pip install 'surrotag[plot]'"
@@ -37,8 +38,23 @@ def check_plot_dependencies() -> None:
 _LABELS = {"mjj": "$m_{jj}$", "met": "$E_T^{miss}$", "ht": "$H_T$", "pt_system": "$p_T$"}
 
 
+def signal_uncertainty(region: RegionResult) -> np.ndarray:
+    """Total uncertainty of the signal yield per bin: the Monte Carlo statistical error and
+    the surrogate's spread over weight draws, added in quadrature (independent sources).
+
+    Args:
+        region: a region of the report (``yields.mc_stat_error``, ``surrogate_error``).
+
+    Returns:
+        Standard deviation per bin (events), shape ``[B]``.
+    """
+    return np.hypot(np.asarray(region.yields.mc_stat_error, dtype=float), region.surrogate_error)
+
+
 def plot_regions(report: RecastReport, workspace: Any, path: str | os.PathLike[str]) -> Path:
-    """Draw each region's background samples stacked, the signal on top and the data.
+    """Draw each region's background samples stacked, the signal on top with its uncertainty
+    band (:func:`signal_uncertainty`) and the data, labelled with the analysis's luminosity
+    and sqrt(s).
 
     Args:
         report: the recast report (signal yields per region).
@@ -48,51 +64,56 @@ def plot_regions(report: RecastReport, workspace: Any, path: str | os.PathLike[s
     Raises:
         MissingDependencyError: matplotlib or mplhep missing (``pip install surrotag[plot]``).
     """
-    try:
-        import matplotlib
-
-        matplotlib.use("Agg")
-        import matplotlib.pyplot as plt
-        import mplhep
-    except ImportError:
-        raise MissingDependencyError(PLOT_HINT) from None
     from surrotag.stats.workspace import load_workspace
 
-    ws = load_workspace(workspace)
-    spec = ws.spec
-    observed = {o["name"]: np.asarray(o["data"], dtype=float) for o in spec["observations"]}
-    plt.style.use(mplhep.style.ATLAS)
-    fig, axes = plt.subplots(1, len(report.regions), figsize=(7 * len(report.regions), 6))
-    axes = np.atleast_1d(axes)
-    for ax, region in zip(axes, report.regions, strict=True):
-        channel = next(ch for ch in spec["channels"] if ch["name"] == region.channel)
-        edges = region.yields.bin_edges / 1000.0
-        stack = [np.asarray(s["data"], dtype=float) for s in channel["samples"]]
-        labels = [s["name"] for s in channel["samples"]]
-        mplhep.histplot(stack, edges, stack=True, histtype="fill", label=labels, ax=ax)
-        background = np.sum(stack, axis=0)
-        mplhep.histplot(
-            background + region.yields.nominal,
-            edges,
-            histtype="step",
-            color="red",
-            label=f"+ signal (mu = 1), {report.tagger['kind']}",
-            ax=ax,
-        )
-        data = observed.get(region.channel)
-        if data is not None:
+    with figure_style(PLOT_HINT) as plt:
+        import mplhep
+
+        ws = load_workspace(workspace)
+        spec = ws.spec
+        observed = {o["name"]: np.asarray(o["data"], dtype=float) for o in spec["observations"]}
+        info = report.analysis_info
+        fig, axes = plt.subplots(1, len(report.regions), figsize=(10 * len(report.regions), 9))
+        for ax, region in zip(np.atleast_1d(axes), report.regions, strict=True):
+            channel = next(ch for ch in spec["channels"] if ch["name"] == region.channel)
+            edges = region.yields.bin_edges / 1000.0
+            stack = [np.asarray(s["data"], dtype=float) for s in channel["samples"]]
+            labels = [s["name"] for s in channel["samples"]]
+            mplhep.histplot(stack, edges, stack=True, histtype="fill", label=labels, ax=ax)
+            total = np.sum(stack, axis=0) + region.yields.nominal
             mplhep.histplot(
-                data, edges, histtype="errorbar", color="black", label="pseudo-data", ax=ax
+                total,
+                edges,
+                histtype="step",
+                color="red",
+                label=f"+ signal (mu = 1), {report.tagger['kind']}",
+                ax=ax,
             )
-        ax.set_yscale("log")
-        ax.set_xlabel(f"{_LABELS.get(region.observable, region.observable)} [TeV]")
-        ax.set_ylabel("events / bin")
-        ax.set_title(f"{report.analysis}: {region.name}")
-        ax.legend(fontsize="small")
-    target = Path(path)
-    try:
-        with atomic_output(target) as temporary:  # its name ends in .tmp: say the format
-            fig.savefig(temporary, dpi=120, bbox_inches="tight", format=target.suffix[1:] or "png")
-    finally:
-        plt.close(fig)
-    return target
+            sigma = signal_uncertainty(region)
+            ax.bar(
+                edges[:-1],
+                2.0 * sigma,
+                width=np.diff(edges),
+                bottom=total - sigma,
+                align="edge",
+                facecolor="none",
+                edgecolor="red",
+                hatch="////",
+                linewidth=0.0,
+                label="signal uncertainty (MC stat. + surrogate)",
+            )
+            data = observed.get(region.channel)
+            if data is not None:
+                mplhep.histplot(
+                    data, edges, histtype="errorbar", color="black", label="pseudo-data", ax=ax
+                )
+            ax.set_yscale("log")
+            ax.set_xlabel(f"{_LABELS.get(region.observable, region.observable)} [TeV]")
+            ax.set_ylabel("events / bin")
+            experiment_label(
+                ax, lumi_ifb=info.get("luminosity_ifb"), sqrt_s_gev=info.get("sqrt_s_gev")
+            )
+            title = f"{report.analysis}: {region.name}"
+            ax.legend(fontsize="x-small", title=title, title_fontsize="small")
+            mplhep.yscale_legend(ax, soft_fail=True)  # room above the bars for the legend
+        return save_figure(fig, path, dpi=120)

@@ -38,7 +38,7 @@ import awkward as ak
 import numpy as np
 
 from surrotag.errors import GenerationError
-from surrotag.io.parquet import read_parquet, write_parquet
+from surrotag.io.parquet import read_parquet, read_parquet_metadata, write_parquet
 from surrotag.jets.clustering import recluster_fatjets
 from surrotag.jets.particle import visible
 from surrotag.reference.cache import cached_sample, sample_path, settings_key
@@ -56,6 +56,7 @@ __all__ = [
     "BATCH_SIZE",
     "SCHEMA_VERSION",
     "SCRATCH_PREFIX",
+    "describe_sample",
     "generate",
     "job_seeds",
     "remove_stale_scratch",
@@ -391,3 +392,29 @@ def _provenance(
         "truth": "pruned Pythia record: hard process, all t/W/Z' copies and their daughters"
         + (", all stop and neutralino copies and their daughters" if spec.slha else ""),
     }
+
+
+def describe_sample(path: str | Path, *, jobs: int, since: float, seconds: float) -> str:
+    """One line about a sample :func:`generate` returned: events, cross-section, sum of
+    weights, and the generation rate, or that the sample came from the cache.
+
+    Args:
+        path: the sample (its provenance is read).
+        jobs: the worker processes it was generated with.
+        since: when the :func:`generate` call started (:func:`time.time`); a file written
+            before was reused from the cache.
+        seconds: how long the call took.
+
+    Returns:
+        ``PATH: N events, sigma = S +- E pb, sum of weights W (T s, R events/s per job)``.
+    """
+    meta = read_parquet_metadata(path)
+    rate = (
+        "reused from the cache"
+        if Path(path).stat().st_mtime < since
+        else f"{seconds:.1f} s, {meta['n_events'] / max(seconds, 1e-9) / jobs:.1f} events/s per job"
+    )
+    return (
+        f"{path}: {meta['n_events']} events, sigma = {meta['sigma_pb']:.4g} +- "
+        f"{meta['sigma_err_pb']:.2g} pb, sum of weights {meta['sum_weights']:.4g} ({rate})"
+    )

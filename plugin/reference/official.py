@@ -6,7 +6,7 @@ For any analysis card this module applies the card's selection
 (:func:`surrotag.selection.select`) to a reference sample, attaches the internal tagger's
 logit to each of the ``k`` candidates (one or two, as the card says), and turns the 0/1
 decisions at a working point into region yields with the very functions the recast uses
-(:func:`surrotag.yields.event_probabilities`, :func:`surrotag.yields.region_yields`), so an
+(:func:`surrotag.tagging.event_probabilities`, :func:`surrotag.yields.region_yields`), so an
 official number and a recast number differ only in the tag probabilities.
 
 The internal tagger's logits are cached next to each sample
@@ -163,7 +163,8 @@ class OfficialSample:
             threshold: the working point's logit threshold.
             index: event indices of a bootstrap resample (None: every event once).
         """
-        from surrotag.yields import event_probabilities, normalisation, region_yields
+        from surrotag.tagging import event_probabilities
+        from surrotag.yields import normalisation, region_yields
 
         pick = slice(None) if index is None else index
         weight = self.weight[pick]

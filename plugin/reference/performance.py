@@ -26,6 +26,7 @@ from typing import Any, Final
 import numpy as np
 
 from surrotag.errors import SurrotagError
+from surrotag.io.atomic import write_text_atomic
 from surrotag.reference.baseline import bdt_matrix, train_bdt
 
 __all__ = ["PUBLISHED", "TOP_MASS", "PerformanceReport", "evaluate_table", "roc_figures"]
@@ -62,6 +63,25 @@ class PerformanceReport:
     published: dict[str, dict[str, float]]
     json_path: str | None = None
     png_path: str | None = None
+
+    def summary_lines(self) -> list[str]:
+        """Per tagger its AUC and rejections at 30% and 50% signal efficiency, then the files.
+
+        Example:
+            >>> report = PerformanceReport(
+            ...     {"pfn": {"auc": 0.98, "rejection_0.3": 800.0, "rejection_0.5": None}},
+            ...     1, 1, 1.0, (500.0, 550.0), {}, "p.json", "roc.png")
+            >>> print("\\n".join(report.summary_lines()))
+              pfn: AUC 0.9800, 1/eps_B(0.3) 800.0, 1/eps_B(0.5) inf
+              p.json, roc.png
+        """
+        lines = [
+            f"  {name}: AUC {figures['auc']:.4f}, 1/eps_B(0.3) "
+            f"{figures['rejection_0.3'] or float('inf'):.1f}, 1/eps_B(0.5) "
+            f"{figures['rejection_0.5'] or float('inf'):.1f}"
+            for name, figures in self.taggers.items()
+        ]
+        return [*lines, f"  {self.json_path}, {self.png_path}"]
 
 
 def roc_figures(
@@ -167,20 +187,16 @@ def evaluate_table(
     report = PerformanceReport(
         **{**asdict(report), "json_path": str(out / "performance.json"), "png_path": str(png)}
     )
-    (out / "performance.json").write_text(json.dumps(asdict(report), indent=2) + "\n")
+    write_text_atomic(out / "performance.json", json.dumps(asdict(report), indent=2) + "\n")
     return report
 
 
 def _plot(
     curves: dict[str, tuple[np.ndarray, np.ndarray]], path: Path, pt_range: tuple[float, float]
 ) -> None:
-    import matplotlib
+    from surrotag.io.figures import figure_style
 
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-    import mplhep
-
-    with plt.style.context(mplhep.style.CMS):
+    with figure_style() as plt:
         fig, ax = plt.subplots(figsize=(8, 7))
         for name, (tpr, fpr) in curves.items():
             keep = fpr > 0

@@ -58,7 +58,7 @@ from typing import Any, Final
 
 import numpy as np
 
-from surrotag.errors import CorruptFileError, FormatError, InputFileError, InputValueError
+from surrotag.errors import FormatError, InputValueError
 
 __all__ = [
     "EFFICIENCY_PT_EDGES",
@@ -170,34 +170,15 @@ def read_table(path: str | Path, columns: list[str]) -> dict[str, np.ndarray]:
         FormatError: a column is missing.
         CorruptFileError: not a readable Parquet file.
     """
-    import pyarrow as pa
-    import pyarrow.parquet as pq
+    from surrotag.io.parquet import read_columns
 
-    path = Path(path)
-    if not path.is_file():
-        raise InputFileError(
-            f"{path}: no such file; pass the reference table (surrotag reference build-table)"
-        )
-    try:
-        parquet = pq.ParquetFile(path)
-        missing = [name for name in columns if name not in parquet.schema_arrow.names]
-        if missing:
-            raise FormatError(
-                f"{path}: no column(s) {', '.join(missing)}; pass a reference table written "
-                "by the current surrotag reference build-table (rebuild an older one)"
-            )
-        table = parquet.read(columns=columns)
-    except (pa.ArrowInvalid, OSError) as error:
-        raise CorruptFileError(f"{path}: not a readable Parquet file ({error})") from None
-    out = {}
-    for name in columns:
-        column = table.column(name)
-        out[name] = (
-            np.asarray(column.to_pylist(), dtype=object)
-            if name == "split"
-            else np.asarray(column.to_numpy(zero_copy_only=False), dtype=np.float64)
-        )
-    return out
+    return read_columns(
+        path,
+        columns,
+        text={"split"},
+        hint="pass a reference table written by the current surrotag reference build-table "
+        "(rebuild an older one)",
+    )
 
 
 def training_rows(
@@ -463,10 +444,11 @@ def ship_surrogate(
     Returns:
         The written :class:`surrotag.surrogates.card.Card`.
     """
-    from surrotag.features.registry import FEATURES
     from surrotag.io.parquet import read_parquet_metadata, sha256_file
+    from surrotag.surrogates.card import build_card_fields
     from surrotag.surrogates.storage import save_surrogate
     from surrotag.surrogates.train import TrainConfig, train_surrogate
+    from surrotag.training import feature_entries
 
     if name not in SHIPPED:
         raise InputValueError(f"no shipped surrogate {name!r} (known: {', '.join(SHIPPED)})")
@@ -502,47 +484,33 @@ def ship_surrogate(
         f"--patience {config.patience} --bayes {bayes} --draws {config.draws} --seed {config.seed}"
         f" --flow-weights {flow_weights}"
     )
-    figures = report.card_figures(seconds_digits=1)
-    entries = []
-    for column, feature in zip(spec.columns, spec.names, strict=True):
-        known = FEATURES.get(feature)
-        entry = {
-            "name": feature,
-            "unit": known.unit if known else "",
-            "description": (known.description if known else column)
-            + ("" if column == feature else f" (trained on table column {column})"),
-        }
-        if feature in spec.fills:
-            entry["fill"] = spec.fills[feature]
-        entries.append(entry)
-    fields = {
-        "name": name,
-        "version": "1.0.0",
-        "description": spec.description + f". Retrain: {command}",
-        "tagger": {
+    weighting = (
+        f"; working points and efficiency map weighted by {WEIGHT_COLUMN}"
+        if WEIGHT_COLUMN in table
+        else "; working points and efficiency map unweighted (no event weights)"
+    )
+    fields = build_card_fields(
+        name=name,
+        version="1.0.0",
+        description=spec.description + f". Retrain: {command}",
+        tagger={
             "name": "surrotag reference PFN top tagger",
             "score": "logit of the top-vs-QCD probability of a particle-flow network on "
             "detector-level constituents (surrotag.reference.pfn)",
             "weights_sha256": tagger_sha,
         },
-        "features": entries,
-        "score": {"space": "identity", "clip": 0.0, "column": SCORE_COLUMN},
-        "working_points": points,
-        "efficiency_map": efficiency_map(
+        features=feature_entries(spec.names, {}, spec.fills, columns=spec.columns),
+        score={"space": "identity", "clip": 0.0, "column": SCORE_COLUMN},
+        working_points=points,
+        efficiency_map=efficiency_map(
             table,
             points,
             pt_column,
             signal="matched" if spec.matched_only else "contained",
             object_prefix=spec.object_prefix,
         ),
-        "training": {
-            "description": f"{path.name}, split 'train', {spec.rows}"
-            + (
-                f"; working points and efficiency map weighted by {WEIGHT_COLUMN}"
-                if WEIGHT_COLUMN in table
-                else "; working points and efficiency map unweighted (no event weights)"
-            )
-            + f"; {command}",
+        training={
+            "description": f"{path.name}, split 'train', {spec.rows}{weighting}; {command}",
             "sha256": sha256_file(path),
             "rows": {
                 "total": int(np.sum(table["split"] == "train")),
@@ -551,8 +519,7 @@ def ship_surrogate(
                 "validation": report.n_val,
             },
         },
-        "validation": figures.pop("validation"),
-        "references": ["arXiv:2402.15558", "arXiv:1902.09914"],
-        **figures,  # bayes diagnostics after mcmc
-    }
+        references=["arXiv:2402.15558", "arXiv:1902.09914"],
+        figures=report.card_figures(seconds_digits=1),  # validation, bayes diagnostics
+    )
     return save_surrogate(surrogate, fields, Path(output), overwrite=overwrite)

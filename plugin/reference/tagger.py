@@ -27,6 +27,7 @@ from typing import Any, Final
 import numpy as np
 
 from surrotag.errors import FormatError, InputFileError, IntegrityError, SurrotagError
+from surrotag.io.atomic import atomic_output, write_text_atomic
 from surrotag.io.parquet import sha256_file
 from surrotag.reference.inputs import CONSTITUENT_FEATURES, N_CONSTITUENTS, constituent_inputs
 from surrotag.reference.samples import JetSample, load_sample
@@ -65,6 +66,14 @@ class TaggerReport:
     val_auc: float
     seconds: float
     history: list[dict[str, float]] = field(default_factory=list)
+
+    def summary(self) -> str:
+        """One line: folder, jets, epochs, best epoch, validation AUC, time, weights' sha256."""
+        return (
+            f"{self.out}: trained on {self.n_train} jets (val {self.n_val}), "
+            f"{self.epochs_run} epochs, best {self.best_epoch}: val AUC "
+            f"{self.val_auc:.4f}, {self.seconds:.0f} s; sha256 {self.sha256[:16]}"
+        )
 
 
 class Tagger:
@@ -310,7 +319,8 @@ def train_tagger(
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     weights = out / WEIGHTS_NAME
-    save_file({k: v.contiguous() for k, v in best[2].items()}, str(weights))
+    with atomic_output(weights) as temporary:
+        save_file({k: v.contiguous() for k, v in best[2].items()}, str(temporary))
     digest = sha256_file(weights)
     report = TaggerReport(
         out,
@@ -344,5 +354,5 @@ def train_tagger(
             },
         }
     )
-    (out / CONFIG_NAME).write_text(json.dumps(config, indent=2, sort_keys=True) + "\n")
+    write_text_atomic(out / CONFIG_NAME, json.dumps(config, indent=2, sort_keys=True) + "\n")
     return report

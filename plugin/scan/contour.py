@@ -5,11 +5,14 @@ exponentially with the signal yield) on a regular 200 x 200 mesh over the points
 hull (:func:`scipy.interpolate.griddata`); no extrapolation outside the hull. Drawn:
 
 - the observed contour (solid black) and the median expected contour (dashed),
-- the expected +-1 sigma band (yellow-green fill) where one of the -1/+1 sigma expected
-  CLs is below 0.05 and the other is not,
+- the expected +-1 sigma band (yellow fill) between the -1 sigma and +1 sigma expected
+  CLs = 0.05 contours: the region where one of the two interpolated CLs fields is below
+  0.05 and the other is not, filled from the continuous field :func:`band_field` so that
+  its edges are the contour lines of those fields (not a yes/no mask of mesh cells),
 - the grid points (o: finished, x: failed).
 
-Rendered with matplotlib's Agg backend and the mplhep ROOT style, as a PNG.
+Rendered with matplotlib's Agg backend in the style of :mod:`surrotag.io.figures`, as a
+PNG.
 
 References:
     Read, "Presentation of search results: the CLs technique", J. Phys. G 28 (2002) 2693;
@@ -25,13 +28,23 @@ from typing import Any
 
 import numpy as np
 
-from surrotag.io.atomic import atomic_output
+from surrotag.io.figures import figure_style, save_figure
 
-__all__ = ["CLS_LEVEL", "CONTOUR_FILE", "interpolate_cls", "plot_contour"]
+__all__ = [
+    "BAND_COLOUR",
+    "CLS_LEVEL",
+    "CONTOUR_FILE",
+    "band_field",
+    "contour_figure",
+    "interpolate_cls",
+    "plot_contour",
+]
 
 #: 95% CL exclusion: CLs below this value.
 CLS_LEVEL = 0.05
 CONTOUR_FILE = "contour.png"
+#: Fill colour of the expected +-1 sigma band.
+BAND_COLOUR = "#ffdd33"
 
 
 def interpolate_cls(
@@ -62,29 +75,52 @@ def interpolate_cls(
     return 10.0**grid
 
 
+def band_field(lo: np.ndarray, hi: np.ndarray, level: float = CLS_LEVEL) -> np.ndarray:
+    """A continuous field that is negative exactly inside the expected +-1 sigma band.
+
+    ``max(min(lo, hi) - level, level - max(lo, hi))``: negative where one of the two CLs
+    fields is below ``level`` and the other above it, zero on either field's ``level``
+    contour, NaN where either is NaN. Filling it below 0 (linear interpolation on the mesh,
+    as for the contour lines) gives a band whose edges are the two fields' contours.
+
+    Args:
+        lo, hi: the expected CLs at -1 sigma and +1 sigma, on the same mesh (either order).
+        level: the CLs of the exclusion (0.05).
+
+    Returns:
+        The field, shape of ``lo``; larger than ``-1`` for CLs in (0, 1].
+
+    Example:
+        >>> band_field(np.array([0.01, 0.04, 0.2]), np.array([0.03, 0.3, 0.6]))
+        array([ 0.02, -0.01,  0.15])
+    """
+    low, high = np.fmin(lo, hi), np.fmax(lo, hi)
+    field = np.maximum(low - level, level - high)
+    return np.where(np.isnan(lo) | np.isnan(hi), np.nan, field)
+
+
 def _finite(rows: Sequence[Mapping[str, Any]], key: str) -> np.ndarray:
     return np.array([np.nan if r.get(key) is None else float(r[key]) for r in rows], dtype=float)
 
 
-def plot_contour(
-    rows: Sequence[Mapping[str, Any]],
-    parameters: Sequence[str],
-    path: str | os.PathLike[str],
-    *,
-    title: str = "",
-) -> Path | None:
-    """Draw the CLs = 0.05 contours of a two-parameter scan to a PNG.
+def contour_figure(
+    rows: Sequence[Mapping[str, Any]], parameters: Sequence[str], *, title: str = ""
+) -> Any | None:
+    """The figure of :func:`plot_contour`, not written (the caller closes it).
 
     Args:
         rows: summary rows (:func:`surrotag.scan.summary.summary_rows`): the parameters,
             ``status``, ``cls_obs``, ``cls_exp``, ``cls_exp_m1``, ``cls_exp_p1``.
         parameters: the two parameter names (x axis, y axis).
-        path: PNG to write.
         title: plot title (e.g. the analysis name).
 
     Returns:
-        The PNG path, or None when the scan has not two parameters or fewer than three
-        finished points that do not lie on one line (no area to interpolate on).
+        The matplotlib figure, or None when the scan has not two parameters or fewer than
+        three finished points that do not lie on one line (no area to interpolate on). The
+        band is the axes' filled contour set with ``gid`` ``"expected_band"``.
+
+    Raises:
+        MissingDependencyError: matplotlib or mplhep is not installed.
     """
     if len(parameters) != 2:
         return None
@@ -97,34 +133,22 @@ def plot_contour(
     if np.linalg.matrix_rank(centred / (np.abs(centred).max(axis=0) + 1e-300), tol=1e-9) < 2:
         return None
 
-    import matplotlib
-
-    matplotlib.use("Agg", force=False)
-    import matplotlib.pyplot as plt
-    import mplhep
-
     mesh = np.meshgrid(np.linspace(x.min(), x.max(), 200), np.linspace(y.min(), y.max(), 200))
     fields = {
-        key: interpolate_cls(x, y, _finite(done, key), mesh) for key in ("cls_obs", "cls_exp")
+        key: interpolate_cls(x, y, _finite(done, key), mesh)
+        for key in ("cls_obs", "cls_exp", "cls_exp_m1", "cls_exp_p1")
     }
-    lo = interpolate_cls(x, y, _finite(done, "cls_exp_m1"), mesh)
-    hi = interpolate_cls(x, y, _finite(done, "cls_exp_p1"), mesh)
-    band = (np.fmin(lo, hi) < CLS_LEVEL) & (np.fmax(lo, hi) >= CLS_LEVEL)
+    band = band_field(fields["cls_exp_m1"], fields["cls_exp_p1"])
+    with figure_style() as plt:
+        import matplotlib
 
-    target = Path(path)
-    target.parent.mkdir(parents=True, exist_ok=True)
-    with plt.style.context(mplhep.style.ROOT):
-        fig, ax = plt.subplots(figsize=(7, 6))
+        fig, ax = plt.subplots(figsize=(10, 9))
         try:
-            if band.any():
-                ax.contourf(*mesh, band.astype(float), levels=[0.5, 1.5], colors=["#ffdd33"])
-            handles = [
-                matplotlib.patches.Patch(color="#ffdd33", label=r"expected $\pm 1\sigma$"),
-            ]
-            for key, style, label in (
-                ("cls_exp", "--", "expected"),
-                ("cls_obs", "-", "observed"),
-            ):
+            if np.nanmin(band, initial=np.inf) < 0:  # all-NaN: no band
+                filled = ax.contourf(*mesh, band, levels=[-1.0, 0.0], colors=[BAND_COLOUR])
+                filled.set_gid("expected_band")
+            handles = [matplotlib.patches.Patch(color=BAND_COLOUR, label=r"expected $\pm 1\sigma$")]
+            for key, style, label in (("cls_exp", "--", "expected"), ("cls_obs", "-", "observed")):
                 field = fields[key]
                 if np.nanmin(field) < CLS_LEVEL < np.nanmax(field):
                     ax.contour(*mesh, field, levels=[CLS_LEVEL], colors="k", linestyles=style)
@@ -137,8 +161,33 @@ def plot_contour(
             ax.set_ylabel(yname)
             ax.set_title(title or "CLs = 0.05 (95% CL)")
             ax.legend(handles=handles, loc="best", fontsize="small")
-            with atomic_output(target) as temporary:
-                fig.savefig(temporary, dpi=120, format="png")
-        finally:
+        except BaseException:
             plt.close(fig)
-    return target
+            raise
+    return fig
+
+
+def plot_contour(
+    rows: Sequence[Mapping[str, Any]],
+    parameters: Sequence[str],
+    path: str | os.PathLike[str],
+    *,
+    title: str = "",
+) -> Path | None:
+    """Draw the CLs = 0.05 contours of a two-parameter scan to a PNG (atomically).
+
+    Args:
+        rows: summary rows (:func:`surrotag.scan.summary.summary_rows`): the parameters,
+            ``status``, ``cls_obs``, ``cls_exp``, ``cls_exp_m1``, ``cls_exp_p1``.
+        parameters: the two parameter names (x axis, y axis).
+        path: PNG to write.
+        title: plot title (e.g. the analysis name).
+
+    Returns:
+        The PNG path, or None when the scan has not two parameters or fewer than three
+        finished points that do not lie on one line (no area to interpolate on).
+    """
+    fig = contour_figure(rows, parameters, title=title)
+    if fig is None:
+        return None
+    return save_figure(fig, path, dpi=120, tight=False)

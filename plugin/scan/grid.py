@@ -36,7 +36,7 @@ import glob
 import json
 import math
 import os
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from functools import cache
 from importlib.resources import files
@@ -44,6 +44,7 @@ from pathlib import Path
 from typing import Any
 
 from surrotag.errors import GridError, InputFileError
+from surrotag.surrogates.schema_check import check_document, json_path, schema_validator
 
 __all__ = ["GRID_SCHEMA", "Grid", "GridPoint", "grid_schema", "load_grid", "parse_grid"]
 
@@ -178,7 +179,7 @@ def _parse_document(path: Path) -> Any:
     raise GridError(f"{path}: unknown grid format {suffix!r}; use .yaml, .yml, .csv or .json")
 
 
-def _where(document: Any, error_path: list[Any]) -> str:
+def _where(document: Any, error_path: Sequence[str | int]) -> str:
     """``point 'zp1' (points[0]).parameters.mass`` for a schema error path."""
     if len(error_path) >= 2 and error_path[0] == "points" and isinstance(error_path[1], int):
         index = error_path[1]
@@ -187,24 +188,21 @@ def _where(document: Any, error_path: list[Any]) -> str:
         except (AttributeError, IndexError, KeyError, TypeError):
             name = None
         head = f"point {name!r} (points[{index}])" if isinstance(name, str) else f"points[{index}]"
-        rest = "".join(f"[{p}]" if isinstance(p, int) else f".{p}" for p in error_path[2:])
-        return head + rest
-    return "$" + "".join(f"[{p}]" if isinstance(p, int) else f".{p}" for p in error_path)
+        return head + json_path(error_path[2:]).removeprefix("$")
+    return json_path(error_path)
+
+
+@cache
+def _validator() -> Any:
+    return schema_validator(grid_schema())
 
 
 def _validate(document: Any, source: str) -> None:
-    import jsonschema
-
-    validator = jsonschema.Draft202012Validator(grid_schema())
-    errors = sorted(validator.iter_errors(document), key=lambda e: list(map(str, e.path)))
-    if errors:
-        first = errors[0]
-        more = f" (and {len(errors) - 1} more problem(s))" if len(errors) > 1 else ""
-        message = first.message.splitlines()[0]
-        raise GridError(
-            f"{source}: invalid grid at {_where(document, list(first.path))}: {message}{more}; "
-            f"see surrotag/schemas/{GRID_SCHEMA}"
-        )
+    check_document(
+        document, _validator(), GridError, f"{source}: invalid grid",
+        hint=f"see surrotag/schemas/{GRID_SCHEMA}",
+        where=lambda path: _where(document, path), count=True,
+    )  # fmt: skip
 
 
 def _resolve_events(specs: list[str], base: Path, point: str, source: str) -> tuple[Path, ...]:

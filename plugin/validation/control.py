@@ -21,8 +21,6 @@ import numpy as np
 
 __all__ = ["main", "train_degraded"]
 
-_DERIVED = ("schema_version", "model", "bayes", "solver", "files", "created", "surrotag_version")
-
 
 def train_degraded(
     base: str | os.PathLike[str],
@@ -46,7 +44,7 @@ def train_degraded(
     Returns:
         The written card.
     """
-    from surrotag.surrogates.card import load_card
+    from surrotag.surrogates.card import build_card_fields, feature_entry, load_card
     from surrotag.surrogates.registry import resolve_surrogate
     from surrotag.surrogates.storage import save_surrogate
     from surrotag.surrogates.train import TrainConfig, train_surrogate
@@ -64,26 +62,31 @@ def train_degraded(
         bayes=card.bayes["method"] if card.bayes["method"] != "none" else "vi",
         config=config,
     )
-    fields = {k: v for k, v in card.to_dict().items() if k not in _DERIVED}
-    fields["features"] = [
-        {k: v for k, v in f.items() if k in ("name", "unit", "description", "fill")}
-        for f in card.features
-    ]
-    fields["description"] = (
-        f"DEGRADED positive control of {card.name}: {n} training rows "
-        f"({fraction:.0%}), {epochs} epochs. Not for physics."
-    )
-    fields["training"] = {
-        **card.training,
-        "description": f"{Path(table).name}, split 'train', {fraction:.0%} of the rows",
-        "rows": {
-            "total": int(rows.logit.size),
-            "used": n,
-            "train": report.n_train,
-            "validation": report.n_val,
+    fields = build_card_fields(
+        name=card.name,
+        version=card.version,
+        description=f"DEGRADED positive control of {card.name}: {n} training rows "
+        f"({fraction:.0%}), {epochs} epochs. Not for physics.",
+        tagger=card.tagger,
+        features=[
+            feature_entry(f["name"], f["unit"], f["description"], f.get("fill"))
+            for f in card.features
+        ],
+        score=card.score,
+        working_points=card.working_points,
+        efficiency_map=card.efficiency_map,
+        training={
+            **card.training,
+            "description": f"{Path(table).name}, split 'train', {fraction:.0%} of the rows",
+            "rows": {
+                "total": int(rows.logit.size),
+                "used": n,
+                "train": report.n_train,
+                "validation": report.n_val,
+            },
         },
-    }
-    fields.pop("validation", None)
+        references=card.references,
+    )
     return save_surrogate(surrogate, fields, output, overwrite=overwrite)
 
 

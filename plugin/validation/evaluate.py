@@ -1,9 +1,9 @@
 """Evaluate a surrogate once on the validation rows: exact probabilities and samples.
 
-One :class:`~surrotag.surrogates.flow.ScoreDistribution` per call serves every metric: the
-exact tag probabilities ``P(score > w | c)`` at every working point and at the
-0.5-probability threshold (logit 0) for K weight draws (one batched backward ODE solve), and
-one sampled score per jet and draw (forward solve).
+One evaluation by the tag stage (:func:`surrotag.tagging.evaluate_surrogate`, one score
+distribution) serves every metric: the exact tag probabilities ``P(score > w | c)`` at every
+working point and at the 0.5-probability threshold (logit 0) for K weight draws (one batched
+backward ODE solve), and one sampled score per jet and draw (forward solve).
 
 References:
     Bieringer et al., "Classifier surrogates", arXiv:2402.15558.
@@ -12,11 +12,12 @@ References:
 from __future__ import annotations
 
 import math
-import time
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 import numpy as np
+
+from surrotag.tagging import evaluate_surrogate
 
 if TYPE_CHECKING:
     from surrotag.surrogates.card import Card
@@ -67,7 +68,7 @@ def evaluate(
 
     Args:
         surrogate, card: from :func:`surrotag.surrogates.storage.load_surrogate`.
-        features: [N, F] in the card's feature order.
+        features: [N, F] in the card's feature order (units of the card, GeV for momenta).
         draws: weight draws K.
         seed: seed of the sampled scores (the weight draws use the surrogate's own seed).
     """
@@ -75,11 +76,22 @@ def evaluate(
 
     names = tuple(point["name"] for point in card.working_points)
     thresholds = np.array([card.model_threshold(name) for name in names], dtype=np.float64)
-    dist = surrogate(torch.as_tensor(features, dtype=torch.float32), draws=draws)
-    cuts = np.append(thresholds, half_threshold(card))
-    start = time.perf_counter()
-    prob = dist.prob_above(cuts).double().numpy()
-    exact_seconds = time.perf_counter() - start
-    samples = dist.sample(generator=torch.Generator().manual_seed(seed)).double().numpy()
-    ood = dist.ood.numpy().astype(bool)
-    return Evaluation(names, thresholds, prob[..., :-1], prob[..., -1], samples, ood, exact_seconds)
+    result = evaluate_surrogate(
+        surrogate,
+        features,
+        thresholds=np.append(thresholds, half_threshold(card)),
+        draws=draws,
+        sample=True,
+        generator=torch.Generator().manual_seed(seed),
+    )
+    prob = result.probabilities
+    assert prob is not None and result.samples is not None  # asked for both
+    return Evaluation(
+        names,
+        thresholds,
+        prob[..., :-1],
+        prob[..., -1],
+        result.samples,
+        result.ood,
+        result.exact_seconds,
+    )

@@ -1,4 +1,5 @@
-"""Figures of the validation report (matplotlib Agg, mplhep CMS style, PNG).
+"""Figures of the validation report (matplotlib Agg, the style of :mod:`surrotag.io.figures`,
+PNG).
 
 Every figure shows each truth class of the report (contained top, partially contained top,
 QCD or unmatched; and every matched top for a parton-level surrogate):
@@ -24,7 +25,7 @@ from typing import TYPE_CHECKING, Any, Final
 
 import numpy as np
 
-from surrotag.errors import MissingDependencyError
+from surrotag.io.figures import figure_style
 
 if TYPE_CHECKING:
     from surrotag.validation.cells import EfficiencyView, TruthClass
@@ -39,19 +40,11 @@ _MASS_BINS: Final = (0.0, 60.0, 140.0, 220.0, 1000.0)
 _COLOURS: Final = ("tab:blue", "tab:orange", "tab:green", "tab:purple")
 
 
-def _pyplot():
-    try:
-        import matplotlib
-
-        matplotlib.use("Agg")
-        import matplotlib.pyplot as plt
-        import mplhep
-    except ImportError as error:
-        raise MissingDependencyError(
-            f"validation figures need matplotlib and mplhep ({error}); install them with "
-            "pip install 'surrotag[plot]'"
-        ) from None
-    return plt, mplhep
+#: The error when matplotlib or mplhep is missing.
+_HINT: Final = (
+    "validation figures need matplotlib and mplhep ({error}); install them with "
+    "pip install 'surrotag[plot]'"
+)
 
 
 def _draw_histograms(samples: np.ndarray, edges: np.ndarray) -> np.ndarray:
@@ -244,9 +237,8 @@ def write_figures(
     report: ValidationReport, rows: ReferenceRows, ev: Evaluation, output: Path
 ) -> list[str]:
     """Write every figure of the report into ``output``; returns the file names."""
-    plt, mplhep = _pyplot()
     names = []
-    with plt.style.context(mplhep.style.CMS):
+    with figure_style(_HINT) as plt:
         for axis, values, bins, label in (
             ("pt", rows.pt, _PT_BINS, rows.pt_feature),
             ("mass", rows.mass, _MASS_BINS, "m_SD"),

@@ -53,7 +53,7 @@ from surrotag.validation.cells import (
 from surrotag.validation.data import ReferenceRows, load_reference, table_spec
 from surrotag.validation.evaluate import Evaluation, evaluate
 from surrotag.validation.goals import GOAL_FRACTION_WITHIN, PULL_WITHIN, Goal, goal, ship_goals
-from surrotag.validation.ood import ood_scan
+from surrotag.validation.ood import OodScan, ood_scan
 
 __all__ = [
     "PAPER_JS",
@@ -129,7 +129,8 @@ class ValidationReport:
             (every working point in one solve), on the validating machine as it was loaded.
         js: Jensen-Shannon figures (:func:`js_figures`).
         c2st: per class name, the two-sample test.
-        ood: the out-of-distribution scan (:func:`surrotag.validation.ood.ood_scan`).
+        ood: the out-of-distribution scan (:meth:`surrotag.validation.ood.OodScan.to_dict`
+            of :func:`~surrotag.validation.ood.ood_scan`).
         goals: every goal, shipping and diagnostic.
         figures: file names of the figures written.
         timings: seconds per step.
@@ -356,7 +357,7 @@ def _goals(
     agreement: Mapping[str, Any],
     js: Mapping[str, Any],
     c2st: Mapping[str, C2STResult],
-    ood: Mapping[str, Any],
+    ood: OodScan,
     tested: Sequence[str],
 ) -> tuple[Goal, ...]:
     goals = list(
@@ -409,22 +410,22 @@ def _goals(
             f"sampled sigmoid(score) vs internal; JS {js['sampled']['value']:.4f}",
         ),
     ]
-    far, near = ood["far_absolute_spread"], ood["inside_absolute_spread"]
+    far, near = ood.far_absolute_spread, ood.inside_absolute_spread
     goals += [
         goal(
             "jets beyond the pT support flagged OOD",
-            ood["outside_flag_rate"],
+            ood.outside_flag_rate,
             ">= 0.95",
-            bool(ood["outside_flag_rate"] >= 0.95),
-            f"{ood['feature']} moved to 1.1-3x the support edge",
+            bool(ood.outside_flag_rate >= 0.95),
+            f"{ood.feature} moved to 1.1-3x the support edge",
         ),
         goal(
             "absolute spread of P far outside vs inside",
             far,
             ">= inside",
             bool(far >= near) if math.isfinite(far) and math.isfinite(near) else False,
-            f"{ood['feature']} = {ood['pt'][-1]:.0f} GeV: sd(P) {far:.2g} vs {near:.2g} inside; "
-            f"sd(median score) {ood['far_score_spread']:.2g} vs {ood['inside_score_spread']:.2g}",
+            f"{ood.feature} = {ood.pt[-1]:.0f} GeV: sd(P) {far:.2g} vs {near:.2g} inside; "
+            f"sd(median score) {ood.far_score_spread:.2g} vs {ood.inside_score_spread:.2g}",
         ),
     ]
     return tuple(goals)
@@ -566,7 +567,7 @@ def _validate(
         if inside.size <= _OOD_JETS
         else np.sort(rng.choice(inside, _OOD_JETS, replace=False))
     )
-    ood = ood_scan(surrogate, card, rows.features[inside], rows.pt_feature, draws=draws)
+    scan = ood_scan(surrogate, card, rows.features[inside], rows.pt_feature, draws=draws)
     nominal = ev.prob.mean(0)
     spread = ev.prob.std(0, ddof=1) if ev.prob.shape[0] > 1 else np.zeros_like(nominal)
     rel_jet = np.divide(spread, nominal, out=np.full_like(nominal, np.nan), where=nominal > 0)
@@ -613,8 +614,8 @@ def _validate(
         exact_jets_per_second_per_draw=rows.logit.size * draws / ev.exact_seconds,
         js=js,
         c2st=c2st,
-        ood=ood,
-        goals=_goals(summaries, agreement, js, c2st, ood, tested),
+        ood=scan.to_dict(),
+        goals=_goals(summaries, agreement, js, c2st, scan, tested),
         folder=Path(folder),
     )
     figures: tuple[str, ...] = ()

@@ -153,8 +153,12 @@ def test_official_yields_never_touch_a_surrogate(tmp_path):
     script = f"""
 import sys
 # The exception root and the card format (JSON and hashing, no model) are shared with
-# analysis cards; every module that holds or evaluates a surrogate is refused.
-SHARED = {{"surrotag.surrogates", "surrotag.surrogates.errors", "surrotag.surrogates.card"}}
+# analysis cards (so is the JSON-schema check); every module that holds or evaluates a
+# surrogate is refused.
+SHARED = {{
+    "surrotag.surrogates", "surrotag.surrogates.errors", "surrotag.surrogates.card",
+    "surrotag.surrogates.schema_check",
+}}
 class Refuse:
     def find_spec(self, name, path=None, target=None):
         if name.startswith("surrotag.surrogates.") and name not in SHARED:

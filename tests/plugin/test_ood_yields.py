@@ -24,7 +24,8 @@ from surrotag.errors import InputValueError, OutOfSupportError
 from surrotag.io import read_events, write_parquet
 from surrotag.recast import EXAMPLE_SIGNAL, recast, validate_report
 from surrotag.stats import build_patch
-from surrotag.yields import REQUIREMENTS, Yields, event_probabilities, ood_region_yields
+from surrotag.tagging import REQUIREMENTS, event_probabilities
+from surrotag.yields import Yields, ood_region_yields
 
 ANALYSIS = "zprime-ttbar-allhad"
 EDGES = [0.0, 1.0, 2.0]

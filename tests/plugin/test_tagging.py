@@ -227,3 +227,36 @@ def test_no_objects(table, model):
     events = tag_events(tags, 3)
     assert events.at_least_one.shape == (K, 3, 2) and not events.at_least_one.any()
     np.testing.assert_array_equal(events.none, 1.0)
+
+
+def test_both_taggers_satisfy_the_protocol(table, model, exact, tmp_path):
+    """The recast's two taggers are :class:`Tagger` s; the surrogate's gives tag_objects'
+    numbers and records its solves' threads."""
+    from surrotag.tagging import EfficiencyMapTagger, SurrogateTagger, Tagger
+
+    surrogate, card = model
+    features = tuple(card.feature_names)
+    tagger = SurrogateTagger(card, tmp_path, surrogate, exact.working_points, features, K)
+    effmap = EfficiencyMapTagger(card, tmp_path, exact.working_points, ("jet_pt",))
+    assert isinstance(tagger, Tagger) and isinstance(effmap, Tagger)
+    tags = tagger.probabilities(table, "delphes")
+    np.testing.assert_allclose(tags.probabilities, exact.probabilities, rtol=0, atol=1e-6)
+    assert len(tagger.thread_plans) == 1
+    record = tagger.describe(7)
+    assert record["kind"] == "surrogate" and record["draws"] == K and record["seed"] == 7
+    assert effmap.draws == 1 and effmap.ood_method == "pt-range"
+    assert effmap.key() != tagger.key()
+
+
+def test_gradient_mode_gives_the_same_probabilities_with_a_graph(table, model, exact):
+    """``exact_probabilities(grad=True)`` is the surrogate's own solve, differentiable."""
+    from surrotag.tagging import exact_probabilities, feature_matrix
+
+    surrogate, card = model
+    x = torch.tensor(feature_matrix(table, card.feature_names), requires_grad=True)
+    cuts = [card.model_threshold(p) for p in exact.working_points]
+    p = exact_probabilities(surrogate, x, cuts, draws=K, grad=True)
+    np.testing.assert_allclose(p.detach().double().numpy(), exact.probabilities, atol=1e-6)
+    (grad,) = torch.autograd.grad(p.sum(), x)
+    assert grad.shape == x.shape and bool(torch.isfinite(grad).all())
+    assert not exact_probabilities(surrogate, x, cuts, draws=K).requires_grad

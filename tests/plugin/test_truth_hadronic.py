@@ -17,11 +17,7 @@ import pytest
 
 from surrotag.features import build_features
 from surrotag.features.truth import TRUTH_CATEGORIES, jet_truth_category
-from surrotag.recast.taggers import (
-    EFFICIENCY_MAP_FEATURES,
-    efficiency_map_probabilities,
-    surrogate_probabilities,
-)
+from surrotag.tagging import EFFICIENCY_MAP_FEATURES, efficiency_map_probabilities, tag_objects
 
 R = 0.8
 TRUTH = [
@@ -409,7 +405,9 @@ def test_parton_tops_are_marked_and_leptonic_ones_never_tagged(parton_table, lhe
     folder = resolve_surrogate("top-tagger-parton")
     surrogate, card = load_surrogate(folder)
     points = [p["name"] for p in card.working_points]
-    result = surrogate_probabilities(parton_table, "parton", surrogate, card, points, draws=2)
+    result = tag_objects(
+        parton_table, surrogate, card, working_points=points, draws=2, level="parton"
+    )
     assert np.all(result.probabilities[:, leptonic, :] == 0)
     assert np.all(result.probabilities[:, ~leptonic, :] > 0)
     assert not result.ood[leptonic].any()

@@ -8,7 +8,8 @@ import pytest
 import torch
 
 from surrotag.errors import InputValueError, SurrotagError
-from surrotag.yields import Yields, at_least_one, event_probabilities, normalisation, region_yields
+from surrotag.tagging import at_least_one, event_probabilities
+from surrotag.yields import Yields, normalisation, region_yields
 
 
 def test_event_probabilities_closed_form_with_draw_axis():
@@ -117,7 +118,7 @@ def test_yields_from_nominal():
 
 def test_event_probabilities_of_a_region_requirement():
     from surrotag.errors import InputValueError
-    from surrotag.yields import REQUIREMENTS, event_probabilities
+    from surrotag.tagging import REQUIREMENTS, event_probabilities
 
     two = event_probabilities([0.2, 0.9], [0.5, 1.0])
     expected = {

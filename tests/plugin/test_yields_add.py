@@ -17,14 +17,8 @@ import pytest
 
 from surrotag.errors import InputValueError, SurrotagError
 from surrotag.io import iter_events, read_events
-from surrotag.yields import (
-    DRAW_AXIS,
-    Yields,
-    event_probabilities,
-    normalisation,
-    ood_region_yields,
-    region_yields,
-)
+from surrotag.tagging import event_probabilities
+from surrotag.yields import DRAW_AXIS, Yields, normalisation, ood_region_yields, region_yields
 
 EDGES_GEV = [0.0, 100.0, 250.0, 500.0, 2000.0]
 """m_jj bins of the two leading jets (GeV)."""

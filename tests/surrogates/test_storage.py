@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import json
+import os
 import re
+import stat
 
 import pytest
 import torch
@@ -125,6 +127,22 @@ def test_existing_folder_needs_overwrite(trained, card_fields, saved):
     assert card.bayes["method"] == "none"
     assert sorted(p.name for p in saved.parent.iterdir()) == ["vi"]
     assert load_surrogate(saved)[1].bayes["method"] == "none"
+
+
+@pytest.mark.parametrize("umask", [0o022, 0o027, 0o077])
+def test_saved_folder_and_files_follow_the_umask(trained, card_fields, tmp_path, umask):
+    """The folder gets ``0o777 & ~umask`` as a plain mkdir would (mkdtemp gives 0700)."""
+    previous = os.umask(umask)
+    try:
+        save_surrogate(trained["none"], card_fields, tmp_path / "s")
+        save_surrogate(trained["none"], card_fields, tmp_path / "s", overwrite=True)
+    finally:
+        os.umask(previous)
+    folder = tmp_path / "s"
+    assert stat.S_IMODE(folder.stat().st_mode) == 0o777 & ~umask
+    for name in ("card.json", WEIGHTS_FILENAME):
+        assert stat.S_IMODE((folder / name).stat().st_mode) == 0o666 & ~umask
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["s"]
 
 
 def test_invalid_fields_write_nothing(trained, card_fields, tmp_path):
