@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -44,3 +46,14 @@ def lhe_zprime_file() -> Path:
 def atlas_sbottom_dir() -> Path:
     """Published ATLAS-SUSY-2018-31 likelihood: BkgOnly.json and signal patches."""
     return _shared("pyhf/ATLAS-SUSY-2018-31_sbottom_multib_RegionA")
+
+
+@pytest.fixture(params=[(0o022, 0o644), (0o077, 0o600)], ids=["umask022", "umask077"])
+def umask(request: pytest.FixtureRequest) -> Iterator[int]:
+    """Run the test under a umask; yield the mode a new output must get."""
+    mask, mode = request.param
+    previous = os.umask(mask)
+    try:
+        yield mode
+    finally:
+        os.umask(previous)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 import shutil
 import stat
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -16,17 +16,6 @@ from surrotag.io.atomic import (
     write_json_atomic,
     write_text_atomic,
 )
-
-
-@pytest.fixture(params=[(0o022, 0o644), (0o077, 0o600)], ids=["umask022", "umask077"])
-def umask(request: pytest.FixtureRequest) -> Iterator[int]:
-    """Run the test under a umask; yield the mode a new output must get."""
-    mask, mode = request.param
-    previous = os.umask(mask)
-    try:
-        yield mode
-    finally:
-        os.umask(previous)
 
 
 def _mode(path: Path) -> int:
