@@ -30,6 +30,7 @@ from surrotag.recast.pipeline import (
     load_tagger,
     normalised_yields,
     process_chunk,
+    response_generator,
     selection_card,
 )
 
@@ -56,7 +57,10 @@ class ChunkRecast:
         surrogate: surrogate name or folder replacing the analysis's.
         draws: Bayesian weight draws K (default: the surrogate card's).
         stochastic: sample one score per object and draw instead of the exact probability.
-        seed: seed of the sampled scores (``stochastic``).
+        seed: seed of the sampled scores (``stochastic``) and, at particle level, of the
+            analysis's jet response (:mod:`surrotag.jets.response`), drawn chunk after chunk
+            in the order of the calls: the recast's own draws when the chunks come in reading
+            order, statistically equivalent ones otherwise (a parallel executor).
         device: torch device of the surrogate.
         threads: torch threads of the surrogate solves (see :func:`surrotag.recast.recast`).
 
@@ -93,6 +97,10 @@ class ChunkRecast:
             self.analysis, self.level, tagger, surrogate, draws, stochastic, seed, device, threads
         )
         self._spec = selection_card(self.analysis, self.level)
+        # particle level: the analysis's jet response, drawn chunk after chunk in call order
+        particle = input_level(self.level).jets_from_particles
+        self._response = self.analysis.particle_response() if particle else None
+        self._generator = response_generator(seed) if self._response is not None else None
         self.collections = tuple(
             collections_to_read(self.level, self._tagger.features, self.analysis)
         )
@@ -117,8 +125,9 @@ class ChunkRecast:
             )
         acc = YieldSums()
         process_chunk(
-            events, self.analysis, self.level, self._spec, self._tagger, acc, StageTimer()
-        )
+            events, self.analysis, self.level, self._spec, self._tagger, acc, StageTimer(),
+            response=self._response, generator=self._generator,
+        )  # fmt: skip
         draws = self._tagger.draws
         return {region.name: acc.yields(region, draws) for region in self.analysis.card.regions}
 

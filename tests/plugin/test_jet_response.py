@@ -148,6 +148,30 @@ def test_particle_level_recast_selects_the_responded_jets(analysis, example, sam
         assert acc.cutflow == dict(expected)
 
 
+def test_chunk_recast_applies_the_response_in_reading_order(analysis, sample, example):
+    """ChunkRecast (the coffea processor's step) at particle level: chunks fed in reading
+    order give the recast's own yields, response included (without it they differ)."""
+    from surrotag.recast import ChunkRecast
+
+    _, whole = _stream(analysis, sample)
+    objects = {**analysis.card.objects}
+    objects["fatjets"] = dataclasses.replace(objects["fatjets"], particle_response=None)
+    bare = Analysis(dataclasses.replace(analysis.card, objects=MappingProxyType(objects)),
+                    analysis.root, "test")  # fmt: skip
+    totals = {}
+    for name, target in (("response", analysis), ("none", bare)):
+        step = ChunkRecast(target, level="particle", tagger="efficiency-map", seed=7)
+        parts = [step(example[a:b]) for a, b in ((0, 120), (120, None))]
+        totals[name] = {r: (parts[0][r] + parts[1][r]).nominal for r in parts[0]}
+    for region in analysis.card.regions:
+        expected = whole.yields(region, 1).nominal
+        np.testing.assert_array_equal(totals["response"][region.name], expected)
+    assert any(
+        not np.array_equal(totals["none"][r.name], totals["response"][r.name])
+        for r in analysis.card.regions
+    )
+
+
 def test_report_records_the_response(analysis, sample):
     from surrotag.recast.pipeline import _response_record
 
