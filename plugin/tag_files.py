@@ -229,10 +229,11 @@ def tag_files(
     from surrotag.features.files import feature_stream
     from surrotag.io import level_of, sniff_format
     from surrotag.io.inputs import resolve_inputs
+    from surrotag.io.levels import input_level
     from surrotag.surrogates.registry import resolve_surrogate
     from surrotag.surrogates.storage import WEIGHTS_FILENAME, load_surrogate
     from surrotag.surrogates.threads import parse_threads, summarize_plans
-    from surrotag.tagging import TAGGABLE_FEATURES, object_positions, tag_events, tag_objects
+    from surrotag.tagging import object_positions, tag_events, tag_objects
 
     parse_threads(threads)  # a bad value stops here, before any work
 
@@ -241,7 +242,8 @@ def tag_files(
     folder = resolve_surrogate(surrogate)
     model, card = load_surrogate(folder, device=device)
     level = level or level_of(sniff_format(paths[0]), paths[0])
-    wanted = list(dict.fromkeys([*card.feature_names, *TAGGABLE_FEATURES[ROW_KIND[level]]]))
+    taggable = input_level(level).taggable_features
+    wanted = list(dict.fromkeys([*card.feature_names, *taggable]))
     try:
         names = resolve_features(level, wanted)
     except FeatureError as error:

@@ -13,7 +13,7 @@ from typing import Any
 
 import numpy as np
 
-from surrotag.io.figures import pyplot, style
+from surrotag.io.figures import pyplot, save_figure, style
 
 __all__ = [
     "plot_activation_patterns",
@@ -33,10 +33,7 @@ def _pyplot() -> Any:
 
 
 def _save(fig: Any, path: str | Path) -> Path:
-    path = Path(path)
-    fig.savefig(path, dpi=72, bbox_inches="tight")
-    _pyplot().close(fig)
-    return path
+    return save_figure(fig, path, dpi=72)
 
 
 def plot_contours(maps: Sequence[Any], titles: Sequence[str], path: str | Path) -> Path:

@@ -20,7 +20,6 @@ found and the type expected.
 
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 from collections.abc import Collection, Mapping, Sequence
@@ -35,6 +34,7 @@ import pyarrow.parquet as pq
 from surrotag.errors import CorruptFileError, FormatError, InputFileError
 from surrotag.io.atomic import atomic_output
 from surrotag.io.canonical import FIELD_TYPES, StoredType, check_finite, with_vector_behaviour
+from surrotag.surrogates.storage import sha256_file  # the one file digest, re-exported here
 
 __all__ = [
     "METADATA_KEY",
@@ -72,15 +72,6 @@ METADATA_TYPES: Final[Mapping[str, tuple[str, ...]]] = {
 #: Stored columns of reference samples besides the canonical ones: their particle-level
 #: fat jets (read at ``particle`` level as ``fatjets``).
 _STORED_TYPES: Final = {**FIELD_TYPES, "particlejets": FIELD_TYPES["fatjets"]}
-
-
-def sha256_file(path: str | os.PathLike[str], chunk_size: int = 1 << 20) -> str:
-    """Return the hex sha256 of a file, read in chunks of ``chunk_size`` bytes."""
-    digest = hashlib.sha256()
-    with open(path, "rb") as stream:
-        while block := stream.read(chunk_size):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 def write_parquet(

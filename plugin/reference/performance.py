@@ -194,7 +194,7 @@ def evaluate_table(
 def _plot(
     curves: dict[str, tuple[np.ndarray, np.ndarray]], path: Path, pt_range: tuple[float, float]
 ) -> None:
-    from surrotag.io.figures import figure_style
+    from surrotag.io.figures import figure_style, save_figure
 
     with figure_style() as plt:
         fig, ax = plt.subplots(figsize=(8, 7))
@@ -216,5 +216,4 @@ def _plot(
         ax.set_ylabel(r"Background rejection $1/\varepsilon_B$ (QCD)")
         ax.set_title(f"test split, {pt_range[0]:g} < $p_T$ < {pt_range[1]:g} GeV", fontsize=16)
         ax.legend(fontsize=11)
-        fig.savefig(path, dpi=120, bbox_inches="tight")
-        plt.close(fig)
+        save_figure(fig, path, dpi=120)

@@ -25,7 +25,7 @@ from typing import TYPE_CHECKING, Any, Final
 
 import numpy as np
 
-from surrotag.io.figures import figure_style
+from surrotag.io.figures import figure_style, save_figure
 
 if TYPE_CHECKING:
     from surrotag.validation.cells import EfficiencyView, TruthClass
@@ -105,8 +105,7 @@ def _scores(
             ax.set_ylabel("density")
             ax.legend(fontsize=10)
     fig.subplots_adjust(left=0.06, right=0.98, bottom=0.05, top=0.97, hspace=0.35, wspace=0.22)
-    fig.savefig(path, dpi=80)
-    plt.close(fig)
+    save_figure(fig, path, dpi=80, tight=False)
 
 
 def _shown_edges(edges: np.ndarray) -> np.ndarray:
@@ -151,8 +150,7 @@ def _efficiency(plt, view: EfficiencyView, cls: str, xlabel: str, path: Path) ->
     bottom.set_ylabel("pull")
     bottom.set_xlabel(xlabel)
     fig.subplots_adjust(left=0.14, right=0.97, bottom=0.09, top=0.97, hspace=0.05)
-    fig.savefig(path, dpi=80)
-    plt.close(fig)
+    save_figure(fig, path, dpi=80, tight=False)
 
 
 def _pull_maps(plt, view: EfficiencyView, cls: str, path: Path) -> None:
@@ -182,8 +180,7 @@ def _pull_maps(plt, view: EfficiencyView, cls: str, path: Path) -> None:
         ax.set_ylabel("m_SD [GeV]", fontsize=14)
     if mesh is not None:
         fig.colorbar(mesh, ax=axes[0].tolist(), label="pull")
-    fig.savefig(path, dpi=80)
-    plt.close(fig)
+    save_figure(fig, path, dpi=80, tight=False)
 
 
 def _pull_distribution(plt, report: ValidationReport, path: Path) -> None:
@@ -212,8 +209,7 @@ def _pull_distribution(plt, report: ValidationReport, path: Path) -> None:
     ax.set_title(f"{values.size} cells; classes {', '.join(report.tested_classes)}", fontsize=13)
     ax.legend(fontsize=10)
     fig.subplots_adjust(left=0.12, right=0.97, bottom=0.1, top=0.93)
-    fig.savefig(path, dpi=80)
-    plt.close(fig)
+    save_figure(fig, path, dpi=80, tight=False)
 
 
 def _ood(plt, ood: dict[str, Any], path: Path) -> None:
@@ -229,8 +225,7 @@ def _ood(plt, ood: dict[str, Any], path: Path) -> None:
     b.set_ylabel("OOD flag rate")
     b.set_xlabel(f"{ood['feature']} [GeV]")
     fig.subplots_adjust(left=0.14, right=0.97, bottom=0.09, top=0.97, hspace=0.05)
-    fig.savefig(path, dpi=80)
-    plt.close(fig)
+    save_figure(fig, path, dpi=80, tight=False)
 
 
 def write_figures(
