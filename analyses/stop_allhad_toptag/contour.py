@@ -115,12 +115,8 @@ def plot(
     """Both expected contours (CLs = 0.05) with the internal tagger's +-1 sigma band."""
     import matplotlib
 
-    matplotlib.use("Agg", force=False)
-    import matplotlib.pyplot as plt
-    import mplhep
-
-    from surrotag.io.atomic import atomic_output
-    from surrotag.scan.contour import interpolate_cls
+    from surrotag.io.figures import figure_style, save_figure
+    from surrotag.scan.contour import band_field, interpolate_cls
 
     def column(rows: Sequence[Mapping[str, Any]], key: str) -> np.ndarray:
         return np.array([np.nan if r.get(key) is None else float(r[key]) for r in rows])
@@ -130,17 +126,18 @@ def plot(
     mesh = np.meshgrid(np.linspace(x.min(), x.max(), 200), np.linspace(y.min(), y.max(), 200))
     lo = interpolate_cls(x, y, column(official, "cls_exp_m1"), mesh)
     hi = interpolate_cls(x, y, column(official, "cls_exp_p1"), mesh)
-    band = (np.fmin(lo, hi) < CLS_LEVEL) & (np.fmax(lo, hi) >= CLS_LEVEL)
+    band = band_field(lo, hi, CLS_LEVEL)  # continuous: the band's edges are the CLs contours
     internal = interpolate_cls(x, y, column(official, "cls_exp"), mesh)
     recast = np.full_like(internal, np.nan)  # no contour from fewer than three points
     if len(done) >= 3:
         xs, ys = column(done, PARAMETERS[0]), column(done, PARAMETERS[1])
         recast = interpolate_cls(xs, ys, column(done, "cls_exp"), mesh)
     target = Path(path)
-    with plt.style.context(mplhep.style.ROOT):
+    with figure_style() as plt:
         fig, ax = plt.subplots(figsize=(8, 7))
         try:
-            ax.contourf(*mesh, band.astype(float), levels=[0.5, 1.5], colors=["#ffdd33"])
+            if np.nanmin(band, initial=np.inf) < 0:
+                ax.contourf(*mesh, band, levels=[-1.0, 0.0], colors=["#ffdd33"])
             handles = [
                 matplotlib.patches.Patch(color="#ffdd33", label=r"internal tagger $\pm 1\sigma$")
             ]
@@ -159,11 +156,10 @@ def plot(
             )
             ax.legend(handles=handles, loc="upper right", fontsize="small")
             fig.tight_layout()
-            with atomic_output(target) as temporary:
-                fig.savefig(temporary, dpi=110, format="png", bbox_inches="tight")
-        finally:
+        except BaseException:
             plt.close(fig)
-    return target
+            raise
+        return save_figure(fig, target, dpi=110)
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -159,10 +159,16 @@ def test_signal_during_the_renames_rolls_them_back(
         return False
 
     _failing_replace(monkeypatch, kill)
+    # Python's own Ctrl-C handler, as in a terminal (a process started in the background by a
+    # non-interactive shell, e.g. a CI job under nohup, inherits SIGINT ignored)
+    previous = signal.signal(signal.SIGINT, signal.default_int_handler)
     expected = KeyboardInterrupt if signum == signal.SIGINT else SystemExit
-    with exit_on_sigterm(), pytest.raises(expected):
-        with atomic_outputs(targets) as temporaries:
-            _write_set(temporaries, "new")
+    try:
+        with exit_on_sigterm(), pytest.raises(expected):
+            with atomic_outputs(targets) as temporaries:
+                _write_set(temporaries, "new")
+    finally:
+        signal.signal(signal.SIGINT, previous)
     assert _snapshot(targets) == before
     assert _debris(tmp_path) == []
 
