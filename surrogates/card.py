@@ -59,6 +59,7 @@ __all__ = [
     "load_card",
     "parse_json_strict",
     "seal_card",
+    "sha256_file",
     "validate_card",
 ]
 
@@ -246,6 +247,16 @@ class Card:
             f"{self.source}: surrogate {self.name!r} has no working point {name!r} "
             f"(it has: {known})"
         )
+
+
+def sha256_file(path: str | os.PathLike[str], chunk_size: int = 1 << 20) -> str:
+    """Hex sha256 of a file, read in chunks of ``chunk_size`` bytes (the one file digest of
+    surrotag: cards, weights, tables, samples, event files)."""
+    digest = hashlib.sha256()
+    with open(path, "rb") as stream:
+        while block := stream.read(chunk_size):
+            digest.update(block)
+    return digest.hexdigest()
 
 
 def feature_entry(

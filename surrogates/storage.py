@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import contextlib
 import datetime
-import hashlib
 import json
 import math
 import os
@@ -31,7 +30,14 @@ from importlib.metadata import version as distribution_version
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from surrotag.surrogates.card import CARD_FILENAME, SCHEMA_VERSION, Card, load_card, seal_card
+from surrotag.surrogates.card import (
+    CARD_FILENAME,
+    SCHEMA_VERSION,
+    Card,
+    load_card,
+    seal_card,
+    sha256_file,
+)
 from surrotag.surrogates.errors import CardError, IntegrityError, SurrogateError
 
 if TYPE_CHECKING:
@@ -51,15 +57,6 @@ __all__ = [
 
 #: File name of the weights inside a surrogate folder.
 WEIGHTS_FILENAME = "weights.safetensors"
-
-
-def sha256_file(path: str | os.PathLike[str], chunk_size: int = 1 << 20) -> str:
-    """Hex sha256 of a file, read in chunks of ``chunk_size`` bytes."""
-    digest = hashlib.sha256()
-    with open(path, "rb") as stream:
-        while block := stream.read(chunk_size):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 def _surrotag_version() -> str:

@@ -34,7 +34,7 @@ import pyarrow.parquet as pq
 from surrotag.errors import CorruptFileError, FormatError, InputFileError
 from surrotag.io.atomic import atomic_output
 from surrotag.io.canonical import FIELD_TYPES, StoredType, check_finite, with_vector_behaviour
-from surrotag.surrogates.storage import sha256_file  # the one file digest, re-exported here
+from surrotag.surrogates.card import sha256_file  # the one file digest, re-exported here
 
 __all__ = [
     "METADATA_KEY",
