@@ -11,12 +11,33 @@ if TYPE_CHECKING:
     from surrotag.surrogates.card import Card
     from surrotag.surrogates.registry import SurrogateInfo
 
-__all__ = ["print_card", "print_surrogates"]
+__all__ = ["print_card", "print_surrogates", "solver_line"]
 
 
 def _number(value: Any) -> str:
     """A validation figure for the terminal: 4 significant digits for floats."""
     return f"{value:.4g}" if isinstance(value, float) else str(value)
+
+
+def solver_line(solver: Mapping[str, Any]) -> str:
+    """One line for a card's ``solver``: method, steps, time grid and the measured error.
+
+    Example:
+        >>> solver_line({"method": "rk4", "steps": 7, "grid_power": 1.5,
+        ...              "check": {"max_error": 4.6e-4, "tolerance": 1e-3}})
+        'rk4, 7 steps, time grid power 1.5; max |P - P_dopri5| 4.6e-04 (tolerance 1e-03)'
+        >>> solver_line({"method": "rk4", "steps": 16})
+        'rk4, 16 steps; solver error not measured'
+    """
+    text = f"{solver['method']}, {solver['steps']} steps"
+    if solver.get("grid_power", 1.0) != 1.0:
+        text += f", time grid power {solver['grid_power']:g}"
+    check = solver.get("check")
+    if not check:
+        return text + "; solver error not measured"
+    error = check.get("max_error")
+    shown = "n/a" if error is None else f"{error:.1e}"
+    return text + f"; max |P - P_dopri5| {shown} (tolerance {check['tolerance']:.0e})"
 
 
 def print_card(card: Card, folder: Path, status: Mapping[str, str]) -> None:
@@ -58,7 +79,7 @@ def print_card(card: Card, folder: Path, status: Mapping[str, str]) -> None:
     )
     console.print(
         f"bayes: {card.bayes['method']}, {card.bayes['draws']} draws; "
-        f"solver: {card.solver['method']}, {card.solver['steps']} steps"
+        f"solver: {solver_line(card.solver)}"
     )
     features = Table(title="features", box=None, header_style="bold")
     for column in ("name", "unit", "support (0.1%-99.9%)", "mean", "std", "description"):

@@ -161,12 +161,15 @@ def onnx_metadata(
         "solver": {
             "method": surrogate.solver,
             "steps": surrogate.steps,
-            "time_grid": "uniform: t_i = t0 + i * (t1 - t0) / steps, i = 0..steps",
+            "grid_power": surrogate.grid_power,
+            "time_grid": "nodes tau_j = 1 - (1 - j / steps)^grid_power in flow time, "
+            "j = 0..steps (grid_power 1: equal steps); a solve from t=1 to t=0 visits them "
+            "in reverse order, with h = tau_(j-1) - tau_j",
             "rk4": "k1=v(x,t) k2=v(x+h/2 k1,t+h/2) k3=v(x+h/2 k2,t+h/2) k4=v(x+h k3,t+h); "
             "x += h/6 (k1 + 2 k2 + 2 k3 + k4)",
         },
         "probability": "P(score > w | c) = 0.5 * erfc(x0 / sqrt(2)): x(1) = (transform(w) - loc)"
-        " / scale, integrate backwards from t=1 to t=0 (h = -1/steps), x0 = x(0)",
+        " / scale, integrate backwards from t=1 to t=0 on the time grid, x0 = x(0)",
         "sampling": "x(0) ~ N(0,1), integrate forwards t=0 -> 1, score u = x(1) * scale + loc",
         "bayes": surrogate.bayes,
         "draw": (

@@ -35,6 +35,7 @@ from __future__ import annotations
 import contextlib
 import math
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import numpy as np
@@ -45,11 +46,13 @@ from .bayes import METHODS, MeanFieldWeights, PointWeights, SampleStack, WeightP
 from .errors import SurrogateError, SurrogateInputError
 from .ode import dopri5, rk4
 from .support import BOX_ONLY_NOTE, Support, SupportResult
+from .threads import solve_workers
 from .velocity import VelocityField
 
 __all__ = [
     "CHUNK_ROWS",
     "CHUNK_ROWS_THREADED",
+    "CHUNK_ROWS_WORKERS",
     "FORMAT",
     "ScoreDistribution",
     "Surrogate",
@@ -59,26 +62,29 @@ __all__ = [
 FORMAT = "surrotag-surrogate/1"
 _SOLVERS = ("rk4", "dopri5")
 
-#: Rows (draws x objects x values) solved together on one CPU thread, and on other devices.
-#: One thread is memory-bound: chunks whose [rows, hidden] activations stay in a core's L2
-#: cache (1 MiB here) run about twice as fast as one big batch, and make K batched draws cost
-#: no more per draw than one; 2048 rows were 1.3-2.3x faster than 16,384 on one thread
-#: (``tests/benchmarks/bench_threads.py``: three runs on a loaded 2-core machine, with and
-#: without the benchmark's own background load).
+#: Rows (draws x objects x values) solved together on one CPU thread outside
+#: :func:`~surrotag.surrogates.threads.solve_threads`, and on other devices.
 CHUNK_ROWS = 2048
-#: Rows solved together on more than one CPU thread. Every parallel operation ends at an
-#: OpenMP barrier, so fewer, larger chunks win: 16,384 rows were 1.6-12x faster than 2048
-#: with 2 threads on the same loaded machine (``bench_threads.py``). The thread count itself
-#: comes from :mod:`surrotag.surrogates.threads`.
+#: Rows solved together on torch's own intra-op threads (more than one, outside
+#: ``solve_threads``): every parallel operation ends at an OpenMP barrier, so fewer, larger
+#: chunks win (16,384 rows were 1.6-12x faster than 2048 with 2 threads on a loaded machine).
 CHUNK_ROWS_THREADED = 16_384
+#: Rows of one chunk that a worker thread of ``solve_threads`` solves on one intra-op thread.
+#: Measured with 2 workers on 2 cores (``tests/benchmarks/bench_threads.py``, 2026-11-30):
+#: 8192 rows beat 2048, 4096 and 16,384, quiet (0.32 s against 0.44, 0.34, 0.41) and under
+#: the benchmark's own background load (0.59 s against 0.71, 0.74, 0.65).
+CHUNK_ROWS_WORKERS = 8192
 _LOG_SQRT_2PI = 0.5 * math.log(2 * math.pi)
 
 
 def chunk_rows(device: torch.device | str = "cpu", threads: int | None = None) -> int:
     """Rows per chunk of a solve on ``device`` with ``threads`` torch threads.
 
-    :data:`CHUNK_ROWS_THREADED` on the CPU with several threads, else :data:`CHUNK_ROWS`.
-    Chunking never changes a probability beyond float rounding: the rows are independent.
+    Inside :func:`~surrotag.surrogates.threads.solve_threads` on the CPU:
+    :data:`CHUNK_ROWS_WORKERS`, whatever the number of workers (so the chunks, and the
+    probabilities bit for bit, do not depend on it). Otherwise :data:`CHUNK_ROWS_THREADED`
+    on the CPU with several torch threads, else :data:`CHUNK_ROWS`. Chunking never changes a
+    probability beyond float rounding: the rows are independent.
 
     Args:
         device: device of the solve (only the CPU has threads to synchronise).
@@ -89,6 +95,8 @@ def chunk_rows(device: torch.device | str = "cpu", threads: int | None = None) -
     """
     if torch.device(device).type != "cpu":
         return CHUNK_ROWS
+    if solve_workers() is not None:
+        return CHUNK_ROWS_WORKERS
     threads = torch.get_num_threads() if threads is None else threads
     return CHUNK_ROWS_THREADED if threads > 1 else CHUNK_ROWS
 
@@ -96,6 +104,23 @@ def chunk_rows(device: torch.device | str = "cpu", threads: int | None = None) -
 def _graph(grad: bool) -> contextlib.AbstractContextManager[Any]:
     """``torch.no_grad()`` unless ``grad`` (then autograd runs as the caller set it)."""
     return contextlib.nullcontext() if grad else torch.no_grad()
+
+
+def _in_workers(
+    solve_chunk: Callable[[int], torch.Tensor], starts: range, workers: int
+) -> list[torch.Tensor]:
+    """``[solve_chunk(start) for start in starts]`` on ``workers`` threads, in order.
+
+    torch releases the GIL inside its kernels, so the threads run on separate cores; grad
+    mode is per thread, hence the explicit ``no_grad`` (only graph-free solves come here).
+    """
+
+    def run(start: int) -> torch.Tensor:
+        with torch.no_grad():
+            return solve_chunk(start)
+
+    with ThreadPoolExecutor(max_workers=min(workers, len(starts))) as pool:
+        return list(pool.map(run, starts))
 
 
 def _std_normal_sf(z: torch.Tensor) -> torch.Tensor:
@@ -118,6 +143,8 @@ class ScoreDistribution:
             (:meth:`Surrogate.ood_mask`; evaluated on first access).
         steps: RK4 steps of the solves.
         solver: ``"rk4"`` or ``"dopri5"``.
+        grid_power: RK4 time grid (1: equal steps; > 1: crowded towards the data end,
+            :func:`~surrotag.surrogates.ode.time_grid`).
     """
 
     def __init__(
@@ -128,6 +155,7 @@ class ScoreDistribution:
         ood: torch.Tensor | Callable[[], torch.Tensor],
         steps: int,
         solver: str,
+        grid_power: float = 1.0,
     ) -> None:
         self.surrogate = surrogate
         self.weights = weights
@@ -136,6 +164,7 @@ class ScoreDistribution:
         self.k, self.n = next(iter(weights.values())).shape[0], c.shape[0]
         self.steps = steps
         self.solver = solver
+        self.grid_power = float(grid_power)
 
     @property
     def ood(self) -> torch.Tensor:
@@ -159,22 +188,34 @@ class ScoreDistribution:
 
     def _solve(self, x: torch.Tensor, t0: float, t1: float, grad: bool = False) -> torch.Tensor:
         """Solve the ODE for states x [K, N, M], in chunks of objects of ~:func:`chunk_rows`
-        (``grad``: the conditioning terms keep their graph to the features)."""
+        (``grad``: the conditioning terms keep their graph to the features).
+
+        Inside :func:`~surrotag.surrogates.threads.solve_threads` the chunks go to that
+        many worker threads, each running torch on one thread: no operation waits at a
+        parallel barrier for a core another process holds, and the chunks (hence the
+        probabilities, bit for bit) do not depend on the number of workers.
+        """
         s = self.surrogate
         k, n, m = x.shape
         per_chunk = max(1, chunk_rows(x.device) // (k * m))
-        out = []
-        for start in range(0, n, per_chunk):
+        starts = range(0, n, per_chunk)
+
+        def solve_chunk(start: int) -> torch.Tensor:
             hc = self.condition(start, start + per_chunk, grad=grad)
 
-            def field(t: float, y: torch.Tensor, hc: torch.Tensor = hc) -> torch.Tensor:
+            def field(t: float, y: torch.Tensor) -> torch.Tensor:
                 return s.field(self.weights, y, t, hc)
 
             xc = x[:, start : start + per_chunk]
             if self.solver == "dopri5":
-                out.append(dopri5(field, xc, t0, t1, rtol=s.rtol, atol=s.atol))
-            else:
-                out.append(rk4(field, xc, t0, t1, self.steps))
+                return dopri5(field, xc, t0, t1, rtol=s.rtol, atol=s.atol)
+            return rk4(field, xc, t0, t1, self.steps, self.grid_power)
+
+        workers = solve_workers() if x.device.type == "cpu" and not grad else None
+        if workers is not None and workers > 1 and len(starts) > 1:
+            out = _in_workers(solve_chunk, starts, workers)
+        else:
+            out = [solve_chunk(start) for start in starts]
         return out[0] if len(out) == 1 else torch.cat(out, dim=1)
 
     def _thresholds(self, thresholds: Any) -> torch.Tensor:
@@ -299,7 +340,7 @@ class ScoreDistribution:
             if self.solver == "dopri5":
                 y0 = dopri5(aug, state, 1.0, 0.0, rtol=s.rtol, atol=s.atol)
             else:
-                y0 = rk4(aug, state, 1.0, 0.0, self.steps)
+                y0 = rk4(aug, state, 1.0, 0.0, self.steps, self.grid_power)
         z, a = y0[..., 0], y0[..., 1]
         out = -0.5 * z**2 - _LOG_SQRT_2PI + a - torch.log(s.score_scale)
         return out[..., 0] if squeeze else out
@@ -321,6 +362,8 @@ class Surrogate(nn.Module):
         draws: Default number of weight draws of :meth:`__call__`.
         solver: ``"rk4"`` (default) or ``"dopri5"``.
         steps: RK4 steps.
+        grid_power: RK4 time grid: 1 for equal steps, > 1 for steps crowded towards the
+            data end t = 1 (:func:`~surrotag.surrogates.ode.time_grid`).
         rtol: dopri5 relative tolerance.
         atol: dopri5 absolute tolerance.
         seed: Seed of the default generator of the VI weight draws (reproducible results).
@@ -340,6 +383,7 @@ class Surrogate(nn.Module):
         draws: int = 1,
         solver: str = "rk4",
         steps: int = 8,
+        grid_power: float = 1.0,
         rtol: float = 1e-6,
         atol: float = 1e-7,
         seed: int = 0,
@@ -377,6 +421,9 @@ class Surrogate(nn.Module):
         self.bayes = bayes
         self.default_draws = 1 if bayes == "none" else int(draws)
         self.solver, self.steps, self.rtol, self.atol = solver, int(steps), rtol, atol
+        self.grid_power = float(grid_power)
+        if not self.grid_power >= 1.0:
+            raise SurrogateError(f"grid_power={grid_power} must be >= 1 (1: equal steps)")
         self.seed = int(seed)
         self.register_buffer("feature_mean", torch.zeros(nf))
         self.register_buffer("feature_std", torch.ones(nf))
@@ -471,6 +518,7 @@ class Surrogate(nn.Module):
         generator: torch.Generator | None = None,
         steps: int | None = None,
         solver: str | None = None,
+        grid_power: float | None = None,
     ) -> ScoreDistribution:
         """Score distribution of N objects under K weight draws.
 
@@ -481,6 +529,7 @@ class Surrogate(nn.Module):
                 so repeated calls give identical draws.
             steps: RK4 steps (default ``self.steps``).
             solver: ``"rk4"`` or ``"dopri5"`` (default ``self.solver``).
+            grid_power: RK4 time grid (default ``self.grid_power``).
         """
         k = self.default_draws if draws is None else int(draws)
         if k < 1:
@@ -494,7 +543,15 @@ class Surrogate(nn.Module):
             generator = torch.Generator().manual_seed(self.seed)
         with torch.no_grad():
             w = self.weights.draws(k, generator)
-        return ScoreDistribution(self, w, c, lambda: self.ood_mask(x), steps or self.steps, solver)
+        return ScoreDistribution(
+            self,
+            w,
+            c,
+            lambda: self.ood_mask(x),
+            steps or self.steps,
+            solver,
+            self.grid_power if grid_power is None else grid_power,
+        )
 
     # -- persistence -----------------------------------------------------------------------
     def config(self) -> dict:
@@ -507,6 +564,7 @@ class Surrogate(nn.Module):
             "solver": {
                 "method": self.solver,
                 "steps": self.steps,
+                **({} if self.grid_power == 1.0 else {"grid_power": self.grid_power}),
                 "rtol": self.rtol,
                 "atol": self.atol,
             },
@@ -537,6 +595,7 @@ class Surrogate(nn.Module):
             draws=draws,
             solver=sol["method"],
             steps=sol["steps"],
+            grid_power=sol.get("grid_power", 1.0),
             rtol=sol["rtol"],
             atol=sol["atol"],
             seed=config["seed"],

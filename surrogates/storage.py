@@ -31,6 +31,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from surrotag.surrogates.card import (
+    CARD_DIGEST_KEY,
     CARD_FILENAME,
     SCHEMA_VERSION,
     Card,
@@ -51,6 +52,7 @@ __all__ = [
     "file_status",
     "load_surrogate",
     "save_surrogate",
+    "set_solver",
     "sha256_file",
     "verify_files",
 ]
@@ -154,7 +156,7 @@ def _card_document(
         document["bayes"]["diagnostics"] = _finite_figures(diagnostics, drop=False)
     if document.get("validation") is not None:  # free-form figures: a non-finite one is left out
         document["validation"] = _finite_figures(document["validation"], drop=True)
-    document["solver"] = {"method": config["solver"]["method"], "steps": config["solver"]["steps"]}
+    document["solver"] = _solver_document(config["solver"], card_fields.get("solver"))
     document["files"] = {WEIGHTS_FILENAME: digest}
     document.pop("support", None)
     if surrogate.support is not None:
@@ -164,6 +166,17 @@ def _card_document(
     )
     document.setdefault("surrotag_version", _surrotag_version())
     return seal_card(document)
+
+
+def _solver_document(config: Mapping[str, Any], given: Any) -> dict[str, Any]:
+    """The card's ``solver``: method, steps, time grid (when graded) and the measured check."""
+    out: dict[str, Any] = {"method": config["method"], "steps": config["steps"]}
+    if config.get("grid_power", 1.0) != 1.0:
+        out["grid_power"] = config["grid_power"]
+    check = given.get("check") if isinstance(given, Mapping) else None
+    if check is not None:
+        out["check"] = _finite_figures(dict(check), drop=False)
+    return out
 
 
 def save_surrogate(
@@ -222,6 +235,47 @@ def save_surrogate(
     return card
 
 
+def set_solver(
+    folder: str | os.PathLike[str], steps: int, grid_power: float, check: Mapping[str, Any]
+) -> Card:
+    """Give a surrogate folder's card a new RK4 solver, with the measurement that chose it.
+
+    Only the card changes (``model.solver``, ``solver``, the seal); the weights are not
+    touched. The card is checked first (digest, files) and replaced atomically.
+
+    Args:
+        folder: the surrogate folder.
+        steps: RK4 steps.
+        grid_power: RK4 time grid (1: equal steps).
+        check: the measurement
+            (:meth:`~surrotag.surrogates.solver_choice.SolverCheck.to_dict`).
+
+    Returns:
+        The new card.
+    """
+    folder = Path(folder)
+    card = load_card(folder)
+    check_model_config(card, folder / CARD_FILENAME)
+    verify_files(folder, card)
+    document = json.loads((folder / CARD_FILENAME).read_text("utf-8"))
+    old = document["model"]["solver"]
+    config = {"method": old["method"], "steps": int(steps)}
+    if grid_power != 1.0:
+        config["grid_power"] = float(grid_power)
+    config |= {k: v for k, v in old.items() if k not in ("method", "steps", "grid_power")}
+    document["model"]["solver"] = config
+    document["solver"] = _solver_document(config, {"check": check})
+    sealed = seal_card({k: v for k, v in document.items() if k != CARD_DIGEST_KEY})
+    new_card = Card.from_dict(sealed, source=str(folder / CARD_FILENAME))
+    temporary = folder / f".{CARD_FILENAME}.{secrets.token_hex(4)}.tmp"
+    try:
+        temporary.write_text(json.dumps(sealed, indent=2) + "\n", "utf-8")
+        os.replace(temporary, folder / CARD_FILENAME)
+    finally:
+        temporary.unlink(missing_ok=True)
+    return new_card
+
+
 def _new_folder(folder: Path, suffix: str) -> Path:
     """Create an empty, unique ``.<name>.<random><suffix>`` folder beside ``folder``.
 
@@ -271,6 +325,7 @@ def check_model_config(card: Card, source: Path) -> None:
         "bayes.draws": (card.bayes["draws"], bayes.get("draws")),
         "solver.method": (card.solver["method"], solver.get("method")),
         "solver.steps": (card.solver["steps"], solver.get("steps")),
+        "solver.grid_power": (card.solver.get("grid_power", 1.0), solver.get("grid_power", 1.0)),
     }
     pairs["support"] = (card.support is not None, isinstance(model.get("support"), dict))
     for key, (stated, configured) in pairs.items():

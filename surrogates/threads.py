@@ -1,41 +1,39 @@
-"""How many torch intra-op threads the exact-probability solve uses: a policy that cannot stall.
+"""How many threads the exact-probability solve uses: a policy that cannot stall.
 
-The solve issues about 2e4 small parallel operations per call, and each one ends at an
-OpenMP barrier. When other processes hold the cores, every barrier waits for a thread
-that is not running: on a loaded 2-core machine a 2-thread solve took about 50x longer
-than a 1-thread one (``tests/benchmarks/bench_threads.py``). One thread never waits at a
-barrier, so the policy is:
+The solve is many small operations on chunks of rows. Run with torch's intra-op threads,
+every operation ends at an OpenMP barrier, and when other processes hold the cores each
+barrier waits for a thread that is not running: on a loaded 2-core machine a 2-thread solve
+took up to 50x longer than a 1-thread one. The solve therefore never splits an operation:
+inside :func:`solve_threads` torch runs on **one** intra-op thread and the chunks go to a
+pool of *worker* threads (torch releases the GIL in its kernels), each solving whole chunks
+(:meth:`surrotag.surrogates.flow.ScoreDistribution._solve`). A worker that waits for a core
+delays only its own chunk, never the others, so more workers than free cores cost nothing
+beyond sharing the cores (``tests/benchmarks/bench_threads.py`` measures it quiet and under
+its own background load). The number of workers is:
 
-* an explicit count wins: the ``threads`` argument (``surrotag run/tag --threads N``),
-  else the environment variable ``SURROTAG_THREADS`` (a positive integer, or ``auto``);
-* otherwise (``auto``) it measures the cores that are idle *now*: the idle and iowait time
-  of the usable cores (``os.sched_getaffinity``) in ``/proc/stat`` over a short sleep
-  (:data:`PROBE_SECONDS`; the caller sleeps, so its own threads do not count as load).
-  It uses ``n`` threads only when at least ``n - 0.25`` cores are idle, so any contender
-  for the cores gives one thread; capped by the usable cores and by ``OMP_NUM_THREADS``
-  when the user set it. Where ``/proc/stat`` is absent it falls back to the 1-minute load
-  average (cores minus load: conservative, since the caller's own load counts too).
+* an explicit count: the ``threads`` argument (``surrotag run/tag --threads N``), else the
+  environment variable ``SURROTAG_THREADS`` (a positive integer, or ``auto``);
+* otherwise (``auto``) the usable cores (``os.sched_getaffinity``), capped by
+  ``OMP_NUM_THREADS`` when the user set it.
 
-A measurement is reused for :data:`RECHECK_SECONDS`, so a run with many chunks probes a few
-times, not once per call. :func:`solve_threads` applies the plan around a solve and
-restores the previous count after. The thread count changes only how the work is split:
-probabilities agree to float rounding whatever it is.
+The chunks, hence the probabilities bit for bit, do not depend on the number of workers.
+The plan records the load average when it was made.
 
 Example:
     >>> with solve_threads(1) as plan:
-    ...     plan.threads
-    1
+    ...     plan.threads, solve_workers()
+    (1, 1)
+    >>> solve_workers() is None
+    True
 """
 
 from __future__ import annotations
 
 import contextlib
-import math
+import contextvars
 import os
-import time
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import asdict, dataclass
-from pathlib import Path
 from typing import Any, Final
 
 from .errors import SurrogateInputError
@@ -43,28 +41,19 @@ from .errors import SurrogateInputError
 __all__ = [
     "ENV_VAR",
     "MAX_THREADS",
-    "PROBE_SECONDS",
-    "RECHECK_SECONDS",
     "ThreadPlan",
     "choose_threads",
-    "forget_measurement",
-    "idle_cores",
     "parse_threads",
     "solve_threads",
+    "solve_workers",
     "summarize_plans",
     "usable_cores",
 ]
 
 #: Environment variable that fixes the solve's thread count (a positive integer, or ``auto``).
 ENV_VAR: Final = "SURROTAG_THREADS"
-#: Length of the idle-core measurement (seconds): 20 scheduler ticks of 10 ms on 2 cores.
-PROBE_SECONDS: Final = 0.1
-#: A measurement is reused for this long (seconds).
-RECHECK_SECONDS: Final = 10.0
-#: A thread needs this fraction of an idle core to be worth starting.
-_SLACK: Final = 0.25
-
-_cache: dict[str, Any] = {}
+#: Worker threads of the enclosing :func:`solve_threads` (None outside one).
+_WORKERS: contextvars.ContextVar[int | None] = contextvars.ContextVar("workers", default=None)
 
 
 @dataclass(frozen=True)
@@ -72,21 +61,19 @@ class ThreadPlan:
     """The thread count chosen for one solve, and why.
 
     Attributes:
-        threads: torch intra-op threads of the solve.
+        threads: worker threads of the solve (each runs torch on one intra-op thread).
         source: ``argument``, ``env SURROTAG_THREADS`` or ``auto``.
-        reason: one line: what was measured and the rule that gave ``threads``.
+        reason: one line: the rule that gave ``threads``.
         cores_usable: cores this process may run on (``os.sched_getaffinity``).
-        idle_cores: idle cores measured (None: not measured, explicit count or no probe).
         load_average: 1, 5 and 15-minute load averages when the plan was made (None where
             the OS has none).
-        previous: torch's thread count before the solve (restored after it).
+        previous: torch's intra-op thread count before the solve (restored after it).
     """
 
     threads: int
     source: str
     reason: str
     cores_usable: int
-    idle_cores: float | None
     load_average: tuple[float, float, float] | None
     previous: int
 
@@ -111,57 +98,6 @@ def _load_average() -> tuple[float, float, float] | None:
     except (AttributeError, OSError):  # pragma: no cover - Windows
         return None
     return round(one, 2), round(five, 2), round(fifteen, 2)
-
-
-def _cpu_times(path: Path) -> dict[int, tuple[int, int]] | None:
-    """``{cpu: (idle ticks, total ticks)}`` from ``/proc/stat`` (None where unreadable)."""
-    try:
-        lines = path.read_text().splitlines()
-    except OSError:
-        return None
-    out: dict[int, tuple[int, int]] = {}
-    for line in lines:
-        name, _, rest = line.partition(" ")
-        if not (name.startswith("cpu") and name[3:].isdigit()):
-            continue
-        ticks = [int(v) for v in rest.split()[:8]]  # user nice system idle iowait irq softirq steal
-        out[int(name[3:])] = (ticks[3] + ticks[4], sum(ticks))
-    return out or None
-
-
-def idle_cores(
-    seconds: float = PROBE_SECONDS, stat: str | os.PathLike[str] = "/proc/stat"
-) -> float | None:
-    """Idle cores among the usable ones, measured over ``seconds`` of sleep.
-
-    Args:
-        seconds: length of the measurement (the caller sleeps meanwhile).
-        stat: the kernel's CPU statistics file.
-
-    Returns:
-        Sum over the usable cores of their idle fraction (0 to the number of usable
-        cores), or None where the statistics cannot be read.
-    """
-    path = Path(stat)
-    before = _cpu_times(path)
-    if before is None:
-        return None
-    time.sleep(seconds)
-    after = _cpu_times(path)
-    if after is None:
-        return None
-    try:
-        cpus = os.sched_getaffinity(0)
-    except (AttributeError, OSError):  # pragma: no cover - macOS, Windows
-        cpus = set(after)
-    idle = 0.0
-    for cpu in cpus:
-        if cpu not in before or cpu not in after:
-            continue
-        d_idle = after[cpu][0] - before[cpu][0]
-        d_total = after[cpu][1] - before[cpu][1]
-        idle += d_idle / d_total if d_total > 0 else 1.0
-    return round(idle, 3)
 
 
 #: Largest thread count accepted (a million segfaults torch's intra-op pool).
@@ -204,29 +140,12 @@ def _omp_cap() -> int | None:
     return cap if cap > 0 else None
 
 
-def forget_measurement() -> None:
-    """Drop the reused idle-core measurement: the next ``auto`` plan measures afresh."""
-    _cache.clear()
-
-
-def _measured_idle(probe_seconds: float) -> float | None:
-    now = time.monotonic()
-    if _cache and now - _cache["at"] < RECHECK_SECONDS:
-        return _cache["idle"]
-    idle = idle_cores(probe_seconds)
-    _cache.update(at=time.monotonic(), idle=idle)
-    return idle
-
-
-def choose_threads(
-    threads: int | str | None = None, *, probe_seconds: float = PROBE_SECONDS
-) -> ThreadPlan:
-    """The thread count of the next solve (see the module docstring for the rule).
+def choose_threads(threads: int | str | None = None) -> ThreadPlan:
+    """The worker-thread count of the next solve (see the module docstring for the rule).
 
     Args:
         threads: an explicit count, or None / ``"auto"`` for the environment variable
-            :data:`ENV_VAR`, then the measurement.
-        probe_seconds: length of the idle-core measurement.
+            :data:`ENV_VAR`, then the usable cores.
 
     Returns:
         The :class:`ThreadPlan` (not applied: :func:`solve_threads` applies it).
@@ -245,48 +164,45 @@ def choose_threads(
         explicit, source = parse_threads(os.environ[ENV_VAR]), f"env {ENV_VAR}"
     if explicit is not None:
         return ThreadPlan(
-            explicit, source, f"{explicit} thread(s) asked for", cores, None, load, previous
+            explicit, source, f"{explicit} worker thread(s) asked for", cores, load, previous
         )
-    cap = cores
     omp = _omp_cap()
-    if omp is not None:
-        cap = min(cap, omp)
-    idle = _measured_idle(probe_seconds)
-    if idle is not None:
-        free, what = idle, f"{idle:.2f} of {cores} usable cores idle"
-    elif load is not None:
-        free, what = cores - load[0], f"load {load[0]:.2f} on {cores} cores (no /proc/stat)"
-    else:  # pragma: no cover - neither measurement exists
-        free, what = 1.0, "no load measurement"
-    n = max(1, min(cap, math.floor(free + _SLACK)))
-    rule = "oversubscribed: 1 thread" if n == 1 and cap > 1 else f"{n} thread(s)"
+    n = cores if omp is None else max(1, min(cores, omp))
     capped = f", capped by OMP_NUM_THREADS={omp}" if omp is not None and omp < cores else ""
-    return ThreadPlan(n, "auto", f"{what}: {rule}{capped}", cores, idle, load, previous)
+    reason = f"{n} worker thread(s): {cores} usable core(s){capped}"
+    return ThreadPlan(n, "auto", reason, cores, load, previous)
 
 
 @contextlib.contextmanager
-def solve_threads(
-    threads: int | str | None = None, *, probe_seconds: float = PROBE_SECONDS
-) -> Iterator[ThreadPlan]:
-    """Run the enclosed solve with :func:`choose_threads`'s count; restore torch's after.
+def solve_threads(threads: int | str | None = None) -> Iterator[ThreadPlan]:
+    """Run the enclosed solves on :func:`choose_threads`'s workers; restore torch's after.
+
+    Inside, torch runs on one intra-op thread and :func:`solve_workers` gives the number
+    of worker threads that :meth:`~surrotag.surrogates.flow.ScoreDistribution` solves use.
 
     Args:
         threads: as :func:`choose_threads`.
-        probe_seconds: as :func:`choose_threads`.
 
     Yields:
         The applied :class:`ThreadPlan`.
     """
     import torch
 
-    plan = choose_threads(threads, probe_seconds=probe_seconds)
-    if plan.threads != plan.previous:
-        torch.set_num_threads(plan.threads)
+    plan = choose_threads(threads)
+    token = _WORKERS.set(plan.threads)
+    if plan.previous != 1:
+        torch.set_num_threads(1)
     try:
         yield plan
     finally:
+        _WORKERS.reset(token)
         if torch.get_num_threads() != plan.previous:
             torch.set_num_threads(plan.previous)
+
+
+def solve_workers() -> int | None:
+    """Worker threads of the enclosing :func:`solve_threads` (None outside one)."""
+    return _WORKERS.get()
 
 
 def summarize_plans(

@@ -49,20 +49,15 @@ from .posterior import (
     sampled,
     unflatten,
 )
+from .solver_choice import STEP_CHOICES, choose_solver
 from .support import fit_support
 
 __all__ = [
-    "STEP_CHOICES",
     "TrainConfig",
     "TrainReport",
     "cfm_loss",
-    "choose_steps",
-    "solver_error",
     "train_surrogate",
 ]
-
-#: RK4 step counts tried, in order, when the step count is chosen by measured solver error.
-STEP_CHOICES = (3, 4, 6, 8, 12, 16, 24, 32)
 
 
 @dataclass
@@ -118,8 +113,9 @@ class TrainConfig:
             "Bayesian learning for neural networks", 1996).
         mcmc_calibration_rows: Held-out rows whose cells calibrate the temperature.
         mcmc_calibration_draws: Laplace draws per temperature tried in the calibration.
-        steps: RK4 steps of the trained surrogate; None chooses the smallest of
-            :data:`STEP_CHOICES` whose measured solver error is <= ``solver_tolerance``.
+        steps: RK4 steps (equal steps) of the trained surrogate; None chooses the fewest
+            steps, and the time grid, whose measured solver error is <= ``solver_tolerance``
+            (:func:`~surrotag.surrogates.solver_choice.choose_solver`).
         solver_tolerance: Largest accepted |P_rk4 - P_dopri5| (tag probability) when the
             step count is chosen.
     """
@@ -173,7 +169,7 @@ class TrainReport:
     seconds: float = 0.0
     mcmc_acceptance: float | None = None
     mcmc: dict | None = None
-    solver_error: float | None = None
+    solver_check: dict | None = None
 
     def to_dict(self) -> dict:
         """JSON-able copy."""
@@ -195,6 +191,8 @@ class TrainReport:
         }
         if self.mcmc is not None:
             figures["bayes"] = {"diagnostics": self.bayes_diagnostics()}
+        if self.solver_check is not None:
+            figures["solver"] = {"check": self.solver_check}
         return figures
 
     def bayes_diagnostics(self) -> dict | None:
@@ -411,44 +409,15 @@ def train_surrogate(
     check = features[val_idx[:500]]
     levels = np.quantile(scores[tr_idx], [0.1, 0.3, 0.5, 0.7, 0.9])
     if cfg.steps is None:
-        model.steps, report.solver_error = choose_steps(model, check, levels, cfg.solver_tolerance)
-    else:
-        report.solver_error = solver_error(model, check, levels, cfg.steps)
+        chosen = choose_solver(model, check, levels, cfg.solver_tolerance)
+    else:  # the given steps on equal steps, measured all the same
+        chosen = choose_solver(
+            model, check, levels, cfg.solver_tolerance, steps=(cfg.steps,), grid_powers=(1.0,)
+        )
+    model.steps, model.grid_power = chosen.steps, chosen.grid_power
+    report.solver_check = chosen.to_dict()
     report.seconds = time.perf_counter() - start
     return model, report
-
-
-def solver_error(
-    model: Surrogate, features: np.ndarray, thresholds: np.ndarray, steps: int
-) -> float:
-    """Max |P_rk4 - P_dopri5| of the exact tag probability over objects, thresholds, draws.
-
-    Args:
-        model: A trained surrogate.
-        features: [N, F] objects to check (e.g. validation rows).
-        thresholds: Score thresholds [M] in the modelled space.
-        steps: RK4 steps.
-    """
-    draws = min(model.default_draws, 4)
-    with torch.inference_mode():
-        reference = model(features, draws=draws, solver="dopri5").prob_above(thresholds)
-        fixed = model(features, draws=draws, solver="rk4", steps=steps).prob_above(thresholds)
-    return float((fixed - reference).abs().max())
-
-
-def choose_steps(
-    model: Surrogate, features: np.ndarray, thresholds: np.ndarray, tolerance: float
-) -> tuple[int, float]:
-    """The fewest RK4 steps of :data:`STEP_CHOICES` with solver error <= ``tolerance``.
-
-    Returns:
-        (steps, measured solver error); the largest choice if none meets the tolerance.
-    """
-    for steps in STEP_CHOICES:
-        error = solver_error(model, features, thresholds, steps)
-        if error <= tolerance:
-            return steps, error
-    return STEP_CHOICES[-1], error
 
 
 def _run_mcmc(

@@ -105,6 +105,11 @@ _REFERENCE_COMMANDS = {
         "ship_surrogate",
         "Train a shipped top-tagger surrogate from the reference table.",
     ),
+    "ship-solver": (
+        "surrotag.cli.ship",
+        "ship_solver",
+        "Choose a shipped surrogate's RK4 steps and time grid by measured error.",
+    ),
     "pipeline": (
         "surrotag.cli.reference",
         "pipeline",

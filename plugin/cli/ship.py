@@ -1,4 +1,5 @@
-"""``surrotag reference ship-surrogate NAME``: retrain a shipped surrogate from scratch."""
+"""``surrotag reference ship-surrogate NAME``: retrain a shipped surrogate from scratch;
+``surrotag reference ship-solver NAME``: choose its RK4 steps and time grid by measurement."""
 
 from __future__ import annotations
 
@@ -6,7 +7,7 @@ from pathlib import Path
 
 import click
 
-__all__ = ["ship_surrogate"]
+__all__ = ["ship_solver", "ship_surrogate"]
 
 _NAMES = ("top-tagger-delphes", "top-tagger-particle", "top-tagger-parton")
 
@@ -69,3 +70,40 @@ def ship_surrogate(
         )  # fmt: skip
     points = ", ".join(f"{p['name']} > {p['threshold']:.3f}" for p in card.working_points)
     click.echo(f"{name}: written to {out} ({points})")
+
+
+@click.command("ship-solver")
+@click.argument("name", type=click.Choice(_NAMES))
+@click.option("--table", type=click.Path(dir_okay=False, path_type=Path), default=None,
+              help="Reference table "
+              "(default: $SURROTAG_DATA/reference/top_tagger_table.parquet).")  # fmt: skip
+@click.option("--folder", type=click.Path(file_okay=False, path_type=Path), default=None,
+              help="Surrogate folder (default: surrogates/shipped/NAME "
+              "of this checkout).")  # fmt: skip
+@click.option("--tolerance", type=click.FloatRange(min=0, min_open=True), default=1e-3,
+              show_default=True, help="Largest accepted |P_rk4 - P_dopri5|.")  # fmt: skip
+def ship_solver(name: str, table: Path | None, folder: Path | None, tolerance: float) -> None:
+    """Measure the RK4 error of shipped surrogate NAME; write the fewest steps into its card."""
+    from surrotag.errors import InputFileError
+    from surrotag.reference.cache import TABLE_NAME, reference_dir
+    from surrotag.reference.ship import choose_shipped_solver
+    from surrotag.surrogates.registry import shipped_folder
+
+    table = table or reference_dir() / TABLE_NAME
+    if not table.is_file():
+        raise InputFileError(
+            f"{table}: no reference table; make one with surrotag reference pipeline"
+        )
+    folder = folder or shipped_folder() / name
+    check = choose_shipped_solver(name, table, folder, tolerance=tolerance)
+    for row in check.table:
+        click.echo(
+            f"  {row['steps']:>3} steps, grid power {row['grid_power']:.2f}: "
+            f"max |dP| {row['max_error']:.1e}"
+        )
+    verdict = "meets" if check.met else "MISSES"
+    click.echo(
+        f"{name}: {check.steps} RK4 steps, time grid power {check.grid_power:g}, max |dP| "
+        f"{check.max_error:.1e} ({verdict} {tolerance:g}; {check.objects} objects x "
+        f"{len(check.thresholds)} thresholds x {check.draws} draws); card written in {folder}"
+    )

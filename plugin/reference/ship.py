@@ -54,11 +54,14 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Final
+from typing import TYPE_CHECKING, Any, Final
 
 import numpy as np
 
 from surrotag.errors import FormatError, InputValueError
+
+if TYPE_CHECKING:
+    from surrotag.surrogates.solver_choice import SolverCheck
 
 __all__ = [
     "EFFICIENCY_PT_EDGES",
@@ -66,6 +69,7 @@ __all__ = [
     "WEIGHT_COLUMN",
     "WORKING_POINT_EFFICIENCIES",
     "ShipSpec",
+    "choose_shipped_solver",
     "efficiency_map",
     "read_table",
     "ship_surrogate",
@@ -523,3 +527,55 @@ def ship_surrogate(
         figures=report.card_figures(seconds_digits=1),  # validation, bayes diagnostics
     )
     return save_surrogate(surrogate, fields, Path(output), overwrite=overwrite)
+
+
+#: Held-out objects of the solver check of a shipped surrogate, and their seed.
+SOLVER_CHECK_ROWS: Final = 2000
+SOLVER_CHECK_SEED: Final = 2111
+
+
+def choose_shipped_solver(
+    name: str,
+    table_path: str | Path,
+    folder: str | Path,
+    *,
+    tolerance: float = 1e-3,
+    rows: int = SOLVER_CHECK_ROWS,
+    seed: int = SOLVER_CHECK_SEED,
+) -> SolverCheck:
+    """Choose the RK4 steps and time grid of a shipped surrogate and write them into its card.
+
+    The check objects are ``rows`` random objects (``seed``) of the table's *test* split that
+    the surrogate's spec selects; the thresholds are its working points and the 10, 30, 50,
+    70 and 90% quantiles of their scores; every stored draw (up to 4) is measured
+    (:func:`surrotag.surrogates.solver_choice.choose_solver`). The weights do not change.
+
+    Returns:
+        The measurement (also stored as the card's ``solver.check``).
+    """
+    from surrotag.surrogates.solver_choice import choose_solver
+    from surrotag.surrogates.storage import load_surrogate, set_solver
+
+    if name not in SHIPPED:
+        raise InputValueError(f"no shipped surrogate {name!r} (known: {', '.join(SHIPPED)})")
+    spec = SHIPPED[name]
+    truth = [f"{spec.object_prefix}truth_top_{n}" for n in ("matched", "hadronic", "n_contained")]
+    table = read_table(Path(table_path), sorted({*spec.columns, SCORE_COLUMN, "split", *truth}))
+    features, scores, _ = training_rows(table, spec, split="test")
+    if len(features) == 0:
+        raise FormatError(f"{table_path}: no test-split rows for {name}")
+    pick = np.random.default_rng(seed).permutation(len(features))[:rows]
+    model, card = load_surrogate(folder)
+    thresholds = np.concatenate(
+        [
+            [card.model_threshold(point["name"]) for point in card.working_points],
+            np.quantile(scores[pick], [0.1, 0.3, 0.5, 0.7, 0.9]),
+        ]
+    )
+    check = choose_solver(model, features[pick], thresholds, tolerance)
+    record = check.to_dict() | {
+        "source": f"{Path(table_path).name} test split, {len(pick)} objects (seed {seed}): "
+        f"surrotag reference ship-solver {name}"
+    }
+    set_solver(folder, check.steps, check.grid_power, record)
+    return check

@@ -9,24 +9,24 @@ thread counts). Every figure comes from one run on this machine (issue 21):
    on real features (the fat jets of ``zprime-ttbar-allhad``'s example signal, tiled to N
    jets), K Bayesian weight draws, the card's three working points and solver: what the
    tag stage of ``surrotag run`` does per chunk;
-2. *quiet*: as the machine is (its load average and idle cores are recorded: another job
-   may hold cores, so "quiet" means without the benchmark's own load);
+2. *quiet*: as the machine is (its load average is recorded: another job may hold cores,
+   so "quiet" means without the benchmark's own load);
 3. *loaded*: with a controlled background load started by the benchmark itself: one
    busy-looping Python subprocess per usable core (``--busy``), each bounded by a deadline
    so that none can outlive the benchmark, stopped at the end of the phase;
-4. in each phase, round-robin (so that a drifting load weighs on all alike): the solve
-   with the default policy (:func:`surrotag.surrogates.threads.solve_threads`, ``auto``:
-   idle cores measured afresh at the start of the phase; chunk by
-   :func:`surrotag.surrogates.flow.chunk_rows`), with 1 thread and with 2 threads, each
-   with chunks of 2048 and 16,384 rows. The solve runs one chunk of objects per call (the
-   same work: chunks are independent); a configuration that has spent its time budget
-   stops after the chunk in progress and its time is extrapolated to all objects, so a
-   stall is measured, not waited out;
+4. in each phase, round-robin (so that a drifting load weighs on all alike), every
+   configuration of :data:`CONFIGS`: the default policy
+   (:func:`surrotag.surrogates.threads.solve_threads`, ``auto``: one worker thread per
+   usable core, chunks by the shipped rule), 1 worker (the 1-thread run), 2 workers with other
+   chunks, and torch's own intra-op threads (2 with 16,384-row chunks, 1 with 2048: the
+   policy before worker threads). Each call solves :data:`CHUNKS_PER_CALL` chunks; a
+   configuration that has spent its time budget stops after the call in progress and its
+   time is extrapolated to all objects, so a stall is measured, not waited out;
 5. the ratios of issue 21: loaded default / loaded 1 thread (goal <= 1, checked with a 10%
-   allowance for timing noise), loaded default / quiet default (goal <= 3), and per thread
-   count the chunk ratio t(2048) / t(16,384); the largest difference of the probabilities
-   between the configurations that ran to the end (thread count and chunk size change only
-   the rounding).
+   allowance for timing noise), loaded default / quiet default (goal <= 3), the default
+   against the other configurations; the largest difference of the probabilities between
+   the configurations that ran to the end (chunk size changes only the rounding), and
+   whether the default is bit-identical to 1 worker (the same chunks).
 
 Times are the median of the timed calls (under load a minimum flatters); all are recorded.
 """
@@ -48,12 +48,10 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from _common import load_average, machine, main_parser, write_results
 
-__all__ = ["BUSY_CODE", "CHUNKS", "SHIPPED", "busy_load", "run"]
+__all__ = ["BUSY_CODE", "CONFIGS", "SHIPPED", "busy_load", "run"]
 
 #: The shipped surrogate of the workload.
 SHIPPED = "top-tagger-delphes"
-#: Solve chunk sizes compared (rows): the size shipped before issue 21 and 8x larger.
-CHUNKS = (2048, 16_384)
 #: One busy-looping background process, bounded by a deadline (seconds, argv[1]).
 BUSY_CODE = "import sys,time\nt=time.monotonic()+float(sys.argv[1])\nwhile time.monotonic()<t: pass"
 #: Goal allowance of "default no slower than 1 thread" for timing noise.
@@ -109,43 +107,68 @@ def _workload(n_objects: int, surrogate: str = SHIPPED) -> tuple[Any, Any, np.nd
     return model, torch.as_tensor(rows, dtype=torch.float32), thresholds
 
 
+#: Configurations compared: name -> (how, threads, chunk rows). ``workers``: the solve under
+#: :func:`~surrotag.surrogates.threads.solve_threads` (worker threads, one intra-op thread
+#: each; ``None``: the default policy); ``omp``: torch's own intra-op threads, no workers
+#: (the policy before worker threads). Chunk None: the shipped rule
+#: (:func:`surrotag.surrogates.flow.chunk_rows`).
+CONFIGS: dict[str, tuple[str, int | None, int | None]] = {
+    "default": ("workers", None, None),
+    "workers1": ("workers", 1, None),
+    "workers2_c2048": ("workers", 2, 2048),
+    "workers2_c4096": ("workers", 2, 4096),
+    "workers2_c16384": ("workers", 2, 16_384),
+    "omp2_c16384": ("omp", 2, 16_384),
+    "omp1_c2048": ("omp", 1, 2048),
+}
+#: Chunks solved per timed call (the budget is checked between calls).
+CHUNKS_PER_CALL = 8
+
+
 def _call(
     model: Any,
     x: Any,
     thresholds: np.ndarray,
     draws: int,
-    threads: int | None,
-    chunk: int | None,
+    config: tuple[str, int | None, int | None],
     budget: float,
 ) -> tuple[float, bool, int, Any, np.ndarray | None]:
-    """One solve of all of ``x`` with ``chunk`` rows per solve chunk, stopped at ``budget``.
+    """One solve of all of ``x`` in one configuration, stopped at ``budget``.
 
-    ``chunk`` None: the shipped rule (:func:`surrotag.surrogates.flow.chunk_rows`, by the
-    thread count the policy picks).
-
-    The solve runs one chunk of objects per call under one
-    :func:`~surrotag.surrogates.threads.solve_threads` (the same work as one call: the
-    chunks are independent). Past ``budget`` seconds it stops after the chunk in progress
-    and the time is extrapolated to all objects (a stall is measured, not waited out).
+    The objects go in blocks of :data:`CHUNKS_PER_CALL` chunks per call (the same work as
+    one call: the chunks are independent). Past ``budget`` seconds it stops after the block
+    in progress and the time is extrapolated to all objects (a stall is measured, not
+    waited out).
 
     Returns:
-        ``(seconds, extrapolated, threads used, plan, probabilities or None)``.
+        ``(seconds, extrapolated, threads used, plan or None, probabilities or None)``.
     """
+    import contextlib
+
     import torch
 
     from surrotag.surrogates import flow
     from surrotag.surrogates.threads import solve_threads
 
+    how, threads, chunk = config
     n = x.shape[0]
-    shipped = flow.CHUNK_ROWS, flow.CHUNK_ROWS_THREADED
+    shipped = flow.CHUNK_ROWS, flow.CHUNK_ROWS_THREADED, flow.CHUNK_ROWS_WORKERS
     if chunk is not None:
-        flow.CHUNK_ROWS = flow.CHUNK_ROWS_THREADED = chunk
+        flow.CHUNK_ROWS = flow.CHUNK_ROWS_THREADED = flow.CHUNK_ROWS_WORKERS = chunk
+    previous = torch.get_num_threads()
     parts = []
+    plan = None
     try:
         with torch.inference_mode():
             start = time.perf_counter()
-            with solve_threads(threads) as plan:
-                step = max(1, flow.chunk_rows() // (draws * len(thresholds)))
+            if how == "omp":
+                torch.set_num_threads(int(threads or 1))
+                context: Any = contextlib.nullcontext()
+            else:
+                context = solve_threads(threads)
+            with context as plan:
+                rows = flow.chunk_rows()
+                step = max(1, CHUNKS_PER_CALL * rows // (draws * len(thresholds)))
                 for first in range(0, n, step):
                     dist = model(x[first : first + step], draws=draws)
                     parts.append(dist.prob_above(thresholds))
@@ -153,11 +176,13 @@ def _call(
                         break
             elapsed = time.perf_counter() - start
     finally:
-        flow.CHUNK_ROWS, flow.CHUNK_ROWS_THREADED = shipped
+        flow.CHUNK_ROWS, flow.CHUNK_ROWS_THREADED, flow.CHUNK_ROWS_WORKERS = shipped
+        torch.set_num_threads(previous)
+    used = plan.threads if plan is not None else int(threads or 1)
     done = sum(part.shape[1] for part in parts)
     if done < n:
-        return elapsed * n / done, True, plan.threads, plan, None
-    return elapsed, False, plan.threads, plan, torch.cat(parts, dim=1).double().numpy()
+        return elapsed * n / done, True, used, plan, None
+    return elapsed, False, used, plan, torch.cat(parts, dim=1).double().numpy()
 
 
 def _phase(
@@ -167,50 +192,40 @@ def _phase(
     draws: int,
     repeat: int,
     budget: float,
-    cores: int,
 ) -> tuple[dict[str, Any], dict[str, np.ndarray | None]]:
     """Every configuration, round-robin (``repeat`` rounds), so that a drifting load
     weighs on all alike; a configuration stops once it has spent ``budget`` seconds."""
-    from surrotag.surrogates import flow
-    from surrotag.surrogates.threads import forget_measurement
-
-    forget_measurement()
-    configs: dict[str, tuple[int | None, int | None]] = {"default": (None, None)}
-    for threads in sorted({1, min(2, cores)}):
-        for chunk in sorted({*CHUNKS, flow.chunk_rows(threads=threads)}):
-            configs[f"t{threads}_c{chunk}"] = (threads, chunk)
-    times: dict[str, list[float]] = {name: [] for name in configs}
-    spent = dict.fromkeys(configs, 0.0)
-    info: dict[str, dict[str, Any]] = {name: {"extrapolated": False} for name in configs}
-    probs: dict[str, np.ndarray | None] = dict.fromkeys(configs)
+    times: dict[str, list[float]] = {name: [] for name in CONFIGS}
+    spent = dict.fromkeys(CONFIGS, 0.0)
+    info: dict[str, dict[str, Any]] = {name: {"extrapolated": False} for name in CONFIGS}
+    probs: dict[str, np.ndarray | None] = dict.fromkeys(CONFIGS)
     results: dict[str, Any] = {"load_average_before": load_average()}
     for _ in range(repeat):
-        for name, (threads, chunk) in configs.items():
+        for name, config in CONFIGS.items():
             if times[name] and spent[name] >= budget:
                 continue
             seconds, cut, used, plan, p = _call(
-                model, x, thresholds, draws, threads, chunk, budget - spent[name]
+                model, x, thresholds, draws, config, budget - spent[name]
             )
             spent[name] += min(seconds, budget)
             times[name].append(seconds)
             info[name]["extrapolated"] |= cut
             info[name].setdefault("threads_used", set()).add(used)
-            info[name].update(plan_reason=plan.reason, idle_cores=plan.idle_cores)
+            info[name]["plan_reason"] = None if plan is None else plan.reason
             if p is not None:
                 probs[name] = p
-    for name, (threads, chunk) in configs.items():
-        used = sorted(info[name]["threads_used"])
+    for name, (how, threads, chunk) in CONFIGS.items():
         results[name] = {
+            "how": how,
             "threads_asked": "auto" if threads is None else threads,
-            "threads_used": used,
-            "chunk_rows": chunk or [flow.chunk_rows(threads=t) for t in used],
+            "threads_used": sorted(info[name]["threads_used"]),
+            "chunk_rows": chunk or "shipped rule",
             "calls": len(times[name]),
             "median_s": statistics.median(times[name]),
             "min_s": min(times[name]),
             "all_s": [round(t, 4) for t in times[name]],
             "extrapolated": info[name]["extrapolated"],
             "plan_reason": info[name]["plan_reason"],
-            "idle_cores": info[name]["idle_cores"],
         }
         print(f"  {name}: {results[name]['median_s']:.3f} s {results[name]['all_s']}", flush=True)
     results["load_average_after"] = load_average()
@@ -246,7 +261,12 @@ def run(
         "thresholds": len(thresholds),
         "rows_per_call": n_objects * draws * len(thresholds),
         "rk4_steps": model.steps,
-        "shipped_chunk_rows": {"1_thread": flow.CHUNK_ROWS, "threads": flow.CHUNK_ROWS_THREADED},
+        "grid_power": model.grid_power,
+        "shipped_chunk_rows": {
+            "1_thread": flow.CHUNK_ROWS,
+            "threads": flow.CHUNK_ROWS_THREADED,
+            "workers": flow.CHUNK_ROWS_WORKERS,
+        },
         "cores_usable": cores,
         "busy_processes": busy,
         "omp_num_threads_env": os.environ.get("OMP_NUM_THREADS"),
@@ -255,11 +275,11 @@ def run(
         "budget_s_per_config": budget,
     }
     print(f"quiet (load {load_average()})", flush=True)
-    quiet, p_quiet = _phase(model, x, thresholds, draws, repeat, budget, cores)
-    seconds = 8 * repeat * budget + 60  # the busy processes' deadline: the phase, bounded
+    quiet, p_quiet = _phase(model, x, thresholds, draws, repeat, budget)
+    seconds = len(CONFIGS) * repeat * budget + 60  # the busy processes' deadline
     print(f"loaded: {busy} busy processes", flush=True)
     with busy_load(busy, seconds) as load:
-        loaded, p_loaded = _phase(model, x, thresholds, draws, repeat, budget, cores)
+        loaded, p_loaded = _phase(model, x, thresholds, draws, repeat, budget)
         loaded["busy_alive_at_end"] = load.alive()
     out["quiet"], out["loaded"] = quiet, loaded
     complete = [p for p in (*p_quiet.values(), *p_loaded.values()) if p is not None]
@@ -268,29 +288,35 @@ def run(
     out["max_abs_prob_diff_between_configs"] = max(
         float(np.abs(p - reference).max()) for p in complete
     )
-    two = f"t{min(2, cores)}"
+    same_chunks = [
+        p for phase in (p_quiet, p_loaded) for p in (phase["default"], phase["workers1"])
+        if p is not None
+    ]  # fmt: skip
+    out["default_bit_identical_to_1_worker"] = all(
+        np.array_equal(p, same_chunks[0]) for p in same_chunks
+    )
+
+    def ratio(phase_a: dict, a: str, phase_b: dict, b: str) -> float:
+        return phase_a[a]["median_s"] / phase_b[b]["median_s"]
+
     ratios = {
-        "loaded_default_over_loaded_1thread": loaded["default"]["median_s"]
-        / loaded[f"t1_c{flow.CHUNK_ROWS}"]["median_s"],
-        "loaded_default_over_quiet_default": loaded["default"]["median_s"]
-        / quiet["default"]["median_s"],
-        "loaded_2threads_over_loaded_1thread": loaded[f"{two}_c{CHUNKS[0]}"]["median_s"]
-        / loaded[f"t1_c{CHUNKS[0]}"]["median_s"],
-        "quiet_2threads_over_quiet_1thread": quiet[f"{two}_c{CHUNKS[0]}"]["median_s"]
-        / quiet[f"t1_c{CHUNKS[0]}"]["median_s"],
+        "loaded_default_over_loaded_1thread": ratio(loaded, "default", loaded, "workers1"),
+        "loaded_default_over_loaded_omp1": ratio(loaded, "default", loaded, "omp1_c2048"),
+        "loaded_default_over_quiet_default": ratio(loaded, "default", quiet, "default"),
+        "loaded_default_over_loaded_omp2": ratio(loaded, "default", loaded, "omp2_c16384"),
+        "quiet_default_over_quiet_1thread": ratio(quiet, "default", quiet, "workers1"),
+        "quiet_default_over_quiet_omp2": ratio(quiet, "default", quiet, "omp2_c16384"),
     }
     for phase_name, phase in (("quiet", quiet), ("loaded", loaded)):
-        for threads in sorted({"t1", two}):
-            ratios[f"{phase_name}_{threads}_chunk{CHUNKS[0]}_over_chunk{CHUNKS[1]}"] = (
-                phase[f"{threads}_c{CHUNKS[0]}"]["median_s"]
-                / phase[f"{threads}_c{CHUNKS[1]}"]["median_s"]
-            )
+        for name in ("workers2_c2048", "workers2_c4096", "workers2_c16384", "omp2_c16384"):
+            ratios[f"{phase_name}_default_over_{name}"] = ratio(phase, "default", phase, name)
     out["ratios"] = ratios
     out["goals"] = {
         "loaded_default_no_slower_than_1thread": ratios["loaded_default_over_loaded_1thread"]
         <= NOISE,
         "loaded_default_within_3x_quiet": ratios["loaded_default_over_quiet_default"] <= 3.0,
         "probabilities_agree_1e-6": out["max_abs_prob_diff_between_configs"] <= 1e-6,
+        "default_bit_identical_to_1_worker": out["default_bit_identical_to_1_worker"],
     }
     return out
 
@@ -301,6 +327,7 @@ def test_bench_threads() -> None:
     result = run(n_objects=300, repeat=2, budget=3.0)
     print(json.dumps(result, indent=1))
     assert result["goals"]["probabilities_agree_1e-6"]
+    assert result["goals"]["default_bit_identical_to_1_worker"]
     assert result["goals"]["loaded_default_no_slower_than_1thread"]
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import json
 import math
 
@@ -64,14 +65,14 @@ def test_metadata_recipe_reproduces_exact_probabilities(trained, card_fields, tm
         (math.log(clipped / (1 - clipped)) - score["loc"]) / score["scale"],
         dtype=np.float32,
     )
-    steps = solver["steps"]
-    h = -1.0 / steps
+    steps, power = solver["steps"], solver["grid_power"]
+    nodes = [1.0 - (1.0 - j / steps) ** power for j in range(steps + 1)][::-1]
 
     def v(x, t):
         return session.run(["v"], {"x": x, "t": np.full((64, 1), t, np.float32), "c": c})[0]
 
-    for i in range(steps):
-        t = 1.0 + i * h
+    for t, t_next in itertools.pairwise(nodes):
+        h = t_next - t
         k1 = v(x, t)
         k2 = v(x + 0.5 * h * k1, t + 0.5 * h)
         k3 = v(x + 0.5 * h * k2, t + 0.5 * h)
