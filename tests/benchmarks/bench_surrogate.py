@@ -274,6 +274,46 @@ def _shipped_rates(
     return out
 
 
+def trunk_roofline(model: Any, k: int = 20, rows: int = 8192, repeat: int = 3) -> dict:
+    """The trunk's evaluation against its own matrix multiplies, on one CPU thread.
+
+    One chunk of a solve as a worker solves it (K = ``k`` draws x ``rows`` rows, one value
+    per object): the time of one evaluation of the velocity trunk
+    (:meth:`~surrotag.surrogates.velocity.VelocityField.__call__` with its conditioning term
+    given), against the time of its hidden-layer matrix multiplies alone (``bmm`` of the
+    same shapes), which run at this machine's measured matmul speed. The ratio is the
+    fraction of the matmul roofline that the whole evaluation reaches (issue 21: >= 70%);
+    the rest is element-wise work (SiLU, the first layer's rank-one update, the output).
+    """
+    field = model.field
+    w = {name: value[:k] for name, value in model.weights.draws(k, torch.Generator()).items()}
+    n = rows // k
+    hc = torch.randn(k, n, field.hidden)
+    state = torch.randn(k, n, 1)
+    z = torch.randn(k, n, field.hidden)
+    previous = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        with torch.inference_mode():
+            t_trunk = _best_time(lambda: field(w, state, 0.5, hc), repeat=max(repeat, 5) * 20)
+            layers = [w[f"h{i}_w"].transpose(1, 2) for i in range(field.depth - 1)]
+            t_mm = _best_time(
+                lambda: [torch.bmm(z, m) for m in layers], repeat=max(repeat, 5) * 20
+            )
+    finally:
+        torch.set_num_threads(previous)
+    flops_mm = 2.0 * k * n * field.hidden**2 * (field.depth - 1)
+    return {
+        "draws": k,
+        "rows": k * n,
+        "threads": 1,
+        "seconds_trunk": t_trunk,
+        "seconds_hidden_matmuls": t_mm,
+        "matmul_gflops": flops_mm / t_mm / 1e9,
+        "fraction_of_matmul_roofline": t_mm / t_trunk,
+    }
+
+
 def run_shipped(n_objects: int = N_OBJECTS, device: str = "cpu", repeat: int = 3) -> dict:
     """Throughput of the shipped surrogate on one device (see the module docstring, 5-7).
 
@@ -305,6 +345,8 @@ def run_shipped(n_objects: int = N_OBJECTS, device: str = "cpu", repeat: int = 3
     }
     with torch.inference_mode():
         out.update(_shipped_rates(model, x, thresholds, device, repeat))
+        if device == "cpu":
+            out["trunk_roofline"] = trunk_roofline(model, repeat=repeat)
         if device.startswith("cuda"):
             props = torch.cuda.get_device_properties(torch.device(device))
             peak, source = fp32_peak_tflops(torch.device(device).index or 0)
