@@ -297,9 +297,7 @@ def trunk_roofline(model: Any, k: int = 20, rows: int = 8192, repeat: int = 3) -
         with torch.inference_mode():
             t_trunk = _best_time(lambda: field(w, state, 0.5, hc), repeat=max(repeat, 5) * 20)
             layers = [w[f"h{i}_w"].transpose(1, 2) for i in range(field.depth - 1)]
-            t_mm = _best_time(
-                lambda: [torch.bmm(z, m) for m in layers], repeat=max(repeat, 5) * 20
-            )
+            t_mm = _best_time(lambda: [torch.bmm(z, m) for m in layers], repeat=max(repeat, 5) * 20)
     finally:
         torch.set_num_threads(previous)
     flops_mm = 2.0 * k * n * field.hidden**2 * (field.depth - 1)
