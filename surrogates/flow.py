@@ -70,9 +70,10 @@ CHUNK_ROWS = 2048
 #: chunks win (16,384 rows were 1.6-12x faster than 2048 with 2 threads on a loaded machine).
 CHUNK_ROWS_THREADED = 16_384
 #: Rows of one chunk that a worker thread of ``solve_threads`` solves on one intra-op thread.
-#: Measured with 2 workers on 2 cores (``tests/benchmarks/bench_threads.py``, 2026-11-30):
-#: 8192 rows beat 2048, 4096 and 16,384, quiet (0.32 s against 0.44, 0.34, 0.41) and under
-#: the benchmark's own background load (0.59 s against 0.71, 0.74, 0.65).
+#: Measured with 2 workers on 2 cores (``tests/benchmarks/bench_threads.py``; artefact
+#: ``bench_threads_chunks_2026-11-30.json``): 8192 rows beat 2048, 4096 and 16,384, quiet
+#: (0.32 s against 0.44, 0.34, 0.41) and under the benchmark's own background load (0.59 s
+#: against 0.71, 0.74, 0.65).
 CHUNK_ROWS_WORKERS = 8192
 _LOG_SQRT_2PI = 0.5 * math.log(2 * math.pi)
 
