@@ -67,11 +67,11 @@ score_seed = click.option(
     show_default=True,
     help="Seed of the sampled scores.",
 )
-#: ``--threads N|auto``: torch threads of the surrogate solve.
+#: ``--threads N|auto``: worker threads of the surrogate solve.
 threads = click.option("--threads", default=None, metavar="N|auto",
-                       help="Torch threads of the surrogate solve: N, or auto "
-                       "(default: SURROTAG_THREADS, else 1 thread when other processes "
-                       "hold the cores, else all usable cores).")  # fmt: skip
+                       help="Worker threads of the surrogate solve, each running torch on "
+                       "one thread: N, or auto (default: SURROTAG_THREADS, else one per "
+                       "usable core, capped by OMP_NUM_THREADS).")  # fmt: skip
 #: ``--max-events N``: stop reading after N events in total.
 max_events = click.option("--max-events", type=click.IntRange(min=1), default=None,
                           help="Stop after this many events in total.")  # fmt: skip

@@ -1118,8 +1118,8 @@ def recast(
         level: input level (:data:`surrotag.io.levels.LEVEL_NAMES`); default: the files'
             own (Delphes ``delphes``, HepMC ``particle``, LHE ``parton``). ``particle`` on a
             Delphes file or a reference sample uses its generator particles, no detector.
-        threads: torch intra-op threads of the surrogate solves: a count, or None /
-            ``"auto"`` for ``SURROTAG_THREADS``, else one thread when the cores are busy
+        threads: worker threads of the surrogate solves: a count, or None / ``"auto"`` for
+            ``SURROTAG_THREADS``, else one per usable core
             (:mod:`surrotag.surrogates.threads`); recorded with the load in the report's
             ``tagger.threads``.
 

@@ -217,10 +217,11 @@ def tag_objects(
             of the exact probabilities.
         generator: torch generator of the sampled scores (stochastic only).
         device: torch device of the evaluation (``cpu``, ``cuda``).
-        threads: torch intra-op threads of the solve (restored after): a count, or None /
-            ``"auto"`` for ``SURROTAG_THREADS``, else one thread when the cores are busy
+        threads: worker threads of the solve, each running torch on one intra-op thread
+            (torch's count restored after): a count, or None / ``"auto"`` for
+            ``SURROTAG_THREADS``, else one per usable core
             (:func:`surrotag.surrogates.threads.choose_threads`). The probabilities do not
-            depend on it beyond float rounding.
+            depend on it.
         level: input level of the table; rows that cannot be tagged there
             (:func:`~surrotag.tagging.table.taggable`, e.g. leptonic tops at parton level,
             which need the level's ``taggable_features`` columns) get probability 0, are not
