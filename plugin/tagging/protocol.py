@@ -54,7 +54,7 @@ class ObjectTags:
         stochastic: True if ``probabilities`` are sampled 0/1 tags.
         scores: ``[K, N]`` sampled scores in the modelled space (stochastic only, else None).
         threads: the solve's thread plan (:meth:`surrotag.surrogates.threads.ThreadPlan.to_dict`:
-            threads, why, idle cores, load average), or None when nothing was solved (and
+            workers, why, usable cores, load average), or None when nothing was solved (and
             for the efficiency map).
     """
 
