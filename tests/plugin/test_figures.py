@@ -11,6 +11,8 @@ import pytest
 pytest.importorskip("matplotlib")
 pytest.importorskip("mplhep")
 
+from cls_grid import log_linear_cls_rows
+
 from surrotag.io import figures
 from surrotag.recast import plot as region_plot
 from surrotag.recast.report import RegionResult
@@ -131,27 +133,6 @@ def test_every_figure_uses_the_one_style():
 # --------------------------------------------------------------------------- contour
 
 
-def _rows(scale_m1: float = 1.0, scale_p1: float = 1.0) -> list[dict]:
-    mass, coupling = np.meshgrid(np.linspace(1000, 3000, 5), np.linspace(0.1, 1.0, 4))
-
-    def truth(m, g):
-        return 10.0 ** (-4.0 * g + (m - 1000) / 1000)
-
-    return [
-        {
-            "name": f"p{i}",
-            "mass_gev": m,
-            "coupling": g,
-            "status": "done",
-            "cls_obs": truth(m, g),
-            "cls_exp": truth(m, g) * 0.8,
-            "cls_exp_m1": truth(m, g) * 0.3 * scale_m1,
-            "cls_exp_p1": truth(m, g) * 2.0 * scale_p1,
-        }
-        for i, (m, g) in enumerate(zip(mass.ravel(), coupling.ravel(), strict=True))
-    ]
-
-
 def _band_vertices(rows: list[dict]) -> np.ndarray:
     fig = contour_figure(rows, ("mass_gev", "coupling"))
     try:
@@ -175,8 +156,8 @@ def test_contour_band_follows_the_cls_fields_continuously():
     """A small continuous change of the +-1 sigma CLs moves the band's edges although no
     mesh point changes sides of CLs = 0.05: the band is drawn from the fields, not a mask."""
     # an offset of 1.0123: no mesh point lies exactly on CLs = 0.05
-    before = _rows(scale_m1=1.0123, scale_p1=1.0123)
-    after = _rows(scale_m1=1.0123 * (1 + 1e-5), scale_p1=1.0123 * (1 - 1e-5))
+    before = log_linear_cls_rows(scale_m1=1.0123, scale_p1=1.0123)
+    after = log_linear_cls_rows(scale_m1=1.0123 * (1 + 1e-5), scale_p1=1.0123 * (1 - 1e-5))
     mask = _mesh_mask(before)
     assert mask.any() and (~mask).any()
     np.testing.assert_array_equal(mask, _mesh_mask(after))  # no yes/no flips
@@ -187,7 +168,7 @@ def test_contour_band_follows_the_cls_fields_continuously():
 def test_contour_band_edges_lie_on_the_sigma_contours():
     """The band's vertices lie where one of the +-1 sigma CLs fields is 0.05 (or on the
     border of the points' hull), as the contour lines of those fields do."""
-    rows = _rows()
+    rows = log_linear_cls_rows()
     vertices = _band_vertices(rows)
     x = np.array([r["mass_gev"] for r in rows])
     y = np.array([r["coupling"] for r in rows])
@@ -212,7 +193,7 @@ def test_band_field_is_negative_exactly_between_the_two_contours():
 
 
 def test_plot_contour_still_writes_a_png_and_declines_without_area(tmp_path):
-    rows = _rows()
+    rows = log_linear_cls_rows()
     path = plot_contour(rows, ("mass_gev", "coupling"), tmp_path / "c.png", title="t")
     assert path is not None and path.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     assert contour_figure(rows, ("mass_gev",)) is None

@@ -35,6 +35,7 @@ EXAMPLE = ROOT / "analyses" / "zprime_ttbar_allhad" / "example_signal.parquet"
 ANALYSIS = "zprime-ttbar-allhad"
 
 sys.path.insert(0, str(HERE))
+from cls_grid import log_linear_cls, log_linear_cls_rows  # noqa: E402
 from scan_points import ATLAS_WORKSPACE, count_point  # noqa: E402
 
 
@@ -448,29 +449,13 @@ def test_killed_scan_resumes_without_losing_or_duplicating_points(
 
 def test_contour_interpolation_is_exact_for_log_linear_cls(tmp_path):
     """log10(CLs) linear in the parameters: linear interpolation reproduces it exactly."""
-    mass, coupling = np.meshgrid(np.linspace(1000, 3000, 5), np.linspace(0.1, 1.0, 4))
-    mass, coupling = mass.ravel(), coupling.ravel()
-
-    def truth(m, g):
-        return 10.0 ** (-4.0 * g + (m - 1000) / 1000)
-
+    rows = log_linear_cls_rows()
+    mass = np.array([row["mass_gev"] for row in rows])
+    coupling = np.array([row["coupling"] for row in rows])
     mesh = np.meshgrid(np.linspace(1000, 3000, 41), np.linspace(0.1, 1.0, 37))
-    values = interpolate_cls(mass, coupling, truth(mass, coupling), mesh)
-    np.testing.assert_allclose(values, truth(*mesh), rtol=1e-9)
+    values = interpolate_cls(mass, coupling, log_linear_cls(mass, coupling), mesh)
+    np.testing.assert_allclose(values, log_linear_cls(*mesh), rtol=1e-9)
 
-    rows = [
-        {
-            "name": f"p{i}",
-            "mass_gev": m,
-            "coupling": g,
-            "status": "done",
-            "cls_obs": truth(m, g),
-            "cls_exp": truth(m, g) * 0.8,
-            "cls_exp_m1": truth(m, g) * 0.3,
-            "cls_exp_p1": truth(m, g) * 2.0,
-        }
-        for i, (m, g) in enumerate(zip(mass, coupling, strict=True))
-    ]
     path = plot_contour(rows, ("mass_gev", "coupling"), tmp_path / "contour.png", title="t")
     assert path is not None and path.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     assert plot_contour(rows, ("mass_gev",), tmp_path / "one.png") is None
