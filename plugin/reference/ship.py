@@ -121,6 +121,13 @@ class ShipSpec:
     object_prefix: str = ""
     rows: str = "all fat jets"
 
+    @property
+    def truth_columns(self) -> list[str]:
+        """The object's truth columns in the table: matched, hadronic, n_contained."""
+        return [
+            f"{self.object_prefix}truth_top_{n}" for n in ("matched", "hadronic", "n_contained")
+        ]
+
 
 _DELPHES_COLUMNS: Final = (
     "jet_pt", "jet_eta", "jet_mass", "jet_sd_mass", "jet_tau21", "jet_tau32",
@@ -460,9 +467,16 @@ def ship_surrogate(
         raise InputValueError(f"flow_weights={flow_weights!r}: choose event or none")
     spec = SHIPPED[name]
     path = Path(table_path)
-    truth = [f"{spec.object_prefix}truth_top_{n}" for n in ("matched", "hadronic", "n_contained")]
     needed = sorted(
-        {*spec.columns, SCORE_COLUMN, WEIGHT_COLUMN, "split", "label", "jet_pt", *truth}
+        {
+            *spec.columns,
+            SCORE_COLUMN,
+            WEIGHT_COLUMN,
+            "split",
+            "label",
+            "jet_pt",
+            *spec.truth_columns,
+        }
     )
     meta = read_parquet_metadata(path)
     if meta.get("kind") != "surrogate-training-table":
@@ -559,8 +573,9 @@ def choose_shipped_solver(
     if name not in SHIPPED:
         raise InputValueError(f"no shipped surrogate {name!r} (known: {', '.join(SHIPPED)})")
     spec = SHIPPED[name]
-    truth = [f"{spec.object_prefix}truth_top_{n}" for n in ("matched", "hadronic", "n_contained")]
-    table = read_table(Path(table_path), sorted({*spec.columns, SCORE_COLUMN, "split", *truth}))
+    table = read_table(
+        Path(table_path), sorted({*spec.columns, SCORE_COLUMN, "split", *spec.truth_columns})
+    )
     features, scores, _ = training_rows(table, spec, split="test")
     if len(features) == 0:
         raise FormatError(f"{table_path}: no test-split rows for {name}")

@@ -122,9 +122,7 @@ def load_reference(
     )
     prefix = spec.object_prefix
     mass_column, matched_column = prefix + MASS_COLUMN, prefix + MATCHED_COLUMN
-    truth_columns = (
-        [f"{prefix}truth_top_{n}" for n in ("matched", "hadronic", "n_contained")] if prefix else []
-    )
+    truth_columns = spec.truth_columns if prefix else []
     needed = sorted(
         {
             *spec.columns,
