@@ -13,8 +13,10 @@ Objects out of the surrogate's training support are never trusted: a surrogate c
 extrapolate a confident tag probability far outside its training data (the shipped top
 tagger gives P = 1.00 with no Bayesian spread to jets of twice the largest training mass).
 :func:`ood_region_yields` recomputes each event's region probability with every flagged
-object's tag probability at the ends of its allowed range (:data:`OOD_RANGE`, all 0 and
-all 1) and keeps, per event, the smaller (``down``) and the larger (``up``) of the two:
+object's tag probability free in its allowed range (:data:`OOD_RANGE`) and keeps, per event,
+the least (``down``) and the largest (``up``) value it reaches (at a corner of the range,
+:func:`surrotag.tagging.counts.count_bounds`; :func:`bounded_region_yields` takes such
+bounds of any requirement, e.g. a product over several taggers):
 :attr:`Yields.ood_down` is the least signal the flagged objects allow, the conservative
 signal of a likelihood, and :attr:`Yields.ood_up` the most. The nominal (the surrogate's own
 probabilities) is unchanged; :attr:`Yields.ood_share` is the share of it carried by events
@@ -51,6 +53,7 @@ __all__ = [
     "OOD_RANGE",
     "OodYields",
     "Yields",
+    "bounded_region_yields",
     "normalisation",
     "ood_region_yields",
     "region_yields",
@@ -133,10 +136,10 @@ class OodYields:
 
     Attributes:
         nominal: their nominal yield ``[B]`` (mean over weight draws).
-        down: their least yield ``[B]``: per event the smaller region probability of the
-            flagged objects' tag probabilities all at 0 and all at 1 (for ``both`` and
-            ``at_least_one`` the 0 end, for ``none`` the 1 end).
-        up: their largest yield ``[B]``, the larger of the two ends per event.
+        down: their least yield ``[B]``: per event the least region probability over the
+            flagged objects' tag probabilities in [0, 1] (for ``both`` and ``at_least_one``
+            all at 0, for ``none`` all at 1).
+        up: their largest yield ``[B]``, per event the largest such probability.
     """
 
     nominal: np.ndarray
@@ -475,6 +478,48 @@ def region_yields(
     )
 
 
+def bounded_region_yields(
+    event_weight: Any,
+    nominal: Any,
+    low: Any,
+    high: Any,
+    flagged: Any,
+    observable: Any,
+    bin_edges: Any,
+) -> OodYields:
+    """Yields of the events holding an out-of-support object, at their nominal, least and
+    largest region probability.
+
+    Args:
+        event_weight: expected events per event ``[N]``.
+        nominal, low, high: region probabilities ``[K, N]``: the surrogate's own, and the
+            least and largest that the flagged objects' allowed range gives
+            (:func:`surrotag.tagging.counts.count_bounds`, multiplied over independent
+            requirements).
+        flagged: bool ``[N]``, the event holds a flagged object (only these enter).
+        observable: binned quantity per event ``[N]``.
+        bin_edges: strictly increasing edges ``[B + 1]``.
+
+    Returns:
+        :class:`OodYields`, each averaged over draws like the nominal (zeros when nothing
+        is flagged).
+    """
+    rows = np.flatnonzero(np.asarray(flagged, dtype=bool).reshape(-1))
+    n_bins = _as_float_array(bin_edges, "bin edges").size - 1
+    if rows.size == 0:
+        zeros = np.zeros(max(n_bins, 0))
+        return OodYields(zeros, zeros.copy(), zeros.copy())
+    w = _as_float_array(event_weight, "event weights").reshape(-1)[rows]
+    x = _as_float_array(observable, "observable").reshape(-1)[rows]
+    return OodYields(
+        *(
+            region_yields(w, np.atleast_2d(_as_float_array(prob, "region probabilities"))[:, rows],
+                          x, bin_edges).nominal
+            for prob in (nominal, low, high)
+        )
+    )  # fmt: skip
+
+
 def ood_region_yields(
     event_weight: Any,
     p1: Any,
@@ -488,12 +533,12 @@ def ood_region_yields(
     """Yields of the two-object events holding an out-of-support object: nominal, least, most.
 
     Only events with a flagged object enter. Their region probability is recomputed per
-    weight draw with every flagged object's tag probability at 0 and at 1 (:data:`OOD_RANGE`);
-    per event the smaller of the two is ``down`` and the larger ``up``, then averaged over
-    draws like the nominal. ``down`` is the least region probability the allowed range
-    gives (the region probabilities are linear in each object's probability, so their
-    minimum over [0, 1] lies at a corner, and for every requirement one of the two equal
-    corners reaches it).
+    weight draw with every flagged object's tag probability free in its allowed range
+    (:data:`OOD_RANGE`): the region probability is linear in each object's probability, so
+    its least (``down``) and largest (``up``) values lie at corners where each flagged object
+    is tagged or not (:func:`surrotag.tagging.counts.count_bounds`, which includes the mixed
+    corner: "exactly one" of two flagged objects reaches 1); then averaged over draws like
+    the nominal.
 
     Args:
         event_weight: expected events per event ``[N]``.
@@ -515,8 +560,11 @@ def ood_region_yields(
         >>> y = ood_region_yields([1.0], [0.5], [0.5], [True], [True], "exactly_one", [0.5],
         ...                       [0, 1])
         >>> y.nominal.tolist(), y.down.tolist(), y.up.tolist()
-        ([0.5], [0.0], [0.0])
+        ([0.5], [0.0], [1.0])
     """
+    from surrotag.tagging.combinatorics import REQUIREMENT_COUNTS
+    from surrotag.tagging.counts import count_bounds
+
     w = _as_float_array(event_weight, "event weights").reshape(-1)
     a = np.atleast_2d(_as_float_array(p1, "p1"))
     b = np.atleast_2d(_as_float_array(p2, "p2"))
@@ -528,22 +576,15 @@ def ood_region_yields(
             f"ood_region_yields: weights {w.shape}, p1 {a.shape}, p2 {b.shape}, flags "
             f"{f1.shape}/{f2.shape} and observable {x.shape} must share the event axis N"
         )
+    nominal = event_probabilities(a, b).of(requirement)
     rows = np.flatnonzero(f1 | f2)
-    n_bins = _as_float_array(bin_edges, "bin edges").size - 1
     if rows.size == 0:
-        zeros = np.zeros(max(n_bins, 0))
-        return OodYields(zeros, zeros.copy(), zeros.copy())
-    a, b, f1, f2, w, x = a[:, rows], b[:, rows], f1[rows], f2[rows], w[rows], x[rows]
-
-    def at(value: float | None) -> np.ndarray:  # [K, n] region probabilities
-        q1 = a if value is None else np.where(f1, value, a)
-        q2 = b if value is None else np.where(f2, value, b)
-        return event_probabilities(q1, q2).of(requirement)
-
-    ends = np.stack([at(OOD_RANGE[0]), at(OOD_RANGE[1])])
-    return OodYields(
-        *(
-            region_yields(w, prob, x, bin_edges).nominal
-            for prob in (at(None), ends.min(axis=0), ends.max(axis=0))
-        )
-    )
+        return bounded_region_yields(w, nominal, nominal, nominal, f1, x, bin_edges)
+    a, b = np.broadcast_arrays(a, b)
+    pair = np.stack([a[:, rows], b[:, rows]], axis=-1)  # [K, n, 2]
+    bounds = count_bounds(pair, np.column_stack([f1[rows], f2[rows]]),
+                          *REQUIREMENT_COUNTS[requirement])  # fmt: skip
+    flagged = f1 | f2
+    low, high = nominal.copy(), nominal.copy()
+    low[:, rows], high[:, rows] = bounds.low, bounds.high
+    return bounded_region_yields(w, nominal, low, high, flagged, x, bin_edges)

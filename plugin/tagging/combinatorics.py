@@ -35,8 +35,18 @@ __all__ = [
     "tag_events",
 ]
 
-#: Tag requirements of a two-object region (the analysis card's ``tag.requirement``).
-REQUIREMENTS: Final = ("both", "exactly_one", "at_least_one", "none")
+#: Tag requirements of a two-object region (the analysis card's ``tag.requirement``;
+#: ``any``: the candidates' tags do not matter, probability 1).
+REQUIREMENTS: Final = ("both", "exactly_one", "at_least_one", "none", "any")
+#: Each requirement as bounds ``(at_least, at_most)`` on the tag count of the candidates
+#: (:func:`surrotag.tagging.counts.count_probability`); ``any``: no requirement.
+REQUIREMENT_COUNTS: Final = {
+    "both": (2, 2),
+    "exactly_one": (1, 1),
+    "at_least_one": (1, None),
+    "none": (0, 0),
+    "any": (0, None),
+}
 
 
 def as_float_array(values: Any, what: str) -> np.ndarray:
@@ -92,12 +102,17 @@ class EventProbabilities(NamedTuple):
         """At least one object tagged, ``1 - (1 - p1)(1 - p2)``."""
         return 1.0 - self.none
 
+    @property
+    def any(self) -> np.ndarray:
+        """No requirement on the objects' tags: probability 1."""
+        return np.ones_like(self.none)
+
     def of(self, requirement: str) -> np.ndarray:
         """The probability of an analysis region's tag requirement.
 
         Args:
-            requirement: ``both``, ``exactly_one``, ``at_least_one`` or ``none`` (the
-                ``tag.requirement`` of an analysis card's region).
+            requirement: ``both``, ``exactly_one``, ``at_least_one``, ``none`` or ``any``
+                (the ``tag.requirement`` of an analysis card's region).
 
         Raises:
             InputValueError: an unknown requirement.

@@ -126,6 +126,7 @@ def test_event_probabilities_of_a_region_requirement():
         "exactly_one": [0.5, 0.1],
         "at_least_one": [0.6, 1.0],
         "none": [0.4, 0.0],
+        "any": [1.0, 1.0],
     }
     assert set(REQUIREMENTS) == set(expected)
     for name, values in expected.items():
