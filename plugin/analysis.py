@@ -43,6 +43,8 @@ from surrotag.analysis_card import (
     SelectionSpec,
     StatisticsSpec,
     SurrogateSpec,
+    TagCount,
+    TaggerSpec,
     TagRequirement,
     WorkingPointSpec,
     analysis_schema,
@@ -69,7 +71,9 @@ __all__ = [
     "SelectionSpec",
     "StatisticsSpec",
     "SurrogateSpec",
+    "TagCount",
     "TagRequirement",
+    "TaggerSpec",
     "WorkingPointSpec",
     "analysis_schema",
     "get_analysis",
@@ -239,16 +243,29 @@ class AnalysisInfo(NamedTuple):
             return f"{self.name}  BROKEN ({self.origin}): {self.problem}"
         card = self.analysis.card
         regions = ", ".join(
-            f"{r.name}[{r.tag.requirement}@{r.tag.working_point}, {r.observable.name} "
-            f"{r.observable.n_bins} bins]"
+            f"{r.name}[{_requirements(card, r)}, {r.observable.name} {r.observable.n_bins} bins]"
             for r in card.regions
         )
         surrogates = ", ".join(f"{level}: {name}" for level, name in card.surrogate.names.items())
+        for tagger in card.taggers.values():
+            names = ", ".join(f"{level}: {name}" for level, name in tagger.surrogate.names.items())
+            surrogates += f"; {tagger.name}: {names}"
         return (
             f"{card.name}  {_first_sentence(card.description)}  sqrt(s) = "
             f"{card.sqrt_s_gev / 1000:g} TeV  L = {card.luminosity_ifb:g} fb^-1  regions: "
             f"{regions}  surrogate: {surrogates}"
         )
+
+
+def _requirements(card: AnalysisCard, region: Region) -> str:
+    """A region's tag requirements in one phrase, e.g. ``both@wp50 + w:1..2@wp50``."""
+    tag = region.tag
+    parts = [] if tag.requirement == "any" else [f"{tag.requirement}@{tag.working_point}"]
+    for count in card.tag_counts(region):
+        most = "" if count.at_most is None else count.at_most
+        span = f"{count.at_least}" if most == count.at_least else f"{count.at_least}..{most}"
+        parts.append(f"{count.tagger}:{span}@{count.working_point}")
+    return " + ".join(parts) or "any"
 
 
 def _first_sentence(text: str, limit: int = 60) -> str:

@@ -50,7 +50,9 @@ __all__ = [
     "SelectionSpec",
     "StatisticsSpec",
     "SurrogateSpec",
+    "TagCount",
     "TagRequirement",
+    "TaggerSpec",
     "WorkingPointSpec",
     "analysis_schema",
     "check_file_digest",
@@ -67,7 +69,7 @@ CARD_FILENAME: Final = "card.json"
 CARD_DIGEST_KEY: Final = "card_sha256"
 
 
-Requirement = Literal["both", "exactly_one", "at_least_one", "none"]
+Requirement = Literal["both", "exactly_one", "at_least_one", "none", "any"]
 
 
 @dataclass(frozen=True)
@@ -111,21 +113,36 @@ class Cut:
 
 
 @dataclass(frozen=True)
+class TagCount:
+    """How many of a further tagger's objects pass it at ``working_point``: between
+    ``at_least`` and ``at_most`` (inclusive; None: no upper bound). The card's ``exactly: n``
+    is ``at_least = at_most = n``."""
+
+    tagger: str
+    working_point: str
+    at_least: int = 0
+    at_most: int | None = None
+
+
+@dataclass(frozen=True)
 class SelectionSpec:
     """Declarative selection: ``cuts`` applied in order on events whose ``candidates``
-    leading (pT-ordered) objects of ``collection`` are the ones the regions tag."""
+    leading (pT-ordered) objects of ``collection`` are the ones the regions tag;
+    ``tag_counts``: requirements on further taggers that every region makes."""
 
     collection: str
     candidates: int
     cuts: tuple[Cut, ...]
+    tag_counts: tuple[TagCount, ...] = ()
 
 
 @dataclass(frozen=True)
 class TagRequirement:
-    """How many of the two selected objects are tagged at ``working_point``."""
+    """How many of the selected candidates are tagged at ``working_point`` (None for
+    ``any``: no requirement)."""
 
     requirement: Requirement
-    working_point: str
+    working_point: str | None = None
 
 
 @dataclass(frozen=True)
@@ -144,12 +161,14 @@ class Observable:
 
 @dataclass(frozen=True)
 class Region:
-    """A signal or control region: tag requirement and binned observable."""
+    """A signal or control region: tag requirement on the candidates, binned observable, and
+    its own ``tag_counts`` on further taggers (besides the selection's)."""
 
     name: str
     tag: TagRequirement
     observable: Observable
     description: str = ""
+    tag_counts: tuple[TagCount, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -168,6 +187,18 @@ class SurrogateSpec:
     names: Mapping[str, str]
     working_points: tuple[WorkingPointSpec, ...]
     tagger_sha256: str
+
+
+@dataclass(frozen=True)
+class TaggerSpec:
+    """A further tagger: its ``surrogate`` (per input level) applied to the ``objects``-th
+    leading objects (0 = leading) of ``collection``."""
+
+    name: str
+    collection: str
+    objects: tuple[int, ...]
+    surrogate: SurrogateSpec
+    description: str = ""
 
 
 @dataclass(frozen=True)
@@ -204,6 +235,7 @@ class AnalysisCard:
     surrogate: SurrogateSpec
     statistics: StatisticsSpec
     files: Mapping[str, str] = field(default_factory=dict)
+    taggers: Mapping[str, TaggerSpec] = field(default_factory=dict)
     source: str = field(default="<card>", compare=False)
     document: Mapping[str, Any] = field(default_factory=dict, compare=False, repr=False)
 
@@ -228,6 +260,10 @@ class AnalysisCard:
                 "read the events at one of those levels"
             )
         return self.surrogate.names[level]
+
+    def tag_counts(self, region: Region) -> tuple[TagCount, ...]:
+        """Every tag-count requirement of ``region``: the selection's, then its own."""
+        return self.selection.tag_counts + region.tag_counts
 
     def working_point(self, name: str) -> WorkingPointSpec:
         """The working point called ``name`` (validated cards only refer to known ones)."""
@@ -265,6 +301,7 @@ def _check_consistency(document: dict[str, Any], source: str) -> None:
             f"(have: {', '.join(document['objects'])}); define it there",
         )
     _check_cuts(selection, fail)
+    _check_taggers(document, fail)
     surrogate = document["surrogate"]
     points = [point["name"] for point in surrogate["working_points"]]
     for index, name in enumerate(points):
@@ -288,8 +325,13 @@ def _check_consistency(document: dict[str, Any], source: str) -> None:
                 f"{region['tag']['requirement']!r} counts two objects; with one candidate use "
                 "'at_least_one' (tagged) or 'none' (not tagged)",
             )
-        point = region["tag"]["working_point"]
-        if point not in points:
+        point = region["tag"].get("working_point")
+        if region["tag"]["requirement"] == "any":
+            if point is not None:
+                fail(f"{path}.tag.working_point", "'any' tags nothing: drop the working point")
+        elif point is None:
+            fail(f"{path}.tag", "name the working_point of the requirement (or use 'any')")
+        elif point not in points:
             fail(
                 f"{path}.tag.working_point",
                 f"{point!r} is not a working point of surrogate.working_points "
@@ -311,6 +353,7 @@ def _check_consistency(document: dict[str, Any], source: str) -> None:
         edges = region["observable"]["bin_edges"]
         if any(b <= a for a, b in itertools.pairwise(edges)):
             fail(f"{path}.observable.bin_edges", "bin edges must increase")
+        _check_overlaps(document, region, path, fail)
     channels = document["statistics"]["channels"]
     missing = [name for name in names if name not in channels]
     extra = [name for name in channels if name not in names]
@@ -318,6 +361,81 @@ def _check_consistency(document: dict[str, Any], source: str) -> None:
         fail("$.statistics.channels", f"no channel for region(s) {', '.join(missing)}")
     if extra:
         fail(f"$.statistics.channels.{extra[0]}", f"{extra[0]!r} is not a region")
+
+
+#: The collection surrogate features are built from (:mod:`surrotag.features`).
+TAGGABLE_COLLECTION: Final = "fatjets"
+
+
+def _check_taggers(document: dict[str, Any], fail: Callable[[str, str], None]) -> None:
+    """Further taggers fit the card; every tag count names one and bounds its objects."""
+    taggers = document.get("taggers", {})
+    levels = document["input_levels"]
+    for name, tagger in taggers.items():
+        path = f"$.taggers.{name}"
+        if tagger["collection"] not in document["objects"]:
+            fail(f"{path}.collection", f"{tagger['collection']!r} is not in objects; define it")
+        if tagger["collection"] != TAGGABLE_COLLECTION:
+            fail(f"{path}.collection", f"{tagger['collection']!r}: surrogate features are "
+                 f"built for large-R jets only ({TAGGABLE_COLLECTION!r})")  # fmt: skip
+        if "parton" in levels:
+            fail(path, "further taggers tag reconstructed jets: drop 'parton' from input_levels")
+        surrogate = tagger["surrogate"]
+        if sorted(surrogate["names"]) != sorted(levels):
+            fail(f"{path}.surrogate.names", f"needs one surrogate per input level "
+                 f"({', '.join(levels)}), has {', '.join(surrogate['names'])}")  # fmt: skip
+        wps = [point["name"] for point in surrogate["working_points"]]
+        if len(set(wps)) != len(wps):
+            fail(f"{path}.surrogate.working_points", "a working point is listed twice")
+    located = [("$.selection", document["selection"])] + [
+        (f"$.regions[{i}]", region) for i, region in enumerate(document["regions"])
+    ]
+    for where, entry in located:
+        for index, count in enumerate(entry.get("tag_counts", ())):
+            path = f"{where}.tag_counts[{index}]"
+            tagger = taggers.get(count["tagger"])
+            if tagger is None:
+                fail(f"{path}.tagger", f"{count['tagger']!r} is not in taggers (have: "
+                     f"{', '.join(taggers) or 'none'})")  # fmt: skip
+            wps = [point["name"] for point in tagger["surrogate"]["working_points"]]
+            if count["working_point"] not in wps:
+                fail(f"{path}.working_point", f"{count['working_point']!r} is not a working "
+                     f"point of tagger {count['tagger']!r} (have: {', '.join(wps)})")  # fmt: skip
+            bounds = [key for key in ("at_least", "at_most") if key in count]
+            if "exactly" in count and bounds:
+                fail(path, f"'exactly' says both bounds: drop {', '.join(bounds)}")
+            if "exactly" not in count and not bounds:
+                fail(path, "say how many: at_least, at_most or exactly")
+            least = count.get("exactly", count.get("at_least", 0))
+            most = count.get("exactly", count.get("at_most", least))
+            if most < least:
+                fail(path, f"at_most {most} is below at_least {least}")
+            if least > len(tagger["objects"]):
+                fail(path, f"at least {least} tagged of the {len(tagger['objects'])} object(s) "
+                     f"tagger {count['tagger']!r} tags: no event can pass")  # fmt: skip
+
+
+def _check_overlaps(
+    document: dict[str, Any], region: dict[str, Any], path: str, fail: Callable[[str, str], None]
+) -> None:
+    """No object is tagged twice in one region: the joint decision of two taggers (or two
+    working points of one) on one object is not the product of their probabilities."""
+    selection = document["selection"]
+    owner: dict[tuple[str, int], str] = {}
+    if region["tag"]["requirement"] != "any":
+        for i in range(selection["candidates"]):
+            owner[(selection["collection"], i)] = "the candidates' tag"
+    counts = [*selection.get("tag_counts", ()), *region.get("tag_counts", ())]
+    for count in counts:
+        tagger = document["taggers"][count["tagger"]]
+        what = f"tagger {count['tagger']!r} at {count['working_point']!r}"
+        for i in tagger["objects"]:
+            key = (tagger["collection"], i)
+            if key in owner:
+                fail(f"{path}.tag_counts", f"{what} and {owner[key]} both tag {key[0]}[{i}]: "
+                     "their joint decision is not the product of two probabilities; tag other "
+                     "objects, or require one tagger per object")  # fmt: skip
+            owner[key] = what
 
 
 def _observable(name: str, path: str, fail: Callable[[str, str], None]) -> Any:
@@ -441,6 +559,17 @@ def _validate(document: Any, source: str) -> None:
     _check_consistency(document, source)
 
 
+def _tag_counts(entry: Mapping[str, Any]) -> tuple[TagCount, ...]:
+    """The typed ``tag_counts`` of a region or the selection (``exactly`` as both bounds)."""
+    counts = []
+    for count in entry.get("tag_counts", ()):
+        exactly = count.get("exactly")
+        at_least = exactly if exactly is not None else count.get("at_least", 0)
+        at_most = exactly if exactly is not None else count.get("at_most")
+        counts.append(TagCount(count["tagger"], count["working_point"], at_least, at_most))
+    return tuple(counts)
+
+
 def _build(document: dict[str, Any], source: str) -> AnalysisCard:
     """Typed card from a validated document."""
 
@@ -453,10 +582,22 @@ def _build(document: dict[str, Any], source: str) -> AnalysisCard:
                 observable["name"], tuple(float(e) for e in observable["bin_edges"])
             ),
             description=entry.get("description", ""),
+            tag_counts=_tag_counts(entry),
+        )
+
+    def surrogate_spec(entry: dict[str, Any]) -> SurrogateSpec:
+        return SurrogateSpec(
+            names=MappingProxyType(dict(entry["names"])),
+            working_points=tuple(WorkingPointSpec(**p) for p in entry["working_points"]),
+            tagger_sha256=entry["tagger_sha256"],
         )
 
     selection = document["selection"]
-
+    taggers = {
+        name: TaggerSpec(name, entry["collection"], tuple(entry["objects"]),
+                         surrogate_spec(entry["surrogate"]), entry.get("description", ""))
+        for name, entry in document.get("taggers", {}).items()
+    }  # fmt: skip
     surrogate = document["surrogate"]
     statistics = document["statistics"]
     return AnalysisCard(
@@ -474,13 +615,10 @@ def _build(document: dict[str, Any], source: str) -> AnalysisCard:
             collection=selection["collection"],
             candidates=int(selection["candidates"]),
             cuts=tuple(Cut(**cut) for cut in selection["cuts"]),
+            tag_counts=_tag_counts(selection),
         ),
         regions=tuple(region(entry) for entry in document["regions"]),
-        surrogate=SurrogateSpec(
-            names=MappingProxyType(dict(surrogate["names"])),
-            working_points=tuple(WorkingPointSpec(**p) for p in surrogate["working_points"]),
-            tagger_sha256=surrogate["tagger_sha256"],
-        ),
+        surrogate=surrogate_spec(surrogate),
         statistics=StatisticsSpec(
             workspace=statistics["workspace"],
             signal_sample=statistics["signal_sample"],
@@ -489,6 +627,7 @@ def _build(document: dict[str, Any], source: str) -> AnalysisCard:
             official_yields=statistics.get("official_yields"),
         ),
         files=MappingProxyType(dict(document.get("files", {}))),
+        taggers=MappingProxyType(taggers),
         source=source,
         document=copy.deepcopy(document),
     )

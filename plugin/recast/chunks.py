@@ -96,14 +96,20 @@ class ChunkRecast:
         self._tagger = load_tagger(
             self.analysis, self.level, tagger, surrogate, draws, stochastic, seed, device, threads
         )
+        from surrotag.recast.further import load_further_taggers
+
+        self._further = load_further_taggers(
+            self.analysis, self.level, tagger, self._tagger.draws, stochastic, seed, device,
+            threads,
+        )  # fmt: skip
         self._spec = selection_card(self.analysis, self.level)
         # particle level: the analysis's jet response, drawn chunk after chunk in call order
         particle = input_level(self.level).jets_from_particles
         self._response = self.analysis.particle_response() if particle else None
         self._generator = response_generator(seed) if self._response is not None else None
-        self.collections = tuple(
-            collections_to_read(self.level, self._tagger.features, self.analysis)
-        )
+        taggers = [self._tagger, *(entry.tagger for entry in self._further)]
+        features = [name for tagger in taggers for name in tagger.features]
+        self.collections = tuple(collections_to_read(self.level, features, self.analysis))
 
     def __call__(self, events: ak.Array) -> dict[str, Yields]:
         """The yields of one chunk per region, in generator weights.
@@ -126,7 +132,7 @@ class ChunkRecast:
         acc = YieldSums()
         process_chunk(
             events, self.analysis, self.level, self._spec, self._tagger, acc, StageTimer(),
-            response=self._response, generator=self._generator,
+            response=self._response, generator=self._generator, further=self._further,
         )  # fmt: skip
         draws = self._tagger.draws
         return {region.name: acc.yields(region, draws) for region in self.analysis.card.regions}

@@ -98,8 +98,10 @@ if TYPE_CHECKING:
     import awkward as ak
 
     from surrotag.analysis import Analysis, AnalysisCard, Region
+    from surrotag.analysis_card import TaggerSpec
     from surrotag.io.inputs import CrossSection, InputFiles
     from surrotag.jets.response import JetResponse
+    from surrotag.recast.further import FurtherTagger, FurtherTags
 
 __all__ = [
     "EXAMPLE_SIGNAL",
@@ -168,6 +170,12 @@ class YieldSums:
     ood: dict[str, OodYields] = field(default_factory=dict)
     cutflow: dict[str, int] = field(default_factory=dict)
     cutflow_weighted: dict[str, float] = field(default_factory=dict)
+    further_objects: dict[str, tuple[int, int]] = field(default_factory=dict)
+
+    def add_further(self, name: str, n_objects: int, n_ood: int) -> None:
+        """Count a further tagger's tagged objects and those out of its support."""
+        have = self.further_objects.get(name, (0, 0))
+        self.further_objects[name] = (have[0] + n_objects, have[1] + n_ood)
 
     def add_yields(self, region: str, yields: Yields) -> None:
         """Add one chunk's unnormalised yields of ``region``."""
@@ -303,9 +311,12 @@ def load_tagger(
     seed: int,
     device: str,
     threads: int | str | None = None,
+    further: tuple[TaggerSpec, tuple[str, ...]] | None = None,
 ) -> Tagger:
     """The tagger of a recast of ``analysis`` at ``level``: its surrogate (the card's for the
     level, or ``surrogate``) checked against the analysis, as a surrogate or efficiency map.
+    ``further``: a further tagger of the card and the working points its tag counts use,
+    loaded instead (:mod:`surrotag.recast.further`).
     """
     import torch
 
@@ -314,11 +325,23 @@ def load_tagger(
     from surrotag.surrogates.storage import load_surrogate
 
     card_spec = analysis.card
-    name = card_spec.surrogate_name(level)
+    if further is None:
+        name = card_spec.surrogate_name(level)
+        points = tuple(
+            dict.fromkeys(
+                region.tag.working_point
+                for region in card_spec.regions
+                if region.tag.working_point is not None
+            )
+        ) or (card_spec.surrogate.working_points[0].name,)
+        sha256 = card_spec.surrogate.tagger_sha256
+    else:
+        name, points = further[0].surrogate.names[level], further[1]
+        sha256 = further[0].surrogate.tagger_sha256
     folder = resolve_surrogate(surrogate if surrogate is not None else name)
-    points = tuple(dict.fromkeys(region.tag.working_point for region in card_spec.regions))
     card = load_card(folder)
-    check_surrogate(card, card_spec, level, points, features=kind == "surrogate")
+    check_surrogate(card, card_spec, level, points, features=kind == "surrogate",
+                    tagger_sha256=sha256)  # fmt: skip
     spec = input_level(level)
     if kind == "efficiency-map":
         features = tuple(dict.fromkeys((*spec.efficiency_map_features, *spec.taggable_features)))
@@ -331,6 +354,7 @@ def load_tagger(
         raise InputValueError(
             f"--draws {k}: {card.name} gives 1 to {most} weight draws"
             + (" (its stored posterior samples)" if stored is not None else "")
+            + ("; every surrogate of the analysis gives the same draws" if further else "")
         )
     features = tuple(dict.fromkeys((*card.feature_names, *spec.taggable_features)))
     generator = torch.Generator().manual_seed(int(seed)) if stochastic else None
@@ -454,6 +478,24 @@ def _parton_objects(events: ak.Array) -> ak.Array:
     return ak.zip({"weight": events.weight, _PARTON_COLLECTION: tops}, depth_limit=1)
 
 
+def object_table(
+    events: ak.Array, collection: str, index: ak.Array, level: str, features: Sequence[str]
+) -> Any:
+    """Feature table of the objects ``events[collection][index]`` (``index``: per event, the
+    positions of its objects to tag), one row per object, event by event."""
+    import awkward as ak
+
+    from surrotag.features import build_features
+    from surrotag.io.canonical import with_vector_behaviour
+
+    fields = {"weight": events.weight, "fatjets": events[collection][index]}
+    if "particles" in events.fields:
+        fields["particles"] = events.particles
+    return build_features(
+        with_vector_behaviour(ak.zip(fields, depth_limit=1)), level=level, features=features
+    )
+
+
 def _pair_table(
     events: ak.Array, lead: np.ndarray, level: str, features: Sequence[str]
 ) -> tuple[Any, np.ndarray]:
@@ -461,17 +503,10 @@ def _pair_table(
     import awkward as ak
 
     from surrotag.features import build_features
-    from surrotag.io.canonical import with_vector_behaviour
 
     n = len(events)
     if input_level(level).has_jets:
-        pair = events.fatjets[ak.from_regular(ak.Array(lead))]
-        fields = {"weight": events.weight, "fatjets": pair}
-        if "particles" in events.fields:
-            fields["particles"] = events.particles
-        table = build_features(
-            with_vector_behaviour(ak.zip(fields, depth_limit=1)), level=level, features=features
-        )
+        table = object_table(events, "fatjets", ak.from_regular(ak.Array(lead)), level, features)
         k = lead.shape[1]
         return table, np.arange(k * n, dtype=np.int64).reshape(n, k)
     table = build_features(events, level=level, features=features)
@@ -502,6 +537,7 @@ class _Job:
     acc: YieldSums
     response: JetResponse | None = None
     generator: np.random.Generator | None = None
+    further: tuple[FurtherTagger, ...] = ()
 
     def selection_events(self, chunk: ak.Array) -> ak.Array:
         """The events its selection sees: at particle level with a jet response, the chunk
@@ -522,10 +558,12 @@ def process_chunk(
     ood: str = "nuisance",
     response: JetResponse | None = None,
     generator: np.random.Generator | None = None,
+    further: tuple[FurtherTagger, ...] = (),
 ) -> None:
     """One chunk through one analysis (see :func:`_process_jobs`); ``response`` and
-    ``generator``: the particle-level jet response and its random stream (:class:`_Job`)."""
-    job = _Job(analysis, spec, tagger, acc, response, generator)
+    ``generator``: the particle-level jet response and its random stream; ``further``: the
+    analysis's further taggers (:class:`_Job`)."""
+    job = _Job(analysis, spec, tagger, acc, response, generator, further)
     _process_jobs(chunk, [job], level, timer, ood)
 
 
@@ -578,8 +616,24 @@ def _process_jobs(
             job, selection = jobs[index], selections[index]
             passed = np.flatnonzero(selection.mask)
             if passed.size:
+                further = _further_tags(job, chunk, passed, level, timer)
                 _add_job_yields(job, selection, passed, rows[np.searchsorted(events, passed)],
-                                tags, weight, len(chunk), timer, ood)  # fmt: skip
+                                tags, weight, len(chunk), timer, ood, further)  # fmt: skip
+
+
+def _further_tags(
+    job: _Job, chunk: ak.Array, passed: np.ndarray, level: str, timer: StageTimer
+) -> dict[str, FurtherTags]:
+    """The job's further taggers' tags of the objects of its selected events (counted)."""
+    if not job.further:
+        return {}
+    from surrotag.recast.further import tag_further_objects
+
+    with timer("tag"):
+        tags = tag_further_objects(chunk[passed], job.further, level)
+    for name, entry in tags.items():
+        job.acc.add_further(name, int(entry.present.sum()), int(entry.ood.sum()))
+    return tags
 
 
 def _add_job_yields(
@@ -592,16 +646,21 @@ def _add_job_yields(
     n_chunk: int,
     timer: StageTimer,
     ood: str,
+    further: Mapping[str, FurtherTags] | None = None,
 ) -> None:
     """Add one job's selected events (``passed``, tag rows ``[n, k]``) to its regions.
 
     A single candidate (k = 1) is the pair's first object with a second one that is never
     tagged and never out of support, so "at least one" is its tag probability and "none"
-    one minus it.
+    one minus it. ``further``: the further taggers' tags of the same events.
     """
     flags = tags.ood[rows]  # [n, k]
     if ood == "strict" and flags.any():
         _refuse(job.tagger, flags, passed + job.acc.n_events - n_chunk)
+    for entry in job.further if ood == "strict" else ():
+        if further and further[entry.spec.name].ood.any():
+            _refuse(entry.tagger, further[entry.spec.name].ood,
+                    passed + job.acc.n_events - n_chunk)  # fmt: skip
     first = tags.probabilities[:, rows[:, 0], :]
     second = tags.probabilities[:, rows[:, 1], :] if rows.shape[1] > 1 else np.zeros_like(first)
     pair_flags = (
@@ -617,6 +676,7 @@ def _add_job_yields(
             first,
             second,
             pair_flags,
+            further,
         )
     job.acc.n_objects += rows.size
     job.acc.n_ood += int(flags.sum())
@@ -661,6 +721,7 @@ def _fill_regions(
     p1: np.ndarray,
     p2: np.ndarray,
     flags: np.ndarray,
+    further: Mapping[str, FurtherTags] | None = None,
 ) -> None:
     """Add the selected events of one chunk to every region's running yields.
 
@@ -669,22 +730,32 @@ def _fill_regions(
         values: each region observable ``[n]`` by name (e.g. ``mjj`` in GeV).
         p1, p2: tag probabilities of the two objects ``[K, n, W]``.
         flags: ``[n, 2]`` bool, the object is out of the tagger's support.
+        further: the further taggers' tags (:mod:`surrotag.recast.further`), for regions
+            with tag counts.
     """
     from surrotag.yields import ood_region_yields, region_yields
 
-    for region in analysis.card.regions:  # a few regions
-        j = tagger.working_points.index(region.tag.working_point)
+    card = analysis.card
+    for region in card.regions:  # a few regions
         requirement, edges = region.tag.requirement, region.observable.bin_edges
         observable = values[region.observable.name]
-        prob = event_probabilities(p1[:, :, j], p2[:, :, j]).of(requirement)
+        if requirement == "any":
+            a = b = np.zeros(p1.shape[:2])
+        else:
+            j = tagger.working_points.index(region.tag.working_point)
+            a, b = p1[:, :, j], p2[:, :, j]
+        prob = event_probabilities(a, b).of(requirement)
+        if card.tag_counts(region):
+            _fill_counted(acc, region, card, weight, observable, a, b, flags, prob, further or {})
+            continue
         acc.add_yields(region.name, region_yields(weight, prob, observable, edges))
-        if flags.any():
+        if flags.any() and requirement != "any":
             acc.add_ood(
                 region.name,
                 ood_region_yields(
                     weight,
-                    p1[:, :, j],
-                    p2[:, :, j],
+                    a,
+                    b,
                     flags[:, 0],
                     flags[:, 1],
                     requirement,
@@ -692,6 +763,42 @@ def _fill_regions(
                     edges,
                 ),
             )
+
+
+def _fill_counted(
+    acc: YieldSums,
+    region: Region,
+    card: AnalysisCard,
+    weight: np.ndarray,
+    observable: np.ndarray,
+    a: np.ndarray,
+    b: np.ndarray,
+    flags: np.ndarray,
+    prob: np.ndarray,
+    further: Mapping[str, FurtherTags],
+) -> None:
+    """A region with tag counts: the candidates' requirement ``prob`` times the further
+    taggers' count probabilities, and its out-of-support range (product of the ranges)."""
+    from surrotag.recast.further import tag_count_factor
+    from surrotag.tagging.combinatorics import REQUIREMENT_COUNTS
+    from surrotag.tagging.counts import count_bounds
+    from surrotag.yields import bounded_region_yields, region_yields
+
+    edges = region.observable.bin_edges
+    factor, low, high, flagged = tag_count_factor(card, region, further, weight.size, prob.shape[0])
+    total = prob * factor
+    acc.add_yields(region.name, region_yields(weight, total, observable, edges))
+    own = flags.any(axis=1) & (region.tag.requirement != "any")
+    if not (own | flagged).any():
+        return
+    if own.any():
+        bounds = count_bounds(np.stack([a, b], axis=-1), flags,
+                              *REQUIREMENT_COUNTS[region.tag.requirement])  # fmt: skip
+        low, high = low * bounds.low, high * bounds.high
+    else:
+        low, high = low * prob, high * prob
+    acc.add_ood(region.name, bounded_region_yields(weight, total, low, high, own | flagged,
+                                                   observable, edges))  # fmt: skip
 
 
 def normalised_yields(
@@ -747,6 +854,7 @@ def _region_yields(
                 working_point=region.tag.working_point,
                 observable=region.observable.name,
                 yields=yields,
+                tag_counts=analysis.card.tag_counts(region),
             )
         )
     return tuple(results)
@@ -766,6 +874,13 @@ class _Run:
     warnings: list[str]
     response: JetResponse | None = None
     seed: int = 0
+    further: tuple[FurtherTagger, ...] = ()
+
+    def surrogate_names(self) -> str:
+        """The surrogates' names for the patch's modifiers (``effmap`` for efficiency maps)."""
+        if self.tagger.kind != "surrogate":
+            return "effmap"
+        return "_".join([self.tagger.card.name, *(f.tagger.card.name for f in self.further)])
 
 
 @dataclass
@@ -878,9 +993,14 @@ def resolve(
         raise FormatError(f"events in memory have no {input_level(level).objects!r}")
     xsec = _cross_section(xsec_pb, files)  # fails early when there is none
     tag = load_tagger(ana, level, tagger, surrogate, draws, stochastic, seed, device, threads)
+    from surrotag.recast.further import load_further_taggers
+
+    further = load_further_taggers(ana, level, tagger, tag.draws, stochastic, seed, device, threads)
     warning_lines: list[str] = list(xsec.warnings)  # the cross-section's doubts, one line each
     if tag.kind == "surrogate":
-        warning_lines += _posterior_warnings(tag.card)
+        cards = {card.name: card for card in [tag.card, *(f.tagger.card for f in further)]}
+        for card in cards.values():
+            warning_lines += _posterior_warnings(card)
     sqrt_s = None
     if files is not None:
         from surrotag.io.inputs import input_collision_energy
@@ -904,7 +1024,9 @@ def resolve(
             "particle-level jets without the detector's resolution (acceptance near a pT "
             "threshold is biased)"
         )
-    return _Run(ana, source, files, level, xsec, tag, sqrt_s, warning_lines, response, seed)
+    return _Run(
+        ana, source, files, level, xsec, tag, sqrt_s, warning_lines, response, seed, further
+    )
 
 
 def accumulate(
@@ -929,11 +1051,15 @@ def accumulate_runs(
             YieldSums(),
             run.response,
             None if run.response is None else response_generator(run.seed),
+            run.further,
         )
         for run in runs
     ]
     collections = {
-        c for run in runs for c in collections_to_read(run.level, run.tagger.features, run.analysis)
+        c
+        for run in runs
+        for tagger in [run.tagger, *(entry.tagger for entry in run.further)]
+        for c in collections_to_read(run.level, tagger.features, run.analysis)
     }
     stream = EventStream(
         first.source,
@@ -990,7 +1116,7 @@ def infer(
                 {region.channel: region.yields for region in regions},
                 signal=ana.card.statistics.signal_sample,
                 analysis=_ident(ana.name),
-                surrogate=_ident(tag.card.name if tag.kind == "surrogate" else "effmap"),
+                surrogate=_ident(run.surrogate_names()),
                 max_components=max_components,
             )
         run.warnings += [str(w.message) for w in caught]
@@ -1015,6 +1141,16 @@ def _response_record(run: _Run) -> dict[str, Any] | None:
         "seed": int(run.seed),
         "stream": RESPONSE_STREAM,
     }
+
+
+def _tagger_record(run: _Run, acc: YieldSums, seed: int) -> dict[str, Any]:
+    """The report's ``tagger`` block; with further taggers, their records in ``further``."""
+    record = run.tagger.describe(seed)
+    if run.further:
+        from surrotag.recast.further import describe_further
+
+        record["further"] = describe_further(run.further, seed, acc.further_objects)
+    return record
 
 
 def make_report(
@@ -1053,7 +1189,7 @@ def make_report(
         sum_weights=acc.sum_weights,
         cross_section=run.xsec,
         sqrt_s_gev=run.sqrt_s,
-        tagger=tag.describe(seed),
+        tagger=_tagger_record(run, acc, seed),
         jet_response=_response_record(run),
         cutflow=acc.cutflow,
         cutflow_weighted=acc.cutflow_weighted,

@@ -24,7 +24,7 @@ import json
 import math
 import os
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from importlib.resources import files
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Final
@@ -62,18 +62,21 @@ class RegionResult:
     Attributes:
         name: region name of the analysis card (``SR``).
         channel: workspace channel it patches (``SR_mjj``).
-        requirement: tag requirement (``both``, ``exactly_one``, ...).
-        working_point: working point of the tag.
+        requirement: tag requirement (``both``, ``exactly_one``, ..., ``any``).
+        working_point: working point of the tag (None for ``any``).
         observable: binned observable (``mjj``, GeV).
         yields: :class:`surrotag.yields.Yields` (nominal, per draw, MC stat, covariance).
+        tag_counts: the further taggers' tag counts the region requires
+            (:class:`surrotag.analysis_card.TagCount`; in the report only when there are).
     """
 
     name: str
     channel: str
     requirement: str
-    working_point: str
+    working_point: str | None
     observable: str
     yields: Yields
+    tag_counts: tuple[Any, ...] = ()
 
     @property
     def surrogate_error(self) -> np.ndarray:
@@ -116,7 +119,9 @@ class RegionResult:
             "ood_share": y.ood_share,
             "ood_down": np.asarray(y.ood_down, dtype=np.float64).tolist(),
             "ood_up": np.asarray(y.ood_up, dtype=np.float64).tolist(),
-        }
+        } | (
+            {"tag_counts": [asdict(count) for count in self.tag_counts]} if self.tag_counts else {}
+        )
 
 
 def _finite_or_none(value: float) -> float | None:

@@ -313,8 +313,12 @@ def check_surrogate(
     working_points: Sequence[str],
     *,
     features: bool = True,
+    tagger_sha256: str | None = None,
 ) -> None:
     """Refuse a surrogate that does not fit the analysis at this input level.
+
+    ``tagger_sha256``: the internal tagger it must replace (default: the analysis's
+    ``surrogate.tagger_sha256``; a further tagger's own for one of its ``taggers``).
 
     Raises:
         CardError: the surrogate replaces another tagger (its card's
@@ -326,7 +330,7 @@ def check_surrogate(
     """
     fix = "use the analysis's surrogate (default) or one trained for this tagger"
     found = card.tagger.get("weights_sha256")
-    wanted = analysis.surrogate.tagger_sha256
+    wanted = analysis.surrogate.tagger_sha256 if tagger_sha256 is None else tagger_sha256
     if found != wanted:
         raise CardError(
             f"{card.source}: surrogate {card.name!r} replaces tagger sha256 "

@@ -182,7 +182,12 @@ def run_closure(
         raise IntegrityError(
             f"{tagger_dir}: tagger sha256 {tagger.sha256[:12]}... differs from the card's"
         )
-    points = {region.tag.working_point for region in card.regions}
+    if card.taggers:
+        raise AnalysisError(
+            f"analysis {card.name!r} has further taggers ({', '.join(card.taggers)}): the "
+            "closure's official side runs the candidates' internal tagger only"
+        )
+    points = {r.tag.working_point for r in card.regions if r.tag.working_point is not None}
     if len(points) != 1:
         raise AnalysisError(f"the closure handles one working point, the card uses {points}")
     threshold = float(working_point(table, points.pop())["threshold"])

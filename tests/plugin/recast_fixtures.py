@@ -47,11 +47,11 @@ def workspace_or_skip() -> None:
 
 
 def analysis_variant(
-    folder: Path, name: str, extra_cuts: tuple[dict, ...] = (), **bounds: float
+    folder: Path, name: str, extra_cuts: tuple[dict, ...] = (), edit=None, **bounds: float
 ) -> Path:
     """A copy of the shipped zprime-ttbar-allhad under ``name`` in ``folder``, with the bound
-    of each named cut replaced (``leading_pt=700.0``) and ``extra_cuts`` appended, sealed
-    like a built analysis."""
+    of each named cut replaced (``leading_pt=700.0``), ``extra_cuts`` appended and
+    ``edit(card_document)`` applied, sealed like a built analysis."""
     from importlib.resources import as_file, files
 
     from surrotag.analysis_card import seal_analysis_card
@@ -69,6 +69,8 @@ def analysis_variant(
             bound = "above" if "above" in cut else "below"
             cut[bound] = bounds[cut["name"]]
     card["selection"]["cuts"] += list(extra_cuts)
+    if edit is not None:
+        edit(card)
     (target / "card.json").write_text(json.dumps(card), "utf-8")
     seal_analysis_card(target)
     return target
