@@ -202,3 +202,64 @@ def test_further_taggers_need_jet_level_input_and_large_r_jets(tmp_path):
 
     with pytest.raises(CardError, match=r"taggers\.again\.collection: 'jets': surrogate features"):
         analysis_variant(tmp_path, "zprime-small-r", edit=small_r)
+
+
+def test_a_different_surrogate_as_further_tagger(example, tmp_path):
+    """top-tagger-particle (other weights, same tagger) counting the candidates' tags equals
+    the plain analysis with it as the candidates' surrogate, draw by draw."""
+
+    def edit(card: dict) -> None:
+        _counted([0, 1], {
+            "SR": {"tag": {"requirement": "any"},
+                   "tag_counts": [{"tagger": "again", "working_point": "wp50", "exactly": 2}]},
+            "CR": {"tag": {"requirement": "any"},
+                   "tag_counts": [{"tagger": "again", "working_point": "wp50", "exactly": 1}]},
+        })(card)  # fmt: skip
+        card["taggers"]["again"]["surrogate"]["names"]["delphes"] = "top-tagger-particle"
+
+    plain = analysis_variant(tmp_path, "zprime-plain", edit=_with_tagger([5]))
+    counted = analysis_variant(tmp_path, "zprime-particle", edit=edit)
+    a = recast(plain, [example], draws=DRAWS, surrogate="top-tagger-particle")
+    b = recast(counted, [example], draws=DRAWS)
+    for region in ("SR", "CR"):
+        np.testing.assert_allclose(_per_draw(b, region), _per_draw(a, region), rtol=1e-12)
+    assert b.to_dict()["tagger"]["further"][0]["name"] == "top-tagger-particle"
+
+
+@pytest.mark.parametrize("tagger", ["surrogate", "efficiency-map"])
+def test_selection_tag_counts_apply_to_every_region(example, tmp_path, tagger):
+    """A veto in the selection's tag_counts equals the same veto in each region."""
+    veto = [{"tagger": "again", "working_point": "wp50", "exactly": 0}]
+
+    def in_selection(card: dict) -> None:
+        _with_tagger([2])(card)
+        card["selection"]["tag_counts"] = veto
+
+    each = analysis_variant(tmp_path, "zprime-each", edit=_counted([2], {
+        "SR": {"tag_counts": veto}, "CR": {"tag_counts": veto}}))  # fmt: skip
+    once = analysis_variant(tmp_path, "zprime-once", edit=in_selection)
+    a = recast(each, [example], draws=DRAWS, tagger=tagger)
+    b = recast(once, [example], draws=DRAWS, tagger=tagger)
+    for region in ("SR", "CR"):
+        np.testing.assert_array_equal(_per_draw(b, region), _per_draw(a, region))
+    assert b.to_dict()["regions"][1]["tag_counts"][0]["at_most"] == 0
+
+
+def test_chunk_recast_counts_the_further_tags_as_the_recast(example, tmp_path):
+    from surrotag.io import iter_events
+    from surrotag.recast import ChunkRecast
+
+    veto = {"SR": {"tag_counts": [{"tagger": "again", "working_point": "wp50", "exactly": 0}]}}
+    folder = analysis_variant(tmp_path, "zprime-veto", edit=_counted([2], veto))
+    report = recast(folder, [example], draws=DRAWS)
+    chunked = ChunkRecast(folder, level="delphes", draws=DRAWS)
+    parts = [
+        chunked(events)
+        for events in iter_events(
+            example, level="delphes", step_size=700, collections=list(chunked.collections)
+        )
+    ]
+    summed = {name: sum(part[name] for part in parts) for name in parts[0]}
+    scaled = chunked.normalise(summed, report.sum_weights, report.cross_section.value_pb)
+    for region in ("SR", "CR"):
+        np.testing.assert_allclose(scaled[region].per_draw, _per_draw(report, region), rtol=1e-12)
