@@ -87,9 +87,11 @@ step_size = click.option(
 events = click.option(
     "--events", "n_events", type=click.IntRange(min=1), required=True, help="Number of events."
 )
-#: ``--mass`` (GeV): the Z' mass of the Z' presets, the stop mass of ``stop-pair``.
-mass = click.option("--mass", type=float, default=None,
-                    help="Z' mass in GeV (Z' presets), stop mass in GeV (stop-pair).")  # fmt: skip
-#: ``--lsp-mass`` (GeV): the neutralino mass of ``stop-pair``.
+#: ``--mass`` (GeV): the Z' mass of the Z' presets, the stop mass of the stop-pair presets.
+mass = click.option(
+    "--mass", type=float, default=None,
+    help="Z' mass in GeV (Z' presets), stop mass in GeV (stop-pair presets).",
+)  # fmt: skip
+#: ``--lsp-mass`` (GeV): the neutralino mass of the stop-pair presets.
 lsp_mass = click.option("--lsp-mass", type=float, default=None,
-                        help="neutralino mass in GeV (stop-pair only)")  # fmt: skip
+                        help="neutralino mass in GeV (stop-pair presets only)")  # fmt: skip

@@ -58,10 +58,12 @@ def generate(
 ) -> None:
     """Generate PROCESS (a preset of surrotag.reference.processes) into canonical Parquet.
 
-    The presets with leptons or MET (ttbar, wjets, zprime-ttbar-inclusive, znunu, stop-pair)
-    also store the Delphes CMS-card physics objects: electrons, muons, photons, small-R jets
-    with b-tags, MET. stop-pair needs --mass (stop) and --lsp-mass (neutralino), e.g.
-    ``surrotag reference generate stop-pair --mass 1000 --lsp-mass 100 --events 1000``.
+    The presets with leptons or MET (ttbar, ttbar-dilepton, wjets, zprime-ttbar-inclusive,
+    znunu, stop-pair, stop-pair-dilepton) also store the Delphes CMS-card physics objects:
+    electrons, muons, photons, small-R jets with b-tags, MET. The stop-pair presets need
+    --mass (stop) and --lsp-mass (neutralino), e.g. ``surrotag reference generate stop-pair
+    --mass 1000 --lsp-mass 100 --events 1000``; below the top threshold the stop decays to
+    b W neutralino.
     """
     import time
 

@@ -166,6 +166,12 @@ class OfficialSample:
         from surrotag.tagging import event_probabilities
         from surrotag.yields import normalisation, region_yields
 
+        if card.taggers:
+            raise AnalysisError(
+                f"analysis {card.name!r} has further taggers ({', '.join(card.taggers)}): "
+                "official yields here run the candidates' internal tagger only; its build "
+                "script must tag the further objects with their own internal taggers"
+            )
         pick = slice(None) if index is None else index
         weight = self.weight[pick]
         total = self.sum_weights * (weight.sum() / self.weight.sum() if index is not None else 1)

@@ -47,14 +47,22 @@ of Desai and Skands, arXiv:1109.5852), stop -> t neutralino with BR 1, every top
 pTHat bias (weights 1). The spectrum is an SLHA text (:func:`surrotag.reference.susy.
 stop_slha`, in :attr:`ProcessSpec.slha`), which the generator writes to a file per job and
 hands to Pythia with ``SLHA:file``. It takes the stop mass ``mass`` and the neutralino mass
-``lsp_mass`` (GeV); only the two-body decay (m_stop > m_lsp + 173 GeV) is modelled. Pythia's
-cross-section is LO (4.0 fb at m_stop = 1000 GeV, m_lsp = 100 GeV; NNLO+NNLL: 6.83 fb).
+``lsp_mass`` (GeV); above the top threshold (m_stop > m_lsp + 173 GeV) the stop decays to
+t neutralino, between it and m_W + m_b to b W neutralino (three-body,
+:func:`surrotag.reference.susy.stop_decay`). Pythia's cross-section is LO (4.0 fb at
+m_stop = 1000 GeV, m_lsp = 100 GeV; NNLO+NNLL: 6.83 fb).
+
+Dilepton. ``ttbar-dilepton`` and ``stop-pair-dilepton`` force both W to ``l nu`` (e, mu,
+tau; ``sigmaGen`` includes BR(W -> l nu)^2, recorded as above), with no pTHat bias: the
+dilepton stop searches (arXiv:1804.09278) select the bulk of t tbar by its leptons and MET,
+where a bias would leave few effective events.
 
 Physics objects. The presets for searches with leptons, small-R jets or missing transverse
-momentum (``objects=True``: ``ttbar``, ``wjets``, ``zprime-ttbar-inclusive``, ``znunu``,
-``stop-pair``) also store the Delphes CMS-card objects of :mod:`surrotag.reference.objects`
-(isolated electrons, muons, photons, anti-kT 0.4 jets with b-tags); the others keep their
-fat jets only, so their samples and cache keys are unchanged.
+momentum (``objects=True``: ``ttbar``, ``ttbar-dilepton``, ``wjets``,
+``zprime-ttbar-inclusive``, ``znunu``, ``stop-pair``, ``stop-pair-dilepton``) also store
+the Delphes CMS-card objects of :mod:`surrotag.reference.objects` (isolated electrons,
+muons, photons, anti-kT 0.4 jets with b-tags); the others keep their fat jets only, so their
+samples and cache keys are unchanged.
 """
 
 from __future__ import annotations
@@ -101,7 +109,11 @@ PROCESSES: Final = {
     "wjets": "pp -> W + jet, W -> l nu (e, mu, tau), pTHat-biased from 250 GeV",
     "zprime-ttbar-inclusive": "pp -> Z'(M) -> t tbar, every decay (gmZmode = 3: Z' only)",
     "znunu": "pp -> Z + jet, Z -> nu nu (gmZmode = 2: Z only), pTHat-biased from 250 GeV",
-    "stop-pair": "pp -> stop stop*(M), stop -> t neutralino(M_LSP) with BR 1, every top decay",
+    "stop-pair": "pp -> stop stop*(M), stop -> t neutralino(M_LSP) with BR 1 (b W neutralino "
+    "below the top threshold), every top and W decay",
+    "ttbar-dilepton": "pp -> t tbar, both W -> l nu (e, mu, tau), no pTHat bias",
+    "stop-pair-dilepton": "pp -> stop stop*(M), stop -> t neutralino(M_LSP) (b W neutralino below "
+    "the top threshold), both W -> l nu (e, mu, tau)",
 }
 
 _W_HADRONIC = ("24:onMode = off", "24:onIfAny = 1 2 3 4 5")
@@ -203,8 +215,8 @@ def process_spec(
         raise GenerationError(
             f"unknown reference process {name!r}: choose one of {', '.join(PROCESSES)}"
         )
-    if name == "stop-pair":
-        return _stop_pair(mass, lsp_mass)
+    if name in ("stop-pair", "stop-pair-dilepton"):
+        return _stop_pair(name, mass, lsp_mass)
     if lsp_mass is not None:
         raise GenerationError(f"process {name} takes no --lsp-mass (only stop-pair does)")
     hadronic = {"forced_w": 2, "w_channels": "q q'", "br_w_pdg": BR_W_HADRONIC_PDG}
@@ -242,6 +254,11 @@ def process_spec(
     if name == "ttbar":
         settings = (*tops, *_BIAS_OBJECTS)
         return ProcessSpec(name, settings, description=PROCESSES[name], objects=True)
+    if name == "ttbar-dilepton":
+        return ProcessSpec(
+            name, (*tops, *_W_LEPTONIC), forced_w=2, w_channels="l nu",
+            br_w_pdg=BR_W_LEPTONIC_PDG, description=PROCESSES[name], objects=True,
+        )  # fmt: skip
     if name == "wjets":
         settings = (
             "WeakBosonAndParton:qqbar2Wg = on",
@@ -269,11 +286,12 @@ def process_spec(
     return ProcessSpec(name, settings, description=PROCESSES[name])
 
 
-def _stop_pair(mass: float | None, lsp_mass: float | None) -> ProcessSpec:
-    """The ``stop-pair`` preset: pp -> stop stop*, stop -> t neutralino (SLHA spectrum)."""
+def _stop_pair(name: str, mass: float | None, lsp_mass: float | None) -> ProcessSpec:
+    """The ``stop-pair`` presets: pp -> stop stop*, stop -> t neutralino or b W neutralino
+    (SLHA spectrum); ``stop-pair-dilepton`` forces both W to l nu."""
     if mass is None or lsp_mass is None:
         raise GenerationError(
-            "process stop-pair needs --mass (stop mass) and --lsp-mass (neutralino mass) in "
+            f"process {name} needs --mass (stop mass) and --lsp-mass (neutralino mass) in "
             f"GeV, got {mass!r} and {lsp_mass!r}"
         )
     slha = stop_slha(mass, lsp_mass)
@@ -284,6 +302,12 @@ def _stop_pair(mass: float | None, lsp_mass: float | None) -> ProcessSpec:
         "SUSY:idB = 1000006",
         "SLHA:verbose = 0",
     )
+    if name == "stop-pair-dilepton":
+        return ProcessSpec(
+            name, (*settings, *_W_LEPTONIC), forced_w=2, w_channels="l nu",
+            br_w_pdg=BR_W_LEPTONIC_PDG, mass=float(mass), description=PROCESSES[name],
+            objects=True, lsp_mass=float(lsp_mass), slha=slha,
+        )  # fmt: skip
     return ProcessSpec(
         "stop-pair", settings, mass=float(mass), description=PROCESSES["stop-pair"],
         objects=True, lsp_mass=float(lsp_mass), slha=slha,

@@ -1,24 +1,27 @@
 """A minimal SLHA spectrum for the simplified stop model: pp -> stop stop*, stop -> t neutralino.
 
-The ``stop-pair`` preset (:mod:`surrotag.reference.processes`) hands Pythia 8 a spectrum in
+The ``stop-pair`` presets (:mod:`surrotag.reference.processes`) hand Pythia 8 a spectrum in
 which only two sparticles are light: the lighter top squark ``t~_1`` (PDG 1000006) with mass
 ``m_stop`` and the lightest neutralino ``chi~0_1`` (PDG 1000022, a pure bino: identity
 ``NMIX``) with mass ``m_lsp``. Every other sparticle, and the heavy Higgs bosons H, A, H+,
 sit at 5000 GeV (decoupled); h is at 125 GeV and the top at 173 GeV (``SMINPUTS 6``, which
 Pythia reads), Pythia 8.317's own values, so the tops are those of the SM presets. The stop
-decays with branching ratio 1 to ``t chi~0_1`` (two-body, isotropic in the stop rest frame:
-Pythia reads SLHA DECAY tables with ``SLHA:meMode = 100``, so no top polarisation from the
-stop mixing is modelled); the neutralino is stable
-(``DECAY 1000022 0.0``) and escapes the detector.
+decays with branching ratio 1 to ``t chi~0_1`` when ``m_stop - m_lsp > m_top`` (two-body,
+isotropic in the stop rest frame: Pythia reads SLHA DECAY tables with
+``SLHA:meMode = 100``, so no top polarisation from the stop mixing is modelled), and to
+``b W chi~0_1`` when ``m_W + m_b < m_stop - m_lsp <= m_top`` (three-body through an
+off-shell top, the light-stop region of arXiv:1804.09278; Pythia distributes it by phase
+space alone, without the off-shell top propagator, so the b W invariant mass is not peaked
+towards the top mass as in the full matrix element; :func:`stop_decay`); the neutralino is
+stable (``DECAY 1000022 0.0``) and escapes the detector.
 
-Only the two-body decay is modelled, so ``m_stop - m_lsp`` must exceed the top mass
-(173 GeV): the three-body decay ``stop -> b W chi~0_1`` and the four-body and
-flavour-changing decays of the compressed region are NOT modelled, and such mass points are
-refused. The stop width (:data:`STOP_WIDTH`, 1 GeV) is a fixed narrow width, not computed
-from the couplings: it only sets the Breit-Wigner sampling of the stop mass, which no
-reconstructed quantity resolves. The cross-section Pythia reports is leading order (LO):
-measured with Pythia 8.317 at ``m_stop = 1000`` GeV, ``m_lsp = 100`` GeV, sigma(LO) = 4.0 fb,
-against the NNLO+NNLL reference 6.83 fb of the LHC SUSY cross-section working group.
+The four-body and flavour-changing decays of smaller splittings
+(``m_stop - m_lsp <= m_W + m_b``) are NOT modelled, and such mass points are refused. The
+stop width (:data:`STOP_WIDTH`, 1 GeV) is a fixed narrow width, not computed from the
+couplings: it only sets the Breit-Wigner sampling of the stop mass, which no reconstructed
+quantity resolves. The cross-section Pythia reports is leading order (LO): measured with
+Pythia 8.317 at ``m_stop = 1000`` GeV, ``m_lsp = 100`` GeV, sigma(LO) = 4.0 fb, against the
+NNLO+NNLL reference 6.83 fb of the LHC SUSY cross-section working group.
 
 Units: masses and widths in GeV.
 
@@ -38,7 +41,7 @@ Examples:
     >>> text = stop_slha(1000.0, 100.0)
     >>> [line for line in text.splitlines() if line.split()[:1] in (["1000006"], ["1000022"])]
     ['   1000006   1.00000000e+03   # ~t_1', '   1000022   1.00000000e+02   # ~chi_10']
-    >>> stop_slha(200.0, 100.0)  # doctest: +ELLIPSIS
+    >>> stop_slha(180.0, 100.0)  # doctest: +ELLIPSIS
     Traceback (most recent call last):
     ...
     surrotag.errors.GenerationError: stop-pair needs 0 <= lsp mass and stop mass > ...
@@ -55,7 +58,15 @@ from typing import Final
 
 from surrotag.errors import GenerationError
 
-__all__ = ["DECOUPLED_MASS", "STOP_WIDTH", "TOP_MASS", "slha_setting", "stop_slha"]
+__all__ = [
+    "DECOUPLED_MASS",
+    "STOP_WIDTH",
+    "THREE_BODY_THRESHOLD",
+    "TOP_MASS",
+    "slha_setting",
+    "stop_decay",
+    "stop_slha",
+]
 
 #: Mass (GeV) of every sparticle but the stop and the neutralino, and of H, A, H+.
 DECOUPLED_MASS: Final = 5000.0
@@ -64,6 +75,9 @@ DECOUPLED_MASS: Final = 5000.0
 TOP_MASS: Final = 173.0
 #: Total width (GeV) of the stop given in its DECAY table (a fixed narrow width).
 STOP_WIDTH: Final = 1.0
+#: W mass plus b mass (GeV; Pythia 8.317's 80.385 and 4.8): the kinematic limit
+#: m_stop > m_lsp + THREE_BODY_THRESHOLD of the three-body decay stop -> b W neutralino.
+THREE_BODY_THRESHOLD: Final = 80.385 + 4.8
 
 #: PDG id -> SLHA comment of every sparticle and Higgs boson in the MASS block.
 _MASS_IDS: Final = {
@@ -107,20 +121,41 @@ _TAN_BETA: Final = 10.0
 _VEV: Final = 246.0
 
 
-def _check(m_stop: float, m_lsp: float) -> None:
+def stop_decay(m_stop: float, m_lsp: float) -> str:
+    """The stop decay the simplified model uses at these masses (GeV).
+
+    Returns:
+        ``"t"`` (two-body stop -> t neutralino) when m_stop - m_lsp > m_top, ``"bW"``
+        (three-body stop -> b W neutralino) when m_W + m_b < m_stop - m_lsp <= m_top.
+
+    Raises:
+        GenerationError: masses outside both regions (the four-body and flavour-changing
+            decays of smaller splittings are not modelled), negative, non-finite, or a stop
+            at or above the decoupled mass.
+
+    Example:
+        >>> stop_decay(1000.0, 100.0), stop_decay(250.0, 100.0)
+        ('t', 'bW')
+    """
     if not (
         math.isfinite(m_stop)
         and math.isfinite(m_lsp)
         and 0.0 <= m_lsp
-        and m_stop > m_lsp + TOP_MASS
+        and m_stop > m_lsp + THREE_BODY_THRESHOLD
         and m_stop < DECOUPLED_MASS
     ):
         raise GenerationError(
-            f"stop-pair needs 0 <= lsp mass and stop mass > lsp mass + {TOP_MASS:g} GeV "
-            "(two-body stop -> t neutralino only; the three- and four-body decays are not "
+            f"stop-pair needs 0 <= lsp mass and stop mass > lsp mass + "
+            f"{THREE_BODY_THRESHOLD:g} GeV (stop -> t neutralino above lsp mass + "
+            f"{TOP_MASS:g} GeV, stop -> b W neutralino below; the four-body decays are not "
             f"modelled) and stop mass < {DECOUPLED_MASS:g} GeV, got stop {m_stop:g} GeV, "
             f"lsp {m_lsp:g} GeV"
         )
+    return "t" if m_stop > m_lsp + TOP_MASS else "bW"
+
+
+def _check(m_stop: float, m_lsp: float) -> None:
+    stop_decay(m_stop, m_lsp)
 
 
 def _matrix(name: str, size: int) -> list[str]:
@@ -151,7 +186,8 @@ def stop_slha(m_stop: float, m_lsp: float) -> str:
     masses = {pid: DECOUPLED_MASS for pid in _MASS_IDS}
     masses |= {25: _HIGGS_MASS, 1000006: m_stop, 1000022: m_lsp}
     lines = [
-        "# surrotag.reference.susy: simplified model, pp -> stop stop*, stop -> t chi_10",
+        "# surrotag.reference.susy: simplified model, pp -> stop stop*, stop -> "
+        + ("t chi_10" if stop_decay(m_stop, m_lsp) == "t" else "b W chi_10 (three-body)"),
         "BLOCK MODSEL",
         "    1    1   # general MSSM",
         "BLOCK SMINPUTS",
@@ -173,8 +209,17 @@ def stop_slha(m_stop: float, m_lsp: float) -> str:
         f"    4   {DECOUPLED_MASS**2:.8e}   # m_A^2",
         "#         PDG        width",
         f"DECAY   1000006   {STOP_WIDTH:.8e}   # ~t_1",
-        "#    BR             NDA   ID1       ID2",
-        "     1.00000000e+00   2     6   1000022   # ~t_1 -> t ~chi_10",
+        *(
+            (
+                "#    BR             NDA   ID1       ID2",
+                "     1.00000000e+00   2     6   1000022   # ~t_1 -> t ~chi_10",
+            )
+            if stop_decay(m_stop, m_lsp) == "t"
+            else (
+                "#    BR             NDA   ID1       ID2       ID3",
+                "     1.00000000e+00   3     5        24   1000022   # ~t_1 -> b W+ ~chi_10",
+            )
+        ),
         f"DECAY   1000022   {0.0:.8e}   # ~chi_10 stable",
     ]
     return "\n".join(lines) + "\n"

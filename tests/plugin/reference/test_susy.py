@@ -71,17 +71,29 @@ def test_slha_text_holds_the_two_masses_and_the_decay(m_stop: float, m_lsp: floa
     assert decays[1000022] == {"width": 0.0, "channels": []}
 
 
+@pytest.mark.parametrize(("m_stop", "m_lsp"), [(250.0, 100.0), (600.0, 430.0), (90.0, 0.0)])
+def test_between_the_w_b_and_top_thresholds_the_stop_decays_to_b_w_neutralino(
+    m_stop: float, m_lsp: float
+) -> None:
+    blocks, decays = _parse_slha(stop_slha(m_stop, m_lsp))
+    assert susy.stop_decay(m_stop, m_lsp) == "bW"
+    assert decays[1000006]["channels"] == [(1.0, (5, 24, 1000022))]
+    mass = {key[0]: value for key, value in blocks["MASS"].items()}
+    assert mass[1000006] == m_stop and mass[1000022] == m_lsp
+    assert susy.stop_decay(m_lsp + 173.5, m_lsp) == "t"  # just above the top threshold
+
+
 @pytest.mark.parametrize(
     ("m_stop", "m_lsp"),
-    [(200.0, 100.0), (1000.0, 827.0), (1000.0, -1.0), (5000.0, 100.0), (math.nan, 100.0)],
+    [(180.0, 100.0), (1000.0, 916.0), (1000.0, -1.0), (5000.0, 100.0), (math.nan, 100.0)],
 )
-def test_masses_outside_the_two_body_region_are_refused(m_stop: float, m_lsp: float) -> None:
+def test_masses_outside_the_modelled_decays_are_refused(m_stop: float, m_lsp: float) -> None:
     with pytest.raises(GenerationError) as error:
         stop_slha(m_stop, m_lsp)
     message = str(error.value)
     assert "\n" not in message
-    assert "stop mass > lsp mass + 173 GeV" in message and "< 5000 GeV" in message
-    assert "three- and four-body decays are not modelled" in message
+    assert "stop mass > lsp mass + 85.185 GeV" in message and "< 5000 GeV" in message
+    assert "four-body decays are not modelled" in message
 
 
 def test_process_spec_refuses_bad_mass_combinations() -> None:
@@ -96,7 +108,17 @@ def test_process_spec_refuses_bad_mass_combinations() -> None:
         with pytest.raises(GenerationError, match=r"stop-pair needs --mass .* and --lsp-mass"):
             process_spec("stop-pair", mass, lsp)
     with pytest.raises(GenerationError, match="lsp mass"):
-        process_spec("stop-pair", 250.0, 100.0)
+        process_spec("stop-pair", 150.0, 100.0)
+    dilepton = process_spec("stop-pair-dilepton", 250.0, 100.0)
+    assert dilepton.slha == stop_slha(250.0, 100.0) and "b W+ ~chi_10" in dilepton.slha
+    assert (dilepton.forced_w, dilepton.w_channels, dilepton.objects) == (2, "l nu", True)
+    assert "24:onIfAny = 11 13 15" in dilepton.settings
+    assert not any("pTHat" in line for line in dilepton.settings)
+    ttbar = process_spec("ttbar-dilepton")
+    assert (ttbar.forced_w, ttbar.objects, ttbar.slha) == (2, True, "")
+    assert not any("pTHat" in line for line in ttbar.settings)  # the bulk: weights 1
+    with pytest.raises(GenerationError, match=r"stop-pair-dilepton needs --mass"):
+        process_spec("stop-pair-dilepton", 250.0)
     for name, mass in (("ttbar", None), ("znunu", None), ("zprime-ttbar", 1500.0)):
         with pytest.raises(GenerationError, match=f"process {name} takes no --lsp-mass"):
             process_spec(name, mass, 100.0)
@@ -112,14 +134,14 @@ def test_cli_bad_combinations_are_one_line(capsys: pytest.CaptureFixture[str]) -
 
     for argv in (
         ["stop-pair", "--events", "5", "--mass", "1000"],
-        ["stop-pair", "--events", "5", "--mass", "300", "--lsp-mass", "200"],
+        ["stop-pair", "--events", "5", "--mass", "250", "--lsp-mass", "200"],
         ["ttbar", "--events", "5", "--lsp-mass", "100"],
     ):
         assert main(["reference", "generate", *argv]) != 0, argv
         err = capsys.readouterr().err.strip()
         assert err.startswith("surrotag: error:") and "\n" not in err, err
     assert main(["reference", "generate", "--help"]) == 0
-    assert "neutralino mass in GeV (stop-pair only)" in capsys.readouterr().out
+    assert "neutralino mass in GeV (stop-pair presets only)" in capsys.readouterr().out
 
 
 def test_settings_and_sample_path_carry_the_lsp_mass() -> None:
@@ -248,3 +270,32 @@ def test_stop_pair_hepmc(tmp_path: Path) -> None:
         assert sum(abs(p.pid) == 1000006 for p in event.particles) >= 2
         lsp = [p for p in event.particles if p.pid == 1000022 and p.status == 1]
         assert len(lsp) == 2
+
+
+def test_three_body_dilepton_stop_events(tmp_path: Path) -> None:
+    """40 stop-pair-dilepton events at (250, 100) GeV: each stop -> b W neutralino (no top),
+    each W -> l nu, and the cross-section includes BR(W -> l nu)^2."""
+    pytest.importorskip("pythia8mc")
+    from surrotag.io.parquet import read_parquet, read_parquet_metadata
+    from surrotag.reference.generate import generate
+    from surrotag.reference.processes import BR_W_LEPTONIC_PDG
+
+    path = generate("stop-pair-dilepton", 40, seed=11, jobs=1, mass=250.0, lsp_mass=100.0,
+                    out=tmp_path / "stop3.parquet")  # fmt: skip
+    events = read_parquet(path, events=False)
+    p = events.particles
+    d1 = p.daughter1
+    kid = p.pid[ak.where(d1 >= 0, d1, 0)]
+    last = (abs(p.pid) == 1000006) & ((d1 < 0) | (abs(kid) != 1000006))
+    assert ak.all(ak.sum(last, axis=1) == 2)
+    assert ak.all(p.daughter2[last] == d1[last] + 2)  # three daughters each
+    kids = ak.concatenate([abs(p.pid[d1[last] + i])[..., None] for i in range(3)], axis=-1)
+    assert ak.all(ak.sort(kids, axis=-1) == ak.Array([[[5, 24, 1000022]] * 2] * len(p)))
+    assert not ak.any(abs(p.pid) == 6)  # no top anywhere
+    w_last = (abs(p.pid) == 24) & (abs(p.pid[ak.where(d1 >= 0, d1, 0)]) != 24) & (d1 >= 0)
+    w_kids = abs(p.pid[d1[w_last]])
+    assert ak.all((w_kids == 11) | (w_kids == 13) | (w_kids == 15))
+    meta = read_parquet_metadata(path)
+    assert meta["br_in_sigma"] and meta["br_pdg"] == pytest.approx(BR_W_LEPTONIC_PDG**2)
+    assert meta["br_applied"] == pytest.approx(BR_W_LEPTONIC_PDG**2, rel=0.02)
+    assert "b W chi_10 (three-body)" in stop_slha(250.0, 100.0).splitlines()[0]
