@@ -149,7 +149,9 @@ def jet_flavour(jets: ak.Array, partons: ak.Array) -> ak.Array:
     pairs = ak.cartesian({"j": jets, "p": p}, axis=1, nested=True)
     inside = pairs.j.deltaR(pairs.p) <= cone
     code = ak.where(pairs.p.pid == 21, 0, pairs.p.pid)
-    highest = ak.max(ak.where(inside, code, -1), axis=2, initial=-1)
+    # mask_identity=False: a jet with no parton to compare with (none in the event passes the
+    # cuts) gets -1, not None, which a flatten would drop (misaligning the b-tag draws)
+    highest = ak.max(ak.where(inside, code, -1), axis=2, initial=-1, mask_identity=False)
     return ak.values_astype(ak.where(highest == 0, 21, ak.where(highest < 0, 0, highest)), np.int64)
 
 

@@ -142,3 +142,23 @@ def test_efficiency_formulas_of_the_card():
     assert jet_energy_scale(np.array([100.0]), np.array([0.0]))[0] == pytest.approx(
         np.sqrt(2.5**2 / 100 + 1)
     )
+
+
+def test_a_jet_without_partons_to_compare_with_has_flavour_zero():
+    """An event none of whose partons pass the flavour cuts: flavour 0, not None (a None was
+    dropped by the flatten before the b-tag draws, which then misaligned and crashed a
+    60k-event ttbar-dilepton generation)."""
+    import awkward as ak
+    import vector
+
+    from surrotag.reference.objects import jet_flavour
+
+    vector.register_awkward()
+    jets = ak.zip({"px": [[30.0, 20.0], [25.0]], "py": [[0.0, 5.0], [1.0]],
+                   "pz": [[1.0, 2.0], [3.0]], "E": [[31.0, 21.0], [26.0]]},
+                  with_name="Momentum4D")  # fmt: skip
+    partons = ak.zip({"px": [[29.0], [0.5]], "py": [[0.5], [0.0]], "pz": [[1.0], [0.1]],
+                      "E": [[30.0], [0.6]], "pid": [[5], [21]]})  # fmt: skip
+    flavour = jet_flavour(jets, partons)  # the second event's gluon fails pT > 1 GeV
+    assert flavour.tolist() == [[5, 5], [0]]
+    assert len(ak.flatten(flavour, axis=None)) == len(ak.flatten(jets.px, axis=None))
