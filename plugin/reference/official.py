@@ -41,6 +41,7 @@ import numpy as np
 
 from surrotag.errors import AnalysisError, FormatError
 from surrotag.io.parquet import read_parquet_metadata, sha256_file
+from surrotag.reference.classifier_metrics import kish_effective
 
 if TYPE_CHECKING:
     from surrotag.analysis_card import AnalysisCard
@@ -210,17 +211,10 @@ class OfficialSample:
             "sum_weights": self.sum_weights,
             "n_selected": int(np.count_nonzero(self.selected)),
             "sum_weights_selected": float(self.weight[self.selected].sum()),
-            "effective_events_selected": _kish(self.weight[self.selected]),
+            "effective_events_selected": kish_effective(self.weight[self.selected]),
             "cutflow": dict(self.cutflow),
             "scores_file": None if self.scores is None else self.scores.name,
         }
-
-
-def _kish(weight: np.ndarray) -> float:
-    """Kish's effective number of events ``(sum w)^2 / sum w^2`` (0 without events): how
-    many unweighted events carry the same statistical power as these weighted ones."""
-    squares = float(np.sum(weight**2))
-    return float(np.sum(weight)) ** 2 / squares if squares > 0 else 0.0
 
 
 def load_official_sample(path: str | Path, card: AnalysisCard, tagger: Tagger) -> OfficialSample:
