@@ -41,6 +41,7 @@ from surrotag.surrogates.schema_check import check_document, schema_validator
 __all__ = [
     "CARD_DIGEST_KEY",
     "CARD_FILENAME",
+    "EVENT_COLLECTION",
     "SCHEMA_VERSION",
     "AnalysisCard",
     "Cut",
@@ -67,6 +68,9 @@ SCHEMA_VERSION: Final = 2
 CARD_FILENAME: Final = "card.json"
 #: Key of the card's own digest, checked when a card is read from a file.
 CARD_DIGEST_KEY: Final = "card_sha256"
+#: The selection's ``collection`` of an analysis whose tagger decides on the whole event
+#: (an event classifier): one candidate per event, fed event features, one row per event.
+EVENT_COLLECTION: Final = "event"
 
 
 Requirement = Literal["both", "exactly_one", "at_least_one", "none", "any"]
@@ -294,7 +298,10 @@ def _check_consistency(document: dict[str, Any], source: str) -> None:
         raise CardError(f"{source}: invalid analysis card at {path}: {problem}")
 
     selection = document["selection"]
-    if selection["collection"] not in document["objects"]:
+    if selection["collection"] == EVENT_COLLECTION:
+        if selection["candidates"] != 1:
+            fail("$.selection.candidates", "an event-level tagger has one candidate: the event")
+    elif selection["collection"] not in document["objects"]:
         fail(
             "$.selection.collection",
             f"{selection['collection']!r} is not in objects "
@@ -344,6 +351,10 @@ def _check_consistency(document: dict[str, Any], source: str) -> None:
                 f"{observable.name!r} is one value per object; a region bins one value per "
                 "event (a system or event observable, e.g. mjj)",
             )
+        if selection["collection"] == EVENT_COLLECTION and not observable.reads:
+            fail(f"{path}.observable.name", f"{observable.name!r} reads the candidates' "
+                 "objects; with the event as the candidate, bin an event observable that "
+                 "names what it reads (met, mt2_ll, ...)")  # fmt: skip
         if observable.unit != "GeV":  # the report, plots and patches label the bins in GeV
             fail(
                 f"{path}.observable.name",
@@ -450,6 +461,7 @@ def _observable(name: str, path: str, fail: Callable[[str, str], None]) -> Any:
 def _check_cuts(selection: dict[str, Any], fail: Callable[[str, str], None]) -> None:
     """Cut names unique, observables registered, ``object`` and ``collection`` fitting them."""
     candidates = selection["candidates"]
+    event = selection["collection"] == EVENT_COLLECTION
     seen: list[str] = []
     for index, cut in enumerate(selection["cuts"]):
         path = f"$.selection.cuts[{index}]"
@@ -457,6 +469,13 @@ def _check_cuts(selection: dict[str, Any], fail: Callable[[str, str], None]) -> 
             fail(f"{path}.name", f"cut name {cut['name']!r} is used already (or is 'all')")
         seen.append(cut["name"])
         observable = _observable(cut["observable"], f"{path}.observable", fail)
+        if (
+            event
+            and "collection" not in cut
+            and (observable.kind != "event" or not observable.reads)
+        ):
+            fail(f"{path}.collection", f"{observable.name!r} reads objects: with the event as "
+                 "the candidate, name the collection it reads (e.g. \"jets\")")  # fmt: skip
         if observable.kind == "object":
             where = cut.get("object")
             if where is None:
@@ -488,6 +507,8 @@ def _requires_candidates(cut: dict[str, Any], selection: dict[str, Any]) -> bool
     a bound on the candidates' system (NaN without all of them fails every bound)."""
     from surrotag.observables import get
 
+    if selection["collection"] == EVENT_COLLECTION:
+        return True  # every event has itself
     k = selection["candidates"]
     kind = get(cut["observable"]).kind  # every cut's observable is known by now
     if kind == "system":

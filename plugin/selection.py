@@ -35,7 +35,7 @@ from typing import TYPE_CHECKING
 import awkward as ak
 import numpy as np
 
-from surrotag.analysis_card import AnalysisCard, Cut, SelectionSpec
+from surrotag.analysis_card import EVENT_COLLECTION, AnalysisCard, Cut, SelectionSpec
 from surrotag.errors import AnalysisError
 from surrotag.io.canonical import MOMENTUM_COLLECTIONS
 from surrotag.observables import Candidates, get
@@ -84,7 +84,7 @@ def collections_read(selection: SelectionSpec | AnalysisCard | Analysis) -> set[
     candidates', those its cuts count, sum or pick objects from and, for a card or an
     analysis, those its regions' observables read."""
     spec, observables = _spec(selection)
-    read = {spec.collection}
+    read = {spec.collection} - {EVENT_COLLECTION}
     for cut in spec.cuts:
         observable = get(cut.observable)
         if observable.kind == "object" and cut.collection is not None:
@@ -110,7 +110,13 @@ def _spec(selection: SelectionSpec | AnalysisCard | Analysis) -> tuple[Selection
 
 
 def _candidates(events: ak.Array, name: str, k: int) -> tuple[np.ndarray, Candidates]:
-    """Indices ``[N, k]`` of the k highest-pT objects and their kinematics."""
+    """Indices ``[N, k]`` of the k highest-pT objects and their kinematics (the event
+    itself, index 0 and no kinematics, for :data:`EVENT_COLLECTION`)."""
+    if name == EVENT_COLLECTION:
+        nan = np.full((len(events), 1), np.nan)
+        return np.zeros((len(events), 1), dtype=np.int64), Candidates(
+            nan, nan, nan, nan, events=events, collection=name
+        )
     fields = ak.fields(events)
     if name not in fields:
         raise AnalysisError(

@@ -15,7 +15,14 @@ from surrotag.features.registry import (
     features_for_level,
     get_feature,
 )
-from surrotag.features.table import EVENT_INDEX, build_features, infer_level, resolve_features
+from surrotag.features.table import (
+    EVENT_INDEX,
+    build_event_table,
+    build_features,
+    event_only,
+    infer_level,
+    resolve_features,
+)
 from surrotag.features.truth import last_top_copies, match_tops_to_jets, top_decays
 
 __all__ = [
@@ -23,8 +30,10 @@ __all__ = [
     "FEATURES",
     "ROW_KIND",
     "Feature",
+    "build_event_table",
     "build_features",
     "describe_features",
+    "event_only",
     "features_for_level",
     "get_feature",
     "infer_level",

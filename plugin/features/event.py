@@ -49,4 +49,10 @@ def event_features(events: ak.Array, names: set[str] | frozenset[str]) -> dict[s
         out["event_lep1_pt"] = ak.to_numpy(ak.fill_none(ak.firsts(pt[leading]), np.nan))
         out["event_lep1_eta"] = ak.to_numpy(ak.fill_none(ak.firsts(eta[leading]), np.nan))
         out["flag_no_lepton"] = ak.to_numpy(ak.num(pt, axis=1) == 0)
+    from surrotag.features.dilepton import DILEPTON_FEATURES, TRUTH_EVENT_FEATURES
+
+    if set(names) & {*DILEPTON_FEATURES, *TRUTH_EVENT_FEATURES}:
+        from surrotag.features.dilepton import dilepton_features
+
+        out |= dilepton_features(events, names)
     return {name: values for name, values in out.items() if name in names}

@@ -87,6 +87,8 @@ class Feature:
 _D = ("delphes",)
 _P = ("parton",)
 _JET = ("fatjets",)
+_LEPTONS = ("electrons", "muons")
+_LEPTONS_MET = ("electrons", "muons", "met")
 _TRUTH = ("fatjets", "particles")
 _NO_MATCH = ("flag_no_top_match", "flag_leptonic_top")
 _NO_CHAIN = (*_NO_MATCH, "flag_no_decay_chain")
@@ -356,6 +358,120 @@ _ALL: tuple[Feature, ...] = (
         _D,
         "event",
         ("fatjets", "electrons", "muons"),
+    ),
+    # -- dilepton events (surrotag.features.dilepton): event rows of event-level taggers ----
+    Feature(
+        "event_lep2_pt",
+        "GeV",
+        "float32",
+        "pT of the second lepton (electrons and muons by pT).",
+        _D,
+        "event",
+        _LEPTONS,
+        ("flag_fewer_than_two_leptons",),
+    ),
+    Feature(
+        "event_lep2_eta",
+        "",
+        "float32",
+        "Pseudorapidity of the second lepton.",
+        _D,
+        "event",
+        _LEPTONS,
+        ("flag_fewer_than_two_leptons",),
+    ),
+    Feature(
+        "event_mll",
+        "GeV",
+        "float32",
+        "Invariant mass of the two leading leptons.",
+        _D,
+        "event",
+        _LEPTONS,
+        ("flag_fewer_than_two_leptons",),
+    ),
+    Feature(
+        "event_mt2_ll",
+        "GeV",
+        "float32",
+        "Stransverse mass of the two leading leptons "
+        "and MET, massless invisibles (arXiv:hep-ph/9906349); t tbar ends near m_W.",
+        _D,
+        "event",
+        _LEPTONS_MET,
+        ("flag_fewer_than_two_leptons",),
+    ),
+    Feature(
+        "event_dphi_met_lep1",
+        "rad",
+        "float32",
+        "|Delta phi| of MET and the leading lepton.",
+        _D,
+        "event",
+        _LEPTONS_MET,
+        ("flag_fewer_than_two_leptons",),
+    ),
+    Feature(
+        "event_dphi_met_lep2",
+        "rad",
+        "float32",
+        "|Delta phi| of MET and the second lepton.",
+        _D,
+        "event",
+        _LEPTONS_MET,
+        ("flag_fewer_than_two_leptons",),
+    ),
+    Feature(
+        "event_dphi_ll",
+        "rad",
+        "float32",
+        "|Delta phi| of the two leading leptons.",
+        _D,
+        "event",
+        _LEPTONS,
+        ("flag_fewer_than_two_leptons",),
+    ),
+    Feature(
+        "event_n_btag", "", "int32", "Number of b-tagged small-R jets.", _D, "event", ("jets",)
+    ),
+    Feature(
+        "event_jet1_pt",
+        "GeV",
+        "float32",
+        "pT of the leading small-R jet (NaN without jets).",
+        _D,
+        "event",
+        ("jets",),
+    ),
+    Feature(
+        "flag_fewer_than_two_leptons",
+        "",
+        "bool",
+        "True where the event has fewer than "
+        "two electrons and muons: the second lepton's features are NaN.",
+        _D,
+        "event",
+        _LEPTONS,
+    ),
+    Feature(
+        "truth_invisible_pt",
+        "GeV",
+        "float32",
+        "Truth: pT of the vector sum of the "
+        "undecayed neutralinos and the neutrinos of W decays (what the hard process made "
+        "invisible; neutrinos of tau and hadron decays are not counted).",
+        ("delphes", "parton"),
+        "event",
+        ("particles",),
+    ),
+    Feature(
+        "truth_n_tops",
+        "",
+        "int32",
+        "Truth: number of top quarks (last copies) in the record.",
+        ("delphes", "parton"),
+        "event",
+        ("particles",),
     ),
     # -- parton level: one row per top quark ------------------------------------------------
     Feature(

@@ -1,10 +1,11 @@
-"""Build the per-object feature table of canonical events.
+"""Build the per-object (or per-event) feature table of canonical events.
 
 One row per object (a fat jet at detector level, a top quark at parton level, see
 :data:`surrotag.features.registry.ROW_KIND`), an ``event_index`` column (int64, the event's
 position in the input, shifted by ``event_offset`` for chunked reading) and one column per
 requested feature with the registry's dtype. The flag columns that explain a requested
-feature's missing values are always added.
+feature's missing values are always added. An event-level tagger (an event classifier) is
+fed one row per event of event features only (:func:`build_event_table`).
 """
 
 from __future__ import annotations
@@ -21,7 +22,14 @@ from surrotag.features.registry import FEATURES, ROW_KIND, features_for_level, g
 from surrotag.features.truth import match_tops_to_jets, top_decays
 from surrotag.io.levels import LEVEL_NAMES
 
-__all__ = ["EVENT_INDEX", "build_features", "infer_level", "resolve_features"]
+__all__ = [
+    "EVENT_INDEX",
+    "build_event_table",
+    "build_features",
+    "event_only",
+    "infer_level",
+    "resolve_features",
+]
 
 #: Name of the column holding each row's event position (int64).
 EVENT_INDEX = "event_index"
@@ -199,3 +207,48 @@ def _top_features(decays: ak.Array, wanted: frozenset[str]) -> dict[str, ak.Arra
         out["top_dr_q_q"] = dr("f1", "f2")
         out["top_dr_max"] = np.maximum(np.maximum(dr("top", "b"), dr("top", "f1")), dr("top", "f2"))
     return {name: values for name, values in out.items() if name in wanted}
+
+
+def event_only(features: Iterable[str]) -> bool:
+    """Whether every feature is an event quantity (kind ``event``): the inputs of an
+    event-level tagger, one row per event (:func:`build_event_table`)."""
+    names = list(features)
+    return bool(names) and all(get_feature(name).kind == "event" for name in names)
+
+
+def build_event_table(
+    events: ak.Array, *, level: str, features: Iterable[str], event_offset: int = 0
+) -> ak.Array:
+    """The per-event feature table: one row per event, event features only.
+
+    Args:
+        events: canonical events holding the collections the features require.
+        level: the input level (``delphes``).
+        features: registry names of event features (their flags are added).
+        event_offset: added to ``event_index``.
+
+    Returns:
+        Flat records, one per event: ``event_index`` (int64) and one column per feature.
+
+    Raises:
+        FeatureError: unknown features, features of another level, missing collections, or a
+            per-object feature (jet, top) in the request.
+
+    Example:
+        >>> table = build_event_table(events, level="delphes",
+        ...                           features=["event_met", "event_mt2_ll"])  # doctest: +SKIP
+    """
+    names = resolve_features(level, features, available=events.fields)
+    per_object = [name for name in names if FEATURES[name].kind != "event"]
+    if per_object:
+        raise FeatureError(
+            f"feature(s) {', '.join(per_object)} are per {FEATURES[per_object[0]].kind}; an "
+            "event table holds event features only (kind 'event', surrotag features --list)"
+        )
+    per_event = event_features(events, frozenset(names))
+    columns: dict[str, np.ndarray] = {
+        EVENT_INDEX: np.arange(len(events), dtype=np.int64) + event_offset
+    }
+    for name in names:
+        columns[name] = _cast(per_event[name], FEATURES[name].dtype)
+    return ak.zip(columns, depth_limit=1)

@@ -267,7 +267,7 @@ def _lacking_collections(
 
     if input_level(level).jets_from_particles:
         return None
-    need = {input_level(level).objects}
+    need = {input_level(level).objects} if _tags_level_objects(analysis.card, level) else set()
     if input_level(level).has_jets:
         need |= collections_read(analysis)
     for path in inputs.paths:
@@ -340,10 +340,18 @@ def load_tagger(
         sha256 = further[0].surrogate.tagger_sha256
     folder = resolve_surrogate(surrogate if surrogate is not None else name)
     card = load_card(folder)
+    collection = card_spec.selection.collection if further is None else further[0].collection
     check_surrogate(card, card_spec, level, points, features=kind == "surrogate",
-                    tagger_sha256=sha256)  # fmt: skip
+                    tagger_sha256=sha256, collection=collection)  # fmt: skip
     spec = input_level(level)
     if kind == "efficiency-map":
+        from surrotag.analysis_card import EVENT_COLLECTION
+
+        if collection == EVENT_COLLECTION:
+            raise InputValueError(
+                f"--tagger efficiency-map: {card.name} decides on whole events; the "
+                "efficiency-map baseline bins jets in pT and has no event-level map"
+            )
         features = tuple(dict.fromkeys((*spec.efficiency_map_features, *spec.taggable_features)))
         return EfficiencyMapTagger(card, folder, points, features, device)
     model, card = load_surrogate(folder, device=device)
@@ -371,12 +379,24 @@ def collections_to_read(
     from surrotag.features import FEATURES
     from surrotag.selection import collections_read
 
-    needed = {"weight", input_level(level).objects}
+    needed = {"weight"}
+    if analysis is None or _tags_level_objects(analysis.card, level):
+        needed.add(input_level(level).objects)
     for name in features:
         needed.update(FEATURES[name].requires)
     if analysis is not None and input_level(level).has_jets:
         needed |= collections_read(analysis)
     return sorted(needed)
+
+
+def _tags_level_objects(card: AnalysisCard, level: str) -> bool:
+    """Whether a tagger of the analysis tags the level's objects (fat jets, tops): not when
+    its candidate is the event and no further tagger tags them."""
+    from surrotag.analysis_card import EVENT_COLLECTION
+
+    if card.selection.collection != EVENT_COLLECTION:
+        return True
+    return any(t.collection == input_level(level).objects for t in card.taggers.values())
 
 
 def required_collections(card: AnalysisCard, level: str) -> tuple[tuple[str, ...], ...]:
@@ -409,8 +429,12 @@ def required_collections(card: AnalysisCard, level: str) -> tuple[tuple[str, ...
     """
     if not input_level(level).has_jets:
         return ((input_level(level).objects,),)
+    from surrotag.analysis_card import EVENT_COLLECTION
+
     selection = card.selection
-    groups: dict[tuple[str, ...], None] = {(selection.collection,): None}
+    groups: dict[tuple[str, ...], None] = (
+        {} if selection.collection == EVENT_COLLECTION else {(selection.collection,): None}
+    )
     for cut in selection.cuts:
         if cut.observable not in _COUNTING:
             continue
@@ -482,11 +506,16 @@ def object_table(
     events: ak.Array, collection: str, index: ak.Array, level: str, features: Sequence[str]
 ) -> Any:
     """Feature table of the objects ``events[collection][index]`` (``index``: per event, the
-    positions of its objects to tag), one row per object, event by event."""
+    positions of its objects to tag), one row per object, event by event; for
+    :data:`~surrotag.analysis_card.EVENT_COLLECTION` one row of event features per event."""
     import awkward as ak
 
-    from surrotag.features import build_features
+    from surrotag.analysis_card import EVENT_COLLECTION
+    from surrotag.features import build_event_table, build_features
     from surrotag.io.canonical import with_vector_behaviour
+
+    if collection == EVENT_COLLECTION:
+        return build_event_table(events, level=level, features=features)
 
     fields = {"weight": events.weight, "fatjets": events[collection][index]}
     if "particles" in events.fields:
@@ -497,16 +526,22 @@ def object_table(
 
 
 def _pair_table(
-    events: ak.Array, lead: np.ndarray, level: str, features: Sequence[str]
+    events: ak.Array,
+    lead: np.ndarray,
+    level: str,
+    features: Sequence[str],
+    collection: str = "fatjets",
 ) -> tuple[Any, np.ndarray]:
-    """Feature table of the selected events' candidates and their rows ``[n, k]``."""
+    """Feature table of the selected events' candidates (of ``collection``) and their rows
+    ``[n, k]``."""
     import awkward as ak
 
     from surrotag.features import build_features
 
     n = len(events)
     if input_level(level).has_jets:
-        table = object_table(events, "fatjets", ak.from_regular(ak.Array(lead)), level, features)
+        index = ak.from_regular(ak.Array(lead))
+        table = object_table(events, collection, index, level, features)
         k = lead.shape[1]
         return table, np.arange(k * n, dtype=np.int64).reshape(n, k)
     table = build_features(events, level=level, features=features)
@@ -609,7 +644,8 @@ def _process_jobs(
         tagger = jobs[members[0]].tagger
         with timer("features"):
             lead = selections[members[0]].indices[events]  # the same candidates in the group
-            table, rows = _pair_table(chunk[events], lead, level, tagger.features)
+            collection = jobs[members[0]].card.selection.collection
+            table, rows = _pair_table(chunk[events], lead, level, tagger.features, collection)
         with timer("tag"):
             tags = tagger.probabilities(table, level)
         for index in members:

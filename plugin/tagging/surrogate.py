@@ -314,11 +314,15 @@ def check_surrogate(
     *,
     features: bool = True,
     tagger_sha256: str | None = None,
+    collection: str | None = None,
 ) -> None:
     """Refuse a surrogate that does not fit the analysis at this input level.
 
     ``tagger_sha256``: the internal tagger it must replace (default: the analysis's
     ``surrogate.tagger_sha256``; a further tagger's own for one of its ``taggers``).
+    ``collection``: what it tags (default: the selection's candidates); a surrogate of
+    event features alone tags the event (:data:`surrotag.analysis_card.EVENT_COLLECTION`),
+    and an object surrogate tags objects.
 
     Raises:
         CardError: the surrogate replaces another tagger (its card's
@@ -337,6 +341,18 @@ def check_surrogate(
             f"{(found or 'none')[:12]}…, analysis {analysis.name!r} was built with "
             f"{wanted[:12]}…; {fix}"
         )
+    from surrotag.analysis_card import EVENT_COLLECTION
+    from surrotag.features import event_only
+
+    event = (collection or analysis.selection.collection) == EVENT_COLLECTION
+    if event != event_only(card.feature_names):
+        raise CardError(
+            f"{card.source}: surrogate {card.name!r} "
+            + ("takes per-object features" if event else "takes event features only")
+            + f" ({', '.join(card.feature_names)}), but analysis {analysis.name!r} tags "
+            + ("whole events with it" if event else "objects with it")
+            + f"; {fix}"
+        )
     have = {point["name"] for point in card.working_points}
     for point in working_points:
         if point not in have:
@@ -347,7 +363,8 @@ def check_surrogate(
     if not features:
         return
     spec = input_level(level)
-    missing = [name for name in spec.fed_features if name not in card.feature_names]
+    fed = () if event else spec.fed_features
+    missing = [name for name in fed if name not in card.feature_names]
     if missing:
         raise CardError(
             f"{card.source}: surrogate {card.name!r} lacks feature(s) {', '.join(missing)} that "
