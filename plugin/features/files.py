@@ -61,7 +61,10 @@ def feature_stream(
 
     collections = None
     if names is not None:
-        collections = sorted({c for name in names for c in FEATURES[name].requires})
+        from surrotag.io.levels import input_level
+
+        rows = input_level(level).objects  # the table's rows
+        collections = sorted({rows, *(c for name in names for c in FEATURES[name].requires)})
     return EventStream(
         inputs,
         level=level,

@@ -12,7 +12,9 @@ level        row kind    rows
 ``parton``   ``top``     every top quark (the last copy of each top in the truth record)
 ===========  ==========  ==============================================================
 
-Event-level features (kind ``event``) are repeated on every row of their event. Quantities
+Event-level features (kind ``event``) are repeated on every row of their event, or make the
+one row per event of an event-level tagger's table (:func:`surrotag.features.build_event_table`);
+their ``requires`` name what they read (the row collection is the table's own). Quantities
 that can be unknown (no matched top, a missing decay chain, no lepton, tau1 = 0) are NaN and
 a boolean ``flag_*`` column says why; nothing is guessed. Units: GeV for energies and
 momenta, rad for azimuthal angles; pseudorapidity and Delta R are dimensionless.
@@ -290,7 +292,7 @@ _ALL: tuple[Feature, ...] = (
         "Missing transverse momentum magnitude (Delphes MissingET).",
         _D,
         "event",
-        ("fatjets", "met"),
+        ("met",),
     ),
     Feature(
         "event_ht",
@@ -299,7 +301,7 @@ _ALL: tuple[Feature, ...] = (
         "Scalar sum of the pT of the small-R jets (Delphes Jet).",
         _D,
         "event",
-        ("fatjets", "jets"),
+        ("jets",),
     ),
     Feature("event_n_fatjets", "", "int32", "Number of fat jets in the event.", _D, "event", _JET),
     Feature(
@@ -309,7 +311,7 @@ _ALL: tuple[Feature, ...] = (
         "Number of small-R jets in the event.",
         _D,
         "event",
-        ("fatjets", "jets"),
+        ("jets",),
     ),
     Feature(
         "event_n_electrons",
@@ -318,9 +320,9 @@ _ALL: tuple[Feature, ...] = (
         "Number of electrons.",
         _D,
         "event",
-        ("fatjets", "electrons"),
+        ("electrons",),
     ),
-    Feature("event_n_muons", "", "int32", "Number of muons.", _D, "event", ("fatjets", "muons")),
+    Feature("event_n_muons", "", "int32", "Number of muons.", _D, "event", ("muons",)),
     Feature(
         "event_n_leptons",
         "",
@@ -328,7 +330,7 @@ _ALL: tuple[Feature, ...] = (
         "Number of electrons plus muons.",
         _D,
         "event",
-        ("fatjets", "electrons", "muons"),
+        _LEPTONS,
     ),
     Feature(
         "event_lep1_pt",
@@ -337,7 +339,7 @@ _ALL: tuple[Feature, ...] = (
         "pT of the leading lepton (electron or muon).",
         _D,
         "event",
-        ("fatjets", "electrons", "muons"),
+        _LEPTONS,
         ("flag_no_lepton",),
     ),
     Feature(
@@ -347,7 +349,7 @@ _ALL: tuple[Feature, ...] = (
         "Pseudorapidity of the leading lepton.",
         _D,
         "event",
-        ("fatjets", "electrons", "muons"),
+        _LEPTONS,
         ("flag_no_lepton",),
     ),
     Feature(
@@ -357,7 +359,7 @@ _ALL: tuple[Feature, ...] = (
         "True where the event has no electron or muon: event_lep1_* are NaN.",
         _D,
         "event",
-        ("fatjets", "electrons", "muons"),
+        _LEPTONS,
     ),
     # -- dilepton events (surrotag.features.dilepton): event rows of event-level taggers ----
     Feature(

@@ -20,7 +20,7 @@ from surrotag.features.event import event_features
 from surrotag.features.jets import jet_features
 from surrotag.features.registry import FEATURES, ROW_KIND, features_for_level, get_feature
 from surrotag.features.truth import match_tops_to_jets, top_decays
-from surrotag.io.levels import LEVEL_NAMES
+from surrotag.io.levels import INPUT_LEVELS, LEVEL_NAMES
 
 __all__ = [
     "EVENT_INDEX",
@@ -157,6 +157,12 @@ def build_features(
         raise FeatureError(f"unknown input level {level!r}; use one of {', '.join(LEVEL_NAMES)}")
     if not radius > 0:
         raise FeatureError(f"matching radius must be positive, got {radius}")
+    rows = INPUT_LEVELS[level].objects
+    if rows not in events.fields:
+        raise FeatureError(
+            f"events without {rows!r} (have: {', '.join(events.fields) or 'none'}): the rows "
+            f"of a {level}-level table are its {ROW_KIND[level]}s; read them with the events"
+        )
     names = resolve_features(level, features, available=events.fields)
     wanted = frozenset(names)
     per_object: dict[str, ak.Array] = {}
