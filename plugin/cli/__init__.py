@@ -97,6 +97,11 @@ _REFERENCE_COMMANDS = {
         "Write Pythia 8 events of a preset as HepMC3 (a user's shower output).",
     ),
     "train-tagger": ("surrotag.cli.reference", "train_tagger", "Train the internal tagger."),
+    "train-event-classifier": (
+        "surrotag.cli.reference",
+        "train_event_classifier",
+        "Train the internal stop/ttbar event classifier (dilepton).",
+    ),
     "score": ("surrotag.cli.reference", "score", "Score jets with the internal tagger."),
     "build-table": ("surrotag.cli.reference", "build_table", "Write the surrogate training table."),
     "explain-tagger": ("surrotag.cli.explain", "explain_tagger", "Explain the internal tagger."),

@@ -12,7 +12,15 @@ import click
 from surrotag.cli import options
 from surrotag.reference.processes import PROCESSES
 
-__all__ = ["build_table", "generate", "hepmc", "pipeline", "score", "train_tagger"]
+__all__ = [
+    "build_table",
+    "generate",
+    "hepmc",
+    "pipeline",
+    "score",
+    "train_event_classifier",
+    "train_tagger",
+]
 
 
 @click.command("hepmc")
@@ -144,6 +152,61 @@ def train_tagger(
             progress=progress,
         )
     click.echo(report.summary())
+
+
+@click.command("train-event-classifier")
+@click.option("--signal", "signal", multiple=True, required=True,
+              help="Stop sample(s) (stop-pair-dilepton), comma-separated or repeated.")  # fmt: skip
+@click.option("--background", "background", multiple=True, required=True,
+              help="Background sample(s) (ttbar-dilepton).")  # fmt: skip
+@click.option("-o", "--out", type=click.Path(file_okay=False), required=True,
+              help="Output folder (event_classifier.safetensors and .json).")  # fmt: skip
+@click.option("--hidden", default="64,64,64", show_default=True,
+              help="Hidden-layer widths, comma-separated.")  # fmt: skip
+@click.option("--epochs", type=click.IntRange(min=1), default=50, show_default=True)
+@click.option("--patience", type=click.IntRange(min=1), default=5, show_default=True,
+              help="Early stopping: epochs without a lower validation loss.")  # fmt: skip
+@click.option("--seed", type=int, default=0, show_default=True)
+def train_event_classifier(
+    signal: tuple[str, ...],
+    background: tuple[str, ...],
+    out: str,
+    hidden: str,
+    epochs: int,
+    patience: int,
+    seed: int,
+) -> None:
+    """Train the internal event classifier of the stop dilepton search (arXiv:1804.09278).
+
+    Reads the dilepton events (two leptons, finite MET) of the samples, weighted by their
+    cross-sections, trains on a split of them and prints the test split's ROC AUC and the
+    signal efficiency at background efficiencies 1e-3 and 1e-2.
+    """
+    from surrotag.errors import InputValueError
+    from surrotag.reference.event_classifier import (
+        ClassifierConfig,
+        load_dilepton_events,
+        save_event_classifier,
+    )
+    from surrotag.reference.event_classifier import train_event_classifier as run
+
+    try:
+        widths = tuple(int(width) for width in hidden.split(","))
+    except ValueError:
+        raise InputValueError(f"--hidden {hidden!r}: give integers, e.g. 64,64,64") from None
+    config = ClassifierConfig(hidden=widths, epochs=epochs, patience=patience)
+    signal_events, signal_sha = load_dilepton_events(_paths(signal))
+    background_events, background_sha = load_dilepton_events(_paths(background))
+    model, report = run(signal_events, background_events, config=config, seed=seed,
+                        inputs_sha256=signal_sha | background_sha)  # fmt: skip
+    path = save_event_classifier(model, report, out)
+    points = ", ".join(
+        f"eps_S({p.target:g}) = "
+        + ("n/a" if p.signal_efficiency is None else f"{p.signal_efficiency:.3f}")
+        + f" ({p.n_background_effective:.0f} eff. bkg)"
+        for p in report.working_points
+    )
+    click.echo(f"{path}: test AUC {report.auc:.4f}, {points}; best epoch {report.best_epoch}")
 
 
 @click.command("score")

@@ -69,6 +69,7 @@ __all__ = [
     "classifier_scores",
     "event_inputs",
     "has_two_leptons",
+    "load_dilepton_events",
     "load_event_classifier",
     "save_event_classifier",
     "train_event_classifier",
@@ -628,6 +629,48 @@ def train_event_classifier(
         inputs_sha256=recorded,
     )
     return model, report
+
+
+def load_dilepton_events(paths: Sequence[str | Path]) -> tuple[ak.Array, dict[str, str]]:
+    """The dilepton events of reference samples, weighted by their cross-sections.
+
+    Each file's events with two leptons and a finite MET are kept; their weights become
+    event cross-sections ``sigma_pb w / sum(w)`` (pb, the sum over all events of the file),
+    so samples of different processes or sizes add up.
+
+    Args:
+        paths: surrotag reference samples (Parquet with ``electrons``, ``muons``, ``jets``,
+            ``met``; ``particles`` too when present, for truth features).
+
+    Returns:
+        (events, sha256 of each file by name).
+
+    Raises:
+        InputFileError, FormatError: a missing or unreadable file.
+        InputValueError: a file without a positive cross-section or sum of weights.
+    """
+    from surrotag.io.parquet import read_parquet, read_parquet_metadata, sha256_file
+
+    chunks, digests = [], {}
+    for path in map(Path, paths):
+        meta = read_parquet_metadata(path)
+        sigma, total = meta.get("sigma_pb"), meta.get("sum_weights")
+        if not (isinstance(sigma, int | float) and sigma > 0 and isinstance(total, int | float)
+                and total > 0):  # fmt: skip
+            raise InputValueError(
+                f"{path}: no positive sigma_pb and sum_weights in its provenance; pass a "
+                "surrotag reference sample (surrotag reference generate)"
+            )
+        columns = ["weight", "electrons", "muons", "jets", "met", "particles"]
+        events = read_parquet(path, columns=columns, events=True)
+        keep = has_two_leptons(events) & np.isfinite(ak.to_numpy(events.met.met))
+        events = events[keep]
+        events = ak.with_field(events, events.weight * (float(sigma) / float(total)), "weight")
+        chunks.append(events)
+        digests[path.name] = sha256_file(path)
+    if not chunks:
+        raise InputValueError("no sample given")
+    return ak.concatenate(chunks), digests
 
 
 # --------------------------------------------------------------------------------- storage
