@@ -105,6 +105,11 @@ _REFERENCE_COMMANDS = {
     "score": ("surrotag.cli.reference", "score", "Score jets with the internal tagger."),
     "build-table": ("surrotag.cli.reference", "build_table", "Write the surrogate training table."),
     "explain-tagger": ("surrotag.cli.explain", "explain_tagger", "Explain the internal tagger."),
+    "explain-event-classifier": (
+        "surrotag.cli.explain",
+        "explain_event_classifier",
+        "Explain the internal event classifier (arXiv:1804.09278).",
+    ),
     "ship-surrogate": (
         "surrotag.cli.ship",
         "ship_surrogate",

@@ -12,7 +12,7 @@ from typing import Any
 
 import click
 
-__all__ = ["explain", "explain_tagger"]
+__all__ = ["explain", "explain_event_classifier", "explain_tagger"]
 
 SUMMARY_NAME = "summary.json"
 
@@ -120,3 +120,60 @@ def explain_tagger(
         ).to_dict()  # fmt: skip
     target = write_json(summary, Path(out) / SUMMARY_NAME)
     print_tagger_summary(summary, target, console)
+
+
+@click.command("explain-event-classifier")
+@click.argument("classifier", type=click.Path(file_okay=False))
+@click.option("--signal", "signal", multiple=True, required=True,
+              help="Stop sample(s) (stop-pair-dilepton) not trained on.")  # fmt: skip
+@click.option("--background", "background", multiple=True, required=True,
+              help="Background sample(s) (ttbar-dilepton) it did not train on.")  # fmt: skip
+@click.option("--background-efficiency", type=click.FloatRange(0, 1, min_open=True),
+              default=1e-2, show_default=True,
+              help="Background efficiency of the selected events' cut.")  # fmt: skip
+@click.option("--seed", type=int, default=0, show_default=True)
+@click.option("-o", "--out", type=click.Path(file_okay=False), required=True)
+def explain_event_classifier(
+    classifier: str,
+    signal: tuple[str, ...],
+    background: tuple[str, ...],
+    background_efficiency: float,
+    seed: int,
+    out: str,
+) -> None:
+    """Explain the internal event classifier as arXiv:1804.09278 does: mutual information of
+    its neurons with m_T2(ll) and the lepton pT, MET orientation, ISR response, importance."""
+    import json
+
+    from surrotag.explain.event_classifier import explain_event_classifier as run
+    from surrotag.reference.event_classifier import (
+        evaluate_event_classifier,
+        load_dilepton_events,
+        load_event_classifier,
+    )
+
+    paths = {
+        "signal": [item for value in signal for item in value.split(",") if item],
+        "background": [item for value in background for item in value.split(",") if item],
+    }
+    model, _ = load_event_classifier(classifier)
+    signal_events, signal_sha = load_dilepton_events(paths["signal"])
+    background_events, background_sha = load_dilepton_events(paths["background"])
+    with _console().status("explaining the event classifier"):
+        summary = run(model, signal_events, background_events, out,
+                      working_point=background_efficiency, seed=seed)  # fmt: skip
+        performance = evaluate_event_classifier(model, signal_events, background_events)
+    findings = summary.get("findings", summary)
+    top = findings["mt2_ll_top_neuron"]
+    lepton = findings["max_mi_single_lepton_pt"]
+    points = ", ".join(
+        f"eps_S({p['target']:g}) = "
+        + ("n/a" if p["signal_efficiency"] is None else f"{p['signal_efficiency']:.3f}")
+        + f" ({p['n_background_effective']:.0f} eff. bkg)"
+        for p in performance["working_points"]
+    )
+    click.echo(
+        f"{out}: AUC {performance['auc']:.4f}, {points}; top m_T2(ll) neuron (layer "
+        f"{top['layer']}, {top['neuron']}) {top['mi_nats']:.3f} nats, largest with a lepton "
+        f"pT {lepton['mi_nats']:.3f} nats; samples " + json.dumps({**signal_sha, **background_sha})
+    )
