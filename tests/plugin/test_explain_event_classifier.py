@@ -435,8 +435,8 @@ def test_explain_event_classifier_writes_nothing_on_failure(stop_like, tmp_path,
 def test_cli_missing_classifier_is_one_line(tmp_path, capsys):
     from surrotag.cli import main
 
-    code = main(["reference", "explain-event-classifier", str(tmp_path / "none"), "--signal",
-                 "s.parquet", "--background", "b.parquet", "-o", str(tmp_path / "out")])  # fmt: skip
+    argv = ["reference", "explain-event-classifier", str(tmp_path / "none"), "--signal", "s.pq"]
+    code = main([*argv, "--background", "b.pq", "-o", str(tmp_path / "out")])
     err = capsys.readouterr().err.strip()
     assert code != 0 and err.startswith("surrotag: error:") and "\n" not in err
     assert not (tmp_path / "out").exists()
