@@ -355,12 +355,6 @@ def _check_consistency(document: dict[str, Any], source: str) -> None:
             fail(f"{path}.observable.name", f"{observable.name!r} reads the candidates' "
                  "objects; with the event as the candidate, bin an event observable that "
                  "names what it reads (met, mt2_ll, ...)")  # fmt: skip
-        if observable.unit != "GeV":  # the report, plots and patches label the bins in GeV
-            fail(
-                f"{path}.observable.name",
-                f"{observable.name!r} is not in GeV; regions bin GeV observables (mjj, ht, "
-                "met, pt_system) until the report carries other units",
-            )
         edges = region["observable"]["bin_edges"]
         if any(b <= a for a, b in itertools.pairwise(edges)):
             fail(f"{path}.observable.bin_edges", "bin edges must increase")

@@ -76,7 +76,8 @@ def plot_regions(report: RecastReport, workspace: Any, path: str | os.PathLike[s
         fig, axes = plt.subplots(1, len(report.regions), figsize=(10 * len(report.regions), 9))
         for ax, region in zip(np.atleast_1d(axes), report.regions, strict=True):
             channel = next(ch for ch in spec["channels"] if ch["name"] == region.channel)
-            edges = region.yields.bin_edges / 1000.0
+            tev = region.unit == "GeV"  # GeV observables are drawn in TeV
+            edges = region.yields.bin_edges / 1000.0 if tev else region.yields.bin_edges
             stack = [np.asarray(s["data"], dtype=float) for s in channel["samples"]]
             labels = [s["name"] for s in channel["samples"]]
             mplhep.histplot(stack, edges, stack=True, histtype="fill", label=labels, ax=ax)
@@ -108,7 +109,9 @@ def plot_regions(report: RecastReport, workspace: Any, path: str | os.PathLike[s
                     data, edges, histtype="errorbar", color="black", label="pseudo-data", ax=ax
                 )
             ax.set_yscale("log")
-            ax.set_xlabel(f"{_LABELS.get(region.observable, region.observable)} [TeV]")
+            unit = "TeV" if tev else region.unit
+            label = _LABELS.get(region.observable, region.observable)
+            ax.set_xlabel(f"{label} [{unit}]" if unit else label)
             ax.set_ylabel("events / bin")
             experiment_label(
                 ax, lumi_ifb=info.get("luminosity_ifb"), sqrt_s_gev=info.get("sqrt_s_gev")

@@ -64,7 +64,7 @@ class RegionResult:
         channel: workspace channel it patches (``SR_mjj``).
         requirement: tag requirement (``both``, ``exactly_one``, ..., ``any``).
         working_point: working point of the tag (None for ``any``).
-        observable: binned observable (``mjj``, GeV).
+        observable: binned observable (``mjj``; its unit: :attr:`unit`).
         yields: :class:`surrotag.yields.Yields` (nominal, per draw, MC stat, covariance).
         tag_counts: the further taggers' tag counts the region requires
             (:class:`surrotag.analysis_card.TagCount`; in the report only when there are).
@@ -77,6 +77,13 @@ class RegionResult:
     observable: str
     yields: Yields
     tag_counts: tuple[Any, ...] = ()
+
+    @property
+    def unit(self) -> str:
+        """The observable's unit (:func:`surrotag.observables.get`): GeV, rad or ""."""
+        from surrotag.observables import get
+
+        return get(self.observable).unit
 
     @property
     def surrogate_error(self) -> np.ndarray:
@@ -102,13 +109,16 @@ class RegionResult:
     def to_dict(self) -> dict[str, Any]:
         """JSON-able description."""
         y = self.yields
+        edges = y.bin_edges.tolist()
         return {
             "name": self.name,
             "channel": self.channel,
             "requirement": self.requirement,
             "working_point": self.working_point,
             "observable": self.observable,
-            "bin_edges_gev": y.bin_edges.tolist(),
+            "unit": self.unit,
+            "bin_edges": edges,
+            **({"bin_edges_gev": edges} if self.unit == "GeV" else {}),
             "nominal": y.nominal.tolist(),
             "mc_stat_error": y.mc_stat_error.tolist(),
             "surrogate_error": self.surrogate_error.tolist(),

@@ -193,11 +193,19 @@ def signal_limits(
 
 
 def region_record(card: AnalysisCard, name: str, y: Yields) -> dict[str, Any]:
-    """One region's yields as JSON: channel, observable, edges, yields, MC errors, total."""
+    """One region's yields as JSON: channel, observable, edges, yields, MC errors, total.
+
+    The edges are ``bin_edges_gev`` for an observable in GeV (as every file so far), else
+    ``bin_edges`` with the observable's ``unit``."""
+    from surrotag.observables import get
+
+    observable = card.region(name).observable.name
+    unit = get(observable).unit
+    edges = y.bin_edges.tolist()
     return {
         "channel": card.statistics.channels[name],
-        "observable": card.region(name).observable.name,
-        "bin_edges_gev": y.bin_edges.tolist(),
+        "observable": observable,
+        **({"bin_edges_gev": edges} if unit == "GeV" else {"unit": unit, "bin_edges": edges}),
         "yield": y.nominal.tolist(),
         "mc_stat_error": y.mc_stat_error.tolist(),
         "total": float(y.nominal.sum()),

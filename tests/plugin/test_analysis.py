@@ -126,9 +126,9 @@ def _one_candidate(document: dict, cut: dict) -> None:
             "'both' counts two objects; with one candidate use 'at_least_one'",
         ),
         (
-            lambda d: d["regions"][0]["observable"].__setitem__("name", "abs_delta_y"),
+            lambda d: d["regions"][0]["observable"].__setitem__("name", "abs_eta"),
             "$.regions[0].observable.name",
-            "is not in GeV",
+            "is one value per object",
         ),
         (
             lambda d: d["surrogate"].__setitem__("tagger_sha256", "abc"),

@@ -202,3 +202,19 @@ def test_event_cards_refuse_object_observables_on_the_event(edit, message):
     edit(card)
     with pytest.raises(CardError, match=message):
         load_analysis_card(card, name="test card")
+
+
+def test_regions_bin_observables_of_any_unit(stop_events, event_surrogate, tmp_path):
+    """A region binned in an angle (rad): the report carries the unit and the edges, and no
+    bin_edges_gev."""
+    from surrotag.recast import recast, validate_report
+
+    card = _card()
+    for region in card["regions"]:
+        region["observable"] = {"name": "min_delta_phi_jets_met", "bin_edges": [0.0, 1.0, 2.0, 3.2]}
+    folder = _analysis(tmp_path / "stop-dilepton-test", card)
+    document = recast(folder, [stop_events], surrogate=event_surrogate, draws=DRAWS).to_dict()
+    validate_report(document)
+    region = document["regions"][0]
+    assert region["unit"] == "rad" and region["bin_edges"] == [0.0, 1.0, 2.0, 3.2]
+    assert "bin_edges_gev" not in region and sum(region["nominal"]) > 0
