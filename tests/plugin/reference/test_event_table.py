@@ -1,0 +1,88 @@
+"""The event surrogate's training table, from small Pythia samples generated here."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import awkward as ak
+import numpy as np
+import pytest
+
+from surrotag.errors import SurrotagError
+
+
+@pytest.fixture(scope="module")
+def samples(tmp_path_factory) -> dict[str, Path]:
+    """Stop (400, 100) GeV and two t tbar samples of 240 events each (seeds 31-33)."""
+    pytest.importorskip("pythia8mc")
+    from surrotag.reference.generate import generate
+
+    root = tmp_path_factory.mktemp("event_table")
+    return {
+        "stop": generate("stop-pair-dilepton", 240, seed=31, jobs=1, mass=400.0,
+                         lsp_mass=100.0, out=root / "stop.parquet"),
+        "ttbar_a": generate("ttbar-dilepton", 240, seed=32, jobs=1, out=root / "tt_a.parquet"),
+        "ttbar_b": generate("ttbar-dilepton", 240, seed=33, jobs=1, out=root / "tt_b.parquet"),
+    }  # fmt: skip
+
+
+@pytest.fixture(scope="module")
+def classifier(samples, tmp_path_factory) -> Path:
+    from surrotag.reference.event_classifier import (
+        ClassifierConfig,
+        load_dilepton_events,
+        save_event_classifier,
+        train_event_classifier,
+    )
+
+    signal, _ = load_dilepton_events([samples["stop"]])
+    background, _ = load_dilepton_events([samples["ttbar_a"]])
+    config = ClassifierConfig(hidden=(8,), epochs=2, batch_size=64, fractions=(0.5, 0.25, 0.25))
+    model, report = train_event_classifier(signal, background, config=config, seed=1)
+    return save_event_classifier(model, report, tmp_path_factory.mktemp("clf") / "classifier")
+
+
+def test_table_rows_logits_and_provenance(samples, classifier, tmp_path):
+    from surrotag.io.parquet import read_parquet, read_parquet_metadata
+    from surrotag.reference.event_classifier import (
+        classifier_scores,
+        load_dilepton_events,
+        load_event_classifier,
+    )
+    from surrotag.reference.event_table import (
+        EVENT_FEATURES,
+        LOGIT_COLUMN,
+        build_event_training_table,
+    )
+
+    splits = {"train": [samples["stop"]], "val": [samples["ttbar_a"]], "test": [samples["ttbar_b"]]}
+    path = build_event_training_table(splits, classifier, tmp_path / "table.parquet")
+    table = read_parquet(path, events=False)
+    meta = read_parquet_metadata(path)
+    assert set(EVENT_FEATURES) <= set(table.fields) and meta["score"] == LOGIT_COLUMN
+    model, _ = load_event_classifier(classifier)
+    events, _ = load_dilepton_events([samples["stop"]])
+    train = ak.to_numpy(table.split) == "train"
+    assert train.sum() == len(events) > 20  # every dilepton event of the stop sample
+    np.testing.assert_array_equal(ak.to_numpy(table[LOGIT_COLUMN])[train],
+                                  classifier_scores(model, events))  # fmt: skip
+    assert np.all(ak.to_numpy(table.m_stop)[train] == 400.0)
+    assert np.all(np.isnan(ak.to_numpy(table.m_stop)[~train]))
+    assert np.all(ak.to_numpy(table.truth_n_tops)[train] == 2)
+    assert [s["split"] for s in meta["samples"]] == ["train", "val", "test"]
+    assert meta["classifier"]["sha256"] and all(len(s["sha256"]) == 64 for s in meta["samples"])
+
+
+def test_a_sample_in_two_splits_is_refused(samples, classifier, tmp_path):
+    from surrotag.reference.event_table import build_event_training_table
+
+    twin = tmp_path / "twin.parquet"
+    shutil.copy(samples["ttbar_a"], twin)
+    splits = {"train": [samples["stop"]], "val": [samples["ttbar_a"]], "test": [twin]}
+    with pytest.raises(SurrotagError, match=r"is the same sample as tt_a\.parquet"):
+        build_event_training_table(splits, classifier, tmp_path / "table.parquet")
+    assert not (tmp_path / "table.parquet").exists()
+    with pytest.raises(SurrotagError, match="split 'test' has no sample"):
+        build_event_training_table({"train": [samples["stop"]], "val": [twin]}, classifier,
+                                   tmp_path / "table.parquet")  # fmt: skip
