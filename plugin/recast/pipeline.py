@@ -693,10 +693,11 @@ def _add_job_yields(
     flags = tags.ood[rows]  # [n, k]
     if ood == "strict" and flags.any():
         _refuse(job.tagger, flags, passed + job.acc.n_events - n_chunk)
-    for entry in job.further if ood == "strict" else ():
-        if further and further[entry.spec.name].ood.any():
-            _refuse(entry.tagger, further[entry.spec.name].ood,
-                    passed + job.acc.n_events - n_chunk)  # fmt: skip
+    if ood == "strict":
+        for entry in job.further:
+            flagged = (further or {})[entry.spec.name].ood
+            if flagged.any():
+                _refuse(entry.tagger, flagged, passed + job.acc.n_events - n_chunk)
     first = tags.probabilities[:, rows[:, 0], :]
     second = tags.probabilities[:, rows[:, 1], :] if rows.shape[1] > 1 else np.zeros_like(first)
     pair_flags = (
@@ -1025,8 +1026,10 @@ def resolve(
     ana.card.surrogate_name(level)  # refuses a level the analysis does not accept
     if files is not None:
         _check_objects(files, level, ana)
-    elif input_level(level).objects not in inputs.fields:  # type: ignore[union-attr]
-        raise FormatError(f"events in memory have no {input_level(level).objects!r}")
+    elif _tags_level_objects(ana.card, level):
+        objects = input_level(level).objects
+        if objects not in inputs.fields:  # type: ignore[union-attr]
+            raise FormatError(f"events in memory have no {objects!r}")
     xsec = _cross_section(xsec_pb, files)  # fails early when there is none
     tag = load_tagger(ana, level, tagger, surrogate, draws, stochastic, seed, device, threads)
     from surrotag.recast.further import load_further_taggers
