@@ -132,9 +132,12 @@ def tag_further_objects(
     for entry in further:
         spec, tagger = entry.spec, entry.tagger
         positions = np.asarray(spec.objects, dtype=np.int64)
-        counts = ak.to_numpy(ak.num(events[spec.collection], axis=1))
+        objects = events[spec.collection]
+        counts = ak.to_numpy(ak.num(objects, axis=1))
         present = positions[None, :] < counts[:, None]  # [n, m]
-        index = ak.unflatten(np.broadcast_to(positions, present.shape)[present], present.sum(1))
+        ranks = ak.unflatten(np.broadcast_to(positions, present.shape)[present], present.sum(1))
+        # positions count in pT order, as the selection's candidates do; index as stored
+        index = ak.argsort(objects.pt, axis=1, ascending=False, stable=True)[ranks]
         k, w = tagger.draws, len(tagger.working_points)
         probabilities = np.zeros((k, len(events), positions.size, w))
         ood = np.zeros(present.shape, dtype=bool)
