@@ -220,6 +220,15 @@ def save_surrogate(
         name: tensor.detach().to("cpu").contiguous().clone()
         for name, tensor in surrogate.tensors().items()
     }
+    try:  # never write what cannot be loaded
+        check_finite_tensors(tensors, folder / WEIGHTS_FILENAME)
+    except IntegrityError as error:
+        raise SurrogateError(
+            f"nothing written: {error}".replace(
+                "the weights are corrupt (re-train or reinstall the surrogate)",
+                "the trained model is broken (a bug: report it)",
+            )
+        ) from None
     staging = _new_folder(folder, ".tmp")
     try:
         weights = staging / WEIGHTS_FILENAME

@@ -403,7 +403,11 @@ def fit_support(
         ref, held = rows[:n_ref], rows[n_ref : n_ref + n_calibration]
         d = knn_distance(z[held], z[ref], k).double().numpy()
         inside = ~outside[held]
-        t = float(np.quantile(d[inside], quantile, method="higher")) if inside.any() else math.inf
+        # a cell whose held-out rows all lie outside the box (a rare combination of extreme
+        # values) is calibrated on all of them: its rows are flagged by the box anyway, and
+        # an infinite threshold would make the stored weights non-finite (unloadable)
+        calibrate = d[inside] if inside.any() else d
+        t = float(np.quantile(calibrate, quantile, method="higher"))
         references.append(z[ref])
         thresholds.append(t)
         offsets.append(offsets[-1] + n_ref)

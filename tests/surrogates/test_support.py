@@ -223,3 +223,26 @@ def test_flags_agree_on_the_gpu(train, support, held_out):
     assert model.support.reference.is_cuda
     assert torch.equal(model.ood_mask(probe.cuda()).cpu(), expected)
     assert torch.equal(model(probe.cuda()).ood.cpu(), expected)
+
+
+def test_a_cell_wholly_outside_the_box_gets_a_finite_threshold(train, tmp_path):
+    """A discrete cell whose rows all hold extreme values (outside the per-feature box):
+    before, its threshold was infinite and the saved surrogate could not be loaded."""
+    odd = train.copy()
+    odd[:40, MATCHED], odd[:40, CONTAINED] = 0.0, 2.0  # a new cell of 40 rows ...
+    odd[:40, PT] = train[:, PT].max() * 2.0  # ... all beyond the box in pT
+    fitted = fit_support(odd, NAMES, seed=0, min_cell_rows=20)
+    assert bool(torch.isfinite(fitted.threshold).all())
+    assert bool(fitted.evaluate(torch.as_tensor(odd[:40], dtype=torch.float32)).flag.all())
+    folder = tmp_path / "odd"
+    save_surrogate(_surrogate(odd, fitted), _card_fields(), folder)
+    load_surrogate(folder)
+
+
+def test_non_finite_weights_are_never_written(train, support, tmp_path):
+    model = _surrogate(train, support)
+    with torch.no_grad():
+        next(iter(model.parameters())).view(-1)[0] = float("nan")
+    with pytest.raises(SurrogateError, match=r"nothing written: .* non-finite"):
+        save_surrogate(model, _card_fields(), tmp_path / "broken")
+    assert not (tmp_path / "broken").exists()
