@@ -368,7 +368,8 @@ def _check_consistency(document: dict[str, Any], source: str) -> None:
         fail(f"$.statistics.channels.{extra[0]}", f"{extra[0]!r} is not a region")
 
 
-#: The collection surrogate features are built from (:mod:`surrotag.features`).
+#: The object collection surrogate features are built from (:mod:`surrotag.features`);
+#: an event-level tagger tags :data:`EVENT_COLLECTION`.
 TAGGABLE_COLLECTION: Final = "fatjets"
 
 
@@ -378,11 +379,15 @@ def _check_taggers(document: dict[str, Any], fail: Callable[[str, str], None]) -
     levels = document["input_levels"]
     for name, tagger in taggers.items():
         path = f"$.taggers.{name}"
-        if tagger["collection"] not in document["objects"]:
+        if tagger["collection"] == EVENT_COLLECTION:
+            if tagger["objects"] != [0]:
+                fail(f"{path}.objects", "an event-level tagger tags the one event: [0]")
+        elif tagger["collection"] not in document["objects"]:
             fail(f"{path}.collection", f"{tagger['collection']!r} is not in objects; define it")
-        if tagger["collection"] != TAGGABLE_COLLECTION:
+        elif tagger["collection"] != TAGGABLE_COLLECTION:
             fail(f"{path}.collection", f"{tagger['collection']!r}: surrogate features are "
-                 f"built for large-R jets only ({TAGGABLE_COLLECTION!r})")  # fmt: skip
+                 f"built for large-R jets ({TAGGABLE_COLLECTION!r}) and events "
+                 f"({EVENT_COLLECTION!r}) only")  # fmt: skip
         if "parton" in levels:
             fail(path, "further taggers tag reconstructed jets: drop 'parton' from input_levels")
         surrogate = tagger["surrogate"]

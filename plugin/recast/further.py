@@ -126,18 +126,23 @@ def tag_further_objects(
     """
     import awkward as ak
 
+    from surrotag.analysis_card import EVENT_COLLECTION
     from surrotag.recast.pipeline import object_table
 
     out = {}
     for entry in further:
         spec, tagger = entry.spec, entry.tagger
         positions = np.asarray(spec.objects, dtype=np.int64)
-        objects = events[spec.collection]
-        counts = ak.to_numpy(ak.num(objects, axis=1))
-        present = positions[None, :] < counts[:, None]  # [n, m]
-        ranks = ak.unflatten(np.broadcast_to(positions, present.shape)[present], present.sum(1))
-        # positions count in pT order, as the selection's candidates do; index as stored
-        index = ak.argsort(objects.pt, axis=1, ascending=False, stable=True)[ranks]
+        if spec.collection == EVENT_COLLECTION:  # the event itself: one row each
+            present, index = np.ones((len(events), 1), dtype=bool), None
+        else:
+            objects = events[spec.collection]
+            counts = ak.to_numpy(ak.num(objects, axis=1))
+            present = positions[None, :] < counts[:, None]  # [n, m]
+            ranks = ak.unflatten(np.broadcast_to(positions, present.shape)[present],
+                                 present.sum(1))  # fmt: skip
+            # positions count in pT order, as the selection's candidates do; index as stored
+            index = ak.argsort(objects.pt, axis=1, ascending=False, stable=True)[ranks]
         k, w = tagger.draws, len(tagger.working_points)
         probabilities = np.zeros((k, len(events), positions.size, w))
         ood = np.zeros(present.shape, dtype=bool)

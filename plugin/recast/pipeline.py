@@ -503,11 +503,16 @@ def _parton_objects(events: ak.Array) -> ak.Array:
 
 
 def object_table(
-    events: ak.Array, collection: str, index: ak.Array, level: str, features: Sequence[str]
+    events: ak.Array,
+    collection: str,
+    index: ak.Array | None,
+    level: str,
+    features: Sequence[str],
 ) -> Any:
     """Feature table of the objects ``events[collection][index]`` (``index``: per event, the
     positions of its objects to tag), one row per object, event by event; for
-    :data:`~surrotag.analysis_card.EVENT_COLLECTION` one row of event features per event."""
+    :data:`~surrotag.analysis_card.EVENT_COLLECTION` one row of event features per event
+    (``index`` unused)."""
     import awkward as ak
 
     from surrotag.analysis_card import EVENT_COLLECTION

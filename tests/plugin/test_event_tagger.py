@@ -218,3 +218,29 @@ def test_regions_bin_observables_of_any_unit(stop_events, event_surrogate, tmp_p
     region = document["regions"][0]
     assert region["unit"] == "rad" and region["bin_edges"] == [0.0, 1.0, 2.0, 3.2]
     assert "bin_edges_gev" not in region and sum(region["nominal"]) > 0
+
+
+def test_an_event_tagger_as_a_further_tagger(stop_events, event_surrogate, tmp_path, monkeypatch):
+    """The event classifier as a further tagger ('event', objects [0]): a region counting
+    it once equals the same surrogate tagging the event as the candidate."""
+    from surrotag.recast import recast
+
+    monkeypatch.chdir(event_surrogate.parent)  # the card names the surrogate folder
+    plain = _analysis(tmp_path / "plain", _card())
+    card = _card(name="counted")
+    card["taggers"] = {"classifier": {"collection": "event", "objects": [0],
+                                      "surrogate": card["surrogate"]}}  # fmt: skip
+    for region, count in (("SR", {"exactly": 1}), ("CR", {"exactly": 0})):
+        entry = next(r for r in card["regions"] if r["name"] == region)
+        entry["tag"] = {"requirement": "any"}
+        entry["tag_counts"] = [{"tagger": "classifier", "working_point": "tight", **count}]
+    counted = _analysis(tmp_path / "counted", card)
+    a = recast(plain, [stop_events], draws=DRAWS)
+    b = recast(counted, [stop_events], draws=DRAWS)
+    for region in ("SR", "CR"):
+        np.testing.assert_allclose(b.region(region).yields.per_draw,
+                                   a.region(region).yields.per_draw, rtol=1e-12)  # fmt: skip
+    assert b.to_dict()["tagger"]["further"][0]["collection"] == "event"
+    card["taggers"]["classifier"]["objects"] = [0, 1]
+    with pytest.raises(CardError, match=r"tags the one event: \[0\]"):
+        _analysis(tmp_path / "bad", card | {"name": "bad"})
