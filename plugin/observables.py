@@ -64,7 +64,9 @@ __all__ = [
     "Candidates",
     "ObservableDefinition",
     "get",
+    "leading_leptons",
     "mt2_massless",
+    "mt2_of_leptons",
     "names",
     "register",
 ]
@@ -363,14 +365,47 @@ def _n_btag(c: Candidates, collection: str) -> np.ndarray:
     return ak.to_numpy(ak.sum(_collection(c, "jets").btag == 1, axis=1))
 
 
-def _leading_lepton(c: Candidates) -> tuple[np.ndarray, np.ndarray]:
-    """pT and phi of the hardest electron or muon (NaN without one)."""
+def leading_leptons(
+    electrons: Any, muons: Any, n: int, fields: tuple[str, ...] = ("pt", "eta", "phi", "mass")
+) -> dict[str, np.ndarray]:
+    """The ``n`` hardest leptons, electrons and muons together by decreasing pT.
+
+    Args:
+        electrons, muons: canonical collections (awkward, var * {pt, eta, phi, mass}).
+        n: how many leptons per event.
+        fields: the fields wanted (GeV, rad).
+
+    Returns:
+        field -> float64 ``[N, n]``, NaN where the event has fewer leptons (ties in pT keep
+        the electrons first).
+    """
     import awkward as ak
 
-    leptons = ak.concatenate([_collection(c, "electrons"), _collection(c, "muons")], axis=1)
-    hardest = ak.firsts(leptons[ak.argmax(leptons.pt, axis=1, keepdims=True)])
-    pt = ak.to_numpy(ak.fill_none(hardest.pt, np.nan)).astype(np.float64)
-    return pt, ak.to_numpy(ak.fill_none(hardest.phi, np.nan)).astype(np.float64)
+    merged = ak.concatenate([electrons, muons], axis=1)
+    merged = merged[ak.argsort(merged.pt, axis=1, ascending=False, stable=True)]
+    padded = ak.pad_none(merged, n, axis=1, clip=True)
+    return {
+        f: np.asarray(ak.to_numpy(ak.fill_none(padded[f], np.nan)), dtype=np.float64).reshape(-1, n)
+        for f in fields
+    }
+
+
+def mt2_of_leptons(
+    pt: np.ndarray, phi: np.ndarray, met: np.ndarray, met_phi: np.ndarray
+) -> np.ndarray:
+    """m_T2 (GeV) of the two leptons ``pt``, ``phi`` ``[N, 2]`` (GeV, rad) and MET
+    (:func:`mt2_massless`; NaN where a lepton is missing)."""
+    return mt2_massless(
+        pt[:, 0] * np.cos(phi[:, 0]), pt[:, 0] * np.sin(phi[:, 0]),
+        pt[:, 1] * np.cos(phi[:, 1]), pt[:, 1] * np.sin(phi[:, 1]),
+        met * np.cos(met_phi), met * np.sin(met_phi),
+    )  # fmt: skip
+
+
+def _leading_lepton(c: Candidates) -> tuple[np.ndarray, np.ndarray]:
+    """pT and phi of the hardest electron or muon (NaN without one)."""
+    lep = leading_leptons(_collection(c, "electrons"), _collection(c, "muons"), 1, ("pt", "phi"))
+    return lep["pt"][:, 0], lep["phi"][:, 0]
 
 
 @register("n_leptons", "event", "", "number of electrons and muons",
@@ -525,18 +560,7 @@ def _mt2_ll(c: Candidates, collection: str) -> np.ndarray:
     """m_T2(ll) of the dilepton stop searches (NaN with fewer than two leptons)."""
     import awkward as ak
 
-    leptons = ak.concatenate([_collection(c, "electrons"), _collection(c, "muons")], axis=1)
-    leptons = leptons[ak.argsort(leptons.pt, axis=1, ascending=False)]
-    padded = ak.pad_none(leptons, 2, axis=1, clip=True)
-
-    def column(field: str, index: int) -> np.ndarray:
-        values = ak.fill_none(padded[field][:, index], np.nan)
-        return np.asarray(ak.to_numpy(values), dtype=np.float64)
-
-    pt1, phi1, pt2, phi2 = column("pt", 0), column("phi", 0), column("pt", 1), column("phi", 1)
+    lep = leading_leptons(_collection(c, "electrons"), _collection(c, "muons"), 2, ("pt", "phi"))
     met = _collection(c, "met")
-    met_pt, met_phi = ak.to_numpy(met.met).astype(np.float64), ak.to_numpy(met.phi)
-    return mt2_massless(
-        pt1 * np.cos(phi1), pt1 * np.sin(phi1), pt2 * np.cos(phi2), pt2 * np.sin(phi2),
-        met_pt * np.cos(met_phi), met_pt * np.sin(met_phi),
-    )  # fmt: skip
+    met_pt = ak.to_numpy(met.met).astype(np.float64)
+    return mt2_of_leptons(lep["pt"], lep["phi"], met_pt, ak.to_numpy(met.phi).astype(np.float64))

@@ -21,6 +21,9 @@ from typing import Final
 import awkward as ak
 import numpy as np
 
+from surrotag.features._common import delta_phi
+from surrotag.observables import leading_leptons, mt2_of_leptons
+
 __all__ = ["DILEPTON_FEATURES", "TRUTH_EVENT_FEATURES", "dilepton_features"]
 
 #: Public dilepton event features this module computes.
@@ -45,21 +48,7 @@ _NEUTRALINO: Final = 1000022
 
 def _abs_dphi(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     """|Delta phi| in [0, pi] (rad)."""
-    return np.abs(np.mod(a - b + np.pi, 2.0 * np.pi) - np.pi)
-
-
-def _two_leptons(events: ak.Array) -> dict[str, np.ndarray]:
-    """pt, eta, phi, mass ``[N, 2]`` of the two leading leptons (NaN where absent)."""
-    fields = ("pt", "eta", "phi", "mass")
-    merged = ak.concatenate(
-        [ak.zip({f: events[name][f] for f in fields}) for name in ("electrons", "muons")], axis=1
-    )
-    merged = merged[ak.argsort(merged.pt, axis=1, ascending=False, stable=True)]
-    padded = ak.pad_none(merged, 2, axis=1, clip=True)
-    return {
-        f: np.asarray(ak.to_numpy(ak.fill_none(padded[f], np.nan)), dtype=np.float64).reshape(-1, 2)
-        for f in fields
-    }
+    return np.abs(delta_phi(a, b))
 
 
 def _mll(lep: dict[str, np.ndarray]) -> np.ndarray:
@@ -117,7 +106,7 @@ def dilepton_features(events: ak.Array, names: set[str] | frozenset[str]) -> dic
     wanted = set(names)
     out: dict[str, np.ndarray] = {}
     if wanted & set(DILEPTON_FEATURES) - {"event_n_btag", "event_jet1_pt"}:
-        lep = _two_leptons(events)
+        lep = leading_leptons(events.electrons, events.muons, 2)
         met = np.asarray(ak.to_numpy(events.met.met), dtype=np.float64)
         met_phi = np.asarray(ak.to_numpy(events.met.phi), dtype=np.float64)
         out["event_lep2_pt"] = lep["pt"][:, 1]
@@ -129,14 +118,7 @@ def dilepton_features(events: ak.Array, names: set[str] | frozenset[str]) -> dic
         if "event_mll" in wanted:
             out["event_mll"] = _mll(lep)
         if "event_mt2_ll" in wanted:
-            from surrotag.observables import mt2_massless
-
-            pt, phi = lep["pt"], lep["phi"]
-            out["event_mt2_ll"] = mt2_massless(
-                pt[:, 0] * np.cos(phi[:, 0]), pt[:, 0] * np.sin(phi[:, 0]),
-                pt[:, 1] * np.cos(phi[:, 1]), pt[:, 1] * np.sin(phi[:, 1]),
-                met * np.cos(met_phi), met * np.sin(met_phi),
-            )  # fmt: skip
+            out["event_mt2_ll"] = mt2_of_leptons(lep["pt"], lep["phi"], met, met_phi)
     if "event_n_btag" in wanted:
         out["event_n_btag"] = ak.to_numpy(ak.sum(events.jets.btag != 0, axis=1))
     if "event_jet1_pt" in wanted:

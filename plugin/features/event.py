@@ -43,12 +43,11 @@ def event_features(events: ak.Array, names: set[str] | frozenset[str]) -> dict[s
             ak.num(events.electrons, axis=1) + ak.num(events.muons, axis=1)
         )
     if names & {"event_lep1_pt", "event_lep1_eta", "flag_no_lepton"}:
-        pt = ak.concatenate([events.electrons.pt, events.muons.pt], axis=1)
-        eta = ak.concatenate([events.electrons.eta, events.muons.eta], axis=1)
-        leading = ak.argmax(pt, axis=1, keepdims=True)
-        out["event_lep1_pt"] = ak.to_numpy(ak.fill_none(ak.firsts(pt[leading]), np.nan))
-        out["event_lep1_eta"] = ak.to_numpy(ak.fill_none(ak.firsts(eta[leading]), np.nan))
-        out["flag_no_lepton"] = ak.to_numpy(ak.num(pt, axis=1) == 0)
+        from surrotag.observables import leading_leptons
+
+        lep = leading_leptons(events.electrons, events.muons, 1, ("pt", "eta"))
+        out["event_lep1_pt"], out["event_lep1_eta"] = lep["pt"][:, 0], lep["eta"][:, 0]
+        out["flag_no_lepton"] = np.isnan(lep["pt"][:, 0])
     from surrotag.features.dilepton import DILEPTON_FEATURES, TRUTH_EVENT_FEATURES
 
     if set(names) & {*DILEPTON_FEATURES, *TRUTH_EVENT_FEATURES}:
