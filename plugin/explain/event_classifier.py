@@ -72,6 +72,7 @@ from surrotag.reference.event_classifier import (
     INPUT_NAMES,
     EventClassifier,
     event_inputs,
+    weights_bytes,
     wrap_phi,
 )
 
@@ -181,12 +182,9 @@ def _column(inputs: np.ndarray, name: str) -> np.ndarray:
 
 
 def _weights_sha256(model: EventClassifier) -> str:
-    """sha256 (hex) of the model's safetensors serialisation: the digest
+    """sha256 (hex) of the model's weights (:func:`weights_bytes`): the digest
     :func:`~surrotag.reference.event_classifier.save_event_classifier` records."""
-    from safetensors.torch import save
-
-    state = {k: v.detach().cpu().contiguous() for k, v in model.state_dict().items()}
-    return hashlib.sha256(save(state)).hexdigest()
+    return hashlib.sha256(weights_bytes(model)).hexdigest()
 
 
 # --------------------------------------------------------------------------- neurons

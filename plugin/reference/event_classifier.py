@@ -74,6 +74,7 @@ __all__ = [
     "load_event_classifier",
     "save_event_classifier",
     "train_event_classifier",
+    "weights_bytes",
     "wrap_phi",
 ]
 
@@ -711,6 +712,14 @@ def load_dilepton_events(paths: Sequence[str | Path]) -> tuple[ak.Array, dict[st
 # --------------------------------------------------------------------------------- storage
 
 
+def weights_bytes(model: EventClassifier) -> bytes:
+    """The model's safetensors serialisation: what :func:`save_event_classifier` writes and
+    whose sha256 it records."""
+    from safetensors.torch import save
+
+    return save({k: v.detach().cpu().contiguous() for k, v in model.state_dict().items()})
+
+
 def save_event_classifier(
     model: EventClassifier, report: ClassifierReport, folder: str | Path
 ) -> Path:
@@ -726,15 +735,13 @@ def save_event_classifier(
         InputValueError: the model does not read the report's inputs.
         OutputError: the folder cannot be written.
     """
-    from safetensors.torch import save
 
     if model.n_inputs != len(report.input_names):
         raise InputValueError(
             f"the model reads {model.n_inputs} inputs, the report names {len(report.input_names)}"
         )
     folder = Path(folder)
-    state = {k: v.detach().cpu().contiguous() for k, v in model.state_dict().items()}
-    weights = save(state)
+    weights = weights_bytes(model)
     document = {
         "kind": _KIND,
         "architecture": "EventClassifier",

@@ -19,7 +19,6 @@ References:
 
 from __future__ import annotations
 
-import hashlib
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any, Final
@@ -77,7 +76,6 @@ def build_event_training_table(
     from surrotag.features import build_event_table
     from surrotag.io.parquet import read_parquet_metadata, write_parquet
     from surrotag.reference.event_classifier import (
-        WEIGHTS_NAME,
         classifier_scores,
         load_dilepton_events,
         load_event_classifier,
@@ -89,8 +87,7 @@ def build_event_training_table(
     paths = [Path(p) for split in SPLITS for p in splits.get(split, ())]
     if len({p.resolve() for p in paths}) != len(paths):
         raise SurrotagError("a sample is listed twice: every sample belongs to one split")
-    model, _ = load_event_classifier(classifier)
-    digest = hashlib.sha256((Path(classifier) / WEIGHTS_NAME).read_bytes()).hexdigest()
+    model, document = load_event_classifier(classifier)  # its weights' sha256 verified
     parts, samples = [], []
     for split in SPLITS:
         if not splits.get(split):
@@ -124,7 +121,7 @@ def build_event_training_table(
         "kind": "event-surrogate-table",
         "features": list(features),
         "score": LOGIT_COLUMN,
-        "classifier": {"folder": Path(classifier).name, "sha256": digest},
+        "classifier": {"folder": Path(classifier).name, "sha256": document["sha256"]},
         "samples": samples,
         "weight_convention": "event_weight = the event's cross-section (pb)",
     }

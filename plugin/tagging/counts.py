@@ -33,6 +33,7 @@ from typing import NamedTuple
 import numpy as np
 
 from surrotag.errors import InputValueError
+from surrotag.tagging.combinatorics import check_probabilities
 
 __all__ = ["CountBounds", "count_bounds", "count_distribution", "count_probability"]
 
@@ -52,10 +53,7 @@ def count_distribution(p: np.ndarray) -> np.ndarray:
         InputValueError: a probability outside [0, 1] or NaN.
     """
     p = np.asarray(p, dtype=np.float64)
-    if p.size and not ((p >= 0.0) & (p <= 1.0)).all():
-        raise InputValueError(
-            "tag probabilities must lie in [0, 1] (a NaN or a score was passed); pass probabilities"
-        )
+    check_probabilities(p, "tag probabilities")
     m = p.shape[-1]
     dist = np.zeros((*p.shape[:-1], m + 1))
     dist[..., 0] = 1.0
