@@ -46,9 +46,7 @@ from torch import nn
 from surrotag.errors import (
     FeatureError,
     FormatError,
-    InputFileError,
     InputValueError,
-    IntegrityError,
 )
 from surrotag.io.atomic import atomic_outputs, strict_json
 from surrotag.reference.classifier_metrics import (
@@ -763,21 +761,6 @@ def save_event_classifier(
     return folder
 
 
-def _read_config(path: Path) -> dict[str, Any]:
-    try:
-        document = json.loads(path.read_text(encoding="utf-8"))
-    except (json.JSONDecodeError, UnicodeDecodeError) as error:
-        raise FormatError(f"{path}: not valid JSON ({error})") from None
-    if not isinstance(document, dict) or document.get("kind") != _KIND:
-        raise FormatError(f"{path}: not a surrotag event classifier config (kind != {_KIND!r})")
-    missing = [k for k in ("n_inputs", "hidden", "inputs", "sha256") if k not in document]
-    if missing:
-        raise FormatError(
-            f"{path}: lacks {', '.join(missing)}; rewrite it with save_event_classifier"
-        )
-    return document
-
-
 def load_event_classifier(folder: str | Path) -> tuple[EventClassifier, dict[str, Any]]:
     """Load a classifier folder, checking the weights' sha256 against the JSON.
 
@@ -796,22 +779,14 @@ def load_event_classifier(folder: str | Path) -> tuple[EventClassifier, dict[str
     from safetensors import SafetensorError
     from safetensors.torch import load
 
+    from surrotag.reference.verified import read_verified_folder
+
     folder = Path(folder)
     config_path, weights_path = folder / CONFIG_NAME, folder / WEIGHTS_NAME
-    for path in (config_path, weights_path):
-        if not path.is_file():
-            raise InputFileError(
-                f"{path}: missing; an event classifier folder holds {CONFIG_NAME} and "
-                f"{WEIGHTS_NAME} (write one with save_event_classifier)"
-            )
-    document = _read_config(config_path)
-    data = weights_path.read_bytes()
-    digest = hashlib.sha256(data).hexdigest()
-    if digest != document["sha256"]:
-        raise IntegrityError(
-            f"{weights_path}: sha256 {digest[:16]}... differs from {document['sha256']!r} "
-            f"recorded in {config_path}; the weights were modified: retrain or restore them"
-        )
+    document, data = read_verified_folder(
+        folder, CONFIG_NAME, WEIGHTS_NAME, _KIND, "event classifier",
+        "write one with save_event_classifier", ("n_inputs", "hidden", "inputs", "sha256"),
+    )  # fmt: skip
     try:
         model = EventClassifier(int(document["n_inputs"]), document["hidden"])
         model.load_state_dict(load(data))

@@ -26,7 +26,7 @@ from typing import Any, Final
 
 import numpy as np
 
-from surrotag.errors import FormatError, InputFileError, IntegrityError, SurrotagError
+from surrotag.errors import SurrotagError
 from surrotag.io.atomic import atomic_output, write_text_atomic
 from surrotag.io.parquet import sha256_file
 from surrotag.reference.inputs import CONSTITUENT_FEATURES, N_CONSTITUENTS, constituent_inputs
@@ -127,31 +127,17 @@ def load_tagger(directory: str | Path) -> Tagger:
         FormatError: the config is not a surrotag tagger config.
         IntegrityError: the weights' sha256 differs from the recorded one.
     """
-    from safetensors.torch import load_file
+    from safetensors.torch import load
 
-    directory = Path(directory)
-    config_path, weights_path = directory / CONFIG_NAME, directory / WEIGHTS_NAME
-    for path in (config_path, weights_path):
-        if not path.is_file():
-            raise InputFileError(
-                f"{path}: missing; a tagger folder holds {CONFIG_NAME} and {WEIGHTS_NAME} "
-                "(write one with surrotag reference train-tagger)"
-            )
-    try:
-        config = json.loads(config_path.read_text())
-    except json.JSONDecodeError as error:
-        raise FormatError(f"{config_path}: not valid JSON ({error})") from None
-    if config.get("kind") != _KIND:
-        raise FormatError(f"{config_path}: not a surrotag tagger config (kind != {_KIND!r})")
-    digest = sha256_file(weights_path)
-    if digest != config.get("sha256"):
-        raise IntegrityError(
-            f"{weights_path}: sha256 {digest[:16]}... differs from {config.get('sha256')!r} "
-            f"recorded in {config_path}; the weights were modified: retrain or restore them"
-        )
+    from surrotag.reference.verified import read_verified_folder
+
+    config, weights = read_verified_folder(
+        directory, CONFIG_NAME, WEIGHTS_NAME, _KIND, "tagger",
+        "write one with surrotag reference train-tagger",
+    )  # fmt: skip
     model = _build_model(config)
-    model.load_state_dict(load_file(str(weights_path)))
-    return Tagger(model, config, digest)
+    model.load_state_dict(load(weights))
+    return Tagger(model, config, config["sha256"])
 
 
 def _arrays(
