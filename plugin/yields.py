@@ -562,8 +562,7 @@ def ood_region_yields(
         >>> y.nominal.tolist(), y.down.tolist(), y.up.tolist()
         ([0.5], [0.0], [1.0])
     """
-    from surrotag.tagging.combinatorics import REQUIREMENT_COUNTS
-    from surrotag.tagging.counts import count_bounds
+    from surrotag.tagging.counts import pair_bounds
 
     w = _as_float_array(event_weight, "event weights").reshape(-1)
     a = np.atleast_2d(_as_float_array(p1, "p1"))
@@ -577,14 +576,6 @@ def ood_region_yields(
             f"{f1.shape}/{f2.shape} and observable {x.shape} must share the event axis N"
         )
     nominal = event_probabilities(a, b).of(requirement)
-    rows = np.flatnonzero(f1 | f2)
-    if rows.size == 0:
-        return bounded_region_yields(w, nominal, nominal, nominal, f1, x, bin_edges)
     a, b = np.broadcast_arrays(a, b)
-    pair = np.stack([a[:, rows], b[:, rows]], axis=-1)  # [K, n, 2]
-    bounds = count_bounds(pair, np.column_stack([f1[rows], f2[rows]]),
-                          *REQUIREMENT_COUNTS[requirement])  # fmt: skip
-    flagged = f1 | f2
-    low, high = nominal.copy(), nominal.copy()
-    low[:, rows], high[:, rows] = bounds.low, bounds.high
-    return bounded_region_yields(w, nominal, low, high, flagged, x, bin_edges)
+    low, high = pair_bounds(a, b, np.column_stack([f1, f2]), requirement, nominal)
+    return bounded_region_yields(w, nominal, low, high, f1 | f2, x, bin_edges)

@@ -767,6 +767,11 @@ def _fill_regions(
 ) -> None:
     """Add the selected events of one chunk to every region's running yields.
 
+    A region's probability is the candidates' requirement, times the further taggers' tag
+    counts where it has some (:func:`surrotag.recast.further.tag_count_factor`); with
+    flagged objects its range is the product of the ranges (:func:`surrotag.tagging.counts.
+    pair_bounds` for the candidates).
+
     Args:
         weight: generator weights ``[n]`` (normalised at the end: yields are linear in them).
         values: each region observable ``[n]`` by name (e.g. ``mjj`` in GeV).
@@ -775,7 +780,9 @@ def _fill_regions(
         further: the further taggers' tags (:mod:`surrotag.recast.further`), for regions
             with tag counts.
     """
-    from surrotag.yields import ood_region_yields, region_yields
+    from surrotag.recast.further import tag_count_factor
+    from surrotag.tagging.counts import pair_bounds
+    from surrotag.yields import bounded_region_yields, region_yields
 
     card = analysis.card
     for region in card.regions:  # a few regions
@@ -787,60 +794,23 @@ def _fill_regions(
             j = tagger.working_points.index(region.tag.working_point)
             a, b = p1[:, :, j], p2[:, :, j]
         prob = event_probabilities(a, b).of(requirement)
-        if card.tag_counts(region):
-            _fill_counted(acc, region, card, weight, observable, a, b, flags, prob, further or {})
-            continue
-        acc.add_yields(region.name, region_yields(weight, prob, observable, edges))
-        if flags.any() and requirement != "any":
-            acc.add_ood(
-                region.name,
-                ood_region_yields(
-                    weight,
-                    a,
-                    b,
-                    flags[:, 0],
-                    flags[:, 1],
-                    requirement,
-                    observable,
-                    edges,
-                ),
+        counted = bool(card.tag_counts(region))
+        total, flagged = prob, np.zeros(weight.size, dtype=bool)
+        if counted:
+            factor, low, high, flagged = tag_count_factor(
+                card, region, further or {}, weight.size, prob.shape[0]
             )
-
-
-def _fill_counted(
-    acc: YieldSums,
-    region: Region,
-    card: AnalysisCard,
-    weight: np.ndarray,
-    observable: np.ndarray,
-    a: np.ndarray,
-    b: np.ndarray,
-    flags: np.ndarray,
-    prob: np.ndarray,
-    further: Mapping[str, FurtherTags],
-) -> None:
-    """A region with tag counts: the candidates' requirement ``prob`` times the further
-    taggers' count probabilities, and its out-of-support range (product of the ranges)."""
-    from surrotag.recast.further import tag_count_factor
-    from surrotag.tagging.combinatorics import REQUIREMENT_COUNTS
-    from surrotag.tagging.counts import count_bounds
-    from surrotag.yields import bounded_region_yields, region_yields
-
-    edges = region.observable.bin_edges
-    factor, low, high, flagged = tag_count_factor(card, region, further, weight.size, prob.shape[0])
-    total = prob * factor
-    acc.add_yields(region.name, region_yields(weight, total, observable, edges))
-    own = flags.any(axis=1) & (region.tag.requirement != "any")
-    if not (own | flagged).any():
-        return
-    if own.any():
-        bounds = count_bounds(np.stack([a, b], axis=-1), flags,
-                              *REQUIREMENT_COUNTS[region.tag.requirement])  # fmt: skip
-        low, high = low * bounds.low, high * bounds.high
-    else:
-        low, high = low * prob, high * prob
-    acc.add_ood(region.name, bounded_region_yields(weight, total, low, high, own | flagged,
-                                                   observable, edges))  # fmt: skip
+            total = prob * factor
+        acc.add_yields(region.name, region_yields(weight, total, observable, edges))
+        own = flags if requirement != "any" else np.zeros_like(flags)
+        if not (own.any() or flagged.any()):
+            continue
+        least, most = pair_bounds(a, b, own, requirement, prob)
+        if counted:
+            least, most = low * least, high * most
+        acc.add_ood(region.name, bounded_region_yields(weight, total, least, most,
+                                                       own.any(axis=1) | flagged,
+                                                       observable, edges))  # fmt: skip
 
 
 def normalised_yields(

@@ -35,7 +35,7 @@ import numpy as np
 from surrotag.errors import InputValueError
 from surrotag.tagging.combinatorics import check_probabilities
 
-__all__ = ["CountBounds", "count_bounds", "count_distribution", "count_probability"]
+__all__ = ["CountBounds", "count_bounds", "count_distribution", "count_probability", "pair_bounds"]
 
 
 def count_distribution(p: np.ndarray) -> np.ndarray:
@@ -160,3 +160,30 @@ def count_bounds(
         low[:, reach] = np.minimum(low[:, reach], corner[:, reach])
         high[:, reach] = np.maximum(high[:, reach], corner[:, reach])
     return CountBounds(nominal, low, high)
+
+
+def pair_bounds(
+    p1: np.ndarray, p2: np.ndarray, flagged: np.ndarray, requirement: str, nominal: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
+    """The least and largest probability of a two-candidate requirement over the flagged
+    candidates' [0, 1] (:func:`count_bounds` on the events with a flagged candidate).
+
+    Args:
+        p1, p2: the candidates' tag probabilities ``[K, N]``.
+        flagged: bool ``[N, 2]``, the candidate lies out of the tagger's support.
+        requirement: ``both``, ``exactly_one``, ``at_least_one``, ``none`` or ``any``
+            (:data:`surrotag.tagging.combinatorics.REQUIREMENT_COUNTS`).
+        nominal: the requirement's probability ``[K, N]``, kept where nothing is flagged.
+
+    Returns:
+        ``(low, high)``, each ``[K, N]``.
+    """
+    from surrotag.tagging.combinatorics import REQUIREMENT_COUNTS
+
+    low, high = nominal.copy(), nominal.copy()
+    rows = np.flatnonzero(np.asarray(flagged, dtype=bool).any(axis=1))
+    if rows.size:
+        pair = np.stack([p1[:, rows], p2[:, rows]], axis=-1)  # [K, n, 2]
+        bounds = count_bounds(pair, flagged[rows], *REQUIREMENT_COUNTS[requirement])
+        low[:, rows], high[:, rows] = bounds.low, bounds.high
+    return low, high
