@@ -177,10 +177,12 @@ class Region:
 
 @dataclass(frozen=True)
 class WorkingPointSpec:
-    """A tagger working point by name, with its nominal signal efficiency eps_S."""
+    """A tagger working point by name, with the nominal efficiency that defines it: eps_S on
+    signal (a jet tagger's) or eps_B on background (an event classifier's); exactly one."""
 
     name: str
-    signal_efficiency: float
+    signal_efficiency: float | None = None
+    background_efficiency: float | None = None
     description: str = ""
 
 

@@ -115,6 +115,21 @@ _REFERENCE_COMMANDS = {
         "ship_surrogate",
         "Train a shipped top-tagger surrogate from the reference table.",
     ),
+    "build-event-table": (
+        "surrotag.cli.ship",
+        "build_event_table",
+        "Write the event surrogate's training table (event features, classifier logit).",
+    ),
+    "ship-event-surrogate": (
+        "surrotag.cli.ship",
+        "ship_event_surrogate",
+        "Train the shipped event surrogate of the stop/ttbar classifier.",
+    ),
+    "validate-event-surrogate": (
+        "surrotag.cli.ship",
+        "validate_event_surrogate",
+        "Run the pre-registered validation of the event surrogate.",
+    ),
     "ship-solver": (
         "surrotag.cli.ship",
         "ship_solver",

@@ -1,5 +1,7 @@
 """``surrotag reference ship-surrogate NAME``: retrain a shipped surrogate from scratch;
-``surrotag reference ship-solver NAME``: choose its RK4 steps and time grid by measurement."""
+``surrotag reference ship-solver NAME``: choose its RK4 steps and time grid by measurement;
+``surrotag reference build-event-table`` and ``ship-event-surrogate``: the same for the event
+classifier's surrogate."""
 
 from __future__ import annotations
 
@@ -7,7 +9,13 @@ from pathlib import Path
 
 import click
 
-__all__ = ["ship_solver", "ship_surrogate"]
+__all__ = [
+    "build_event_table",
+    "ship_event_surrogate",
+    "ship_solver",
+    "ship_surrogate",
+    "validate_event_surrogate",
+]
 
 _NAMES = ("top-tagger-delphes", "top-tagger-particle", "top-tagger-parton")
 
@@ -107,3 +115,97 @@ def ship_solver(name: str, table: Path | None, folder: Path | None, tolerance: f
         f"{check.max_error:.1e} ({verdict} {tolerance:g}; {check.objects} objects x "
         f"{len(check.thresholds)} thresholds x {check.draws} draws); card written in {folder}"
     )
+
+
+@click.command("build-event-table")
+@click.option("--train", "train", multiple=True, required=True,
+              help="Samples of the train split (comma-separated or repeated).")  # fmt: skip
+@click.option("--val", "val", multiple=True, required=True, help="Samples of the val split.")
+@click.option("--test", "test", multiple=True, required=True, help="Samples of the test split.")
+@click.option("--classifier", type=click.Path(file_okay=False, path_type=Path), required=True,
+              help="The internal event classifier's folder (train-event-classifier).")  # fmt: skip
+@click.option("-o", "--out", type=click.Path(dir_okay=False, path_type=Path), required=True,
+              help="Event table to write (Parquet).")  # fmt: skip
+def build_event_table(
+    train: tuple[str, ...], val: tuple[str, ...], test: tuple[str, ...], classifier: Path, out: Path
+) -> None:
+    """Write the event surrogate's training table: event features and the classifier's logit.
+
+    One row per dilepton event; every sample belongs to one split.
+    """
+    from surrotag.cli.reference import _paths
+    from surrotag.reference.event_table import build_event_training_table
+
+    splits = {"train": _paths(train), "val": _paths(val), "test": _paths(test)}
+    path = build_event_training_table(splits, classifier, out)
+    click.echo(f"{path}: event table of {sum(map(len, splits.values()))} samples")
+
+
+@click.command("ship-event-surrogate")
+@click.option("--table", type=click.Path(dir_okay=False, path_type=Path), required=True,
+              help="Event table (build-event-table).")  # fmt: skip
+@click.option("-o", "--out", type=click.Path(file_okay=False, path_type=Path), default=None,
+              help="Surrogate folder (default: surrogates/shipped/stop-classifier-delphes "
+              "of this checkout).")  # fmt: skip
+@click.option("--epochs", type=click.IntRange(min=1), default=60, show_default=True)
+@click.option("--patience", type=click.IntRange(min=1), default=20, show_default=True,
+              help="Epochs without validation improvement before stopping.")  # fmt: skip
+@click.option("--bayes", type=click.Choice(["vi", "mcmc"]), default="mcmc", show_default=True)
+@click.option("--draws", type=click.IntRange(min=2), default=40, show_default=True)
+@click.option("--seed", type=int, default=0, show_default=True)
+@click.option("--fraction", type=click.FloatRange(min=0, max=1, min_open=True), default=1.0,
+              show_default=True, help="Share of the training rows; below 1 the card says "
+              "DEGRADED (the validation's positive control).")  # fmt: skip
+@click.option("--force", is_flag=True, help="Overwrite an existing folder.")
+def ship_event_surrogate(
+    table: Path,
+    out: Path | None,
+    epochs: int,
+    patience: int,
+    bayes: str,
+    draws: int,
+    seed: int,
+    fraction: float,
+    force: bool,
+) -> None:
+    """Train the shipped event surrogate stop-classifier-delphes on the event table."""
+    from surrotag.io.progress import epoch_progress
+    from surrotag.reference.ship_event import EVENT_SURROGATE
+    from surrotag.reference.ship_event import ship_event_surrogate as ship
+    from surrotag.surrogates.registry import shipped_folder
+
+    out = out or shipped_folder() / EVENT_SURROGATE
+    with epoch_progress(EVENT_SURROGATE, epochs) as tick:
+        card = ship(
+            table, out, epochs=epochs, patience=patience, bayes=bayes, draws=draws, seed=seed,
+            fraction=fraction, overwrite=force, progress=tick,
+        )  # fmt: skip
+    points = ", ".join(f"{p['name']} > {p['threshold']:.3f}" for p in card.working_points)
+    click.echo(f"{EVENT_SURROGATE}: written to {out} ({points})")
+
+
+@click.command("validate-event-surrogate")
+@click.option("--folder", type=click.Path(file_okay=False, path_type=Path), default=None,
+              help="Surrogate folder (default: surrogates/shipped/stop-classifier-delphes "
+              "of this checkout).")  # fmt: skip
+@click.option("--classifier", type=click.Path(file_okay=False, path_type=Path), default=None,
+              help="Internal event classifier (default: "
+              "$SURROTAG_DATA/reference/event_classifier_heavy).")  # fmt: skip
+def validate_event_surrogate(folder: Path | None, classifier: Path | None) -> None:
+    """Run the pre-registered validation of the event surrogate on its fresh samples."""
+    from surrotag.reference.cache import EVENT_CLASSIFIER_NAME, reference_dir
+    from surrotag.reference.ship_event import (
+        EVENT_SURROGATE,
+        VALIDATION_FILE,
+        validate_shipped_event_surrogate,
+    )
+    from surrotag.surrogates.registry import shipped_folder
+
+    folder = folder or shipped_folder() / EVENT_SURROGATE
+    classifier = classifier or reference_dir() / EVENT_CLASSIFIER_NAME
+    validation = validate_shipped_event_surrogate(folder, classifier)
+    for goal in validation.goals():
+        value = "n/a" if goal.value is None else f"{goal.value:.3f}"
+        verdict = {True: "met", False: "MISSED", None: "not testable"}[goal.met]
+        click.echo(f"  {goal.name}: {value} (goal {goal.target}) {verdict}; {goal.note}")
+    click.echo(f"goals met: {validation.goals_met}; report: {folder / VALIDATION_FILE}")

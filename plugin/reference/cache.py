@@ -19,6 +19,8 @@ from surrotag.errors import SurrotagError
 from surrotag.io.parquet import read_parquet_metadata
 
 __all__ = [
+    "EVENT_CLASSIFIER_NAME",
+    "EVENT_TABLE_NAME",
     "PIPELINE_TAGGER",
     "TABLE_NAME",
     "TAGGER_NAME",
@@ -37,6 +39,10 @@ __all__ = [
 TABLE_NAME = "top_tagger_table.parquet"
 #: Folder name of the internal tagger that ``surrotag reference pipeline`` trains.
 TAGGER_NAME = "tagger_pfn"
+#: Folder name of the internal event classifier of the stop dilepton search (heavy stop).
+EVENT_CLASSIFIER_NAME: Final = "event_classifier_heavy"
+#: File name of the event table of its surrogate (``surrotag reference build-event-table``).
+EVENT_TABLE_NAME: Final = "stop_event_table.parquet"
 #: The training set of the shipped surrogates: process -> master seeds of train, val, test.
 #: Seeds are disjoint across splits and processes (the table refuses shared seeds).
 TRAINING_SET: Final = {"ttbar-allhad": (1, 3, 5), "qcd-dijet": (2, 4, 6)}

@@ -61,7 +61,8 @@ def build_event_training_table(
     """Write the event table of reference samples, scored by the internal classifier.
 
     Args:
-        splits: split name (``train``, ``val``, ``test``) -> reference sample files.
+        splits: split name (``train``, ``val``, ``test``) -> reference sample files; a
+            split may be left out (a validation table of fresh samples is all ``test``).
         classifier: the internal event classifier's folder.
         out: the Parquet file to write (atomically, with provenance).
         features: event features (registry names).
@@ -70,8 +71,8 @@ def build_event_training_table(
         ``out``.
 
     Raises:
-        SurrotagError: an unknown split, a sample in two splits, or an empty split; reading
-            and feature errors of the samples.
+        SurrotagError: an unknown split, a sample in two splits, or no sample; reading and
+            feature errors of the samples.
     """
     from surrotag.features import build_event_table
     from surrotag.io.parquet import read_parquet_metadata, write_parquet
@@ -87,12 +88,12 @@ def build_event_training_table(
     paths = [Path(p) for split in SPLITS for p in splits.get(split, ())]
     if len({p.resolve() for p in paths}) != len(paths):
         raise SurrotagError("a sample is listed twice: every sample belongs to one split")
+    if not paths:
+        raise SurrotagError("no sample given; give at least one split with samples")
     model, document = load_event_classifier(classifier)  # its weights' sha256 verified
     parts, samples = [], []
     for split in SPLITS:
-        if not splits.get(split):
-            raise SurrotagError(f"split {split!r} has no sample; give at least one per split")
-        for path in map(Path, splits[split]):
+        for path in map(Path, splits.get(split, ())):
             events, sha = load_dilepton_events([path])
             twin = next((s for s in samples if s["sha256"] == sha[path.name]), None)
             if twin is not None:

@@ -34,7 +34,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import MappingProxyType
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Final
 
 import awkward as ak
 import numpy as np
@@ -49,8 +49,11 @@ if TYPE_CHECKING:
     from surrotag.yields import Yields
 
 __all__ = [
+    "InternalDecisions",
+    "InternalEventClassifier",
     "OfficialSample",
     "cached_jet_logits",
+    "internal_decisions",
     "load_official_sample",
     "working_point",
 ]
@@ -217,21 +220,157 @@ class OfficialSample:
         }
 
 
-def load_official_sample(path: str | Path, card: AnalysisCard, tagger: Tagger) -> OfficialSample:
+@dataclass(frozen=True)
+class InternalEventClassifier:
+    """The internal event classifier of an event-level analysis, with its verified sha256.
+
+    Attributes:
+        model: the network (:class:`surrotag.reference.event_classifier.EventClassifier`).
+        sha256: sha256 of its weights, as its folder records and the card's
+            ``tagger_sha256`` must.
+        folder: where it was loaded from.
+    """
+
+    model: Any
+    sha256: str
+    folder: Path
+
+    @classmethod
+    def load(cls, folder: str | Path) -> InternalEventClassifier:
+        """Load a classifier folder (weights' sha256 verified)."""
+        from surrotag.reference.event_classifier import load_event_classifier
+
+        model, document = load_event_classifier(folder)
+        return cls(model=model, sha256=str(document["sha256"]), folder=Path(folder))
+
+    def event_logits(self, events: ak.Array) -> np.ndarray:
+        """Logit ``[N, 1]`` per event: the classifier's for events with two leptons and a
+        finite MET (the events it was trained on), NaN (never tagged) for the others."""
+        from surrotag.reference.event_classifier import classifier_scores, has_two_leptons
+
+        scored = has_two_leptons(events) & np.isfinite(ak.to_numpy(events.met.met))
+        logits = np.full(len(events), np.nan)
+        if scored.any():
+            logits[scored] = classifier_scores(self.model, events[scored])
+        return logits[:, None]
+
+
+@dataclass(frozen=True)
+class InternalDecisions:
+    """What makes an analysis's official decisions: the internal tagger (or event classifier)
+    the card names, and the working point's threshold.
+
+    Attributes:
+        tagger: the loaded :class:`~surrotag.reference.tagger.Tagger` of a jet-tagged card,
+            or :class:`InternalEventClassifier` of an event-level one.
+        point: the working point (``name``, ``threshold`` on the logit, ``efficiency``,
+            ``definition``), computed by the function that wrote the surrogates' cards.
+        folder: the tagger's folder; table: the table that fixed the working point.
+    """
+
+    tagger: Any
+    point: Mapping[str, Any]
+    folder: Path
+    table: Path
+
+    @property
+    def threshold(self) -> float:
+        """The working point's threshold on the internal logit."""
+        return float(self.point["threshold"])
+
+    def inputs(self) -> dict[str, Any]:
+        """JSON record of the tagger's folder and sha256 and the table's sha256."""
+        return {
+            "tagger": {"folder": self.folder.name, "sha256": self.tagger.sha256},
+            "table": {"file": self.table.name, "sha256": sha256_file(self.table)},
+        }
+
+
+def internal_decisions(
+    card: AnalysisCard,
+    working_point_name: str,
+    *,
+    folder: str | Path | None = None,
+    table: str | Path | None = None,
+) -> InternalDecisions:
+    """Load the internal tagger a card names and its working point, checked against the card.
+
+    An event-level card (candidates ``event``) is decided by the internal event classifier
+    (default ``$SURROTAG_DATA/reference/event_classifier_heavy``, working point from the
+    event table ``stop_event_table.parquet``:
+    :func:`surrotag.reference.ship_event.event_working_point`); any other by the internal
+    jet tagger (``tagger_pfn``, working point from ``top_tagger_table.parquet``:
+    :func:`working_point`).
+
+    Args:
+        card: the analysis card.
+        working_point_name: the working point its regions use.
+        folder, table: the tagger's folder and the table (None: the cache's).
+
+    Raises:
+        InputFileError: the folder or the table is absent.
+        IntegrityError: the tagger's sha256 differs from the card's ``tagger_sha256``.
+    """
+    from surrotag.analysis_card import EVENT_COLLECTION
+    from surrotag.errors import InputFileError, IntegrityError
+    from surrotag.reference import cache
+    from surrotag.reference.ship_event import event_working_point
+    from surrotag.reference.tagger import load_tagger
+
+    events = card.selection.collection == EVENT_COLLECTION
+    reference = cache.reference_dir()
+    default_folder = cache.EVENT_CLASSIFIER_NAME if events else cache.TAGGER_NAME
+    default_table = cache.EVENT_TABLE_NAME if events else cache.TABLE_NAME
+    folder = Path(folder) if folder is not None else reference / default_folder
+    table = Path(table) if table is not None else reference / default_table
+    missing = [str(p) for p in (folder, table) if not p.exists()]
+    if missing:
+        how = (
+            "surrotag reference train-event-classifier and build-event-table (README, "
+            "stop-dilepton-nn)"
+            if events
+            else "surrotag reference pipeline"
+        )
+        raise InputFileError(
+            f"internal tagger inputs absent ({', '.join(missing)}): regenerate them with "
+            f"{how} (SURROTAG_DATA selects the data folder)"
+        )
+    tagger = InternalEventClassifier.load(folder) if events else load_tagger(folder)
+    if tagger.sha256 != card.surrogate.tagger_sha256:
+        raise IntegrityError(
+            f"{folder}: sha256 {tagger.sha256[:12]}... differs from the card's tagger_sha256 "
+            f"{card.surrogate.tagger_sha256[:12]}...; use the internal "
+            f"{'classifier' if events else 'tagger'} the surrogates were built with"
+        )
+    point = (event_working_point if events else working_point)(table, working_point_name)
+    return InternalDecisions(tagger=tagger, point=point, folder=folder, table=table)
+
+
+#: Collections the event classifier reads (its inputs: surrotag.reference.event_classifier).
+_CLASSIFIER_COLLECTIONS: Final = ("electrons", "muons", "jets", "met")
+
+
+def load_official_sample(
+    path: str | Path, card: AnalysisCard, tagger: Tagger | InternalEventClassifier
+) -> OfficialSample:
     """Read a reference sample, apply the card's selection and attach the candidates' logits.
 
     Reads only what the selection needs: the candidates' kinematics (not their
-    constituents) and the collections the cuts and region observables read.
+    constituents) and the collections the cuts and region observables read; an event-level
+    card (candidates ``event``) also reads what the event classifier reads.
 
     Args:
         path: reference sample written by :func:`surrotag.reference.generate.generate`.
         card: the analysis card (selection, regions).
-        tagger: the loaded internal tagger (the one whose sha256 the card records).
+        tagger: the loaded internal tagger (the one whose sha256 the card records), or the
+            internal event classifier of an event-level card.
 
     Raises:
         FormatError: the file is not a reference sample, lacks a collection the card
             reads, or its scores do not match its jets.
+        AnalysisError: an event-level card with a jet tagger, or the reverse.
     """
+    from surrotag.analysis_card import EVENT_COLLECTION
     from surrotag.io.canonical import with_vector_behaviour
     from surrotag.selection import collections_read, select
 
@@ -242,8 +381,18 @@ def load_official_sample(path: str | Path, card: AnalysisCard, tagger: Tagger) -
             f"{path}: not a reference sample; generate it with surrotag reference generate"
         )
     candidates = card.selection.collection
+    event_level = candidates == EVENT_COLLECTION
+    if event_level != isinstance(tagger, InternalEventClassifier):
+        raise AnalysisError(
+            f"analysis {card.name!r} tags {candidates!r}: its official yields need "
+            + ("the internal event classifier" if event_level else "the internal jet tagger")
+        )
     collections = collections_read(card)
-    columns = ["weight", *(f"{candidates}.{key}" for key in ("pt", "eta", "phi", "mass"))]
+    if event_level:
+        collections |= set(_CLASSIFIER_COLLECTIONS)
+        columns = ["weight"]
+    else:
+        columns = ["weight", *(f"{candidates}.{key}" for key in ("pt", "eta", "phi", "mass"))]
     columns += sorted(collections - {candidates})
     events = with_vector_behaviour(ak.from_parquet(path, columns=columns))
     missing = sorted(collections - set(ak.fields(events)))
@@ -253,21 +402,14 @@ def load_official_sample(path: str | Path, card: AnalysisCard, tagger: Tagger) -
             "the sample with a preset that stores physics objects (surrotag reference generate)"
         )
     selection = select(events, card)
-    logits, scores = cached_jet_logits(path, tagger)
-    counts = ak.to_numpy(ak.num(events[candidates], axis=1)).astype(np.int64)
-    if counts.sum() != logits.size:
-        raise FormatError(
-            f"{scores}: {logits.size} jet scores for {counts.sum()} jets of {path}; delete the "
-            "scores file and rebuild"
-        )
-    offsets = np.concatenate([[0], np.cumsum(counts)[:-1]])
-    have = selection.indices >= 0
-    position = np.where(have, offsets[:, None] + selection.indices, 0)
-    padded = np.append(logits, np.nan)  # position 0 of an event-less file stays valid
+    if event_level:
+        logits, scores = tagger.event_logits(events), None
+    else:
+        logits, scores = _candidate_logits(path, events, candidates, selection.indices, tagger)
     return OfficialSample(
         weight=np.asarray(ak.to_numpy(events.weight), dtype=np.float64),
         selected=np.asarray(selection.mask),
-        logits=np.where(have, padded[position], np.nan),
+        logits=logits,
         values=MappingProxyType({k: np.asarray(v) for k, v in selection.values.items()}),
         sigma_pb=float(meta["sigma_pb"]),
         sum_weights=float(meta["sum_weights"]),
@@ -277,3 +419,21 @@ def load_official_sample(path: str | Path, card: AnalysisCard, tagger: Tagger) -
         provenance=meta,
         scores=scores,
     )
+
+
+def _candidate_logits(
+    path: Path, events: ak.Array, candidates: str, indices: np.ndarray, tagger: Tagger
+) -> tuple[np.ndarray, Path]:
+    """The internal tagger's logit ``[N, k]`` of each selected candidate (NaN where absent)."""
+    logits, scores = cached_jet_logits(path, tagger)
+    counts = ak.to_numpy(ak.num(events[candidates], axis=1)).astype(np.int64)
+    if counts.sum() != logits.size:
+        raise FormatError(
+            f"{scores}: {logits.size} jet scores for {counts.sum()} jets of {path}; delete the "
+            "scores file and rebuild"
+        )
+    offsets = np.concatenate([[0], np.cumsum(counts)[:-1]])
+    have = indices >= 0
+    position = np.where(have, offsets[:, None] + indices, 0)
+    padded = np.append(logits, np.nan)  # position 0 of an event-less file stays valid
+    return np.where(have, padded[position], np.nan), scores

@@ -351,8 +351,12 @@ def build_analysis(
     Args:
         plan: the analysis's :class:`BuildPlan`.
         out_dir: where to write (default: the analysis package's folder).
-        tagger_dir: internal tagger folder (default ``$SURROTAG_DATA/reference/tagger_pfn``).
-        table: reference table (default: the cache's), which fixes the working point.
+        tagger_dir: internal tagger folder (default ``$SURROTAG_DATA/reference/tagger_pfn``;
+            ``event_classifier_heavy`` for an event-level card:
+            :func:`surrotag.reference.official.internal_decisions`).
+        table: reference table (default: the cache's; the event table
+            ``stop_event_table.parquet`` for an event-level card), which fixes the
+            working point.
         limits: compute CLs at mu = 1 and the upper limits per signal (the yields are
             written first, and the file again after each signal's limits).
 
@@ -364,33 +368,16 @@ def build_analysis(
         IntegrityError: the tagger's sha256 differs from the card's ``tagger_sha256``.
     """
     from surrotag.analysis_card import load_analysis_card
-    from surrotag.errors import IntegrityError
-    from surrotag.io.parquet import sha256_file
-    from surrotag.reference.cache import TABLE_NAME, TAGGER_NAME, reference_dir
-    from surrotag.reference.official import load_official_sample, working_point
-    from surrotag.reference.tagger import load_tagger
+    from surrotag.reference.official import internal_decisions, load_official_sample
     from surrotag.stats.workspace import load_workspace
 
     start = time.monotonic()
     package = Path(plan.package)
     out = Path(out_dir) if out_dir is not None else package
     card = load_analysis_card(package / "card.json")
-    reference = reference_dir()
-    tagger_dir = Path(tagger_dir) if tagger_dir is not None else reference / TAGGER_NAME
-    table = Path(table) if table is not None else reference / TABLE_NAME
-    tagger = load_tagger(tagger_dir)
-    if tagger.sha256 != card.surrogate.tagger_sha256:
-        raise IntegrityError(
-            f"{tagger_dir}: tagger sha256 {tagger.sha256[:12]}... differs from the card's "
-            f"tagger_sha256 {card.surrogate.tagger_sha256[:12]}...; use the tagger the "
-            "surrogates were built with"
-        )
-    point = working_point(table, plan.working_point)
-    threshold = float(point["threshold"])
-    inputs = {
-        "tagger": {"folder": tagger_dir.name, "sha256": tagger.sha256},
-        "table": {"file": table.name, "sha256": sha256_file(table)},
-    }
+    internal = internal_decisions(card, plan.working_point, folder=tagger_dir, table=table)
+    tagger, point, threshold = internal.tagger, dict(internal.point), internal.threshold
+    inputs = internal.inputs()
     print(f"{plan.working_point} threshold (logit): {threshold:.6f}", flush=True)
 
     samples = {

@@ -36,7 +36,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from surrotag.errors import AnalysisError, InputFileError, IntegrityError
+from surrotag.errors import AnalysisError
 from surrotag.io.atomic import strict_json
 from surrotag.reference.publish import Sample
 from surrotag.validation.closure import append_history, compare_regions, git_state, read_history
@@ -150,20 +150,10 @@ def run_closure(
     from surrotag.analysis import get_analysis
     from surrotag.io.parquet import sha256_file
     from surrotag.recast import recast
-    from surrotag.reference.cache import TABLE_NAME, TAGGER_NAME, reference_dir
-    from surrotag.reference.official import load_official_sample, working_point
+    from surrotag.reference.official import internal_decisions, load_official_sample
     from surrotag.reference.publish import official_patch
-    from surrotag.reference.tagger import load_tagger
     from surrotag.stats import upper_limit
 
-    reference = reference_dir()
-    tagger_dir, table = reference / TAGGER_NAME, reference / TABLE_NAME
-    missing = [str(p) for p in (tagger_dir, table) if not p.exists()]
-    if missing:
-        raise InputFileError(
-            f"closure inputs absent ({', '.join(missing)}): regenerate them with `surrotag "
-            f"reference pipeline` (SURROTAG_DATA selects the data folder), then rerun {command}"
-        )
     if history is not None and Path(history).exists():
         header, _ = read_history(history)
         if header.get("plan_sha256") != plan.sha256():
@@ -177,11 +167,6 @@ def run_closure(
     card = analysis.card
     commit, dirty = git_state(Path(str(analysis.resource("card.json"))).parent)
     workspace = analysis.workspace()
-    tagger = load_tagger(tagger_dir)
-    if tagger.sha256 != card.surrogate.tagger_sha256:
-        raise IntegrityError(
-            f"{tagger_dir}: tagger sha256 {tagger.sha256[:12]}... differs from the card's"
-        )
     if card.taggers:
         raise AnalysisError(
             f"analysis {card.name!r} has further taggers ({', '.join(card.taggers)}): the "
@@ -190,10 +175,11 @@ def run_closure(
     points = {r.tag.working_point for r in card.regions if r.tag.working_point is not None}
     if len(points) != 1:
         raise AnalysisError(f"the closure handles one working point, the card uses {points}")
-    threshold = float(working_point(table, points.pop())["threshold"])
+    internal = internal_decisions(card, points.pop())
+    tagger, threshold = internal.tagger, internal.threshold
     inputs: dict[str, Any] = {
         "tagger": tagger.sha256,
-        "table": sha256_file(table),
+        "table": sha256_file(internal.table),
         "card_sha256": card.document.get("card_sha256"),
         "workspace": card.files.get(card.statistics.workspace),
         "threshold": threshold,

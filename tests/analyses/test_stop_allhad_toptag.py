@@ -94,7 +94,8 @@ def test_official_yields_cover_the_grid():
 def test_agreement_follows_the_internal_band():
     """Excluded band: the surrogate must exclude; allowed band: it must not; a band that
     straddles 0.05 accepts either; a missing surrogate point is unknown."""
-    from surrotag.analyses.stop_allhad_toptag.contour import agreement
+    from surrotag.analyses.stop_allhad_toptag.contour import PARAMETERS
+    from surrotag.scan.comparison import agreement
 
     def row(name, m1, median, p1):
         return {"name": name, "m_stop_gev": 1.0, "m_lsp_gev": 0.0, "cls_exp_m1": m1,
@@ -109,7 +110,7 @@ def test_agreement_follows_the_internal_band():
         {"name": "d", "status": "done", "cls_exp": 0.3},
         {"name": "e", "status": "failed", "cls_exp": None},
     ]
-    verdicts = {v["name"]: v for v in agreement(internal, surrogate)}
+    verdicts = {v["name"]: v for v in agreement(internal, surrogate, PARAMETERS)}
     assert [verdicts[n]["band"] for n in "abcde"] == [
         "excluded", "allowed", "straddles", "excluded", "allowed"
     ]  # fmt: skip
@@ -117,9 +118,11 @@ def test_agreement_follows_the_internal_band():
 
 
 def test_official_rows_take_the_expected_set_in_order():
-    from surrotag.analyses.stop_allhad_toptag.contour import official_rows
+    from surrotag.analyses.stop_allhad_toptag.contour import PARAMETERS
+    from surrotag.scan.comparison import official_rows
 
     signal = {"name": "p", "m_stop_gev": 900.0, "m_lsp_gev": 50.0,
               "cls_mu1": {"observed": 0.1, "expected": [0.01, 0.02, 0.03, 0.04, 0.05]}}  # fmt: skip
-    (row,) = official_rows({"signals": [signal, {**signal, "name": "q", "cls_mu1": None}]})
+    official = {"signals": [signal, {**signal, "name": "q", "cls_mu1": None}]}
+    (row,) = official_rows(official, PARAMETERS)
     assert (row["cls_exp_m1"], row["cls_exp"], row["cls_exp_p1"]) == (0.02, 0.03, 0.04)

@@ -25,7 +25,7 @@ from surrotag.surrogates.card import card_digest
 
 SHIPPED = "zprime-ttbar-allhad"
 #: Every analysis surrotag ships (entry points of its own distribution).
-ALL_SHIPPED = {SHIPPED, "zprime-ttbar-ljets", "stop-allhad-toptag"}
+ALL_SHIPPED = {SHIPPED, "zprime-ttbar-ljets", "stop-allhad-toptag", "stop-dilepton-nn"}
 
 
 @pytest.fixture()

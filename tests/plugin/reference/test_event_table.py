@@ -83,6 +83,20 @@ def test_a_sample_in_two_splits_is_refused(samples, classifier, tmp_path):
     with pytest.raises(SurrotagError, match=r"is the same sample as tt_a\.parquet"):
         build_event_training_table(splits, classifier, tmp_path / "table.parquet")
     assert not (tmp_path / "table.parquet").exists()
-    with pytest.raises(SurrotagError, match="split 'test' has no sample"):
-        build_event_training_table({"train": [samples["stop"]], "val": [twin]}, classifier,
-                                   tmp_path / "table.parquet")  # fmt: skip
+    with pytest.raises(SurrotagError, match="no sample given"):
+        build_event_training_table({"test": []}, classifier, tmp_path / "table.parquet")
+    assert not (tmp_path / "table.parquet").exists()
+
+
+def test_a_table_of_one_split(samples, classifier, tmp_path):
+    """A validation table of fresh samples holds the test split alone."""
+    import awkward as ak
+
+    from surrotag.reference.event_table import build_event_training_table
+
+    path = build_event_training_table(
+        {"test": [samples["stop"], samples["ttbar_a"]]}, classifier, tmp_path / "table.parquet"
+    )
+    table = ak.from_parquet(path)
+    assert set(ak.to_numpy(table.split).tolist()) == {"test"}
+    assert sorted(set(ak.to_numpy(table.sample_index).tolist())) == [0, 1]
