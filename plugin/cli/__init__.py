@@ -115,6 +115,11 @@ _REFERENCE_COMMANDS = {
         "ship_surrogate",
         "Train a shipped top-tagger surrogate from the reference table.",
     ),
+    "event-pipeline": (
+        "surrotag.cli.ship",
+        "event_pipeline",
+        "Samples, event classifier and event table of the stop dilepton search.",
+    ),
     "build-event-table": (
         "surrotag.cli.ship",
         "build_event_table",

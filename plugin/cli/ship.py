@@ -11,6 +11,7 @@ import click
 
 __all__ = [
     "build_event_table",
+    "event_pipeline",
     "ship_event_surrogate",
     "ship_solver",
     "ship_surrogate",
@@ -118,10 +119,10 @@ def ship_solver(name: str, table: Path | None, folder: Path | None, tolerance: f
 
 
 @click.command("build-event-table")
-@click.option("--train", "train", multiple=True, required=True,
+@click.option("--train", "train", multiple=True,
               help="Samples of the train split (comma-separated or repeated).")  # fmt: skip
-@click.option("--val", "val", multiple=True, required=True, help="Samples of the val split.")
-@click.option("--test", "test", multiple=True, required=True, help="Samples of the test split.")
+@click.option("--val", "val", multiple=True, help="Samples of the val split.")
+@click.option("--test", "test", multiple=True, help="Samples of the test split.")
 @click.option("--classifier", type=click.Path(file_okay=False, path_type=Path), required=True,
               help="The internal event classifier's folder (train-event-classifier).")  # fmt: skip
 @click.option("-o", "--out", type=click.Path(dir_okay=False, path_type=Path), required=True,
@@ -131,12 +132,14 @@ def build_event_table(
 ) -> None:
     """Write the event surrogate's training table: event features and the classifier's logit.
 
-    One row per dilepton event; every sample belongs to one split.
+    One row per dilepton event; every sample belongs to one split, and a split may be left
+    out (a validation table of fresh samples is all test).
     """
     from surrotag.cli.reference import _paths
     from surrotag.reference.event_table import build_event_training_table
 
-    splits = {"train": _paths(train), "val": _paths(val), "test": _paths(test)}
+    splits = {name: _paths(given) for name, given in (("train", train), ("val", val),
+              ("test", test)) if given}  # fmt: skip
     path = build_event_training_table(splits, classifier, out)
     click.echo(f"{path}: event table of {sum(map(len, splits.values()))} samples")
 
@@ -209,3 +212,16 @@ def validate_event_surrogate(folder: Path | None, classifier: Path | None) -> No
         verdict = {True: "met", False: "MISSED", None: "not testable"}[goal.met]
         click.echo(f"  {goal.name}: {value} (goal {goal.target}) {verdict}; {goal.note}")
     click.echo(f"goals met: {validation.goals_met}; report: {folder / VALIDATION_FILE}")
+
+
+@click.command("event-pipeline")
+def event_pipeline() -> None:
+    """Samples, internal event classifier and event table of the stop dilepton search.
+
+    Writes into $SURROTAG_DATA/reference and skips every step whose output is there; then
+    run ship-event-surrogate and validate-event-surrogate.
+    """
+    from surrotag.reference.event_pipeline import run_event_pipeline
+
+    outputs = run_event_pipeline(progress=click.echo)
+    click.echo(f"classifier {outputs['classifier']}, event table {outputs['table']}")

@@ -43,7 +43,7 @@ References:
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
-from dataclasses import asdict, dataclass
+from dataclasses import asdict
 from pathlib import Path
 from typing import Any, Final
 
@@ -51,6 +51,7 @@ import numpy as np
 
 from surrotag.errors import FormatError, InputValueError
 from surrotag.reference.event_table import EVENT_FEATURES, LOGIT_COLUMN
+from surrotag.reference.publish import Sample
 
 __all__ = [
     "BACKGROUND_EFFICIENCIES",
@@ -59,7 +60,6 @@ __all__ = [
     "VALIDATION_FILE",
     "VALIDATION_PLAN",
     "VALIDATION_TABLE_NAME",
-    "ValidationSample",
     "event_training_rows",
     "event_working_point",
     "event_working_points",
@@ -101,7 +101,7 @@ def event_working_points(
     table: Mapping[str, np.ndarray],
     efficiencies: Mapping[str, float] = BACKGROUND_EFFICIENCIES,
     split: str = "train",
-    min_events: int = 1000,
+    min_events: int = 100,
 ) -> list[dict[str, Any]]:
     """Logit cuts with an event-weighted t tbar efficiency of ``efficiencies`` in ``split``.
 
@@ -203,7 +203,7 @@ def ship_event_surrogate(
     overwrite: bool = False,
     progress: Callable[[dict], None] | None = None,
     config: Any = None,
-    min_events: int = 1000,
+    min_events: int = 100,
 ) -> Any:
     """Train ``stop-classifier-delphes`` on the event table and write its folder.
 
@@ -300,24 +300,6 @@ def ship_event_surrogate(
     return save_surrogate(surrogate, fields, Path(output), overwrite=overwrite)
 
 
-@dataclass(frozen=True)
-class ValidationSample:
-    """A sample of the pre-registered validation: preset, events, seed, stop masses (GeV)."""
-
-    process: str
-    n_events: int
-    seed: int
-    mass: float | None = None
-    lsp_mass: float | None = None
-
-    def generate(self, jobs: int) -> Path:
-        """The sample file: generated, or reused from the cache."""
-        from surrotag.reference.generate import generate
-
-        extra = {} if self.lsp_mass is None else {"lsp_mass": self.lsp_mass}
-        return generate(self.process, self.n_events, self.seed, jobs=jobs, mass=self.mass, **extra)
-
-
 #: The validation of ``stop-classifier-delphes``, fixed before any of its samples existed:
 #: fresh seeds that no other sample uses (the classifier's and the event table's are 5101,
 #: 5102, 5111-5116; the analysis's grid 5201-5232 and closure 5301-5303), the settings of
@@ -325,10 +307,10 @@ class ValidationSample:
 #: m_T2(ll) x MET cells and counting rule), every working point of the card, and the seed.
 VALIDATION_PLAN: Final = {
     "samples": (
-        ValidationSample("ttbar-dilepton", 50_000, 5105),
-        ValidationSample("stop-pair-dilepton", 10_000, 5117, 700.0, 50.0),
-        ValidationSample("stop-pair-dilepton", 10_000, 5118, 400.0, 100.0),
-        ValidationSample("stop-pair-dilepton", 10_000, 5119, 250.0, 150.0),
+        Sample("ttbar", "ttbar-dilepton", 50_000, 5105),
+        Sample("stop_700_50", "stop-pair-dilepton", 10_000, 5117, 700.0, 50.0),
+        Sample("stop_400_100", "stop-pair-dilepton", 10_000, 5118, 400.0, 100.0),
+        Sample("stop_250_150", "stop-pair-dilepton", 10_000, 5119, 250.0, 150.0),
     ),
     "jobs": 1,
     "draws": 20,
