@@ -66,6 +66,7 @@ def surrogate_met_orientation(
     working_point: str,
     split: str = "test",
     draws: int = 20,
+    m_stop: float | None = None,
 ) -> dict[str, Any]:
     """MET orientation of the events the classifier and its surrogate select, per class.
 
@@ -76,6 +77,9 @@ def surrogate_met_orientation(
         working_point: the card's working point whose cut selects.
         split: the table rows used.
         draws: Bayesian weight draws.
+        m_stop: keep only the stop rows of this stop mass (GeV; e.g. the heavy benchmark
+            the classifier was trained on: the cross-sections of lighter stops dominate a
+            mixture); None: every stop row.
 
     Returns:
         ``{"working_point", "cut", "split", "rows", "balanced": {...}, "stop": {...},
@@ -104,6 +108,8 @@ def surrogate_met_orientation(
     needed = [*names, LOGIT_COLUMN, "event_weight", "m_stop", "split", *ANGLE_COLUMNS]
     columns = read_columns(Path(table), list(dict.fromkeys(needed)), text={"split"})
     rows = columns["split"] == split
+    if m_stop is not None:
+        rows &= np.isnan(columns["m_stop"]) | (columns["m_stop"] == m_stop)
     fills = card.feature_fills
     features = np.column_stack(
         [np.where(np.isnan(columns[n]), fills.get(n, np.nan), columns[n])[rows] for n in names]
@@ -123,7 +129,7 @@ def surrogate_met_orientation(
     balanced = np.where(stop, 0.5 * weight / weight[stop].sum(),
                         0.5 * weight / weight[~stop].sum())  # fmt: skip
     out: dict[str, Any] = {"working_point": working_point, "cut": cut, "split": split,
-                           "rows": len(logit)}  # fmt: skip
+                           "m_stop": m_stop, "rows": len(logit)}  # fmt: skip
     for name, mask, w in (("balanced", np.ones_like(stop), balanced), ("stop", stop, weight),
                           ("ttbar", ~stop, weight)):  # fmt: skip
         entry: dict[str, float] = {}

@@ -260,5 +260,11 @@ def test_surrogate_met_orientation_matches_the_classifier_side(table, tmp_path):
     for name in ("balanced", "stop", "ttbar"):
         assert 0.0 <= out[name]["surrogate"] <= 1.0
         assert 0.0 < out[name]["surrogate_selected_share"] < 1.0
+    same = surrogate_met_orientation(tmp_path / "s", table, working_point="eB1e-2",
+                                     split="train", draws=2, m_stop=400.0)  # fmt: skip
+    assert same["stop"] == out["stop"] and same["rows"] == out["rows"]
+    with pytest.raises(InputValueError, match="needs stop and t tbar rows"):
+        surrogate_met_orientation(tmp_path / "s", table, working_point="eB1e-2", split="train",
+                                  m_stop=700.0)  # fmt: skip
     with pytest.raises(InputValueError, match="no working point 'wp50'"):
         surrogate_met_orientation(tmp_path / "s", table, working_point="wp50")
