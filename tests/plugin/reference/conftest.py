@@ -86,3 +86,37 @@ def table(
     qcd = {"train": [qcd_file], "val": [held_out["qcd_val"]], "test": [held_out["qcd_test"]]}
     built, provenance = build_table(top, qcd, small_tagger, out=out)
     return out, built, provenance
+
+
+@pytest.fixture(scope="session")
+def dilepton_samples(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
+    """Dilepton samples, one job each: stop (400, 100) GeV 300 events (seed 41), t tbar 600
+    (seed 42) and 300 (seed 43) events: about 150 and 75 dilepton t tbar events."""
+    pytest.importorskip("pythia8mc")
+    root = tmp_path_factory.mktemp("dilepton")
+    return {
+        "stop": generate("stop-pair-dilepton", 300, seed=41, jobs=1, mass=400.0,
+                         lsp_mass=100.0, out=root / "stop.parquet"),
+        "ttbar_a": generate("ttbar-dilepton", 600, seed=42, jobs=1, out=root / "tt_a.parquet"),
+        "ttbar_b": generate("ttbar-dilepton", 300, seed=43, jobs=1, out=root / "tt_b.parquet"),
+    }  # fmt: skip
+
+
+@pytest.fixture(scope="session")
+def dilepton_classifier(
+    dilepton_samples: dict[str, Path], tmp_path_factory: pytest.TempPathFactory
+) -> Path:
+    """A tiny event classifier (one hidden layer of 8, 2 epochs) of the stop sample against
+    the 600-event t tbar sample, seed 1."""
+    from surrotag.reference.event_classifier import (
+        ClassifierConfig,
+        load_dilepton_events,
+        save_event_classifier,
+        train_event_classifier,
+    )
+
+    signal, _ = load_dilepton_events([dilepton_samples["stop"]])
+    background, _ = load_dilepton_events([dilepton_samples["ttbar_a"]])
+    config = ClassifierConfig(hidden=(8,), epochs=2, batch_size=64, fractions=(0.5, 0.25, 0.25))
+    model, report = train_event_classifier(signal, background, config=config, seed=1)
+    return save_event_classifier(model, report, tmp_path_factory.mktemp("clf") / "classifier")

@@ -1,4 +1,5 @@
-"""The event surrogate's training table, from small Pythia samples generated here."""
+"""The event surrogate's training table, from small Pythia samples (the shared
+``dilepton_samples`` of conftest)."""
 
 from __future__ import annotations
 
@@ -13,34 +14,15 @@ from surrotag.errors import SurrotagError
 
 
 @pytest.fixture(scope="module")
-def samples(tmp_path_factory) -> dict[str, Path]:
-    """Stop (400, 100) GeV and two t tbar samples of 240 events each (seeds 31-33)."""
-    pytest.importorskip("pythia8mc")
-    from surrotag.reference.generate import generate
-
-    root = tmp_path_factory.mktemp("event_table")
-    return {
-        "stop": generate("stop-pair-dilepton", 240, seed=31, jobs=1, mass=400.0,
-                         lsp_mass=100.0, out=root / "stop.parquet"),
-        "ttbar_a": generate("ttbar-dilepton", 240, seed=32, jobs=1, out=root / "tt_a.parquet"),
-        "ttbar_b": generate("ttbar-dilepton", 240, seed=33, jobs=1, out=root / "tt_b.parquet"),
-    }  # fmt: skip
+def samples(dilepton_samples) -> dict[str, Path]:
+    """The shared dilepton samples (conftest)."""
+    return dilepton_samples
 
 
 @pytest.fixture(scope="module")
-def classifier(samples, tmp_path_factory) -> Path:
-    from surrotag.reference.event_classifier import (
-        ClassifierConfig,
-        load_dilepton_events,
-        save_event_classifier,
-        train_event_classifier,
-    )
-
-    signal, _ = load_dilepton_events([samples["stop"]])
-    background, _ = load_dilepton_events([samples["ttbar_a"]])
-    config = ClassifierConfig(hidden=(8,), epochs=2, batch_size=64, fractions=(0.5, 0.25, 0.25))
-    model, report = train_event_classifier(signal, background, config=config, seed=1)
-    return save_event_classifier(model, report, tmp_path_factory.mktemp("clf") / "classifier")
+def classifier(dilepton_classifier) -> Path:
+    """The shared tiny event classifier (conftest)."""
+    return dilepton_classifier
 
 
 def test_table_rows_logits_and_provenance(samples, classifier, tmp_path):

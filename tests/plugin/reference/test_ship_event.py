@@ -1,6 +1,6 @@
 """The shipped event surrogate's build (working points, card, degraded control) and the
 official side of event-level analyses (the internal event classifier's decisions), on small
-Pythia samples generated here (stop (400, 100) GeV and t tbar, dilepton, seeds 41-43)."""
+Pythia samples (the shared ``dilepton_samples`` of conftest: stop (400, 100) GeV and t tbar)."""
 
 from __future__ import annotations
 
@@ -43,33 +43,15 @@ def test_working_points_cut_the_weighted_ttbar_efficiency():
 
 
 @pytest.fixture(scope="module")
-def samples(tmp_path_factory) -> dict[str, Path]:
-    pytest.importorskip("pythia8mc")
-    from surrotag.reference.generate import generate
-
-    root = tmp_path_factory.mktemp("ship_event")
-    return {
-        "stop": generate("stop-pair-dilepton", 300, seed=41, jobs=1, mass=400.0,
-                         lsp_mass=100.0, out=root / "stop.parquet"),
-        "ttbar_a": generate("ttbar-dilepton", 600, seed=42, jobs=1, out=root / "tt_a.parquet"),
-        "ttbar_b": generate("ttbar-dilepton", 300, seed=43, jobs=1, out=root / "tt_b.parquet"),
-    }  # fmt: skip
+def samples(dilepton_samples) -> dict[str, Path]:
+    """The shared dilepton samples (conftest)."""
+    return dilepton_samples
 
 
 @pytest.fixture(scope="module")
-def classifier(samples, tmp_path_factory) -> Path:
-    from surrotag.reference.event_classifier import (
-        ClassifierConfig,
-        load_dilepton_events,
-        save_event_classifier,
-        train_event_classifier,
-    )
-
-    signal, _ = load_dilepton_events([samples["stop"]])
-    background, _ = load_dilepton_events([samples["ttbar_a"]])
-    config = ClassifierConfig(hidden=(8,), epochs=2, batch_size=64, fractions=(0.5, 0.25, 0.25))
-    model, report = train_event_classifier(signal, background, config=config, seed=1)
-    return save_event_classifier(model, report, tmp_path_factory.mktemp("clf") / "classifier")
+def classifier(dilepton_classifier) -> Path:
+    """The shared tiny event classifier (conftest)."""
+    return dilepton_classifier
 
 
 @pytest.fixture(scope="module")
