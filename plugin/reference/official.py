@@ -11,7 +11,11 @@ official number and a recast number differ only in the tag probabilities.
 
 The internal tagger's logits are cached next to each sample
 (:func:`cached_jet_logits`, keyed by the sample's and the tagger's sha256) and the working
-point's threshold is the shipped surrogates' own (:func:`working_point`).
+point's threshold is the shipped surrogates' own (:func:`working_point`). An event-level card
+(candidates ``event``) is decided by the internal event classifier instead
+(:class:`InternalEventClassifier`: one logit per event with two leptons); which one, and its
+working point, checked against the card, is :func:`internal_decisions`, the one loader of
+the build and the closure.
 
 Example:
     >>> import numpy as np
