@@ -197,12 +197,9 @@ def ship_event_surrogate(
 def validate_event_surrogate(folder: Path | None, classifier: Path | None) -> None:
     """Run the pre-registered validation of the event surrogate on its fresh samples."""
     from surrotag.reference.cache import EVENT_CLASSIFIER_NAME, reference_dir
-    from surrotag.reference.ship_event import (
-        EVENT_SURROGATE,
-        VALIDATION_FILE,
-        validate_shipped_event_surrogate,
-    )
+    from surrotag.reference.ship_event import EVENT_SURROGATE, VALIDATION_FILE
     from surrotag.surrogates.registry import shipped_folder
+    from surrotag.validation.shipped_event import validate_shipped_event_surrogate
 
     folder = folder or shipped_folder() / EVENT_SURROGATE
     classifier = classifier or reference_dir() / EVENT_CLASSIFIER_NAME
