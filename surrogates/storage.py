@@ -10,6 +10,13 @@ sanity check). Saving is atomic: the folder is written under a temporary name be
 target, then renamed; the folder and its files get the modes a plain ``mkdir`` and ``open``
 give under the user's umask.
 
+An MCMC surrogate keeps its weight samples stacked, ``[S, *shape]`` per layer; the sampler
+moves only some layers (the output layer, :mod:`~surrotag.surrogates.mcmc`), and a layer whose
+S samples are all equal is written once, ``[1, *shape]``, and named in the file's metadata
+(:data:`SHARED_STACKS_KEY`). Loading expands it back to the full contiguous stack, so the
+model in memory, and every probability, is bit for bit what was saved
+(:func:`pack_stacks`, :func:`unpack_stacks`).
+
 References:
     safetensors format, https://github.com/huggingface/safetensors
 """
@@ -45,20 +52,133 @@ if TYPE_CHECKING:
     from surrotag.surrogates.flow import Surrogate
 
 __all__ = [
+    "SHARED_STACKS_KEY",
     "WEIGHTS_FILENAME",
     "check_device",
     "check_finite_tensors",
     "check_model_config",
     "file_status",
     "load_surrogate",
+    "pack_stacks",
+    "repack_weights",
     "save_surrogate",
     "set_solver",
     "sha256_file",
+    "unpack_stacks",
     "verify_files",
 ]
 
 #: File name of the weights inside a surrogate folder.
 WEIGHTS_FILENAME = "weights.safetensors"
+
+#: safetensors metadata key naming the weight stacks written once because all their samples
+#: are equal; its value is JSON ``{tensor name: number of samples}``.
+SHARED_STACKS_KEY = "surrotag_shared_stacks"
+
+_STACK_PREFIX = "stack_"
+
+
+def _is_stack(name: str) -> bool:
+    return name.rsplit(".", 1)[-1].startswith(_STACK_PREFIX)
+
+
+def pack_stacks(tensors: Mapping[str, Any]) -> tuple[dict[str, Any], dict[str, int]]:
+    """Write each weight stack whose samples are all equal once.
+
+    Args:
+        tensors: name -> torch tensor, as :meth:`Surrogate.tensors` gives them; stacks are
+            the ``stack_*`` buffers of an MCMC surrogate, ``[S, *shape]``.
+
+    Returns:
+        ``(packed, shared)``: the tensors with each such stack cut to ``[1, *shape]``, and
+        ``{name: S}`` for those stacks (for :data:`SHARED_STACKS_KEY`).
+
+    Example:
+        >>> import torch
+        >>> packed, shared = pack_stacks({"w.stack_a": torch.ones(4, 2), "w.stack_b": torch.eye(2)})
+        >>> tuple(packed["w.stack_a"].shape), tuple(packed["w.stack_b"].shape), shared
+        ((1, 2), (2, 2), {'w.stack_a': 4})
+    """
+    packed: dict[str, Any] = {}
+    shared: dict[str, int] = {}
+    for name, tensor in tensors.items():
+        if _is_stack(name) and tensor.ndim >= 1 and tensor.shape[0] > 1:
+            first = tensor[:1]
+            if bool((tensor == first).all()) and not bool(tensor.isnan().any()):
+                packed[name] = first.clone().contiguous()
+                shared[name] = int(tensor.shape[0])
+                continue
+        packed[name] = tensor
+    return packed, shared
+
+
+def unpack_stacks(
+    tensors: Mapping[str, Any], metadata: Mapping[str, str] | None, source: Path
+) -> dict[str, Any]:
+    """Expand the stacks :func:`pack_stacks` wrote once back to ``[S, *shape]`` (contiguous).
+
+    Args:
+        tensors: name -> torch tensor, as read from the file.
+        metadata: the file's safetensors metadata (None: nothing was packed).
+        source: the weights file, named in messages.
+
+    Returns:
+        The tensors, each shared stack a contiguous ``[S, *shape]`` copy of its one sample.
+
+    Raises:
+        IntegrityError: the metadata is not ``{name: S}`` JSON, or names a tensor that is
+            missing or not ``[1, *shape]``.
+    """
+    raw = (metadata or {}).get(SHARED_STACKS_KEY)
+    if raw is None:
+        return dict(tensors)
+    try:
+        shared = json.loads(raw)
+    except ValueError:
+        shared = None
+    if not isinstance(shared, dict) or not all(
+        isinstance(n, int) and not isinstance(n, bool) and n >= 1 for n in shared.values()
+    ):
+        raise IntegrityError(
+            f"{source}: metadata {SHARED_STACKS_KEY!r} is not a JSON map of tensor names to "
+            "sample counts; the file is corrupt (re-save or reinstall the surrogate)"
+        )
+    out = dict(tensors)
+    for name, samples in shared.items():
+        tensor = out.get(name)
+        if tensor is None or tensor.ndim < 1 or tensor.shape[0] != 1:
+            shape = None if tensor is None else tuple(tensor.shape)
+            raise IntegrityError(
+                f"{source}: stack {name!r} is listed as stored once but its shape is {shape}; "
+                "the file is corrupt (re-save or reinstall the surrogate)"
+            )
+        out[name] = tensor.expand(samples, *tensor.shape[1:]).contiguous()
+    return out
+
+
+def _write_weights(tensors: Mapping[str, Any], path: Path) -> None:
+    """Write the tensors (shared stacks once) to ``path`` with the folder's file mode."""
+    from safetensors.torch import save_file
+
+    packed, shared = pack_stacks(tensors)
+    metadata = {"format": "pt", "producer": "surrotag"}
+    if shared:
+        metadata[SHARED_STACKS_KEY] = json.dumps(shared, sort_keys=True)
+    save_file(packed, path, metadata=metadata)
+    os.chmod(path, stat.S_IMODE(path.parent.stat().st_mode) & 0o666)  # safetensors: 0600
+
+
+def _read_weights(path: Path, device: str = "cpu") -> dict[str, Any]:
+    """The tensors of a weights file, shared stacks expanded; one line if it is not one."""
+    from safetensors import SafetensorError, safe_open
+
+    try:
+        with safe_open(str(path), framework="pt", device=str(device)) as handle:
+            metadata = handle.metadata()
+            tensors = {name: handle.get_tensor(name) for name in handle.keys()}
+    except SafetensorError as error:
+        raise IntegrityError(f"{path}: not a valid safetensors file ({error})") from None
+    return unpack_stacks(tensors, metadata, path)
 
 
 def _surrotag_version() -> str:
@@ -210,8 +330,6 @@ def save_surrogate(
         CardError: the fields do not make a valid card.
         SurrogateError: ``folder`` exists and ``overwrite`` is False.
     """
-    from safetensors.torch import save_file
-
     folder = Path(folder)
     if folder.exists() and not overwrite:
         raise SurrogateError(f"{folder}: already exists; choose another folder or overwrite it")
@@ -232,8 +350,7 @@ def save_surrogate(
     staging = _new_folder(folder, ".tmp")
     try:
         weights = staging / WEIGHTS_FILENAME
-        save_file(tensors, weights, metadata={"format": "pt", "producer": "surrotag"})
-        os.chmod(weights, stat.S_IMODE(staging.stat().st_mode) & 0o666)  # safetensors: 0600
+        _write_weights(tensors, weights)
         document = _card_document(surrogate, card_fields, sha256_file(weights))
         card = Card.from_dict(document, source=str(folder / CARD_FILENAME))
         (staging / CARD_FILENAME).write_text(json.dumps(document, indent=2) + "\n", "utf-8")
@@ -283,6 +400,57 @@ def set_solver(
     finally:
         temporary.unlink(missing_ok=True)
     return new_card
+
+
+def repack_weights(folder: str | os.PathLike[str]) -> tuple[str, str]:
+    """Rewrite a surrogate folder's weights in today's storage (shared stacks written once).
+
+    The tensors read back from the new file are checked to be bit for bit those of the old
+    one before anything is replaced; only ``weights.safetensors``, the card's ``files``
+    entry and the card's seal change. The folder is replaced as a whole (its other files
+    copied unchanged), so it is either the old one or the new one.
+
+    Args:
+        folder: the surrogate folder (card and weights are checked first).
+
+    Returns:
+        ``(old sha256, new sha256)`` of ``weights.safetensors``.
+
+    Raises:
+        SurrogateError: the rewritten tensors differ from the old ones (a bug: nothing
+            is replaced).
+    """
+    import torch
+
+    folder = Path(folder)
+    card = load_card(folder)
+    check_model_config(card, folder / CARD_FILENAME)
+    verify_files(folder, card)
+    before = _read_weights(folder / WEIGHTS_FILENAME)
+    check_finite_tensors(before, folder / WEIGHTS_FILENAME)
+    staging = _new_folder(folder, ".tmp")
+    try:
+        shutil.copytree(folder, staging, dirs_exist_ok=True)
+        weights = staging / WEIGHTS_FILENAME
+        _write_weights(before, weights)
+        after = _read_weights(weights)
+        same = after.keys() == before.keys() and all(
+            after[name].dtype == tensor.dtype and torch.equal(after[name], tensor)
+            for name, tensor in before.items()
+        )
+        if not same:
+            raise SurrogateError(f"{folder}: repacked weights differ from the old ones; kept")
+        digest = sha256_file(weights)
+        document = json.loads((folder / CARD_FILENAME).read_text("utf-8"))
+        document["files"][WEIGHTS_FILENAME] = digest
+        sealed = seal_card({k: v for k, v in document.items() if k != CARD_DIGEST_KEY})
+        Card.from_dict(sealed, source=str(folder / CARD_FILENAME))
+        (staging / CARD_FILENAME).write_text(json.dumps(sealed, indent=2) + "\n", "utf-8")
+        _replace_folder(staging, folder)
+    except BaseException:
+        shutil.rmtree(staging, ignore_errors=True)
+        raise
+    return card.files[WEIGHTS_FILENAME], digest
 
 
 def _new_folder(folder: Path, suffix: str) -> Path:
@@ -428,9 +596,6 @@ def load_surrogate(
             missing or its sha256 differs (checked before the weights are read), or a
             weight tensor holds NaN or infinity.
     """
-    from safetensors import SafetensorError
-    from safetensors.torch import load_file
-
     from surrotag.surrogates.flow import Surrogate
 
     folder = Path(folder)
@@ -439,10 +604,7 @@ def load_surrogate(
     verify_files(folder, card)
     weights = folder / WEIGHTS_FILENAME
     check_device(device)
-    try:
-        tensors = load_file(weights, device=str(device))
-    except SafetensorError as error:
-        raise IntegrityError(f"{weights}: not a valid safetensors file ({error})") from None
+    tensors = _read_weights(weights, device)
     check_finite_tensors(tensors, weights)
     try:
         surrogate = Surrogate.from_parts(card.model, tensors)

@@ -250,3 +250,85 @@ def test_weights_holding_nan_are_refused_on_load(saved, value):
     with pytest.raises(IntegrityError, match=f"tensor '{name}' holds 1 non-finite") as caught:
         load_surrogate(saved)
     assert "\n" not in str(caught.value)
+
+
+def _rewrite_weights(folder, tensors, metadata):
+    """Write ``tensors`` as the folder's weights and reseal the card (as a hand-made file)."""
+    from safetensors.torch import save_file
+
+    weights = folder / WEIGHTS_FILENAME
+    save_file(tensors, weights, metadata=metadata)
+    document = json.loads((folder / "card.json").read_text())
+    document["files"] = {WEIGHTS_FILENAME: sha256_file(weights)}
+    document.pop("card_sha256")
+    (folder / "card.json").write_text(json.dumps(seal_card(document)))
+
+
+def test_mcmc_stacks_equal_over_samples_are_written_once(trained, card_fields, tmp_path):
+    """The sampler moves the output layer only: the other stacks are stored [1, ...] once,
+    named in the metadata, and load back as the full stack, bit for bit."""
+    from safetensors import safe_open
+
+    from surrotag.surrogates.storage import SHARED_STACKS_KEY
+
+    model = trained["mcmc"]
+    save_surrogate(model, card_fields, tmp_path / "m")
+    with safe_open(str(tmp_path / "m" / WEIGHTS_FILENAME), framework="pt") as handle:
+        shared = json.loads(handle.metadata()[SHARED_STACKS_KEY])
+        shapes = {name: tuple(handle.get_slice(name).get_shape()) for name in handle.keys()}
+    samples = model.weights.n_samples
+    stacks = {name for name in shapes if ".stack_" in name}
+    assert shared and set(shared) < stacks  # some layers moved, some did not
+    assert set(shared.values()) == {samples}
+    for name in stacks:
+        assert shapes[name][0] == (1 if name in shared else samples)
+    original = model.tensors()
+    loaded = load_surrogate(tmp_path / "m")[0].tensors()
+    assert loaded.keys() == original.keys()
+    assert all(torch.equal(loaded[k], original[k]) for k in original)
+    assert all(loaded[k].is_contiguous() for k in shared)
+
+
+def test_weights_with_full_stacks_load_and_repack_bit_identically(trained, card_fields, tmp_path):
+    """A folder written before stacks were shared loads as it did, and ``repack_weights``
+    rewrites it smaller with the same tensors, keeping the folder's other files."""
+    from surrotag.surrogates.storage import repack_weights
+
+    model = trained["mcmc"]
+    folder = tmp_path / "old"
+    save_surrogate(model, card_fields, folder)
+    _rewrite_weights(folder, model.tensors(), {"format": "pt"})
+    (folder / "validation.json").write_text('{"kept": true}\n')
+    features = trained["features"][:40]
+    expected = model(features).prob_above(THRESHOLDS)
+    assert torch.equal(load_surrogate(folder)[0](features).prob_above(THRESHOLDS), expected)
+    size = (folder / WEIGHTS_FILENAME).stat().st_size
+    old_digest, new_digest = repack_weights(folder)
+    assert old_digest != new_digest == load_card(folder).files[WEIGHTS_FILENAME]
+    assert (folder / WEIGHTS_FILENAME).stat().st_size < size
+    assert (folder / "validation.json").read_text() == '{"kept": true}\n'
+    assert torch.equal(load_surrogate(folder)[0](features).prob_above(THRESHOLDS), expected)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["old"]
+
+
+@pytest.mark.parametrize(
+    "metadata, reason",
+    [
+        ("not json", "not a JSON map"),
+        ('{"weights.stack_out_w": 0}', "not a JSON map"),
+        ('{"weights.stack_nope": 3}', "shape is None"),
+        ('{"weights.stack_out_w": 3}', "listed as stored once but its shape"),
+    ],
+)
+def test_corrupt_shared_stack_metadata_is_refused_with_one_line(
+    trained, card_fields, tmp_path, metadata, reason
+):
+    from surrotag.surrogates.storage import SHARED_STACKS_KEY
+
+    model = trained["mcmc"]
+    folder = tmp_path / "m"
+    save_surrogate(model, card_fields, folder)
+    _rewrite_weights(folder, model.tensors(), {"format": "pt", SHARED_STACKS_KEY: metadata})
+    with pytest.raises(IntegrityError, match=re.escape(reason)) as caught:
+        load_surrogate(folder)
+    assert "\n" not in str(caught.value) and "re-save or reinstall" in str(caught.value)
