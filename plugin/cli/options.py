@@ -90,7 +90,7 @@ events = click.option(
 #: ``--mass`` (GeV): the Z' mass of the Z' presets, the stop mass of the stop-pair presets.
 mass = click.option(
     "--mass", type=float, default=None,
-    help="Z' mass in GeV (Z' presets), stop mass in GeV (stop-pair presets).",
+    help="Z' mass in GeV (Z' presets), W' mass (wprime-wz), stop mass in GeV (stop-pair presets).",
 )  # fmt: skip
 #: ``--lsp-mass`` (GeV): the neutralino mass of the stop-pair presets.
 lsp_mass = click.option("--lsp-mass", type=float, default=None,

@@ -106,9 +106,11 @@ def _events_of_batch(
     pythia: Any,
     rng: np.random.Generator,
     objects_rng: np.random.Generator | None = None,
+    truth_pids: tuple[int, ...] = (),
 ) -> ak.Array:
     """Canonical events of one batch; with ``objects_rng`` also the physics objects (their
-    own generator, so that the EFlow objects and fat jets do not depend on it)."""
+    own generator, so that the EFlow objects and fat jets do not depend on it);
+    ``truth_pids`` are kept in the truth record beside the usual chains."""
     final = final_state(batch, pythia.particleData.charge)
     pf = pf_candidates(final, rng)
     fields = {
@@ -116,7 +118,7 @@ def _events_of_batch(
         "fatjets": recluster_fatjets(pf),
         "particlejets": recluster_fatjets(visible(final)),
         "met": missing_et(pf),
-        "particles": truth_particles(batch),
+        "particles": truth_particles(batch, truth_pids),
     }
     if objects_rng is not None:
         objects = physics_objects(pf, _partons(batch), objects_rng)
@@ -156,7 +158,7 @@ def _run_job(
         batch = pythia.nextBatch(size)
         if len(batch) != size:
             raise GenerationError(f"Pythia returned {len(batch)} of {size} events ({spec.name})")
-        chunks.append(_events_of_batch(batch, pythia, rng, objects_rng))
+        chunks.append(_events_of_batch(batch, pythia, rng, objects_rng, spec.truth_pids))
         done += size
         if queue is not None:
             queue.put(size)
@@ -205,6 +207,7 @@ def _settings(spec: ProcessSpec, n_events: int, seed: int, jobs: int, ecm: float
         "batch_size": BATCH_SIZE,
         # only presets with objects carry the key, so the others' cache keys stay as they were
         **({"physics_objects": "delphes-cms-3.4.2"} if spec.objects else {}),
+        **({"truth_pids": list(spec.truth_pids)} if spec.truth_pids else {}),
     }
 
 
@@ -390,7 +393,8 @@ def _provenance(
         "fatjets": "anti-kT R=0.8, pT > 200 GeV, |eta| < 2; soft drop beta=0 zcut=0.1; "
         "trimming R=0.2 f=0.05; tau_N beta=1 R0=0.8 OnePass_KT_Axes (as Delphes)",
         "truth": "pruned Pythia record: hard process, all t/W/Z' copies and their daughters"
-        + (", all stop and neutralino copies and their daughters" if spec.slha else ""),
+        + (", all stop and neutralino copies and their daughters" if spec.slha else "")
+        + "".join(f", all |pid| = {pid} copies and their daughters" for pid in spec.truth_pids),
     }
 
 

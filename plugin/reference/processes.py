@@ -57,6 +57,14 @@ tau; ``sigmaGen`` includes BR(W -> l nu)^2, recorded as above), with no pTHat bi
 dilepton stop searches (arXiv:1804.09278) select the bulk of t tbar by its leptons and MET,
 where a bias would leave few effective events.
 
+Dibosons. ``wprime-wz`` is pp -> W'(M) -> W Z (``NewGaugeBoson:ffbar2Wprime``, only the
+W Z channel open, ``Wprime:coup2WZ = 1``) with both bosons forced to quarks: boosted
+two-prong W and Z jets of about M/2 GeV, the W/Z class of the anomaly taggers
+(arXiv:2007.01850) and the W' -> WZ signal of the model-agnostic dijet searches. Its
+``sigmaGen`` includes BR(W -> had) BR(Z -> had) as above (0.060 pb at M = 1300 GeV,
+measured with Pythia 8.317). Its truth record also keeps every Z and W' copy with its
+daughters (:attr:`ProcessSpec.truth_pids`), so the Z's quarks are found like the W's.
+
 Physics objects. The presets for searches with leptons, small-R jets or missing transverse
 momentum (``objects=True``: ``ttbar``, ``ttbar-dilepton``, ``wjets``,
 ``zprime-ttbar-inclusive``, ``znunu``, ``stop-pair``, ``stop-pair-dilepton``) also store
@@ -77,6 +85,7 @@ __all__ = [
     "BIAS_POW",
     "BR_W_HADRONIC_PDG",
     "BR_W_LEPTONIC_PDG",
+    "BR_Z_HADRONIC_PDG",
     "BR_Z_INVISIBLE_PDG",
     "OBJECTS_BIAS_POW",
     "PROCESSES",
@@ -97,6 +106,8 @@ OBJECTS_BIAS_POW: Final = 3.0
 BR_W_HADRONIC_PDG: Final = 0.6741
 #: BR(W -> e nu + mu nu + tau nu), PDG 2024 (3 x 0.1086).
 BR_W_LEPTONIC_PDG: Final = 3 * 0.1086
+#: BR(Z -> hadrons), PDG 2024 (0.69911 +- 0.00056).
+BR_Z_HADRONIC_PDG: Final = 0.69911
 #: BR(Z -> invisible) = BR(Z -> nu nu), PDG 2024 (0.2000 +- 0.0006).
 BR_Z_INVISIBLE_PDG: Final = 0.2000
 
@@ -112,6 +123,7 @@ PROCESSES: Final = {
     "stop-pair": "pp -> stop stop*(M), stop -> t neutralino(M_LSP) with BR 1 (b W neutralino "
     "below the top threshold), every top and W decay",
     "ttbar-dilepton": "pp -> t tbar, both W -> l nu (e, mu, tau), no pTHat bias",
+    "wprime-wz": "pp -> W'(M) -> W Z, W -> q q', Z -> q q (two-prong boson jets)",
     "stop-pair-dilepton": "pp -> stop stop*(M), stop -> t neutralino(M_LSP) (b W neutralino below "
     "the top threshold), both W -> l nu (e, mu, tau)",
 }
@@ -119,6 +131,7 @@ PROCESSES: Final = {
 _W_HADRONIC = ("24:onMode = off", "24:onIfAny = 1 2 3 4 5")
 _W_LEPTONIC = ("24:onMode = off", "24:onIfAny = 11 13 15")
 _Z_INVISIBLE = ("23:onMode = off", "23:onIfAny = 12 14 16")
+_Z_HADRONIC = ("23:onMode = off", "23:onIfAny = 1 2 3 4 5")
 
 
 def _bias(power: float) -> tuple[str, ...]:
@@ -153,6 +166,8 @@ class ProcessSpec:
         br_z_pdg: the PDG branching ratio of those channels (1.0 when none is forced).
         lsp_mass: neutralino mass (GeV) for ``stop-pair``, else None.
         slha: SLHA spectrum text that Pythia reads (``SLHA:file``), or "" for none.
+        truth_pids: |PDG id| whose every copy the truth record keeps with its daughters,
+            beyond :data:`surrotag.reference.truth.CHAIN_PIDS` (``wprime-wz``: Z, W').
     """
 
     name: str
@@ -168,6 +183,7 @@ class ProcessSpec:
     br_z_pdg: float = 1.0
     lsp_mass: float | None = None
     slha: str = ""
+    truth_pids: tuple[int, ...] = ()
 
 
 def common_settings(ecm: float, seed: int) -> tuple[str, ...]:
@@ -202,8 +218,8 @@ def process_spec(
 
     Args:
         name: one of :data:`PROCESSES`.
-        mass: Z' mass in GeV for the Z' presets, stop mass in GeV for ``stop-pair``
-            (required there, refused otherwise).
+        mass: Z' mass in GeV for the Z' presets, W' mass for ``wprime-wz``, stop mass in
+            GeV for ``stop-pair`` (required there, refused otherwise).
         lsp_mass: neutralino mass in GeV (required for ``stop-pair``, refused otherwise).
 
     Raises:
@@ -220,6 +236,8 @@ def process_spec(
     if lsp_mass is not None:
         raise GenerationError(f"process {name} takes no --lsp-mass (only stop-pair does)")
     hadronic = {"forced_w": 2, "w_channels": "q q'", "br_w_pdg": BR_W_HADRONIC_PDG}
+    if name == "wprime-wz":
+        return _wprime_wz(mass)
     if name in ("zprime-ttbar", "zprime-ttbar-inclusive"):
         if mass is None or not mass > 2 * 173.0:
             raise GenerationError(
@@ -245,7 +263,7 @@ def process_spec(
         )  # fmt: skip
     if mass is not None:
         raise GenerationError(
-            f"process {name} takes no --mass (only the Z' presets and stop-pair do)"
+            f"process {name} takes no --mass (only the Z', W' and stop-pair presets do)"
         )
     tops = ("Top:gg2ttbar = on", "Top:qqbar2ttbar = on")
     if name == "ttbar-allhad":
@@ -311,4 +329,30 @@ def _stop_pair(name: str, mass: float | None, lsp_mass: float | None) -> Process
     return ProcessSpec(
         "stop-pair", settings, mass=float(mass), description=PROCESSES["stop-pair"],
         objects=True, lsp_mass=float(lsp_mass), slha=slha,
+    )  # fmt: skip
+
+
+def _wprime_wz(mass: float | None) -> ProcessSpec:
+    """The ``wprime-wz`` preset: pp -> W'(M) -> W Z, both bosons forced to quarks."""
+    if mass is None or not mass > 80.4 + 91.2:
+        raise GenerationError(
+            f"process wprime-wz needs --mass M in GeV above the W Z threshold (172 GeV), "
+            f"got {mass!r}"
+        )
+    settings = (
+        "NewGaugeBoson:ffbar2Wprime = on",
+        f"34:m0 = {mass:.6g}",
+        "34:onMode = off",
+        "34:onIfAll = 23 24",
+        "Wprime:coup2WZ = 1.0",
+        # the Breit-Wigner window: +- 50 % of M, never below the W Z threshold
+        f"PhaseSpace:mHatMin = {max(0.5 * mass, 175.0):.6g}",
+        f"PhaseSpace:mHatMax = {1.5 * mass:.6g}",
+        *_W_HADRONIC,
+        *_Z_HADRONIC,
+    )
+    return ProcessSpec(
+        "wprime-wz", settings, forced_w=1, w_channels="q q'", br_w_pdg=BR_W_HADRONIC_PDG,
+        mass=float(mass), description=PROCESSES["wprime-wz"], forced_z=1, z_channels="q q",
+        br_z_pdg=BR_Z_HADRONIC_PDG, truth_pids=(23, 34),
     )  # fmt: skip

@@ -40,11 +40,13 @@ def _flat(prt: ak.Array, field: str) -> np.ndarray:
     return ak.to_numpy(ak.flatten(prt[field], axis=1))
 
 
-def truth_particles(batch: ak.Array) -> ak.Array:
+def truth_particles(batch: ak.Array, extra_pids: tuple[int, ...] = ()) -> ak.Array:
     """Pruned canonical truth record of a Pythia batch (see the module docstring).
 
     Args:
         batch: ``Pythia.nextBatch`` output (events with a ``prt`` list).
+        extra_pids: further |PDG id| kept like :data:`CHAIN_PIDS` (every copy and its
+            daughters), e.g. the Z and W' of ``wprime-wz``.
 
     Returns:
         events x var * {px, py, pz, E (GeV), pid, status, mother1, mother2, daughter1,
@@ -62,7 +64,7 @@ def truth_particles(batch: ak.Array) -> ak.Array:
         for name in ("mother1", "mother2", "daughter1", "daughter2")
     }
 
-    chain = np.isin(np.abs(pid), CHAIN_PIDS)
+    chain = np.isin(np.abs(pid), (*CHAIN_PIDS, *extra_pids))
     keep = chain | ((np.abs(status) >= 21) & (np.abs(status) <= 29))
     # daughters of chain particles: Pythia's d1..d2 range, or {d1} (d2 none), or {d1, d2}
     d1, d2 = ptr["daughter1"][chain], ptr["daughter2"][chain]

@@ -175,6 +175,35 @@ def test_zprime_resonance_decays_to_hadronic_tops(tmp_path: Path) -> None:
     assert np.median(pair_mass) < np.median(z_mass)
 
 
+def test_wprime_decays_to_hadronic_w_and_z_with_their_quarks_kept(tmp_path: Path) -> None:
+    """W'(1.3 TeV) -> W Z, both to quarks: the last W and Z copies each have two quark
+    daughters in the truth record (Z and W' kept by ``truth_pids``), BRs in sigma."""
+    from surrotag.io.parquet import read_parquet
+
+    path = generate("wprime-wz", 40, seed=23, jobs=1, mass=1300.0, out=tmp_path / "wp.parquet")
+    meta = read_parquet_metadata(path)
+    assert meta["settings"]["truth_pids"] == [23, 34]
+    assert meta["br_applied"] == pytest.approx(meta["br_pdg"], rel=0.02)
+    assert (
+        "1 W forced to q q'" in meta["br_applied_note"]
+        and "1 Z forced to q q" in meta["br_applied_note"]
+    )
+    particles = read_parquet(path).particles
+    for boson in (23, 24):
+        copies = particles[abs(particles.pid) == boson]
+        assert ak.all(ak.num(copies) >= 1)
+        last = copies[:, -1]
+        quarks = particles[
+            particles.mother1 == ak.local_index(particles)[abs(particles.pid) == boson][:, -1]
+        ]
+        assert ak.all(ak.num(quarks) == 2), boson
+        assert ak.all(abs(quarks.pid) <= 5)
+        pair = ak.to_numpy((quarks[:, 0] + quarks[:, 1]).mass)
+        np.testing.assert_allclose(pair, ak.to_numpy(last.mass), rtol=1e-3)
+    with pytest.raises(GenerationError, match="above the W Z threshold"):
+        generate("wprime-wz", 10, seed=1)
+
+
 def test_lepton_presets_store_the_physics_objects(tmp_path: Path) -> None:
     """ttbar (every decay) and W(-> l nu) + jet carry isolated leptons, b-tagged small-R
     jets and MET; W + jets records the BR Pythia applied beside the PDG one."""
