@@ -14,7 +14,16 @@ here (inputs divided by the jet pT, the paper's ``pt_scaling`` option) so the QC
 of 100k events gives tens of thousands of jets; latent dimension 10, KL weight beta = 0.1;
 DisCo weight 100 on the distance correlation of the per-jet loss with the jet mass; the
 OE-VAE's outliers are W jets (the paper's choice) from a W' -> W Z sample of their own,
-with the latent (KL) margin loss, margin 1, weight 2.
+with the latent (KL) margin loss, margin 1, weight 2. The OE-VAE here is the DisCo-VAE plus
+that margin loss: the paper's claim is that outlier exposure restores the detection power
+the mass decorrelation costs, so both carry the same DisCo term.
+
+Scores (fixed with the plan): every model is measured on its reconstruction score (the
+mean squared error of the 80 scaled inputs, latent mean decoded) and its latent score (the
+KL divergence of the encoder's posterior from the prior); the headline score of the VAE
+and the DisCo-VAE is the per-jet training loss (MSE + beta KL, the quantity DisCo
+decorrelates), that of the OE-VAE the latent score its margin loss acts on. QCD enters
+every figure with its generator (pTHat-bias) weights; training is unweighted.
 """
 
 from __future__ import annotations
@@ -50,6 +59,7 @@ ANOMALY_PLAN: Final = {
     "learning_rate": 1e-3,
     "validation_fraction": 0.2,
     "training_seed": 8101,
+    "headline_score": {"vae": "loss", "disco": "loss", "oe": "kl"},
     "qcd_efficiency": 0.1,
     "mass_bins_gev": (0.0, 300.0, 30),
 }
