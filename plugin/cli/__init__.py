@@ -103,6 +103,11 @@ _REFERENCE_COMMANDS = {
         "Train the internal stop/ttbar event classifier (dilepton).",
     ),
     "score": ("surrotag.cli.reference", "score", "Score jets with the internal tagger."),
+    "anomaly-study": (
+        "surrotag.cli.reference",
+        "anomaly_study",
+        "Train and measure the internal VAE anomaly taggers (pre-registered plan).",
+    ),
     "build-table": ("surrotag.cli.reference", "build_table", "Write the surrogate training table."),
     "explain-tagger": ("surrotag.cli.explain", "explain_tagger", "Explain the internal tagger."),
     "explain-event-classifier": (

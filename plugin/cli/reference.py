@@ -7,12 +7,15 @@ surrogate training table (:mod:`surrotag.reference.tagger`, ``.score``, ``.table
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import click
 
 from surrotag.cli import options
 from surrotag.reference.processes import PROCESSES
 
 __all__ = [
+    "anomaly_study",
     "build_table",
     "generate",
     "hepmc",
@@ -207,6 +210,33 @@ def train_event_classifier(
         for p in report.working_points
     )
     click.echo(f"{path}: test AUC {report.auc:.4f}, {points}; best epoch {report.best_epoch}")
+
+
+@click.command("anomaly-study")
+@click.option("-o", "--out", type=click.Path(file_okay=False), default=None,
+              help="Output folder (default: $SURROTAG_DATA/reference/anomaly).")  # fmt: skip
+def anomaly_study(out: str | None) -> None:
+    """Train VAE, DisCo-VAE and OE-VAE on QCD jets and measure them (arXiv:2007.01850).
+
+    Runs the pre-registered plan (surrotag.reference.anomaly_plan.ANOMALY_PLAN): generates
+    or reuses its samples, trains the three taggers, and writes anomaly_study.json (AUCs of
+    top, W and Z jets; signal efficiencies and the Jensen-Shannon distance of the QCD jet
+    mass at 10% QCD efficiency) and anomaly_study.png beside the taggers' folders.
+    """
+    from surrotag.reference.anomaly import REPORT_NAME, run_anomaly_study
+    from surrotag.reference.cache import reference_dir
+
+    folder = Path(out) if out is not None else reference_dir() / "anomaly"
+    report = run_anomaly_study(folder, log=lambda line: click.echo(line, err=True))
+    for name, result in report["results"].items():
+        auc = result["auc"][result["headline_score"]]
+        point = result["working_point"]
+        click.echo(
+            f"{name}: AUC top {auc['top']:.3f}, W {auc['W']:.3f}, Z {auc['Z']:.3f} "
+            f"({result['headline_score']}); at {point['qcd_efficiency']:.3f} QCD efficiency "
+            f"JS distance of the QCD mass {point['js_distance_qcd_mass']:.3f}"
+        )
+    click.echo(f"report: {folder / REPORT_NAME}")
 
 
 @click.command("score")

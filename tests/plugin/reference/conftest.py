@@ -29,6 +29,15 @@ def qcd_file(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 @pytest.fixture(scope="session")
+def wprime_file(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """120 wprime-wz events (M = 1300 GeV, both bosons to quarks), seed 13, one job."""
+    return generate(
+        "wprime-wz", 120, seed=13, jobs=1, mass=1300.0,
+        out=tmp_path_factory.mktemp("ref") / "wprime.parquet",
+    )  # fmt: skip
+
+
+@pytest.fixture(scope="session")
 def ttbar_events(ttbar_file: Path):
     return read_parquet(ttbar_file, events=False)
 
