@@ -5,7 +5,8 @@ Runs the pre-registered :data:`~surrotag.reference.anomaly_plan.ANOMALY_PLAN`
 (:func:`run_anomaly_study`): generates or reuses its samples, selects the leading fat jets
 in the plan's window, labels signal jets by the truth resonance they contain
 (:func:`jet_resonance_labels`), trains the three variants of
-:mod:`surrotag.reference.vae` on QCD (the OE-VAE also on the outlier W jets), and writes
+:mod:`surrotag.reference.vae` on QCD (the OE-VAE also on the outlier W jets) and the
+Lorentz-group autoencoder (:mod:`surrotag.reference.lgae`) on the same QCD jets, and writes
 ``anomaly_study.json`` (every figure, the plan and the sha256 of every sample) and
 ``anomaly_study.png``.
 
@@ -38,6 +39,7 @@ __all__ = [
     "LABELS",
     "REPORT_NAME",
     "VARIANTS",
+    "four_momenta",
     "jet_resonance_labels",
     "js_mass_sculpting",
     "run_anomaly_study",
@@ -150,12 +152,43 @@ def _sample_jets(name: str, plan: Mapping[str, Any], log: Callable[[str], None])
     events = read_parquet(path, ["weight", "fatjets", "particles"])
     selected = select_jets(events, plan)
     selected["inputs"] = vae_inputs(selected["jets"], plan["constituents"])
+    selected["p4"], selected["mask"] = four_momenta(selected["jets"], plan["lgae"]["constituents"])
     selected["file"] = path.name
     selected["sha256"] = sha256_file(path)
     selected["sigma_pb"] = read_parquet_metadata(path)["sigma_pb"]
     counts = np.bincount(selected["label"], minlength=len(LABELS)).tolist()
     log(f"  {name}: {len(selected['label'])} jets in the window, labels {counts}")
     return selected
+
+
+def four_momenta(jets: ak.Array, n: int) -> tuple[Any, Any]:
+    """The LGAE's inputs: the n hardest constituents' lab-frame (E, px, py, pz) in GeV,
+    ``[J, n, 4]`` float32 zero-padded, and the ``[J, n]`` mask of real constituents."""
+    import torch
+
+    constituents = jets.constituents
+    order = ak.argsort(np.hypot(constituents.px, constituents.py), axis=1, ascending=False)
+    hardest = constituents[order][:, :n]
+    columns = [
+        ak.to_numpy(ak.fill_none(ak.pad_none(hardest[name], n, axis=1, clip=True), 0.0))
+        for name in ("E", "px", "py", "pz")
+    ]
+    p4 = torch.from_numpy(np.stack(columns, -1).astype(np.float32))
+    mask = (
+        torch.arange(n)[None, :] < torch.from_numpy(ak.to_numpy(ak.num(hardest, axis=1)))[:, None]
+    )
+    return p4, mask
+
+
+def _lgae_scores(model: Any, p4: Any, mask: Any, batch_size: int = 4096) -> np.ndarray:
+    import torch
+
+    with torch.no_grad():
+        parts = [
+            model.anomaly_score(p4[lo : lo + batch_size], mask[lo : lo + batch_size]).double()
+            for lo in range(0, len(p4), batch_size)
+        ]
+    return torch.cat(parts).numpy() if parts else np.zeros(0)
 
 
 def _summary(selected: Mapping[str, Any]) -> dict[str, Any]:
@@ -244,11 +277,13 @@ def _figure(
     axes[0].set_ylabel("QCD jets (normalised)")
     axes[0].set_title(f"QCD mass at {plan['qcd_efficiency']:.0%} QCD efficiency")
     axes[0].legend(fontsize=8)
-    classes = list(results[next(iter(results))]["auc"]["loss"])
+    classes = ["top", "W", "Z"]
     x = np.arange(len(classes))
     for i, (name, result) in enumerate(results.items()):
         auc = result["auc"][result["headline_score"]]
-        axes[1].bar(x + 0.25 * (i - 1), [auc[c] for c in classes], width=0.25, label=name)
+        width = 0.8 / len(results)
+        axes[1].bar(x + width * (i - (len(results) - 1) / 2), [auc[c] for c in classes],
+                    width=width, label=name)  # fmt: skip
     axes[1].axhline(0.5, color="grey", lw=0.8)
     axes[1].set_xticks(x, [f"{c} jets" for c in classes])
     axes[1].set_ylim(0.3, 1.0)
@@ -257,6 +292,36 @@ def _figure(
     fig.tight_layout()
     fig.savefig(path, dpi=110)
     plt.close(fig)
+
+
+def _lgae_study(
+    data: Mapping[str, Any], plan: Mapping[str, Any], folder: Path, log: Callable[[str], None]
+) -> tuple[dict[str, Any], dict[str, dict[str, np.ndarray]]]:
+    """Train the Lorentz-group autoencoder on the QCD training jets and measure it."""
+    from surrotag.reference.lgae import save_lgae, train_lgae
+
+    settings = plan["lgae"]
+    train = data["qcd_train"]
+    log(f"training lgae ({len(train['label'])} QCD jets):")
+    start = time.monotonic()
+    model, losses = train_lgae(
+        train["p4"], train["mask"], epochs=settings["epochs"],
+        batch_size=settings["batch_size"], lr=settings["learning_rate"], seed=settings["seed"],
+        model_kwargs={"n_slots": settings["slots"]},
+    )  # fmt: skip
+    seconds = time.monotonic() - start
+    record = {"samples": {"qcd_train": train["sha256"]}, "losses": losses}
+    save_lgae(model, folder / "lgae", record | {"settings": dict(settings)})
+    scores = {
+        k: {"lgae": _lgae_scores(model, data[k]["p4"], data[k]["mask"])}
+        for k in ("qcd_test", "top", "wz")
+    }
+    result = _measure(scores, data, "lgae", plan)
+    result["training"] = {"losses": losses, "seconds": seconds, "n_train": len(train["label"])}
+    auc = {k: round(v, 4) for k, v in result["auc"]["lgae"].items()}
+    js = result["working_point"]["js_distance_qcd_mass"]
+    log(f"  lgae: AUC {auc}, JS distance of the QCD mass {js:.4f}")
+    return result, scores
 
 
 def run_anomaly_study(
@@ -316,6 +381,7 @@ def run_anomaly_study(
         auc = {k: round(v, 4) for k, v in results[name]["auc"][headline].items()}
         js = results[name]["working_point"]["js_distance_qcd_mass"]
         log(f"  {name}: AUC ({headline}) {auc}, JS distance of the QCD mass {js:.4f}")
+    results["lgae"], scores["lgae"] = _lgae_study(data, plan, folder, log)
     plan_json = {
         k: ({n: asdict(s) for n, s in v.items()} if k == "samples" else v) for k, v in plan.items()
     }

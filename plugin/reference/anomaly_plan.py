@@ -24,6 +24,11 @@ KL divergence of the encoder's posterior from the prior); the headline score of 
 and the DisCo-VAE is the per-jet training loss (MSE + beta KL, the quantity DisCo
 decorrelates), that of the OE-VAE the latent score its margin loss acts on. QCD enters
 every figure with its generator (pTHat-bias) weights; training is unweighted.
+
+The Lorentz-group autoencoder (:mod:`surrotag.reference.lgae`) is trained on the same QCD
+jets (the 30 hardest constituents' lab-frame four-momenta, 20 output slots, no validation
+split: its fixed number of epochs is the plan) and measured the same way on its invariant
+reconstruction score.
 """
 
 from __future__ import annotations
@@ -59,7 +64,15 @@ ANOMALY_PLAN: Final = {
     "learning_rate": 1e-3,
     "validation_fraction": 0.2,
     "training_seed": 8101,
-    "headline_score": {"vae": "loss", "disco": "loss", "oe": "kl"},
+    "headline_score": {"vae": "loss", "disco": "loss", "oe": "kl", "lgae": "lgae"},
+    "lgae": {
+        "constituents": 30,
+        "slots": 20,
+        "epochs": 10,
+        "batch_size": 256,
+        "learning_rate": 1e-3,
+        "seed": 8102,
+    },
     "qcd_efficiency": 0.1,
     "mass_bins_gev": (0.0, 300.0, 30),
 }

@@ -84,6 +84,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Mapping
+from pathlib import Path
 from typing import Any, Final
 
 import torch
@@ -91,7 +92,16 @@ from torch import nn
 
 from surrotag.errors import InputValueError
 
-__all__ = ["LorentzAutoencoder", "minkowski_dot", "random_lorentz", "train_lgae"]
+__all__ = [
+    "CONFIG_NAME",
+    "WEIGHTS_NAME",
+    "LorentzAutoencoder",
+    "load_lgae",
+    "minkowski_dot",
+    "random_lorentz",
+    "save_lgae",
+    "train_lgae",
+]
 
 #: Floor of the rest-frame energy fraction x_i inside logarithms and ratios.
 _X_FLOOR: Final = 1e-12
@@ -252,6 +262,7 @@ class LorentzAutoencoder(nn.Module):
             if int(value) != value or value < low:
                 raise InputValueError(f"LorentzAutoencoder: {name} must be an integer >= {low}")
         self.n_slots, self.n_scalars, self.n_vectors = n_slots, n_scalars, n_vectors
+        self.hidden, self.slot_embedding = hidden, slot_embedding
         # encoder: node features (log x_i, m_i^2 / rest-frame E_i^2) -> h_i
         self.node = _mlp([2, hidden, hidden])
         # edge message from (h_i, h_j, d_ij); the first layer is split to avoid [B, N, N, 2H]
@@ -269,6 +280,16 @@ class LorentzAutoencoder(nn.Module):
         self.coefficients = _mlp([hidden + slot_embedding, hidden, n_vectors])
         iu = torch.triu_indices(n_vectors, n_vectors)
         self.register_buffer("_pairs", iu[:, 1:], persistent=False)  # (0, 0) is always 1
+
+    def architecture(self) -> dict[str, int]:
+        """The constructor's arguments (what :func:`load_lgae` rebuilds the model from)."""
+        return {
+            "n_slots": self.n_slots,
+            "n_scalars": self.n_scalars,
+            "n_vectors": self.n_vectors,
+            "hidden": self.hidden,
+            "slot_embedding": self.slot_embedding,
+        }
 
     # ----------------------------------------------------------------- invariants
     @staticmethod
@@ -514,3 +535,71 @@ def train_lgae(
             total += float(loss.detach()) * len(idx)
         losses.append(total / n)
     return model.eval(), losses
+
+
+CONFIG_NAME: Final = "lgae.json"
+WEIGHTS_NAME: Final = "lgae.safetensors"
+_KIND: Final = "surrotag-lgae-anomaly-tagger"
+
+
+def save_lgae(
+    model: LorentzAutoencoder, folder: str | Path, extra: Mapping[str, Any] | None = None
+) -> Path:
+    """Write ``lgae.safetensors`` and ``lgae.json`` (architecture, sha256 of the weights,
+    ``extra`` fields) into ``folder`` as one unit.
+
+    Returns:
+        The folder.
+    """
+    import hashlib
+    import json
+
+    from safetensors.torch import save
+
+    from surrotag.io.atomic import atomic_outputs
+
+    folder = Path(folder)
+    weights = save({k: v.detach().cpu().contiguous() for k, v in model.state_dict().items()})
+    document = {
+        "kind": _KIND,
+        "architecture": model.architecture(),
+        "weights": WEIGHTS_NAME,
+        "sha256": hashlib.sha256(weights).hexdigest(),
+        "torch": torch.__version__,
+        "references": ["Hao, Kansal, Duarte, Chernyavskaya, arXiv:2212.07347"],
+        **dict(extra or {}),
+    }
+    text = json.dumps(document, indent=2, sort_keys=True, allow_nan=False) + "\n"
+    with atomic_outputs([folder / WEIGHTS_NAME, folder / CONFIG_NAME]) as (w_tmp, c_tmp):
+        w_tmp.write_bytes(weights)
+        c_tmp.write_text(text, encoding="utf-8")
+    return folder
+
+
+def load_lgae(folder: str | Path) -> tuple[LorentzAutoencoder, dict[str, Any]]:
+    """Load an LGAE folder, checking the weights' sha256 against ``lgae.json`` (no pickle).
+
+    Raises:
+        InputFileError: a file is missing. IntegrityError: the sha256 differs.
+        FormatError: the tensors do not fit the recorded architecture.
+    """
+    from safetensors import SafetensorError
+    from safetensors.torch import load
+
+    from surrotag.errors import FormatError
+    from surrotag.reference.verified import read_verified_folder
+
+    folder = Path(folder)
+    document, data = read_verified_folder(
+        folder, CONFIG_NAME, WEIGHTS_NAME, _KIND, "Lorentz-group autoencoder",
+        "train one with surrotag.reference.anomaly", ("architecture", "sha256"),
+    )  # fmt: skip
+    try:
+        model = LorentzAutoencoder(**document["architecture"])
+        model.load_state_dict(load(data))
+    except (InputValueError, RuntimeError, SafetensorError, TypeError, ValueError) as error:
+        raise FormatError(
+            f"{folder / WEIGHTS_NAME}: tensors do not match the LGAE in {folder / CONFIG_NAME} "
+            f"({' '.join(str(error).split())[:200]})"
+        ) from None
+    return model.eval(), document

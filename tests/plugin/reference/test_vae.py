@@ -178,6 +178,7 @@ def test_the_study_runs_end_to_end_on_a_small_plan(tmp_path, monkeypatch):
     taggers loadable, each sample's sha256 recorded."""
     from surrotag.reference.anomaly import run_anomaly_study
     from surrotag.reference.anomaly_plan import ANOMALY_PLAN
+    from surrotag.reference.lgae import load_lgae
     from surrotag.reference.publish import Sample
     from surrotag.surrogates.card import sha256_file
 
@@ -195,6 +196,7 @@ def test_the_study_runs_end_to_end_on_a_small_plan(tmp_path, monkeypatch):
         "jet_pt_gev": (200.0, 5000.0),
         "epochs": 2,
         "batch_size": 32,
+        "lgae": {**ANOMALY_PLAN["lgae"], "epochs": 1, "batch_size": 64},
     }
     report = run_anomaly_study(tmp_path / "out", plan, log=lambda line: None)
     written = json.loads((tmp_path / "out" / "anomaly_study.json").read_text())
@@ -204,12 +206,13 @@ def test_the_study_runs_end_to_end_on_a_small_plan(tmp_path, monkeypatch):
         path = next((tmp_path / "data" / "reference").glob(sample["file"]))
         assert sample["sha256"] == sha256_file(path), name
     assert written["samples"]["top"]["labels"]["top"] > 20
-    for name in ("vae", "disco", "oe"):
+    for name in ("vae", "disco", "oe", "lgae"):
         result = written["results"][name]
         assert result["headline_score"] == ANOMALY_PLAN["headline_score"][name]
-        for score in ("mse", "kl", "loss"):
-            assert all(0.0 <= v <= 1.0 for v in result["auc"][score].values())
+        for aucs in result["auc"].values():
+            assert set(aucs) == {"top", "W", "Z"} and all(0.0 <= v <= 1.0 for v in aucs.values())
         point = result["working_point"]
         assert 0.0 <= point["js_distance_qcd_mass"] <= 1.0
         assert point["qcd_efficiency"] <= 0.1
-        load_vae(tmp_path / "out" / name)
+        (load_lgae if name == "lgae" else load_vae)(tmp_path / "out" / name)
+    assert set(written["results"]["vae"]["auc"]) == {"mse", "kl", "loss"}
