@@ -29,9 +29,7 @@ References:
 
 from __future__ import annotations
 
-import hashlib
 import itertools
-import json
 import math
 from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass, field
@@ -45,10 +43,9 @@ from torch import nn
 
 from surrotag.errors import (
     FeatureError,
-    FormatError,
     InputValueError,
 )
-from surrotag.io.atomic import atomic_outputs, strict_json
+from surrotag.io.atomic import strict_json
 from surrotag.reference.classifier_metrics import (
     WorkingPoint,
     positive_total,
@@ -733,13 +730,12 @@ def save_event_classifier(
         InputValueError: the model does not read the report's inputs.
         OutputError: the folder cannot be written.
     """
+    from surrotag.reference.verified import write_verified_folder
 
     if model.n_inputs != len(report.input_names):
         raise InputValueError(
             f"the model reads {model.n_inputs} inputs, the report names {len(report.input_names)}"
         )
-    folder = Path(folder)
-    weights = weights_bytes(model)
     document = {
         "kind": _KIND,
         "architecture": "EventClassifier",
@@ -747,18 +743,14 @@ def save_event_classifier(
         "hidden": list(model.hidden),
         "inputs": list(report.input_names),
         "output": "logit of P(stop pair | dilepton event); label 1 = stop pair, 0 = ttbar",
-        "weights": WEIGHTS_NAME,
-        "sha256": hashlib.sha256(weights).hexdigest(),
         "config": asdict(report.config),
         "report": report.to_dict(),
         "torch": torch.__version__,
         "references": list(_REFERENCES),
     }
-    text = json.dumps(strict_json(document), indent=2, sort_keys=True, allow_nan=False) + "\n"
-    with atomic_outputs([folder / WEIGHTS_NAME, folder / CONFIG_NAME]) as (w_tmp, c_tmp):
-        w_tmp.write_bytes(weights)
-        c_tmp.write_text(text, encoding="utf-8")
-    return folder
+    return write_verified_folder(
+        folder, CONFIG_NAME, WEIGHTS_NAME, strict_json(document), model.state_dict()
+    )
 
 
 def load_event_classifier(folder: str | Path) -> tuple[EventClassifier, dict[str, Any]]:
@@ -776,23 +768,15 @@ def load_event_classifier(folder: str | Path) -> tuple[EventClassifier, dict[str
             weights' tensors.
         IntegrityError: the weights' sha256 differs from the recorded one.
     """
-    from safetensors import SafetensorError
-    from safetensors.torch import load
+    from surrotag.reference.verified import load_verified_network
 
-    from surrotag.reference.verified import read_verified_folder
+    def build(document: dict[str, Any], tensors: dict[str, Any]) -> EventClassifier:
+        model = EventClassifier(int(document["n_inputs"]), document["hidden"])
+        model.load_state_dict(tensors)
+        return model
 
-    folder = Path(folder)
-    config_path, weights_path = folder / CONFIG_NAME, folder / WEIGHTS_NAME
-    document, data = read_verified_folder(
+    return load_verified_network(
         folder, CONFIG_NAME, WEIGHTS_NAME, _KIND, "event classifier",
         "write one with save_event_classifier", ("n_inputs", "hidden", "inputs", "sha256"),
+        build,
     )  # fmt: skip
-    try:
-        model = EventClassifier(int(document["n_inputs"]), document["hidden"])
-        model.load_state_dict(load(data))
-    except (InputValueError, RuntimeError, SafetensorError, TypeError, ValueError) as error:
-        raise FormatError(
-            f"{weights_path}: tensors do not match the architecture in {config_path} "
-            f"({' '.join(str(error).split())[:200]})"
-        ) from None
-    return model.eval(), document

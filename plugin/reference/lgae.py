@@ -551,29 +551,16 @@ def save_lgae(
     Returns:
         The folder.
     """
-    import hashlib
-    import json
+    from surrotag.reference.verified import write_verified_folder
 
-    from safetensors.torch import save
-
-    from surrotag.io.atomic import atomic_outputs
-
-    folder = Path(folder)
-    weights = save({k: v.detach().cpu().contiguous() for k, v in model.state_dict().items()})
     document = {
         "kind": _KIND,
         "architecture": model.architecture(),
-        "weights": WEIGHTS_NAME,
-        "sha256": hashlib.sha256(weights).hexdigest(),
         "torch": torch.__version__,
         "references": ["Hao, Kansal, Duarte, Chernyavskaya, arXiv:2212.07347"],
         **dict(extra or {}),
     }
-    text = json.dumps(document, indent=2, sort_keys=True, allow_nan=False) + "\n"
-    with atomic_outputs([folder / WEIGHTS_NAME, folder / CONFIG_NAME]) as (w_tmp, c_tmp):
-        w_tmp.write_bytes(weights)
-        c_tmp.write_text(text, encoding="utf-8")
-    return folder
+    return write_verified_folder(folder, CONFIG_NAME, WEIGHTS_NAME, document, model.state_dict())
 
 
 def load_lgae(folder: str | Path) -> tuple[LorentzAutoencoder, dict[str, Any]]:
@@ -583,23 +570,14 @@ def load_lgae(folder: str | Path) -> tuple[LorentzAutoencoder, dict[str, Any]]:
         InputFileError: a file is missing. IntegrityError: the sha256 differs.
         FormatError: the tensors do not fit the recorded architecture.
     """
-    from safetensors import SafetensorError
-    from safetensors.torch import load
+    from surrotag.reference.verified import load_verified_network
 
-    from surrotag.errors import FormatError
-    from surrotag.reference.verified import read_verified_folder
-
-    folder = Path(folder)
-    document, data = read_verified_folder(
-        folder, CONFIG_NAME, WEIGHTS_NAME, _KIND, "Lorentz-group autoencoder",
-        "train one with surrotag.reference.anomaly", ("architecture", "sha256"),
-    )  # fmt: skip
-    try:
+    def build(document: dict[str, Any], tensors: dict[str, Any]) -> LorentzAutoencoder:
         model = LorentzAutoencoder(**document["architecture"])
-        model.load_state_dict(load(data))
-    except (InputValueError, RuntimeError, SafetensorError, TypeError, ValueError) as error:
-        raise FormatError(
-            f"{folder / WEIGHTS_NAME}: tensors do not match the LGAE in {folder / CONFIG_NAME} "
-            f"({' '.join(str(error).split())[:200]})"
-        ) from None
-    return model.eval(), document
+        model.load_state_dict(tensors)
+        return model
+
+    return load_verified_network(
+        folder, CONFIG_NAME, WEIGHTS_NAME, _KIND, "Lorentz-group autoencoder",
+        "train one with surrotag.reference.anomaly", ("architecture", "sha256"), build,
+    )  # fmt: skip

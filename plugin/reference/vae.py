@@ -27,9 +27,7 @@ pickled) and ``vae.json`` (config, training report, sha256 of the weights).
 
 from __future__ import annotations
 
-import hashlib
 import itertools
-import json
 import math
 import time
 from dataclasses import asdict, dataclass, field
@@ -40,7 +38,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from surrotag.errors import FormatError, InputValueError
+from surrotag.errors import InputValueError
 from surrotag.reference.vae_inputs import RobustScale
 
 __all__ = [
@@ -306,15 +304,6 @@ def vae_scores(
     return {name: np.concatenate(parts) if parts else np.zeros(0) for name, parts in out.items()}
 
 
-def _weights_bytes(model: JetVAE, scale: RobustScale) -> bytes:
-    from safetensors.torch import save
-
-    tensors = {k: v.detach().cpu().contiguous() for k, v in model.state_dict().items()}
-    tensors["scale.center"] = torch.from_numpy(np.ascontiguousarray(scale.center))
-    tensors["scale.scale"] = torch.from_numpy(np.ascontiguousarray(scale.scale))
-    return save(tensors)
-
-
 def save_vae(
     model: JetVAE,
     scale: RobustScale,
@@ -331,16 +320,15 @@ def save_vae(
     Returns:
         The folder.
     """
-    from surrotag.io.atomic import atomic_outputs
+    from surrotag.reference.verified import write_verified_folder
 
-    folder = Path(folder)
-    weights = _weights_bytes(model, scale)
+    tensors = dict(model.state_dict())
+    tensors["scale.center"] = torch.from_numpy(np.ascontiguousarray(scale.center))
+    tensors["scale.scale"] = torch.from_numpy(np.ascontiguousarray(scale.scale))
     document = {
         "kind": _KIND,
         "n_inputs": model.n_inputs,
         "latent": model.latent,
-        "weights": WEIGHTS_NAME,
-        "sha256": hashlib.sha256(weights).hexdigest(),
         "config": asdict(config),
         "report": asdict(report),
         "scores": list(SCORES),
@@ -348,11 +336,7 @@ def save_vae(
         "references": list(_REFERENCES),
         **(extra or {}),
     }
-    text = json.dumps(document, indent=2, sort_keys=True, allow_nan=False) + "\n"
-    with atomic_outputs([folder / WEIGHTS_NAME, folder / CONFIG_NAME]) as (w_tmp, c_tmp):
-        w_tmp.write_bytes(weights)
-        c_tmp.write_text(text, encoding="utf-8")
-    return folder
+    return write_verified_folder(folder, CONFIG_NAME, WEIGHTS_NAME, document, tensors)
 
 
 def load_vae(folder: str | Path) -> tuple[JetVAE, RobustScale, dict[str, Any]]:
@@ -365,26 +349,19 @@ def load_vae(folder: str | Path) -> tuple[JetVAE, RobustScale, dict[str, Any]]:
         InputFileError: a file is missing. IntegrityError: the sha256 differs.
         FormatError: the document or tensors do not describe a VAE tagger.
     """
-    from safetensors import SafetensorError
-    from safetensors.torch import load
+    from surrotag.reference.verified import load_verified_network
 
-    from surrotag.reference.verified import read_verified_folder
+    scale: list[RobustScale] = []
 
-    folder = Path(folder)
-    document, data = read_verified_folder(
-        folder, CONFIG_NAME, WEIGHTS_NAME, _KIND, "VAE anomaly tagger",
-        "train one with surrotag.reference.anomaly", ("n_inputs", "latent", "sha256"),
-    )  # fmt: skip
-    try:
-        tensors = load(data)
-        scale = RobustScale(
-            center=tensors.pop("scale.center").numpy(), scale=tensors.pop("scale.scale").numpy()
-        )
+    def build(document: dict[str, Any], tensors: dict[str, Any]) -> JetVAE:
+        center, spread = tensors.pop("scale.center"), tensors.pop("scale.scale")
+        scale.append(RobustScale(center=center.numpy(), scale=spread.numpy()))
         model = JetVAE(int(document["n_inputs"]), int(document["latent"]))
         model.load_state_dict(tensors)
-    except (KeyError, RuntimeError, SafetensorError, TypeError, ValueError) as error:
-        raise FormatError(
-            f"{folder / WEIGHTS_NAME}: tensors do not match the VAE in {folder / CONFIG_NAME} "
-            f"({' '.join(str(error).split())[:200]})"
-        ) from None
-    return model.eval(), scale, document
+        return model
+
+    model, document = load_verified_network(
+        folder, CONFIG_NAME, WEIGHTS_NAME, _KIND, "VAE anomaly tagger",
+        "train one with surrotag.reference.anomaly", ("n_inputs", "latent", "sha256"), build,
+    )  # fmt: skip
+    return model, scale[0], document

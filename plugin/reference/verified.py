@@ -6,18 +6,22 @@ The reference experiment stores each internal network (the PFN top tagger,
 names what it is and whose ``sha256`` is that of the weights, and a safetensors file.
 :func:`read_verified_folder` is the one reader: the weights are read once, hashed and handed
 back as bytes, so what is checked is what is loaded (never unpickled).
+:func:`load_verified_network` builds the network from those bytes, and
+:func:`write_verified_folder` writes such a folder (the sha256 recorded, both files as one
+unit).
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
-from surrotag.errors import FormatError, InputFileError, IntegrityError
+from surrotag.errors import FormatError, InputFileError, InputValueError, IntegrityError
 
-__all__ = ["read_verified_folder"]
+__all__ = ["load_verified_network", "read_verified_folder", "write_verified_folder"]
 
 
 def read_verified_folder(
@@ -73,3 +77,89 @@ def read_verified_folder(
             f"recorded in {config_path}; the weights were modified: retrain or restore them"
         )
     return document, weights
+
+
+def load_verified_network(
+    folder: str | Path,
+    config_name: str,
+    weights_name: str,
+    kind: str,
+    noun: str,
+    how: str,
+    required: tuple[str, ...],
+    build: Callable[[dict[str, Any], dict[str, Any]], Any],
+) -> tuple[Any, dict[str, Any]]:
+    """A stored network, built from its verified weights (:func:`read_verified_folder`).
+
+    Args:
+        folder, config_name, weights_name, kind, noun, how, required: as for
+            :func:`read_verified_folder`.
+        build: ``build(document, tensors)`` returns the network with its weights loaded
+            (``tensors``: name -> torch tensor, read from the verified bytes).
+
+    Returns:
+        ``(network in eval mode, document)``.
+
+    Raises:
+        InputFileError, FormatError, IntegrityError: as :func:`read_verified_folder`;
+            FormatError also when the tensors do not fit the recorded architecture.
+    """
+    from safetensors import SafetensorError
+    from safetensors.torch import load
+
+    folder = Path(folder)
+    document, data = read_verified_folder(
+        folder, config_name, weights_name, kind, noun, how, required
+    )
+    try:
+        network = build(document, load(data))
+    except (
+        InputValueError,
+        KeyError,
+        RuntimeError,
+        SafetensorError,
+        TypeError,
+        ValueError,
+    ) as error:
+        raise FormatError(
+            f"{folder / weights_name}: tensors do not match the architecture in "
+            f"{folder / config_name} ({' '.join(str(error).split())[:200]})"
+        ) from None
+    return network.eval(), document
+
+
+def write_verified_folder(
+    folder: str | Path,
+    config_name: str,
+    weights_name: str,
+    document: Mapping[str, Any],
+    tensors: Mapping[str, Any],
+) -> Path:
+    """Write a network's folder: the safetensors weights and the JSON config recording
+    their sha256 (``sha256`` and ``weights`` are added to ``document``), as one unit
+    (:func:`surrotag.io.atomic.atomic_outputs`: a failure leaves the previous pair).
+
+    Args:
+        folder: the folder (created if needed).
+        config_name, weights_name: its two files.
+        document: the config, JSON-serialisable and finite.
+        tensors: name -> torch tensor (moved to CPU, made contiguous).
+
+    Returns:
+        The folder.
+
+    Raises:
+        OutputError: the folder cannot be written.
+    """
+    from safetensors.torch import save
+
+    from surrotag.io.atomic import atomic_outputs
+
+    folder = Path(folder)
+    weights = save({name: t.detach().cpu().contiguous() for name, t in tensors.items()})
+    full = {**document, "weights": weights_name, "sha256": hashlib.sha256(weights).hexdigest()}
+    text = json.dumps(full, indent=2, sort_keys=True, allow_nan=False) + "\n"
+    with atomic_outputs([folder / weights_name, folder / config_name]) as (w_tmp, c_tmp):
+        w_tmp.write_bytes(weights)
+        c_tmp.write_text(text, encoding="utf-8")
+    return folder
