@@ -13,8 +13,11 @@ constituents' (E, px, py, pz) of a fat jet, jets of pT 550-650 GeV widened to 50
 here (inputs divided by the jet pT, the paper's ``pt_scaling`` option) so the QCD sample
 of 100k events gives tens of thousands of jets; latent dimension 10, KL weight beta = 0.1;
 DisCo weight 100 on the distance correlation of the per-jet loss with the jet mass; the
-OE-VAE's outliers are W jets (the paper's choice) from a W' -> W Z sample of their own,
-with the latent (KL) margin loss, margin 1, weight 2. The OE-VAE here is the DisCo-VAE plus
+OE-VAE's outliers are W jets (the paper's choice), with the latent (KL) margin loss, margin
+1, weight 2. They come from Standard-Model t tbar (jets containing both quarks of a W but
+not the whole top), so that no signal model of the anomaly-tagged search (W' -> W Z,
+Y -> X X') takes part in training any tagger. Amended before the study ran: the first
+version took them from a W' -> W Z sample (seed 8021, generated, never used). The OE-VAE here is the DisCo-VAE plus
 that margin loss: the paper's claim is that outlier exposure restores the detection power
 the mass decorrelation costs, so both carry the same DisCo term.
 
@@ -46,7 +49,7 @@ ANOMALY_PLAN: Final = {
         "qcd_test": Sample("qcd_test", "qcd-dijet", 40_000, 8002),
         "top": Sample("top", "zprime-ttbar", 10_000, 8011, 1300.0),
         "wz": Sample("wz", "wprime-wz", 10_000, 8012, 1300.0),
-        "outliers": Sample("outliers", "wprime-wz", 4_000, 8021, 1300.0),
+        "outliers": Sample("outliers", "ttbar-allhad", 8_000, 8022),
     },
     "jobs": 2,
     "jet_pt_gev": (500.0, 800.0),
