@@ -90,8 +90,24 @@ events = click.option(
 #: ``--mass`` (GeV): the Z' mass of the Z' presets, the stop mass of the stop-pair presets.
 mass = click.option(
     "--mass", type=float, default=None,
-    help="Z' mass in GeV (Z' presets), W' mass (wprime-wz), stop mass in GeV (stop-pair presets).",
+    help="Z' mass in GeV (Z' presets), W' (wprime-wz), Y (y-xx), stop (stop-pair presets).",
 )  # fmt: skip
+
+
+def _x_masses(_ctx: click.Context, _param: click.Parameter, value: str | None):
+    """``MX,MX'`` -> (MX, MX') in GeV, or None."""
+    if value is None:
+        return None
+    try:
+        light, other = (float(part) for part in value.split(","))
+    except ValueError:
+        raise click.BadParameter(f"{value!r}: give two masses in GeV, e.g. 200,400") from None
+    return light, other
+
+
+#: ``--x-masses MX,MX'`` (GeV): the two scalar masses of the y-xx preset.
+x_masses = click.option("--x-masses", "x_masses", default=None, callback=_x_masses,
+                        help="X and X' masses in GeV, comma-separated (y-xx only).")  # fmt: skip
 #: ``--lsp-mass`` (GeV): the neutralino mass of the stop-pair presets.
 lsp_mass = click.option("--lsp-mass", type=float, default=None,
                         help="neutralino mass in GeV (stop-pair presets only)")  # fmt: skip

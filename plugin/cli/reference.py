@@ -32,14 +32,23 @@ __all__ = [
 @click.option("--seed", type=click.IntRange(1, 900_000_000), default=1, show_default=True)
 @options.mass
 @options.lsp_mass
+@options.x_masses
 @click.option("-o", "--out", type=click.Path(dir_okay=False), required=True, help="Output file.")
 def hepmc(
-    process: str, n_events: int, seed: int, mass: float | None, lsp_mass: float | None, out: str
+    process: str,
+    n_events: int,
+    seed: int,
+    mass: float | None,
+    lsp_mass: float | None,
+    x_masses: tuple[float, float] | None,
+    out: str,
 ) -> None:
     """Write N Pythia 8 events of PROCESS as HepMC3 (``.gz``: compressed), no detector."""
     from surrotag.reference.hepmc_out import write_hepmc
 
-    path = write_hepmc(process, n_events, seed, out, mass=mass, lsp_mass=lsp_mass)
+    path = write_hepmc(
+        process, n_events, seed, out, mass=mass, lsp_mass=lsp_mass, x_masses=x_masses
+    )
     click.echo(f"{path}: {n_events} {process} events (HepMC3, Pythia 8, seed {seed})")
 
 
@@ -55,6 +64,7 @@ def hepmc(
 )
 @options.mass
 @options.lsp_mass
+@options.x_masses
 @click.option("-o", "--out", type=click.Path(dir_okay=False), default=None,
               help="Output Parquet file (default: the cache under $SURROTAG_DATA).")  # fmt: skip
 def generate(
@@ -65,6 +75,7 @@ def generate(
     ecm: float,
     mass: float | None,
     lsp_mass: float | None,
+    x_masses: tuple[float, float] | None,
     out: str | None,
 ) -> None:
     """Generate PROCESS (a preset of surrotag.reference.processes) into canonical Parquet.
@@ -74,7 +85,8 @@ def generate(
     electrons, muons, photons, small-R jets with b-tags, MET. The stop-pair presets need
     --mass (stop) and --lsp-mass (neutralino), e.g. ``surrotag reference generate stop-pair
     --mass 1000 --lsp-mass 100 --events 1000``; below the top threshold the stop decays to
-    b W neutralino.
+    b W neutralino. y-xx needs --mass (Y) and --x-masses (X, X'), e.g. ``--mass 2000
+    --x-masses 200,400``.
     """
     import time
 
@@ -83,7 +95,7 @@ def generate(
     from surrotag.reference.generate import generate as run
     from surrotag.reference.processes import process_spec
 
-    process_spec(process, mass, lsp_mass)  # a bad mass combination: one line, before the bar
+    process_spec(process, mass, lsp_mass, x_masses)  # a bad combination: one line, first
     start, started_at = time.perf_counter(), time.time()
     with step_progress(process, n_events, clock="remaining") as update:
         path = run(
@@ -96,6 +108,7 @@ def generate(
             mass=mass,
             progress=lambda step, _total: update(advance=step),
             lsp_mass=lsp_mass,
+            x_masses=x_masses,
         )
     elapsed = time.perf_counter() - start
     click.echo(describe_sample(path, jobs=jobs, since=started_at, seconds=elapsed))

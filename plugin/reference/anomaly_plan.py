@@ -17,9 +17,11 @@ OE-VAE's outliers are W jets (the paper's choice), with the latent (KL) margin l
 1, weight 2. They come from Standard-Model t tbar (jets containing both quarks of a W but
 not the whole top), so that no signal model of the anomaly-tagged search (W' -> W Z,
 Y -> X X') takes part in training any tagger. Amended before the study ran: the first
-version took them from a W' -> W Z sample (seed 8021, generated, never used). The OE-VAE here is the DisCo-VAE plus
-that margin loss: the paper's claim is that outlier exposure restores the detection power
-the mass decorrelation costs, so both carry the same DisCo term.
+version took them from a W' -> W Z sample (seed 8021, generated, never used).
+
+The OE-VAE here is the DisCo-VAE plus that margin loss: the paper's claim is that outlier
+exposure restores the detection power the mass decorrelation costs, so both carry the same
+DisCo term.
 
 Scores (fixed with the plan): every model is measured on its reconstruction score (the
 mean squared error of the 80 scaled inputs, latent mean decoded) and its latent score (the

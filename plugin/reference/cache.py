@@ -128,8 +128,11 @@ def sample_path(
     mass: float | None,
     key: str,
     lsp_mass: float | None = None,
+    x_masses: tuple[float, float] | None = None,
 ) -> Path:
-    """Default file of a sample: ``<data_dir>/reference/<process>[_m<M>][_lsp<M>]_<...>.parquet``.
+    """Default file of a sample, ``<data_dir>/reference/<process><masses>_<...>.parquet``.
+
+    ``<masses>`` is ``[_m<M>][_lsp<M>][_mx<M>-<M>]``: the preset's mass parameters.
 
     Args:
         process: preset name.
@@ -140,9 +143,11 @@ def sample_path(
         mass: Z' or stop mass (GeV), or None.
         key: the sample's ``settings_key`` (its first 10 characters end the name).
         lsp_mass: neutralino mass (GeV) of ``stop-pair``, or None.
+        x_masses: (X, X') masses (GeV) of ``y-xx``, or None.
     """
     mass_tag = f"_m{mass:g}" if mass is not None else ""
     mass_tag += f"_lsp{lsp_mass:g}" if lsp_mass is not None else ""
+    mass_tag += f"_mx{x_masses[0]:g}-{x_masses[1]:g}" if x_masses is not None else ""
     name = f"{process}{mass_tag}_{ecm / 1000:g}TeV_{n_events}ev_s{seed}_j{jobs}_{key[:10]}.parquet"
     return reference_dir() / name
 

@@ -208,6 +208,7 @@ def _settings(spec: ProcessSpec, n_events: int, seed: int, jobs: int, ecm: float
         # only presets with objects carry the key, so the others' cache keys stay as they were
         **({"physics_objects": "delphes-cms-3.4.2"} if spec.objects else {}),
         **({"truth_pids": list(spec.truth_pids)} if spec.truth_pids else {}),
+        **({"x_masses": list(spec.x_masses)} if spec.x_masses is not None else {}),
     }
 
 
@@ -274,6 +275,7 @@ def generate(
     reuse: bool = True,
     *,
     lsp_mass: float | None = None,
+    x_masses: tuple[float, float] | None = None,
 ) -> Path:
     """Generate (or reuse) a reference sample and return its Parquet file.
 
@@ -289,6 +291,7 @@ def generate(
         reuse: return an existing ``out`` whose recorded settings match instead of
             regenerating.
         lsp_mass: neutralino mass (GeV) for ``stop-pair``.
+        x_masses: (X, X') masses (GeV) for ``y-xx``.
 
     Returns:
         The path of the sample.
@@ -300,14 +303,16 @@ def generate(
         raise GenerationError(f"need --events >= 1 and --jobs >= 1, got {n_events} and {jobs}")
     if not ecm > 0:
         raise GenerationError(f"--ecm must be a positive energy in GeV, got {ecm}")
-    spec = process_spec(process, mass, lsp_mass)
+    spec = process_spec(process, mass, lsp_mass, x_masses)
     jobs = min(jobs, n_events)
     settings = _settings(spec, n_events, seed, jobs, ecm)
     key = settings_key(settings)
     path = (
         Path(out)
         if out is not None
-        else sample_path(process, n_events, seed, jobs, ecm, spec.mass, key, spec.lsp_mass)
+        else sample_path(
+            process, n_events, seed, jobs, ecm, spec.mass, key, spec.lsp_mass, spec.x_masses
+        )
     )
     if reuse and cached_sample(path, key) is not None:
         return path

@@ -57,6 +57,7 @@ def write_hepmc(
     mass: float | None = None,
     ecm: float = 13000.0,
     lsp_mass: float | None = None,
+    x_masses: tuple[float, float] | None = None,
 ) -> Path:
     """Generate ``n_events`` of a reference preset with Pythia 8 and write them as HepMC3.
 
@@ -68,6 +69,7 @@ def write_hepmc(
         mass: Z' mass (GeV) for the Z' presets, stop mass (GeV) for ``stop-pair``.
         ecm: centre-of-mass energy (GeV).
         lsp_mass: neutralino mass (GeV) for ``stop-pair``.
+        x_masses: (X, X') masses (GeV) for ``y-xx``.
 
     Returns:
         The written path.
@@ -80,7 +82,7 @@ def write_hepmc(
 
     if n_events < 1:
         raise GenerationError(f"need at least one event, got {n_events}")
-    spec = process_spec(process, mass, lsp_mass)
+    spec = process_spec(process, mass, lsp_mass, x_masses)
     pythia = pythia8mc.Pythia("", False)
     with (
         tempfile.TemporaryDirectory(prefix="surrotag-slha-") as folder,

@@ -65,6 +65,15 @@ two-prong W and Z jets of about M/2 GeV, the W/Z class of the anomaly taggers
 measured with Pythia 8.317). Its truth record also keeps every Z and W' copy with its
 daughters (:attr:`ProcessSpec.truth_pids`), so the Z's quarks are found like the W's.
 
+Two new scalars. ``y-xx`` is gg -> Y(M) -> X X', X and X' -> q qbar (d, u, s, c, b with
+equal shares), the generic two-prong resonances of the model-agnostic dijet searches with
+anomalous substructure: Pythia's heavy CP-even Higgs (id 35, ``HiggsBSM:gg2H2``) plays Y,
+its light Higgs (25) X and the CP-odd A (36) X', each given the mass asked for, a width of
+0.1% of it (1% for Y) and one decay channel of pure phase space (``meMode = 100``). Only
+the kinematics are meant: Pythia's cross-section of this process is not a physical
+benchmark (2.6e-16 pb at M = 3 TeV), so an analysis normalises the signal itself. The truth
+record keeps every copy of Y, X and X' with its daughters.
+
 Physics objects. The presets for searches with leptons, small-R jets or missing transverse
 momentum (``objects=True``: ``ttbar``, ``ttbar-dilepton``, ``wjets``,
 ``zprime-ttbar-inclusive``, ``znunu``, ``stop-pair``, ``stop-pair-dilepton``) also store
@@ -124,6 +133,7 @@ PROCESSES: Final = {
     "below the top threshold), every top and W decay",
     "ttbar-dilepton": "pp -> t tbar, both W -> l nu (e, mu, tau), no pTHat bias",
     "wprime-wz": "pp -> W'(M) -> W Z, W -> q q', Z -> q q (two-prong boson jets)",
+    "y-xx": "gg -> Y(M) -> X(M_X) X'(M_X'), X and X' -> q qbar (scalars, phase-space decays)",
     "stop-pair-dilepton": "pp -> stop stop*(M), stop -> t neutralino(M_LSP) (b W neutralino below "
     "the top threshold), both W -> l nu (e, mu, tau)",
 }
@@ -168,6 +178,7 @@ class ProcessSpec:
         slha: SLHA spectrum text that Pythia reads (``SLHA:file``), or "" for none.
         truth_pids: |PDG id| whose every copy the truth record keeps with its daughters,
             beyond :data:`surrotag.reference.truth.CHAIN_PIDS` (``wprime-wz``: Z, W').
+        x_masses: the (X, X') masses (GeV) of ``y-xx``, else None.
     """
 
     name: str
@@ -184,6 +195,7 @@ class ProcessSpec:
     lsp_mass: float | None = None
     slha: str = ""
     truth_pids: tuple[int, ...] = ()
+    x_masses: tuple[float, float] | None = None
 
 
 def common_settings(ecm: float, seed: int) -> tuple[str, ...]:
@@ -212,7 +224,10 @@ def common_settings(ecm: float, seed: int) -> tuple[str, ...]:
 
 
 def process_spec(
-    name: str, mass: float | None = None, lsp_mass: float | None = None
+    name: str,
+    mass: float | None = None,
+    lsp_mass: float | None = None,
+    x_masses: tuple[float, float] | None = None,
 ) -> ProcessSpec:
     """Return the Pythia settings of a preset.
 
@@ -221,6 +236,7 @@ def process_spec(
         mass: Z' mass in GeV for the Z' presets, W' mass for ``wprime-wz``, stop mass in
             GeV for ``stop-pair`` (required there, refused otherwise).
         lsp_mass: neutralino mass in GeV (required for ``stop-pair``, refused otherwise).
+        x_masses: (X, X') masses in GeV (required for ``y-xx``, refused otherwise).
 
     Raises:
         GenerationError: unknown preset, or a mass missing / given where it has no meaning,
@@ -231,6 +247,12 @@ def process_spec(
         raise GenerationError(
             f"unknown reference process {name!r}: choose one of {', '.join(PROCESSES)}"
         )
+    if x_masses is not None and name != "y-xx":
+        raise GenerationError(f"process {name} takes no --x-masses (only y-xx does)")
+    if name == "y-xx":
+        if lsp_mass is not None:
+            raise GenerationError("process y-xx takes no --lsp-mass (only stop-pair does)")
+        return _y_xx(mass, x_masses)
     if name in ("stop-pair", "stop-pair-dilepton"):
         return _stop_pair(name, mass, lsp_mass)
     if lsp_mass is not None:
@@ -263,7 +285,7 @@ def process_spec(
         )  # fmt: skip
     if mass is not None:
         raise GenerationError(
-            f"process {name} takes no --mass (only the Z', W' and stop-pair presets do)"
+            f"process {name} takes no --mass (only the Z', W', Y and stop-pair presets do)"
         )
     tops = ("Top:gg2ttbar = on", "Top:qqbar2ttbar = on")
     if name == "ttbar-allhad":
@@ -355,4 +377,47 @@ def _wprime_wz(mass: float | None) -> ProcessSpec:
         "wprime-wz", settings, forced_w=1, w_channels="q q'", br_w_pdg=BR_W_HADRONIC_PDG,
         mass=float(mass), description=PROCESSES["wprime-wz"], forced_z=1, z_channels="q q",
         br_z_pdg=BR_Z_HADRONIC_PDG, truth_pids=(23, 34),
+    )  # fmt: skip
+
+
+def _scalar_to_quarks(pid: int, mass: float) -> tuple[str, ...]:
+    """A narrow scalar of ``mass`` GeV decaying to q qbar (d, u, s, c, b), phase space."""
+    return (
+        f"{pid}:m0 = {mass:.6g}",
+        f"{pid}:mWidth = {1e-3 * mass:.6g}",
+        f"{pid}:doForceWidth = on",
+        f"{pid}:mMin = {0.99 * mass:.6g}",
+        f"{pid}:mMax = {1.01 * mass:.6g}",
+        f"{pid}:onMode = off",
+        *(f"{pid}:addChannel = 1 0.2 100 {q} -{q}" for q in range(1, 6)),
+    )
+
+
+def _y_xx(mass: float | None, x_masses: tuple[float, float] | None) -> ProcessSpec:
+    """The ``y-xx`` preset: gg -> Y(M) -> X X', both to q qbar (module docstring)."""
+    if mass is None or x_masses is None or len(x_masses) != 2:
+        raise GenerationError(
+            f"process y-xx needs --mass M (Y) and --x-masses MX,MX' (GeV), got {mass!r} and "
+            f"{x_masses!r}"
+        )
+    light, other = (float(m) for m in x_masses)
+    if not (light >= 20.0 and other >= 20.0 and light + other < mass):
+        raise GenerationError(
+            f"process y-xx needs X and X' masses of at least 20 GeV whose sum is below the Y "
+            f"mass: got {light:g} + {other:g} GeV against {mass:g} GeV"
+        )
+    settings = (
+        "Higgs:useBSM = on",
+        "HiggsBSM:gg2H2 = on",
+        f"35:m0 = {mass:.6g}",
+        f"35:mWidth = {0.01 * mass:.6g}",
+        "35:doForceWidth = on",
+        "35:onMode = off",
+        "35:addChannel = 1 1.0 100 25 36",
+        *_scalar_to_quarks(25, light),
+        *_scalar_to_quarks(36, other),
+    )
+    return ProcessSpec(
+        "y-xx", settings, mass=float(mass), description=PROCESSES["y-xx"],
+        truth_pids=(25, 35, 36), x_masses=(light, other),
     )  # fmt: skip

@@ -282,6 +282,7 @@ class Sample:
         lsp_mass: the neutralino mass (GeV) of the stop preset.
         parameters: a signal's model parameters as written to the official yields
             (e.g. ``{"mass_gev": 1500.0}``).
+        x_masses: the (X, X') masses (GeV) of the ``y-xx`` preset.
     """
 
     name: str
@@ -291,6 +292,7 @@ class Sample:
     mass: float | None = None
     lsp_mass: float | None = None
     parameters: Mapping[str, float] = field(default_factory=dict)
+    x_masses: tuple[float, float] | None = None
 
     def generate(self, jobs: int) -> Path:
         """The sample file: generated with ``jobs`` workers, or reused from the cache."""
@@ -298,6 +300,7 @@ class Sample:
 
         start = time.monotonic()
         extra = {} if self.lsp_mass is None else {"lsp_mass": self.lsp_mass}
+        extra |= {} if self.x_masses is None else {"x_masses": self.x_masses}
         path = generate(self.process, self.n_events, self.seed, jobs=jobs, mass=self.mass, **extra)
         print(f"  sample {self.name}: {path.name} [{time.monotonic() - start:.0f} s]", flush=True)
         return path

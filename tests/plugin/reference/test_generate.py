@@ -204,6 +204,30 @@ def test_wprime_decays_to_hadronic_w_and_z_with_their_quarks_kept(tmp_path: Path
         generate("wprime-wz", 10, seed=1)
 
 
+def test_y_decays_to_two_scalars_of_the_masses_asked_each_to_two_quarks(tmp_path: Path) -> None:
+    """gg -> Y(2 TeV) -> X(200) X'(400), X and X' -> q qbar: the last X and X' copies have
+    two quark daughters whose pair mass is the scalar's; the masses name the file."""
+    from surrotag.io.parquet import read_parquet
+
+    path = generate("y-xx", 30, seed=24, jobs=1, mass=2000.0, x_masses=(200.0, 400.0),
+                    out=tmp_path / "y.parquet")  # fmt: skip
+    meta = read_parquet_metadata(path)
+    assert meta["settings"]["x_masses"] == [200.0, 400.0]
+    assert meta["settings"]["truth_pids"] == [25, 35, 36]
+    particles = read_parquet(path).particles
+    index = ak.local_index(particles)
+    for pid, mass in ((25, 200.0), (36, 400.0)):
+        last = index[abs(particles.pid) == pid][:, -1]
+        quarks = particles[particles.mother1 == last]
+        assert ak.all(ak.num(quarks) == 2) and ak.all(abs(quarks.pid) <= 5)
+        pair = ak.to_numpy((quarks[:, 0] + quarks[:, 1]).mass)
+        np.testing.assert_allclose(pair, mass, rtol=0.011)
+    with pytest.raises(GenerationError, match="whose sum is below the Y mass"):
+        generate("y-xx", 10, seed=1, mass=500.0, x_masses=(200.0, 400.0))
+    with pytest.raises(GenerationError, match="takes no --x-masses"):
+        generate("qcd-dijet", 10, seed=1, x_masses=(200.0, 400.0))
+
+
 def test_lepton_presets_store_the_physics_objects(tmp_path: Path) -> None:
     """ttbar (every decay) and W(-> l nu) + jet carry isolated leptons, b-tagged small-R
     jets and MET; W + jets records the BR Pythia applied beside the PDG one."""
