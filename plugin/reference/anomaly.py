@@ -227,6 +227,7 @@ def _measure(
                 scores["qcd_test"][score], qcd["weight"],
             )  # fmt: skip
     target = plan["qcd_efficiency"]
+    # the cut is set on QCD alone (one placeholder signal jet; the efficiencies come below)
     point = working_point(
         scores["qcd_test"][headline][:1], np.ones(1),
         scores["qcd_test"][headline], qcd["weight"], target,
