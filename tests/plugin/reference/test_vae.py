@@ -206,6 +206,8 @@ def test_the_study_runs_end_to_end_on_a_small_plan(tmp_path, monkeypatch):
         path = next((tmp_path / "data" / "reference").glob(sample["file"]))
         assert sample["sha256"] == sha256_file(path), name
     assert written["samples"]["top"]["labels"]["top"] > 20
+    floor = written["js_null_floor"]
+    assert 0.0 < floor["mean"] < floor["p95"] <= 1.0 and floor["draws"] == 200
     for name in ("vae", "disco", "oe", "lgae"):
         result = written["results"][name]
         assert result["headline_score"] == ANOMALY_PLAN["headline_score"][name]
@@ -216,3 +218,18 @@ def test_the_study_runs_end_to_end_on_a_small_plan(tmp_path, monkeypatch):
         assert point["qcd_efficiency"] <= 0.1
         (load_lgae if name == "lgae" else load_vae)(tmp_path / "out" / name)
     assert set(written["results"]["vae"]["auc"]) == {"mse", "kl", "loss"}
+
+
+def test_the_null_floor_of_the_sculpting_figure_falls_with_the_statistics():
+    """A random cut sculpts nothing: its JS distance is statistics alone, falling as
+    1/sqrt(N) (4x the jets, about half the floor), and a mass cut stands far above it."""
+    from surrotag.reference.anomaly import js_mass_sculpting, js_null_floor
+
+    rng = np.random.default_rng(1)
+    bins = (0.0, 300.0, 30)
+    small, large = (rng.gamma(3.0, 30.0, n) for n in (5_000, 20_000))
+    floor_small = js_null_floor(small, np.ones_like(small), 0.1, bins, draws=50)
+    floor_large = js_null_floor(large, np.ones_like(large), 0.1, bins, draws=50)
+    assert 0.35 < floor_large["mean"] / floor_small["mean"] < 0.65
+    sculpted = js_mass_sculpting(large, np.ones_like(large), large > np.quantile(large, 0.9), bins)
+    assert sculpted > 5 * floor_large["p95"]
