@@ -47,8 +47,9 @@ __all__ = [
     "select_jets",
 ]
 
-#: Truth labels of a jet: 0 none, 1 contained hadronic top, 2 contained W, 3 contained Z.
-LABELS: Final = {"none": 0, "top": 1, "W": 2, "Z": 3}
+#: Truth labels of a jet: 0 none, 1 contained hadronic top, 2 contained W, 3 contained Z,
+#: 4 a contained scalar X or X' of the ``y-xx`` preset (ids 25, 36).
+LABELS: Final = {"none": 0, "top": 1, "W": 2, "Z": 3, "X": 4}
 #: The variants the study trains: name -> (DisCo, OE).
 VARIANTS: Final = {"vae": (False, False), "disco": (True, False), "oe": (True, True)}
 REPORT_NAME: Final = "anomaly_study.json"
@@ -81,8 +82,9 @@ def jet_resonance_labels(events: ak.Array, radius: float = 0.8) -> ak.Array:
     """The truth label (:data:`LABELS`) of every fat jet: the resonance it contains.
 
     A jet is ``top`` when it is matched to a hadronically decaying top whose b, q and q'
-    all lie within ``radius`` (:func:`surrotag.features.truth.match_tops_to_jets`), ``W``
-    or ``Z`` when both quarks of a W or Z decay do, else ``none``.
+    all lie within ``radius`` (:func:`surrotag.features.truth.match_tops_to_jets`), ``W``,
+    ``Z`` or ``X`` when both quarks of a W, Z or scalar X, X' (``y-xx``) decay do, else
+    ``none``.
 
     Returns:
         var * int8 per event, aligned with ``events.fatjets``.
@@ -93,7 +95,11 @@ def jet_resonance_labels(events: ak.Array, radius: float = 0.8) -> ak.Array:
     top = match_tops_to_jets(fatjets, top_decays(particles), radius).contained == 1.0
     w = _contains(fatjets, _boson_quarks(particles, 24), radius)
     z = _contains(fatjets, _boson_quarks(particles, 23), radius)
-    label = ak.where(z, LABELS["Z"], LABELS["none"])
+    x = _contains(fatjets, _boson_quarks(particles, 25), radius) | _contains(
+        fatjets, _boson_quarks(particles, 36), radius
+    )
+    label = ak.where(x, LABELS["X"], LABELS["none"])
+    label = ak.where(z, LABELS["Z"], label)
     label = ak.where(w, LABELS["W"], label)
     label = ak.where(ak.fill_none(top, False), LABELS["top"], label)
     return ak.values_astype(label, np.int8)

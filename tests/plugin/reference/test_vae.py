@@ -233,3 +233,17 @@ def test_the_null_floor_of_the_sculpting_figure_falls_with_the_statistics():
     assert 0.35 < floor_large["mean"] / floor_small["mean"] < 0.65
     sculpted = js_mass_sculpting(large, np.ones_like(large), large > np.quantile(large, 0.9), bins)
     assert sculpted > 5 * floor_large["p95"]
+
+
+def test_y_xx_jets_are_labelled_x(tmp_path):
+    """gg -> Y(1.6 TeV) -> X(150) X'(250), X, X' -> q qbar: boosted X and X' jets get
+    label X (both quarks inside), never W, Z or top."""
+    from surrotag.reference.generate import generate
+
+    path = generate("y-xx", 60, seed=25, jobs=1, mass=1600.0, x_masses=(150.0, 250.0),
+                    out=tmp_path / "y.parquet")  # fmt: skip
+    events = read_parquet(path, ["fatjets", "particles"])
+    labels = ak.to_numpy(ak.flatten(jet_resonance_labels(events)[:, :2]))
+    counts = np.bincount(labels, minlength=len(LABELS))
+    assert counts[LABELS["X"]] > 0.5 * len(labels), counts
+    assert counts[LABELS["W"]] == counts[LABELS["Z"]] == counts[LABELS["top"]] == 0
