@@ -23,7 +23,6 @@ from __future__ import annotations
 import json
 import time
 from collections.abc import Callable, Mapping
-from dataclasses import asdict
 from pathlib import Path
 from typing import Any, Final
 
@@ -423,9 +422,8 @@ def run_anomaly_study(
         js = results[name]["working_point"]["js_distance_qcd_mass"]
         log(f"  {name}: AUC ({headline}) {auc}, JS distance of the QCD mass {js:.4f}")
     results["lgae"], scores["lgae"] = _lgae_study(data, plan, folder, log)
-    plan_json = {
-        k: ({n: asdict(s) for n, s in v.items()} if k == "samples" else v) for k, v in plan.items()
-    }
+    samples = {name: sample.to_dict() for name, sample in plan["samples"].items()}
+    plan_json = {**plan, "samples": samples}
     document = {
         "kind": "surrotag-anomaly-study",
         "plan": plan_json,

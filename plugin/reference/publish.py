@@ -29,7 +29,7 @@ import json
 import shutil
 import time
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -293,6 +293,16 @@ class Sample:
     lsp_mass: float | None = None
     parameters: Mapping[str, float] = field(default_factory=dict)
     x_masses: tuple[float, float] | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-able fields; ``x_masses`` only when set, so that the records and sha256 of
+        plans written before it existed stay what they were."""
+        out = {**asdict(self), "parameters": dict(self.parameters)}
+        if self.x_masses is None:
+            del out["x_masses"]
+        else:
+            out["x_masses"] = list(self.x_masses)
+        return out
 
     def generate(self, jobs: int) -> Path:
         """The sample file: generated with ``jobs`` workers, or reused from the cache."""

@@ -83,9 +83,7 @@ class ClosurePlan:
     def to_dict(self) -> dict[str, Any]:
         """JSON-able dict (the samples as dicts, in order)."""
         out = dataclasses.asdict(self)
-        out["samples"] = [
-            {**dataclasses.asdict(s), "parameters": dict(s.parameters)} for s in self.samples
-        ]
+        out["samples"] = [sample.to_dict() for sample in self.samples]
         out["paths"] = dict(self.paths)
         return out
 

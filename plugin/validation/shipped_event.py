@@ -14,7 +14,6 @@ References:
 
 from __future__ import annotations
 
-from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
@@ -71,7 +70,7 @@ def validate_shipped_event_surrogate(
         min_events=plan["min_events"], c2st_rows=plan["c2st_rows"],
     )  # fmt: skip
     record = validation.to_dict() | {
-        "plan": strict_json({**plan, "samples": [asdict(sample) for sample in plan["samples"]]}),
+        "plan": strict_json({**plan, "samples": [sample.to_dict() for sample in plan["samples"]]}),
         "command": "surrotag reference validate-event-surrogate",
     }
     write_json_atomic(Path(out) if out else Path(folder) / VALIDATION_FILE, record, indent=1)
