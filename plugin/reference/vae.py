@@ -222,7 +222,8 @@ def train_vae(
         )
     if config.oe_weight > 0 and (outliers is None or len(outliers) == 0):
         raise InputValueError("the OE-VAE needs outlier jets (oe_weight > 0)")
-    torch.manual_seed(config.seed)
+    if config.epochs < 1:
+        raise InputValueError(f"VAE training needs epochs >= 1, got {config.epochs}")
     rng = np.random.default_rng(config.seed)
     order = rng.permutation(len(inputs))
     n_val = round(config.validation_fraction * len(inputs))
@@ -231,7 +232,9 @@ def train_vae(
     x_all = torch.from_numpy(scale(inputs))
     m_all = torch.from_numpy(mass)
     o_all = torch.from_numpy(scale(outliers)) if outliers is not None else None
-    model = JetVAE(inputs.shape[1], config.latent)
+    with torch.random.fork_rng(devices=[]):  # the initial weights; global RNG untouched
+        torch.manual_seed(config.seed)
+        model = JetVAE(inputs.shape[1], config.latent)
     optimiser = torch.optim.Adam(model.parameters(), lr=config.learning_rate)
     generator = torch.Generator().manual_seed(config.seed)
     report = VAEReport(n_train=len(train), n_validation=len(val))
