@@ -1,5 +1,5 @@
-"""The internal anomaly taggers' study: train VAE, DisCo-VAE and OE-VAE on QCD, measure them
-on top, W and Z jets, and measure how a cut on each sculpts the QCD jet mass.
+"""The internal anomaly taggers' study: train VAE, DisCo-VAE, OE-VAE and LGAE on QCD,
+measure them on top, W and Z jets, and measure how a cut on each sculpts the QCD jet mass.
 
 Runs the pre-registered :data:`~surrotag.reference.anomaly_plan.ANOMALY_PLAN`
 (:func:`run_anomaly_study`): generates or reuses its samples, selects the leading fat jets
@@ -10,7 +10,7 @@ Lorentz-group autoencoder (:mod:`surrotag.reference.lgae`) on the same QCD jets,
 ``anomaly_study.json`` (every figure, the plan and the sha256 of every sample) and
 ``anomaly_study.png``.
 
-Figures, after arXiv:2007.01850: per variant and score, the AUC of top, W and Z jets
+Figures, after arXiv:2007.01850: per tagger and score, the AUC of top, W and Z jets
 against QCD (QCD with its generator weights); at the cut that keeps the plan's QCD
 efficiency (10%) on the headline score, the signal efficiencies and the Jensen-Shannon
 distance (base 2, :func:`scipy.spatial.distance.jensenshannon`) between the QCD jet-mass
