@@ -104,7 +104,7 @@ def pack_stacks(tensors: Mapping[str, Any]) -> tuple[dict[str, Any], dict[str, i
     for name, tensor in tensors.items():
         if _is_stack(name) and tensor.ndim >= 1 and tensor.shape[0] > 1:
             first = tensor[:1]
-            if bool((tensor == first).all()) and not bool(tensor.isnan().any()):
+            if bool((tensor == first).all()):  # NaN != NaN: never shared
                 packed[name] = first.clone().contiguous()
                 shared[name] = int(tensor.shape[0])
                 continue

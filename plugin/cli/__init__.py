@@ -106,7 +106,7 @@ _REFERENCE_COMMANDS = {
     "anomaly-study": (
         "surrotag.cli.reference",
         "anomaly_study",
-        "Train and measure the internal VAE anomaly taggers (pre-registered plan).",
+        "Train and measure the internal anomaly taggers: VAEs, LGAE (pre-registered).",
     ),
     "build-table": ("surrotag.cli.reference", "build_table", "Write the surrogate training table."),
     "explain-tagger": ("surrotag.cli.explain", "explain_tagger", "Explain the internal tagger."),

@@ -229,10 +229,11 @@ def train_event_classifier(
 @click.option("-o", "--out", type=click.Path(file_okay=False), default=None,
               help="Output folder (default: $SURROTAG_DATA/reference/anomaly).")  # fmt: skip
 def anomaly_study(out: str | None) -> None:
-    """Train VAE, DisCo-VAE and OE-VAE on QCD jets and measure them (arXiv:2007.01850).
+    """Train VAE, DisCo-VAE, OE-VAE (arXiv:2007.01850) and LGAE (arXiv:2212.07347) on QCD
+    jets and measure them.
 
     Runs the pre-registered plan (surrotag.reference.anomaly_plan.ANOMALY_PLAN): generates
-    or reuses its samples, trains the three taggers, and writes anomaly_study.json (AUCs of
+    or reuses its samples, trains the four taggers, and writes anomaly_study.json (AUCs of
     top, W and Z jets; signal efficiencies and the Jensen-Shannon distance of the QCD jet
     mass at 10% QCD efficiency) and anomaly_study.png beside the taggers' folders.
     """

@@ -309,9 +309,10 @@ class Sample:
         from surrotag.reference.generate import generate
 
         start = time.monotonic()
-        extra = {} if self.lsp_mass is None else {"lsp_mass": self.lsp_mass}
-        extra |= {} if self.x_masses is None else {"x_masses": self.x_masses}
-        path = generate(self.process, self.n_events, self.seed, jobs=jobs, mass=self.mass, **extra)
+        path = generate(
+            self.process, self.n_events, self.seed, jobs=jobs, mass=self.mass,
+            lsp_mass=self.lsp_mass, x_masses=self.x_masses,
+        )  # fmt: skip
         print(f"  sample {self.name}: {path.name} [{time.monotonic() - start:.0f} s]", flush=True)
         return path
 
