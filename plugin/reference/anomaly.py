@@ -205,17 +205,12 @@ def four_momenta(jets: ak.Array, n: int) -> tuple[Any, Any]:
     ``[J, n, 4]`` float32 zero-padded, and the ``[J, n]`` mask of real constituents."""
     import torch
 
-    constituents = jets.constituents
-    order = ak.argsort(np.hypot(constituents.px, constituents.py), axis=1, ascending=False)
-    hardest = constituents[order][:, :n]
-    columns = [
-        ak.to_numpy(ak.fill_none(ak.pad_none(hardest[name], n, axis=1, clip=True), 0.0))
-        for name in ("E", "px", "py", "pz")
-    ]
-    p4 = torch.from_numpy(np.stack(columns, -1).astype(np.float32))
-    mask = (
-        torch.arange(n)[None, :] < torch.from_numpy(ak.to_numpy(ak.num(hardest, axis=1)))[:, None]
-    )
+    from surrotag.reference.vae_inputs import hardest_constituents
+
+    parts = hardest_constituents(jets.constituents, n)
+    columns = np.stack([parts[name] for name in ("E", "px", "py", "pz")], -1)
+    p4 = torch.from_numpy(columns.astype(np.float32))
+    mask = torch.arange(n)[None, :] < torch.from_numpy(parts["count"])[:, None]
     return p4, mask
 
 

@@ -26,22 +26,24 @@ import numpy as np
 
 from surrotag.errors import FeatureError
 
-__all__ = ["N_VAE_CONSTITUENTS", "RobustScale", "vae_inputs"]
+__all__ = ["N_VAE_CONSTITUENTS", "RobustScale", "hardest_constituents", "vae_inputs"]
 
 #: Constituents per jet the VAE reads (the paper's 20, i.e. 80 inputs).
 N_VAE_CONSTITUENTS: Final = 20
 
 
-def _padded(constituents: ak.Array, n: int) -> dict[str, np.ndarray]:
-    """(E, px, py, pz) of the n hardest constituents per jet, [J, n] each, zero-padded."""
+def hardest_constituents(constituents: ak.Array, n: int) -> dict[str, np.ndarray]:
+    """(E, px, py, pz) in GeV of the n hardest (in pT) constituents per jet, ``[J, n]``
+    float64 each, zero-padded; also ``count``, the real ones per jet (at most n)."""
     order = ak.argsort(np.hypot(constituents.px, constituents.py), axis=1, ascending=False)
     hardest = constituents[order][:, :n]
-    return {
+    padded = {
         name: ak.to_numpy(
             ak.fill_none(ak.pad_none(hardest[name], n, axis=1, clip=True), 0.0)
         ).astype(np.float64)
         for name in ("E", "px", "py", "pz")
     }
+    return padded | {"count": ak.to_numpy(ak.num(hardest, axis=1))}
 
 
 def vae_inputs(jets: ak.Array, n: int = N_VAE_CONSTITUENTS) -> np.ndarray:
@@ -75,7 +77,7 @@ def vae_inputs(jets: ak.Array, n: int = N_VAE_CONSTITUENTS) -> np.ndarray:
     pt, eta, phi, mass = (
         ak.to_numpy(jets[f]).astype(np.float64) for f in ("pt", "eta", "phi", "mass")
     )
-    parts = _padded(jets.constituents, n)
+    parts = hardest_constituents(jets.constituents, n)
     energy, px, py, pz = parts["E"], parts["px"], parts["py"], parts["pz"]
     real = energy > 0.0
     # 1. the jet at phi = 0
