@@ -242,10 +242,11 @@ def train_vae(
     best, best_state = math.inf, None
     start = time.monotonic()
 
-    def pairs(rows: np.ndarray) -> torch.Tensor | None:
+    def pairs(rows: np.ndarray, draw: np.random.Generator) -> torch.Tensor | None:
+        """An outlier jet for each row (with replacement), when the variant has OE."""
         if o_all is None or config.oe_weight <= 0:
             return None
-        return o_all[torch.from_numpy(rng.integers(0, len(o_all), len(rows)))]
+        return o_all[torch.from_numpy(draw.integers(0, len(o_all), len(rows)))]
 
     for epoch in range(config.epochs):
         model.train()
@@ -253,7 +254,7 @@ def train_vae(
         total, batches = 0.0, 0
         for lo in range(0, len(shuffled) - config.batch_size + 1, config.batch_size):
             rows = shuffled[lo : lo + config.batch_size]
-            loss = _batch_loss(model, x_all[rows], m_all[rows], pairs(rows), config, generator)
+            loss = _batch_loss(model, x_all[rows], m_all[rows], pairs(rows, rng), config, generator)
             optimiser.zero_grad()
             loss.backward()
             optimiser.step()
@@ -265,9 +266,7 @@ def train_vae(
             val_total, val_batches = 0.0, 0
             for lo in range(0, len(val) - config.batch_size + 1, config.batch_size):
                 rows = val[lo : lo + config.batch_size]
-                paired = None
-                if o_all is not None and config.oe_weight > 0:
-                    paired = o_all[torch.from_numpy(pair_rng.integers(0, len(o_all), len(rows)))]
+                paired = pairs(rows, pair_rng)
                 val_loss = _batch_loss(model, x_all[rows], m_all[rows], paired, config, fixed)
                 val_total, val_batches = val_total + float(val_loss), val_batches + 1
         report.train_loss.append(total / max(batches, 1))
