@@ -188,11 +188,13 @@ class WorkingPointSpec:
 
 @dataclass(frozen=True)
 class SurrogateSpec:
-    """Surrogate name per input level, working points, sha256 of the internal tagger."""
+    """Surrogate name per input level, working points, sha256 of the internal tagger and
+    its folder under ``$SURROTAG_DATA/reference`` (None: the PFN top tagger's)."""
 
     names: Mapping[str, str]
     working_points: tuple[WorkingPointSpec, ...]
     tagger_sha256: str
+    internal_tagger: str | None = None
 
 
 @dataclass(frozen=True)
@@ -612,6 +614,7 @@ def _build(document: dict[str, Any], source: str) -> AnalysisCard:
             names=MappingProxyType(dict(entry["names"])),
             working_points=tuple(WorkingPointSpec(**p) for p in entry["working_points"]),
             tagger_sha256=entry["tagger_sha256"],
+            internal_tagger=entry.get("internal_tagger"),
         )
 
     selection = document["selection"]

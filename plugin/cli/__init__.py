@@ -109,6 +109,11 @@ _REFERENCE_COMMANDS = {
         "Train and measure the internal anomaly taggers: VAEs, LGAE (pre-registered).",
     ),
     "build-table": ("surrotag.cli.reference", "build_table", "Write the surrogate training table."),
+    "anomaly-surrogates": (
+        "surrotag.cli.ship",
+        "anomaly_surrogates",
+        "Table, training and validation of the anomaly-score surrogates (pre-registered).",
+    ),
     "explain-tagger": ("surrotag.cli.explain", "explain_tagger", "Explain the internal tagger."),
     "explain-event-classifier": (
         "surrotag.cli.explain",

@@ -90,7 +90,8 @@ events = click.option(
 #: ``--mass`` (GeV): the Z' mass of the Z' presets, the stop mass of the stop-pair presets.
 mass = click.option(
     "--mass", type=float, default=None,
-    help="Z' mass in GeV (Z' presets), W' (wprime-wz), Y (y-xx), stop (stop-pair presets).",
+    help="Z' mass in GeV (Z' presets), W' (wprime-wz), Y (y-xx), S (scalar-jet), stop "
+    "(stop-pair presets).",
 )  # fmt: skip
 
 

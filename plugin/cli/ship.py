@@ -1,7 +1,8 @@
 """``surrotag reference ship-surrogate NAME``: retrain a shipped surrogate from scratch;
 ``surrotag reference ship-solver NAME``: choose its RK4 steps and time grid by measurement;
 ``surrotag reference build-event-table`` and ``ship-event-surrogate``: the same for the event
-classifier's surrogate."""
+classifier's surrogate; ``surrotag reference anomaly-surrogates``: the anomaly-score
+surrogates' table, training and validation."""
 
 from __future__ import annotations
 
@@ -10,6 +11,7 @@ from pathlib import Path
 import click
 
 __all__ = [
+    "anomaly_surrogates",
     "build_event_table",
     "event_pipeline",
     "ship_event_surrogate",
@@ -222,3 +224,65 @@ def event_pipeline() -> None:
 
     outputs = run_event_pipeline(progress=click.echo)
     click.echo(f"classifier {outputs['classifier']}, event table {outputs['table']}")
+
+
+_ANOMALY_NAMES = ("anomaly-oe-delphes", "anomaly-lgae-delphes")
+
+
+@click.command("anomaly-surrogates")
+@click.option("--ship", "names", multiple=True, type=click.Choice(_ANOMALY_NAMES),
+              help="Surrogate to train and validate (repeatable; default: both).")  # fmt: skip
+@click.option("--table-only", is_flag=True, help="Build the table, train nothing.")
+@click.option("--validate-only", is_flag=True,
+              help="Validate the existing surrogate folders, train nothing.")  # fmt: skip
+@click.option("--out-dir", type=click.Path(file_okay=False, path_type=Path), default=None,
+              help="Parent of the surrogate folders (default: surrogates/shipped of this "
+              "checkout).")  # fmt: skip
+@click.option("--force", is_flag=True, help="Overwrite existing surrogate folders.")
+def anomaly_surrogates(
+    names: tuple[str, ...], table_only: bool, validate_only: bool, out_dir: Path | None,
+    force: bool,
+) -> None:  # fmt: skip
+    """Table, training and validation of the anomaly-score surrogates (pre-registered plan).
+
+    Builds (or reuses) $SURROTAG_DATA/reference/anomaly_table.parquet from the plan's
+    samples (surrotag.reference.anomaly_surrogates.ANOMALY_SURROGATE_PLAN: QCD, t tbar and
+    scalar-jet calibration jets, no search signal) scored by the taggers of surrotag
+    reference anomaly-study, trains each surrogate on its train split and writes
+    validation.json (cells per prong class, two-sample AUCs, OOD probes) from its test split.
+    """
+    from surrotag.io.atomic import write_json_atomic
+    from surrotag.io.progress import epoch_progress
+    from surrotag.reference.anomaly_surrogates import (
+        ANOMALY_SURROGATE_PLAN,
+        TABLE_NAME,
+        build_anomaly_table,
+        ship_anomaly_surrogate,
+    )
+    from surrotag.reference.cache import reference_dir
+    from surrotag.surrogates.registry import shipped_folder
+    from surrotag.validation.anomaly_surrogate import validate_anomaly_surrogate
+
+    table = reference_dir() / TABLE_NAME
+    if not table.is_file():
+        build_anomaly_table(
+            reference_dir() / "anomaly", table, log=lambda line: click.echo(line, err=True)
+        )
+    if table_only:
+        click.echo(f"table: {table}")
+        return
+    parent = out_dir or shipped_folder()
+    for name in names or _ANOMALY_NAMES:
+        folder = parent / name
+        if not validate_only:
+            epochs = ANOMALY_SURROGATE_PLAN["training"]["epochs"]
+            with epoch_progress(name, epochs) as tick:
+                card = ship_anomaly_surrogate(name, table, folder, overwrite=force, progress=tick)
+            point = card.working_points[0]
+            click.echo(f"{name}: written to {folder} ({point['name']} > {point['threshold']:.3f})")
+        report = validate_anomaly_surrogate(folder, table)
+        write_json_atomic(folder / "validation.json", report, indent=1)
+        for item in report["goals"]:
+            verdict = {True: "met", False: "MISSED", None: "n/a"}[item["met"]]
+            value = "n/a" if item["value"] is None else f"{item['value']:.3f}"
+            click.echo(f"  {item['name']}: {value} (goal {item['goal']}) {verdict}")

@@ -244,6 +244,28 @@ _ALL: tuple[Feature, ...] = (
         _TRUTH,
         _NO_CHAIN,
     ),
+    # -- hard prongs of resonance decays (surrotag.features.prongs) --------------------------
+    Feature(
+        "truth_n_prongs",
+        "",
+        "float32",
+        "How many hard prongs lie within Delta R < R of the jet axis: quarks whose first "
+        "mother is a heavy resonance (t, Z, W, h, Z', W', H, A, H+, BSM ids >= 1e6), e.g. 3 "
+        "for a contained hadronic top, 2 for a W, Z or X -> q qbar, 0 for a QCD jet.",
+        _D,
+        "fatjet",
+        _TRUTH,
+    ),
+    Feature(
+        "truth_prong_mass",
+        "GeV",
+        "float32",
+        "Invariant mass of the hard prongs within R of the jet axis (the resonance mass when "
+        "all its quarks are inside); 0 where the jet contains none.",
+        _D,
+        "fatjet",
+        _TRUTH,
+    ),
     Feature(
         "flag_no_top_match",
         "",

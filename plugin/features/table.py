@@ -18,6 +18,7 @@ import numpy as np
 from surrotag.errors import FeatureError
 from surrotag.features.event import event_features
 from surrotag.features.jets import jet_features
+from surrotag.features.prongs import contained_prongs, resonance_prongs
 from surrotag.features.registry import FEATURES, ROW_KIND, features_for_level, get_feature
 from surrotag.features.truth import match_tops_to_jets, top_decays
 from surrotag.io.levels import INPUT_LEVELS, LEVEL_NAMES
@@ -47,6 +48,9 @@ _TRUTH_COLUMNS = {
     "flag_no_decay_chain": "no_chain",
     "flag_leptonic_top": "leptonic",
 }
+
+#: Prong-truth features -> :func:`surrotag.features.prongs.contained_prongs` fields.
+_PRONG_COLUMNS = {"truth_n_prongs": "n_prongs", "truth_prong_mass": "prong_mass"}
 
 
 def infer_level(events: ak.Array) -> str:
@@ -173,6 +177,11 @@ def build_features(
             matched = match_tops_to_jets(events.fatjets, top_decays(events.particles), radius)
             per_object.update(
                 {name: matched[field] for name, field in _TRUTH_COLUMNS.items() if name in wanted}
+            )
+        if wanted & set(_PRONG_COLUMNS):
+            prongs = contained_prongs(events.fatjets, resonance_prongs(events.particles), radius)
+            per_object.update(
+                {name: prongs[field] for name, field in _PRONG_COLUMNS.items() if name in wanted}
             )
     else:
         decays = top_decays(events.particles)

@@ -42,6 +42,7 @@ __all__ = [
     "jet_resonance_labels",
     "js_mass_sculpting",
     "js_null_floor",
+    "lgae_scores",
     "run_anomaly_study",
     "select_jets",
 ]
@@ -214,7 +215,8 @@ def four_momenta(jets: ak.Array, n: int) -> tuple[Any, Any]:
     return p4, mask
 
 
-def _lgae_scores(model: Any, p4: Any, mask: Any, batch_size: int = 4096) -> np.ndarray:
+def lgae_scores(model: Any, p4: Any, mask: Any, batch_size: int = 4096) -> np.ndarray:
+    """The LGAE's anomaly score of every jet (float64), in batches of ``batch_size``."""
     import torch
 
     with torch.no_grad():
@@ -348,7 +350,7 @@ def _lgae_study(
     record = {"samples": {"qcd_train": train["sha256"]}, "losses": losses}
     save_lgae(model, folder / "lgae", record | {"settings": dict(settings)})
     scores = {
-        k: {"lgae": _lgae_scores(model, data[k]["p4"], data[k]["mask"])}
+        k: {"lgae": lgae_scores(model, data[k]["p4"], data[k]["mask"])}
         for k in ("qcd_test", "top", "wz")
     }
     result = _measure(scores, data, "lgae", plan)

@@ -302,8 +302,12 @@ def internal_decisions(
     An event-level card (candidates ``event``) is decided by the internal event classifier
     (default ``$SURROTAG_DATA/reference/event_classifier_heavy``, working point from the
     event table ``stop_event_table.parquet``:
-    :func:`surrotag.reference.ship_event.event_working_point`); any other by the internal
-    jet tagger (``tagger_pfn``, working point from ``top_tagger_table.parquet``:
+    :func:`surrotag.reference.ship_event.event_working_point`); a card whose surrogate names
+    an ``internal_tagger`` folder holding an anomaly tagger by that tagger
+    (:func:`surrotag.reference.anomaly_tagger.load_anomaly_tagger`, working point from
+    ``anomaly_table.parquet``:
+    :func:`surrotag.reference.anomaly_surrogates.anomaly_working_point`); any other by the
+    internal jet tagger (``tagger_pfn``, working point from ``top_tagger_table.parquet``:
     :func:`working_point`).
 
     Args:
@@ -318,35 +322,54 @@ def internal_decisions(
     from surrotag.analysis_card import EVENT_COLLECTION
     from surrotag.errors import InputFileError, IntegrityError
     from surrotag.reference import cache
+    from surrotag.reference.anomaly_surrogates import TABLE_NAME as ANOMALY_TABLE_NAME
+    from surrotag.reference.anomaly_surrogates import anomaly_working_point
+    from surrotag.reference.anomaly_tagger import is_anomaly_tagger, load_anomaly_tagger
     from surrotag.reference.ship_event import event_working_point
     from surrotag.reference.tagger import load_tagger
 
     events = card.selection.collection == EVENT_COLLECTION
     reference = cache.reference_dir()
-    default_folder = cache.EVENT_CLASSIFIER_NAME if events else cache.TAGGER_NAME
-    default_table = cache.EVENT_TABLE_NAME if events else cache.TABLE_NAME
+    if events:
+        default_folder, default_table = cache.EVENT_CLASSIFIER_NAME, cache.EVENT_TABLE_NAME
+    elif card.surrogate.internal_tagger is not None:
+        default_folder, default_table = card.surrogate.internal_tagger, ANOMALY_TABLE_NAME
+    else:
+        default_folder, default_table = cache.TAGGER_NAME, cache.TABLE_NAME
     folder = Path(folder) if folder is not None else reference / default_folder
     table = Path(table) if table is not None else reference / default_table
     missing = [str(p) for p in (folder, table) if not p.exists()]
     if missing:
-        how = (
-            "surrotag reference train-event-classifier and build-event-table (README, "
-            "stop-dilepton-nn)"
-            if events
-            else "surrotag reference pipeline"
-        )
+        if events:
+            how = (
+                "surrotag reference train-event-classifier and build-event-table (README, "
+                "stop-dilepton-nn)"
+            )
+        elif card.surrogate.internal_tagger is not None:
+            how = "surrotag reference anomaly-study and anomaly-surrogates"
+        else:
+            how = "surrotag reference pipeline"
         raise InputFileError(
             f"internal tagger inputs absent ({', '.join(missing)}): regenerate them with "
             f"{how} (SURROTAG_DATA selects the data folder)"
         )
-    tagger = InternalEventClassifier.load(folder) if events else load_tagger(folder)
+    anomaly = not events and is_anomaly_tagger(folder)
+    if events:
+        tagger = InternalEventClassifier.load(folder)
+    else:
+        tagger = load_anomaly_tagger(folder) if anomaly else load_tagger(folder)
     if tagger.sha256 != card.surrogate.tagger_sha256:
         raise IntegrityError(
             f"{folder}: sha256 {tagger.sha256[:12]}... differs from the card's tagger_sha256 "
             f"{card.surrogate.tagger_sha256[:12]}...; use the internal "
             f"{'classifier' if events else 'tagger'} the surrogates were built with"
         )
-    point = (event_working_point if events else working_point)(table, working_point_name)
+    if events:
+        point = event_working_point(table, working_point_name)
+    elif anomaly:
+        point = anomaly_working_point(table, working_point_name, tagger.sha256)
+    else:
+        point = working_point(table, working_point_name)
     return InternalDecisions(tagger=tagger, point=point, folder=folder, table=table)
 
 

@@ -134,6 +134,8 @@ PROCESSES: Final = {
     "ttbar-dilepton": "pp -> t tbar, both W -> l nu (e, mu, tau), no pTHat bias",
     "wprime-wz": "pp -> W'(M) -> W Z, W -> q q', Z -> q q (two-prong boson jets)",
     "y-xx": "gg -> Y(M) -> X(M_X) X'(M_X'), X and X' -> q qbar (scalars, phase-space decays)",
+    "scalar-jet": "pp -> S(M) + jet (the SM Higgs production processes with m_H = M), "
+    "S -> q qbar: boosted two-prong jets of mass M, pTHat-biased from 250 GeV",
     "stop-pair-dilepton": "pp -> stop stop*(M), stop -> t neutralino(M_LSP) (b W neutralino below "
     "the top threshold), both W -> l nu (e, mu, tau)",
 }
@@ -260,6 +262,8 @@ def process_spec(
     hadronic = {"forced_w": 2, "w_channels": "q q'", "br_w_pdg": BR_W_HADRONIC_PDG}
     if name == "wprime-wz":
         return _wprime_wz(mass)
+    if name == "scalar-jet":
+        return _scalar_jet(mass)
     if name in ("zprime-ttbar", "zprime-ttbar-inclusive"):
         if mass is None or not mass > 2 * 173.0:
             raise GenerationError(
@@ -285,7 +289,8 @@ def process_spec(
         )  # fmt: skip
     if mass is not None:
         raise GenerationError(
-            f"process {name} takes no --mass (only the Z', W', Y and stop-pair presets do)"
+            f"process {name} takes no --mass (only the Z', W', Y, scalar-jet and stop-pair "
+            "presets do)"
         )
     tops = ("Top:gg2ttbar = on", "Top:qqbar2ttbar = on")
     if name == "ttbar-allhad":
@@ -377,6 +382,32 @@ def _wprime_wz(mass: float | None) -> ProcessSpec:
         "wprime-wz", settings, forced_w=1, w_channels="q q'", br_w_pdg=BR_W_HADRONIC_PDG,
         mass=float(mass), description=PROCESSES["wprime-wz"], forced_z=1, z_channels="q q",
         br_z_pdg=BR_Z_HADRONIC_PDG, truth_pids=(23, 34),
+    )  # fmt: skip
+
+
+def _scalar_jet(mass: float | None) -> ProcessSpec:
+    """The ``scalar-jet`` preset: a scalar S of ``mass`` GeV recoiling against a jet.
+
+    The SM Higgs + jet processes (gg -> H g, q g -> H q, q qbar -> H g, top loop in the
+    large-m_t limit) with the Higgs mass set to ``mass`` and its decay forced to q qbar
+    (d, u, s, c, b, phase space), pTHat-biased as the QCD presets: a source of boosted
+    two-prong jets of a chosen mass that belongs to no search's signal model (the anomaly
+    surrogates' calibration jets, :mod:`surrotag.reference.anomaly_surrogates`).
+    """
+    if mass is None or not 20.0 <= mass <= 1000.0:
+        raise GenerationError(
+            f"process scalar-jet needs --mass M in GeV between 20 and 1000, got {mass!r}"
+        )
+    settings = (
+        "HiggsSM:gg2Hg(l:t) = on",
+        "HiggsSM:qg2Hq(l:t) = on",
+        "HiggsSM:qqbar2Hg(l:t) = on",
+        *_scalar_to_quarks(25, float(mass)),
+        *_BIAS,
+    )
+    return ProcessSpec(
+        "scalar-jet", settings, mass=float(mass), description=PROCESSES["scalar-jet"],
+        truth_pids=(25,),
     )  # fmt: skip
 
 

@@ -54,14 +54,15 @@ def score_sample(
 
     Args:
         sample: canonical Parquet with ``fatjets.constituents``.
-        tagger: a tagger folder or a loaded :class:`~surrotag.reference.tagger.Tagger`.
+        tagger: a tagger folder or a loaded tagger (:class:`~surrotag.reference.tagger.Tagger`
+            or :class:`~surrotag.reference.anomaly_tagger.AnomalyTagger`).
         out: output file (default :func:`default_scores_path`).
 
     Returns:
         The scores file and its provenance.
     """
     sample = Path(sample)
-    if not isinstance(tagger, Tagger):
+    if isinstance(tagger, str | Path):
         tagger = load_tagger(tagger)
     events = read_parquet(sample, columns=["fatjets"], events=False)
     scores = score_events(events, tagger)
@@ -80,7 +81,8 @@ def score_sample(
         "columns": {
             "event_index": "event position in the sample",
             "jet_index": "position in the event's pT-ordered fatjets",
-            "tagger_logit": "internal tagger output, logit of P(top | jet)",
+            "tagger_logit": "internal tagger output: logit of P(top | jet) of the PFN top "
+            "tagger, log of the anomaly score of an anomaly tagger",
         },
     }
     path = Path(out) if out is not None else default_scores_path(sample, tagger.sha256)

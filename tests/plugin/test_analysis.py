@@ -25,7 +25,13 @@ from surrotag.surrogates.card import card_digest
 
 SHIPPED = "zprime-ttbar-allhad"
 #: Every analysis surrotag ships (entry points of its own distribution).
-ALL_SHIPPED = {SHIPPED, "zprime-ttbar-ljets", "stop-allhad-toptag", "stop-dilepton-nn"}
+ALL_SHIPPED = {
+    SHIPPED,
+    "zprime-ttbar-ljets",
+    "stop-allhad-toptag",
+    "stop-dilepton-nn",
+    "anomaly-dijet",
+}
 
 
 @pytest.fixture()
