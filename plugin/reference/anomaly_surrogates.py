@@ -238,35 +238,30 @@ def _tagger_key(meta: Mapping[str, Any], tagger_sha256: str) -> str:
     )
 
 
-def anomaly_working_point(
-    table: str | Path,
-    name: str,
-    tagger_sha256: str,
-    plan: Mapping[str, Any] = ANOMALY_SURROGATE_PLAN,
-) -> dict[str, Any]:
+def anomaly_working_point(table: str | Path, name: str, tagger_sha256: str) -> dict[str, Any]:
     """The working point ``name`` of an anomaly tagger, from the table.
 
-    The cut on the log score whose event-weighted pass fraction among the plan's QCD jets
-    (module docstring) is the plan's QCD efficiency, with
-    :func:`surrotag.reference.ship.weighted_threshold` (the top taggers' function).
+    The cut on the log score whose event-weighted pass fraction among the QCD jets of the
+    working point the table's plan defines (its provenance; module docstring) is that
+    plan's QCD efficiency, with :func:`surrotag.reference.ship.weighted_threshold` (the top
+    taggers' function).
 
     Raises:
-        InputValueError: an unknown working point or a tagger the table does not score.
+        InputValueError: an unknown working point, a tagger the table does not score, or
+            a table without jets of the working point's sample.
     """
     from surrotag.reference.ship import weighted_threshold
 
-    point = plan["working_point"]
+    meta = _read(table, [])[1]
+    point = meta["plan"]["working_point"]
     if name != point["name"]:
         raise InputValueError(
-            f"no anomaly working point {name!r} (the plan defines {point['name']!r})"
+            f"no anomaly working point {name!r} (the table's plan defines {point['name']!r})"
         )
-    from surrotag.io.parquet import read_parquet_metadata
-
-    meta = read_parquet_metadata(table)
     key = _tagger_key(meta, tagger_sha256)
     column = SCORE_COLUMNS[key]
-    index = [i for i, s in enumerate(meta["samples"]) if s["name"] == point["sample"]]
     columns, _ = _read(table, [column, "jet_pt", "jet_eta", "event_weight", "sample_index"])
+    index = [i for i, s in enumerate(meta["samples"]) if s["name"] == point["sample"]]
     low, high = point["jet_pt_gev"]
     rows = (
         np.isin(columns["sample_index"], index)
@@ -274,6 +269,11 @@ def anomaly_working_point(
         & (columns["jet_pt"] < high)
         & (np.abs(columns["jet_eta"]) < point["jet_abs_eta"])
     )
+    if not rows.any():
+        raise InputValueError(
+            f"{table}: no jet of sample {point['sample']!r} in the working point's window; "
+            "rebuild the table with surrotag reference anomaly-surrogates"
+        )
     score, weight = columns[column][rows], columns["event_weight"][rows]
     efficiency = point["qcd_efficiency"]
     threshold = weighted_threshold(score, weight, efficiency)
@@ -362,7 +362,7 @@ def ship_anomaly_surrogate(
     settings = plan["training"]
     features, scores, columns, meta = split_rows(table, key, "train", ("process",))
     tagger = meta["taggers"][key]
-    point = anomaly_working_point(table, plan["working_point"]["name"], tagger["sha256"], plan)
+    point = anomaly_working_point(table, plan["working_point"]["name"], tagger["sha256"])
     config = config or TrainConfig(
         epochs=settings["epochs"], patience=settings["patience"], draws=settings["draws"],
         seed=settings["seed"],

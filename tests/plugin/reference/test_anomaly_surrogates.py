@@ -122,13 +122,13 @@ def test_table_holds_features_prongs_scores_and_disjoint_splits(table: Path, tag
 
 def test_working_point_keeps_the_planned_qcd_efficiency(table: Path, taggers: Path):
     sha = load_anomaly_tagger(taggers / "oe").sha256
-    point = anomaly_working_point(table, "qcd10", sha, PLAN)
+    point = anomaly_working_point(table, "qcd10", sha)
     assert abs(point["efficiency"] - 0.10) < 0.03
     assert "qcd_b" in point["definition"]
     with pytest.raises(InputValueError, match="qcd20"):
-        anomaly_working_point(table, "qcd20", sha, PLAN)
+        anomaly_working_point(table, "qcd20", sha)
     with pytest.raises(InputValueError, match="scores no tagger"):
-        anomaly_working_point(table, "qcd10", "f" * 64, PLAN)
+        anomaly_working_point(table, "qcd10", "f" * 64)
 
 
 def test_a_top_tagger_table_is_not_an_anomaly_table(tmp_path: Path):
@@ -163,3 +163,31 @@ def test_shipped_surrogate_flags_four_prong_jets_and_validates(table: Path, tmp_
     assert probes["prong mass x2 support edge"]["flag_rate"] == 1.0  # outside the box
     assert probes["inside"]["flag_rate"] < 0.5
     assert {g["name"] for g in report["goals"]} >= {"cells with |pull| <= 2, all prong classes"}
+
+
+def test_anomaly_dijet_official_decisions_come_from_the_anomaly_tagger(table: Path, taggers: Path):
+    """The card's internal_tagger makes internal_decisions load the anomaly tagger, its
+    working point from the anomaly table, and refuse a tagger the card does not name."""
+    import dataclasses
+
+    from surrotag.analysis import get_analysis
+    from surrotag.reference.official import internal_decisions
+
+    card = get_analysis("anomaly-dijet").card
+    assert card.surrogate.internal_tagger == "anomaly/oe"
+    oe = load_anomaly_tagger(taggers / "oe")
+    mine = dataclasses.replace(
+        card, surrogate=dataclasses.replace(card.surrogate, tagger_sha256=oe.sha256)
+    )
+    decisions = internal_decisions(mine, "qcd10", folder=taggers / "oe", table=table)
+    assert decisions.tagger.sha256 == oe.sha256
+    assert decisions.threshold == pytest.approx(
+        anomaly_working_point(table, "qcd10", oe.sha256)["threshold"]
+    )
+    with pytest.raises(IntegrityError, match="tagger_sha256"):
+        internal_decisions(
+            dataclasses.replace(
+                card, surrogate=dataclasses.replace(card.surrogate, tagger_sha256="a" * 64)
+            ),
+            "qcd10", folder=taggers / "oe", table=table,
+        )  # fmt: skip
