@@ -68,7 +68,8 @@ class AnomalyTagger:
     config: dict[str, Any]
 
     def scores(self, jets: ak.Array) -> np.ndarray:
-        """The anomaly score of every jet (float64, >= 0).
+        """The anomaly score of every jet (float64, >= 0; NaN where the LGAE cannot score a
+        jet: its constituents have no invariant mass, e.g. a single constituent).
 
         Args:
             jets: flat fat jets with ``constituents`` (``surrotag.reference.inputs.flat_fatjets``).
@@ -76,10 +77,18 @@ class AnomalyTagger:
         if len(jets) == 0:
             return np.zeros(0)
         if self.family == "lgae":
+            import torch
+
             from surrotag.reference.anomaly import four_momenta, lgae_scores
+            from surrotag.reference.lgae import minkowski_dot
 
             p4, mask = four_momenta(jets, self.constituents)
-            return lgae_scores(self.model, p4, mask)
+            jet = torch.where(mask[..., None], p4.double(), 0.0).sum(1)
+            massive = (minkowski_dot(jet, jet) > 0).numpy()
+            out = np.full(len(jets), np.nan)
+            if massive.any():
+                out[massive] = lgae_scores(self.model, p4[massive], mask[massive])
+            return out
         from surrotag.reference.vae import vae_scores
         from surrotag.reference.vae_inputs import vae_inputs
 
@@ -87,7 +96,8 @@ class AnomalyTagger:
         return vae_scores(self.model, self.scale, inputs, self.beta)[self.score]
 
     def logits(self, jets: ak.Array) -> np.ndarray:
-        """``log(max(score, SCORE_FLOOR))`` of every jet, float32 (the table's logit)."""
+        """``log(max(score, SCORE_FLOOR))`` of every jet, float32 (the table's logit; NaN
+        stays NaN: such a jet is never tagged, and leaves the surrogate's table)."""
         return np.log(np.maximum(self.scores(jets), SCORE_FLOOR)).astype(np.float32)
 
 

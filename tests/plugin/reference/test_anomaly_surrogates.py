@@ -191,3 +191,21 @@ def test_anomaly_dijet_official_decisions_come_from_the_anomaly_tagger(table: Pa
             ),
             "qcd10", folder=taggers / "oe", table=table,
         )  # fmt: skip
+
+
+def test_lgae_gives_no_score_to_a_jet_without_invariant_mass(taggers: Path, qcd_file: Path):
+    """A jet of one massless constituent (a photon) has J.J = 0: the LGAE cannot score it, so
+    its logit is NaN (never tagged, left out of tables) while the other jets keep theirs."""
+    import awkward as ak
+
+    jets = select_jets(read_parquet(qcd_file, ["weight", "fatjets", "particles"]), WIDE)["jets"]
+    lgae = load_anomaly_tagger(taggers / "lgae")
+    whole = lgae.logits(jets[:3])
+    single = ak.concatenate([jets[:1], jets[1:3]])
+    first = jets[:1].constituents[:, :1]
+    momentum = np.sqrt(first.px**2 + first.py**2 + first.pz**2)  # E below |p| after rounding
+    photon = ak.with_field(first, momentum * (1.0 - 1e-6), "E")
+    single = ak.with_field(single, ak.concatenate([photon, jets[1:3].constituents]), "constituents")
+    logits = lgae.logits(single)
+    assert np.isnan(logits[0]) and np.isfinite(whole[0])
+    np.testing.assert_allclose(logits[1:], whole[1:], rtol=1e-5)
