@@ -209,6 +209,11 @@ def _settings(spec: ProcessSpec, n_events: int, seed: int, jobs: int, ecm: float
         **({"physics_objects": "delphes-cms-3.4.2"} if spec.objects else {}),
         **({"truth_pids": list(spec.truth_pids)} if spec.truth_pids else {}),
         **({"x_masses": list(spec.x_masses)} if spec.x_masses is not None else {}),
+        **(
+            {"benchmark_sigma_pb": spec.benchmark_sigma_pb}
+            if spec.benchmark_sigma_pb is not None
+            else {}
+        ),
     }
 
 
@@ -360,6 +365,25 @@ def _run_parallel(
         return [future.result() for future in futures]
 
 
+def _cross_section(
+    spec: ProcessSpec, n: np.ndarray, sigma: np.ndarray, error: np.ndarray
+) -> dict[str, Any]:
+    """``sigma_pb`` and its error: Pythia's (jobs weighted by their events), or the preset's
+    benchmark cross-section where Pythia's is no physical benchmark (``y-xx``), with
+    Pythia's own recorded beside it."""
+    pythia = float(np.sum(n * sigma) / np.sum(n))
+    pythia_error = float(np.sqrt(np.sum((n * error) ** 2)) / np.sum(n))
+    if spec.benchmark_sigma_pb is None:
+        return {"sigma_pb": pythia, "sigma_err_pb": pythia_error}
+    return {
+        "sigma_pb": spec.benchmark_sigma_pb,
+        "sigma_err_pb": 0.0,
+        "sigma_pythia_pb": pythia,
+        "sigma_note": "benchmark cross-section of the preset (sigma x BR), not Pythia's "
+        "(sigma_pythia_pb), which is no physical benchmark for this process",
+    }
+
+
 def _provenance(
     spec: ProcessSpec, settings: dict, key: str, numbers: list[dict[str, Any]], events: ak.Array
 ) -> dict[str, Any]:
@@ -385,8 +409,7 @@ def _provenance(
         "process": spec.name,
         "description": spec.description,
         "n_events": len(events),
-        "sigma_pb": float(np.sum(n * sigma) / np.sum(n)),
-        "sigma_err_pb": float(np.sqrt(np.sum((n * error) ** 2)) / np.sum(n)),
+        **_cross_section(spec, n, sigma, error),
         "sum_weights": float(np.sum(ak.to_numpy(events.weight))),
         "weight_convention": "event cross-section (pb) = sigma_pb * weight / sum_weights",
         "br_applied": br_w**spec.forced_w * br_z**spec.forced_z,

@@ -99,6 +99,7 @@ __all__ = [
     "OBJECTS_BIAS_POW",
     "PROCESSES",
     "PTHAT_MIN",
+    "Y_XX_BENCHMARK_PB",
     "ProcessSpec",
     "common_settings",
     "process_spec",
@@ -181,6 +182,8 @@ class ProcessSpec:
         truth_pids: |PDG id| whose every copy the truth record keeps with its daughters,
             beyond :data:`surrotag.reference.truth.CHAIN_PIDS` (``wprime-wz``: Z, W').
         x_masses: the (X, X') masses (GeV) of ``y-xx``, else None.
+        benchmark_sigma_pb: the sample's cross-section x branching ratio (pb) where Pythia's
+            is no physical benchmark (``y-xx``: :data:`Y_XX_BENCHMARK_PB`), else None.
     """
 
     name: str
@@ -198,6 +201,7 @@ class ProcessSpec:
     slha: str = ""
     truth_pids: tuple[int, ...] = ()
     x_masses: tuple[float, float] | None = None
+    benchmark_sigma_pb: float | None = None
 
 
 def common_settings(ecm: float, seed: int) -> tuple[str, ...]:
@@ -424,6 +428,13 @@ def _scalar_to_quarks(pid: int, mass: float) -> tuple[str, ...]:
     )
 
 
+#: sigma(pp -> Y -> X X') x BR(X, X' -> q qbar) of the ``y-xx`` samples (pb): 10 fb, of the
+#: order of the cross-sections the CMS anomaly-dijet search (arXiv:2412.03747) excludes for
+#: Y -> X X' at 2-3 TeV. Pythia's gluon-fusion cross-section of a heavy SM-like scalar
+#: (1e-9 pb at 2 TeV) is recorded beside it; it is no physical benchmark.
+Y_XX_BENCHMARK_PB: Final = 0.01
+
+
 def _y_xx(mass: float | None, x_masses: tuple[float, float] | None) -> ProcessSpec:
     """The ``y-xx`` preset: gg -> Y(M) -> X X', both to q qbar (module docstring)."""
     if mass is None or x_masses is None or len(x_masses) != 2:
@@ -450,5 +461,5 @@ def _y_xx(mass: float | None, x_masses: tuple[float, float] | None) -> ProcessSp
     )
     return ProcessSpec(
         "y-xx", settings, mass=float(mass), description=PROCESSES["y-xx"],
-        truth_pids=(25, 35, 36), x_masses=(light, other),
+        truth_pids=(25, 35, 36), x_masses=(light, other), benchmark_sigma_pb=Y_XX_BENCHMARK_PB,
     )  # fmt: skip

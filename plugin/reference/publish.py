@@ -178,18 +178,23 @@ def signal_limits(
     """CLs at mu = 1 and the 95 % CL upper limits on mu of official signal yields.
 
     Returns:
-        ``{"cls_mu1": {"observed", "expected" [5]}, "mu_up": {...}, "sensitive": bool}``.
+        ``{"cls_mu1": {"observed", "expected" [5]}, "mu_up": {...}, "sensitive": bool}``;
+        a limit that does not exist (no signal in any bin: mu_up is infinite) is None, so
+        that the record stays strict JSON.
     """
+    from surrotag.io.atomic import strict_json
     from surrotag.stats.infer import cls, upper_limit
 
     patch = official_patch(workspace, card, yields)
     at_one = cls(workspace, patch, mu=1.0)
     limit = upper_limit(workspace, patch, rtol=rtol)
-    return {
-        "cls_mu1": {"observed": at_one.observed, "expected": list(at_one.expected)},
-        "mu_up": {"observed": limit.observed, "expected": list(limit.expected)},
-        "sensitive": bool(at_one.sensitive),
-    }
+    return strict_json(
+        {
+            "cls_mu1": {"observed": at_one.observed, "expected": list(at_one.expected)},
+            "mu_up": {"observed": limit.observed, "expected": list(limit.expected)},
+            "sensitive": bool(at_one.sensitive),
+        }
+    )
 
 
 def region_record(card: AnalysisCard, name: str, y: Yields) -> dict[str, Any]:
@@ -488,7 +493,7 @@ def build_analysis(
             record.update(signal_limits(workspace, card, yields, rtol=plan.limit_rtol))
             write_analysis_json(path, official, package)
             print(
-                f"  {record['name']}: expected mu_up {record['mu_up']['expected'][2]:.3g} "
+                f"  {record['name']}: expected mu_up {record['mu_up']['expected'][2] or 'none'} "
                 f"[{time.monotonic() - start:.0f} s]",
                 flush=True,
             )
