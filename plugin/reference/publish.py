@@ -493,12 +493,16 @@ def build_analysis(
             record.update(signal_limits(workspace, card, yields, rtol=plan.limit_rtol))
             write_analysis_json(path, official, package)
             print(
-                f"  {record['name']}: expected mu_up {record['mu_up']['expected'][2] or 'none'} "
+                f"  {record['name']}: expected mu_up {_fmt(record['mu_up']['expected'][2])} "
                 f"[{time.monotonic() - start:.0f} s]",
                 flush=True,
             )
     print(f"official yields written: {written['official_yields']}", flush=True)
     return written
+
+
+def _fmt(value: float | None) -> str:
+    return "none" if value is None else f"{value:.3g}"
 
 
 def build_command(plan: BuildPlan, prog: str, argv: list[str] | None = None) -> int:
