@@ -105,7 +105,7 @@ def run(
     analyses, events = split_analyses(list(arguments), every)
     console = Console()
     if every:  # --all: the analyses these events cannot serve are skipped, one line each
-        analyses = usable_analyses(analyses, events, console)
+        analyses = usable_analyses(analyses, events, console, tagger=options.get("tagger"))
     reports, written, timings = run_and_write(analyses, events, options, many=every)
     for report in reports:
         print_summary(report, console)

@@ -21,13 +21,12 @@ Delphes ``Particle``, HepMC, ExRootAnalysis ``LHEF`` and LHE records all work. V
 over events (one jets x prongs product per event, a handful of prongs each).
 
 Example:
-    >>> import awkward as ak, vector
-    >>> vector.register_awkward()
+    >>> import awkward as ak
     >>> particles = ak.Array([[  # W (0) -> u (1) dbar (2), both near the jet
     ...     {"px": 500.0, "py": 0.0, "pz": 0.0, "E": 506.4, "pid": 24, "mother1": -1},
     ...     {"px": 250.0, "py": 20.0, "pz": 0.0, "E": 250.8, "pid": 2, "mother1": 0},
     ...     {"px": 250.0, "py": -20.0, "pz": 0.0, "E": 250.8, "pid": -1, "mother1": 0},
-    ... ]], with_name="Momentum4D")
+    ... ]])
     >>> jets = ak.Array([[{"pt": 500.0, "eta": 0.0, "phi": 0.0}]])
     >>> out = contained_prongs(jets, resonance_prongs(particles))
     >>> out["n_prongs"].tolist(), [[round(m, 1) for m in e] for e in out["prong_mass"].tolist()]
@@ -41,24 +40,26 @@ from typing import Final
 import awkward as ak
 import numpy as np
 
-from surrotag.features._common import delta_r
+from surrotag.features._common import delta_r, eta_phi_pt
 
 __all__ = ["RESONANCE_PIDS", "contained_prongs", "resonance_prongs"]
 
 #: |PDG id| of the resonances whose quark daughters are prongs (plus every id >= 1e6).
 RESONANCE_PIDS: Final = (6, 23, 24, 25, 32, 33, 34, 35, 36, 37)
 _FIRST_BSM_ID: Final = 1_000_000
+_MOMENTUM: Final = ("px", "py", "pz", "E")
 
 
 def resonance_prongs(particles: ak.Array) -> ak.Array:
     """The prongs of every event: quarks whose first mother is a heavy resonance.
 
     Args:
-        particles: canonical truth record (``pid``, ``mother1`` 0-based or -1, and
-            four-momenta with ``vector`` behaviour).
+        particles: canonical truth record (``pid``, ``mother1`` 0-based or -1, ``px``,
+            ``py``, ``pz``, ``E`` in GeV).
 
     Returns:
-        events x var * particle records (the prongs).
+        events x var * {px, py, pz, E (GeV), eta, phi (rad)} of the prongs (plain records:
+        the record needs no ``vector`` behaviour).
     """
     mother = particles.mother1
     valid = (mother >= 0) & (mother < ak.num(particles.pid, axis=1))
@@ -68,7 +69,12 @@ def resonance_prongs(particles: ak.Array) -> ak.Array:
     )
     resonant = ak.unflatten(resonant, ak.num(mother_pid, axis=1))
     quark = (abs(particles.pid) >= 1) & (abs(particles.pid) <= 5)
-    return particles[valid & quark & resonant]
+    prongs = particles[valid & quark & resonant]
+    counts = ak.num(prongs.pid, axis=1)
+    momenta = {k: ak.to_numpy(ak.flatten(prongs[k])).astype(np.float64) for k in _MOMENTUM}
+    eta, phi, _ = eta_phi_pt(momenta["px"], momenta["py"], momenta["pz"])
+    flat = ak.zip({**momenta, "eta": eta, "phi": phi}, depth_limit=1)
+    return ak.unflatten(flat, counts)
 
 
 def contained_prongs(fatjets: ak.Array, prongs: ak.Array, radius: float = 0.8) -> dict:

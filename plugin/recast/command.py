@@ -92,8 +92,11 @@ def run_and_write(
     return reports, written, {**reports[0].timings, "output": time.perf_counter() - start}
 
 
-def usable_analyses(analyses: Sequence[str], events: Sequence[str], console: Any) -> list[str]:
-    """The analyses of ``--all`` that can recast ``events``; one line per one skipped.
+def usable_analyses(
+    analyses: Sequence[str], events: Sequence[str], console: Any, *, tagger: str | None = None
+) -> list[str]:
+    """The analyses of ``--all`` that can recast ``events`` (with ``tagger``, the
+    ``--tagger`` kind); one line per one skipped.
 
     Raises:
         InputValueError: none can (the lines say why).
@@ -104,7 +107,7 @@ def usable_analyses(analyses: Sequence[str], events: Sequence[str], console: Any
         return list(analyses)
     usable = []
     for name in analyses:
-        reason = unusable_reason(name, events)
+        reason = unusable_reason(name, events, tagger=tagger)
         if reason is None:
             usable.append(name)
         else:

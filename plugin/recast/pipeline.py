@@ -280,12 +280,15 @@ def _lacking_collections(
     return None
 
 
-def unusable_reason(analysis: str | Path | Analysis, inputs: Sequence[str | Path]) -> str | None:
+def unusable_reason(
+    analysis: str | Path | Analysis, inputs: Sequence[str | Path], *, tagger: str | None = None
+) -> str | None:
     """Why ``analysis`` cannot recast these event files, in one line (None: it can).
 
     What ``--all`` asks before it runs an analysis: the files' input level must be one the
-    analysis accepts, and Parquet files must hold what its selection reads. Reads file
-    headers only.
+    analysis accepts, Parquet files must hold what its selection reads, and with
+    ``tagger="efficiency-map"`` its surrogate card must carry an efficiency map (the
+    anomaly-score surrogates have none). Reads file headers and cards only.
     """
     from surrotag.analysis import Analysis, get_analysis
     from surrotag.io.inputs import resolve_inputs
@@ -298,6 +301,16 @@ def unusable_reason(analysis: str | Path | Analysis, inputs: Sequence[str | Path
     lacking = _lacking_collections(files, level, ana)
     if lacking is not None:
         return f"{lacking[0].name} has no {', '.join(lacking[1])}"
+    if tagger == "efficiency-map":
+        from surrotag.surrogates.card import load_card
+        from surrotag.surrogates.registry import resolve_surrogate
+
+        name = ana.card.surrogate.names.get(level)
+        if name is not None:
+            card = load_card(resolve_surrogate(name) / "card.json")
+            points = {p.name for p in ana.card.surrogate.working_points}
+            if not points <= set(card.efficiency_map or {}):
+                return f"its surrogate {name} has no efficiency map (--tagger efficiency-map)"
     return None
 
 

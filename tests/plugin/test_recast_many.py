@@ -109,6 +109,7 @@ def test_all_skips_the_analyses_the_events_cannot_serve(example, tmp_path, capsy
     out = capsys.readouterr().out
     for name in ("zprime-ttbar-ljets", "stop-allhad-toptag"):
         assert f"skipped {name}: example_signal.parquet has no electrons, jets, met, muons" in out
+    assert "skipped anomaly-dijet: its surrogate anomaly-oe-delphes has no efficiency map" in out
     assert [p.name for p in reports.iterdir()] == [f"{ANALYSIS}.json"]
     assert main(["run", "zprime-ttbar-ljets", str(example)]) == 1
     err = capsys.readouterr().err.strip()
