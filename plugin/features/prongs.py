@@ -64,9 +64,8 @@ def resonance_prongs(particles: ak.Array) -> ak.Array:
     mother = particles.mother1
     valid = (mother >= 0) & (mother < ak.num(particles.pid, axis=1))
     mother_pid = abs(particles.pid[ak.where(valid, mother, 0)])
-    resonant = np.isin(ak.to_numpy(ak.flatten(mother_pid)), RESONANCE_PIDS) | (
-        ak.to_numpy(ak.flatten(mother_pid)) >= _FIRST_BSM_ID
-    )
+    flat_pid = ak.to_numpy(ak.flatten(mother_pid))
+    resonant = np.isin(flat_pid, RESONANCE_PIDS) | (flat_pid >= _FIRST_BSM_ID)
     resonant = ak.unflatten(resonant, ak.num(mother_pid, axis=1))
     quark = (abs(particles.pid) >= 1) & (abs(particles.pid) <= 5)
     prongs = particles[valid & quark & resonant]

@@ -109,7 +109,7 @@ def table_rows(events: ak.Array, plan: Mapping[str, Any] = ANOMALY_SURROGATE_PLA
     Returns:
         ``features`` (name -> numpy column, :data:`FEATURES` plus ``jet_index``), ``jets``
         (the chosen flat fat jets with constituents), ``weight`` (float64, the event weight
-        normalised to mean 1 over the events) and ``mask`` (which flat jets were chosen).
+        normalised to mean 1 over the events).
     """
     from surrotag.features import build_features
 
@@ -131,7 +131,6 @@ def table_rows(events: ak.Array, plan: Mapping[str, Any] = ANOMALY_SURROGATE_PLA
         "event_index": index[chosen],
         "jets": jets[chosen],
         "weight": weight[index[chosen]],
-        "mask": chosen,
     }
 
 
@@ -210,8 +209,9 @@ def build_anomaly_table(
     return out
 
 
-def _read(table: str | Path, columns: list[str]) -> tuple[dict[str, np.ndarray], dict]:
-    from surrotag.io.parquet import read_columns, read_parquet_metadata
+def _metadata(table: str | Path) -> dict[str, Any]:
+    """The provenance of an anomaly table, or a one-line error."""
+    from surrotag.io.parquet import read_parquet_metadata
 
     path = Path(table)
     if not path.exists():
@@ -221,11 +221,17 @@ def _read(table: str | Path, columns: list[str]) -> tuple[dict[str, np.ndarray],
     meta = read_parquet_metadata(path)
     if meta.get("kind") != "anomaly-surrogate-table":
         raise FormatError(f"{path}: not an anomaly surrogate table (kind {meta.get('kind')!r})")
-    data = read_columns(
-        path, columns, text={"split", "process"},
+    return meta
+
+
+def _columns(table: str | Path, columns: list[str]) -> dict[str, np.ndarray]:
+    """Columns of an anomaly table (checked with :func:`_metadata` first)."""
+    from surrotag.io.parquet import read_columns
+
+    return read_columns(
+        table, columns, text={"split", "process"},
         hint="rebuild it with surrotag reference anomaly-surrogates",
     )  # fmt: skip
-    return data, meta
 
 
 def _tagger_key(meta: Mapping[str, Any], tagger_sha256: str) -> str:
@@ -250,9 +256,10 @@ def anomaly_working_point(table: str | Path, name: str, tagger_sha256: str) -> d
         InputValueError: an unknown working point, a tagger the table does not score, or
             a table without jets of the working point's sample.
     """
+    from surrotag.reference.classifier_metrics import kish_effective
     from surrotag.reference.ship import weighted_threshold
 
-    meta = _read(table, [])[1]
+    meta = _metadata(table)
     point = meta["plan"]["working_point"]
     if name != point["name"]:
         raise InputValueError(
@@ -260,7 +267,7 @@ def anomaly_working_point(table: str | Path, name: str, tagger_sha256: str) -> d
         )
     key = _tagger_key(meta, tagger_sha256)
     column = SCORE_COLUMNS[key]
-    columns, _ = _read(table, [column, "jet_pt", "jet_eta", "event_weight", "sample_index"])
+    columns = _columns(table, [column, "jet_pt", "jet_eta", "event_weight", "sample_index"])
     index = [i for i, s in enumerate(meta["samples"]) if s["name"] == point["sample"]]
     low, high = point["jet_pt_gev"]
     rows = (
@@ -278,7 +285,7 @@ def anomaly_working_point(table: str | Path, name: str, tagger_sha256: str) -> d
     efficiency = point["qcd_efficiency"]
     threshold = weighted_threshold(score, weight, efficiency)
     raw = weighted_threshold(score, np.ones_like(weight), efficiency)
-    kish = float(weight.sum() ** 2 / (weight**2).sum())
+    kish = kish_effective(weight)
     return {
         "name": name,
         "threshold": float(threshold),
@@ -310,7 +317,8 @@ def split_rows(
     """
     column = SCORE_COLUMNS[key]
     names = list(dict.fromkeys([*FEATURES, column, "event_weight", "split", *extra]))
-    data, meta = _read(table, names)
+    meta = _metadata(table)
+    data = _columns(table, names)
     chosen = data["split"] == split
     features = np.column_stack(
         [

@@ -48,6 +48,7 @@ __all__ = [
     "background_workspace",
     "build_analysis",
     "build_command",
+    "format_mu_up",
     "json_digest",
     "official_patch",
     "particle_response",
@@ -492,17 +493,24 @@ def build_analysis(
         for record, yields in zip(records, official_yields, strict=True):
             record.update(signal_limits(workspace, card, yields, rtol=plan.limit_rtol))
             write_analysis_json(path, official, package)
+            expected = format_mu_up(record["mu_up"]["expected"][2])
             print(
-                f"  {record['name']}: expected mu_up {_fmt(record['mu_up']['expected'][2])} "
-                f"[{time.monotonic() - start:.0f} s]",
+                f"  {record['name']}: expected mu_up {expected} [{time.monotonic() - start:.0f} s]",
                 flush=True,
             )
     print(f"official yields written: {written['official_yields']}", flush=True)
     return written
 
 
-def _fmt(value: float | None) -> str:
-    return "none" if value is None else f"{value:.3g}"
+def format_mu_up(value: float | None) -> str:
+    """An upper limit on mu for a line of text: 3 digits, ``inf`` where there is none (a
+    signal with no yield; the JSON records hold null).
+
+    Example:
+        >>> format_mu_up(73.5713), format_mu_up(None)
+        ('73.6', 'inf')
+    """
+    return "inf" if value is None else f"{value:.3g}"
 
 
 def build_command(plan: BuildPlan, prog: str, argv: list[str] | None = None) -> int:

@@ -69,32 +69,6 @@ def _cells(pt: np.ndarray, sd_mass: np.ndarray) -> tuple[np.ndarray, int]:
     return np.where(inside, i * n_mass + j, -1), n_pt * n_mass
 
 
-def _c2st(surrogate: Any, x: np.ndarray, score: np.ndarray, settings: Mapping, seed: int) -> dict:
-    """Paired two-sample AUC on a seeded subsample; row i's sample from weight draw i mod K."""
-    import torch
-
-    from surrotag.tagging import evaluate_surrogate
-
-    rng = np.random.default_rng(seed)
-    pick = np.arange(len(score))
-    if pick.size > settings["c2st_rows"]:
-        pick = np.sort(rng.choice(pick.size, settings["c2st_rows"], replace=False))
-    if pick.size < settings["c2st_min_rows"]:
-        return {"auc": None, "spread": None, "n_rows": int(pick.size)}
-    result = evaluate_surrogate(
-        surrogate, x[pick], draws=settings["draws"], sample=True,
-        generator=torch.Generator().manual_seed(seed),
-    )  # fmt: skip
-    assert result.samples is not None  # asked for
-    k = result.samples.shape[0]
-    sample = result.samples[np.arange(pick.size) % k, np.arange(pick.size)]
-    auc, spread = metrics.c2st_auc(
-        np.column_stack([x[pick], score[pick]]), np.column_stack([x[pick], sample]),
-        paired=True, seed=seed,
-    )  # fmt: skip
-    return {"auc": auc, "spread": spread, "n_rows": int(pick.size)}
-
-
 def validate_anomaly_surrogate(
     folder: str | Path, table: str | Path, settings: Mapping[str, Any] = VALIDATION_SETTINGS
 ) -> dict[str, Any]:
@@ -164,7 +138,11 @@ def validate_anomaly_surrogate(
                 "pull": found.pull[counted].tolist(),
             },
         }  # fmt: skip
-        c2st[f"{n}_prongs"] = _c2st(surrogate, x[rows], score[rows], settings, settings["seed"] + n)
+        c2st[f"{n}_prongs"] = metrics.surrogate_c2st(
+            surrogate, x[rows], score[rows], draws=settings["draws"],
+            rows=settings["c2st_rows"], seed=settings["seed"] + n,
+            min_rows=settings["c2st_min_rows"],
+        )  # fmt: skip
     overall = metrics.pull_summary(np.concatenate(pulls))
     rng = np.random.default_rng(settings["seed"])
 

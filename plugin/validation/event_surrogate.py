@@ -442,34 +442,14 @@ def _c2st(
     rows: int,
     seed: int,
 ) -> dict[str, Any]:
-    """Two-sample AUC on a seeded subsample; row i's sample comes from weight draw i mod K."""
-    import torch
-
-    from surrotag.tagging import evaluate_surrogate
-
-    n = logit.size
-    pick = np.arange(n)
-    if n > rows:
-        pick = np.sort(np.random.default_rng(seed).choice(n, rows, replace=False))
-    if pick.size < _C2ST_MIN_ROWS:
-        return {"auc": None, "spread": None, "n_rows": int(pick.size)}
-    result = evaluate_surrogate(
-        surrogate,
-        features[pick],
-        draws=draws,
-        sample=True,
-        generator=torch.Generator().manual_seed(seed),
+    """Two-sample AUC on a seeded subsample (:func:`~.metrics.surrogate_c2st`)."""
+    result = metrics.surrogate_c2st(
+        surrogate, features, logit, draws=draws, rows=rows, seed=seed, min_rows=_C2ST_MIN_ROWS
     )
-    assert result.samples is not None  # asked for
-    k = result.samples.shape[0]
-    sample = result.samples[np.arange(pick.size) % k, np.arange(pick.size)]
-    a = np.column_stack([features[pick], logit[pick]])
-    b = np.column_stack([features[pick], sample])
-    auc, spread = metrics.c2st_auc(a, b, paired=True, seed=seed)
+    if result["auc"] is None:
+        return result
     return {
-        "auc": auc,
-        "spread": spread,
-        "n_rows": int(pick.size),
+        **result,
         "method": "sklearn HistGradientBoostingClassifier, 5-fold CV ROC AUC, folds over "
         "events (an event's classifier and surrogate rows share a fold); unweighted, uniform "
         "seeded subsample; surrogate sample of row i from weight draw i mod K",

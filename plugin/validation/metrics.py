@@ -43,6 +43,7 @@ __all__ = [
     "js_distance_values",
     "pull_summary",
     "split_half_js",
+    "surrogate_c2st",
 ]
 
 #: The fixed JS protocol: 50 equal bins on [0, 1], at most 1e5 jets.
@@ -410,3 +411,44 @@ def c2st_auc(
             model.fit(x[train], y[train])
             aucs.append(roc_auc_score(y[test], model.predict_proba(x[test])[:, 1]))
     return float(np.mean(aucs)), float(np.std(aucs, ddof=1))
+
+
+def surrogate_c2st(
+    surrogate: Any,
+    features: np.ndarray,
+    score: np.ndarray,
+    *,
+    draws: int,
+    rows: int,
+    seed: int,
+    min_rows: int,
+) -> dict[str, Any]:
+    """Paired two-sample AUC of (features, tagger score) against (features, surrogate sample).
+
+    A seeded uniform subsample of at most ``rows`` objects; object i's surrogate sample
+    comes from weight draw ``i mod K``; folds over pairs (:func:`c2st_auc`, ``paired``).
+
+    Returns:
+        ``{"auc", "spread", "n_rows"}``; AUC and spread None below ``min_rows`` objects.
+    """
+    import torch
+
+    from surrotag.tagging import evaluate_surrogate
+
+    n = score.size
+    pick = np.arange(n)
+    if n > rows:
+        pick = np.sort(np.random.default_rng(seed).choice(n, rows, replace=False))
+    if pick.size < min_rows:
+        return {"auc": None, "spread": None, "n_rows": int(pick.size)}
+    result = evaluate_surrogate(
+        surrogate, features[pick], draws=draws, sample=True,
+        generator=torch.Generator().manual_seed(seed),
+    )  # fmt: skip
+    assert result.samples is not None  # asked for
+    k = result.samples.shape[0]
+    sample = result.samples[np.arange(pick.size) % k, np.arange(pick.size)]
+    a = np.column_stack([features[pick], score[pick]])
+    b = np.column_stack([features[pick], sample])
+    auc, spread = c2st_auc(a, b, paired=True, seed=seed)
+    return {"auc": auc, "spread": spread, "n_rows": int(pick.size)}

@@ -38,7 +38,7 @@ from typing import Any
 
 from surrotag.errors import AnalysisError
 from surrotag.io.atomic import strict_json
-from surrotag.reference.publish import Sample
+from surrotag.reference.publish import Sample, format_mu_up
 from surrotag.validation.closure import append_history, compare_regions, git_state, read_history
 
 __all__ = ["ClosurePlan", "closure_command", "history_header", "markdown", "run_closure"]
@@ -265,14 +265,11 @@ def markdown(run: Mapping[str, Any]) -> str:
             )
             lines.append(
                 f"| {point['name']} | {name} | {cells} "
-                f"| {_fmt(result['mu_up_expected'])} / {_fmt(point['mu_up_expected_official'])} "
+                f"| {format_mu_up(result['mu_up_expected'])} / "
+                f"{format_mu_up(point['mu_up_expected_official'])} "
                 f"| {result['ood_fraction']:.1%} | {'yes' if result['closes'] else 'no'} |"
             )
     return "\n".join(lines) + "\n"
-
-
-def _fmt(value: float | None) -> str:
-    return "inf" if value is None else f"{value:.3g}"
 
 
 def closure_command(
