@@ -36,7 +36,7 @@ import contextlib
 import math
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
-from typing import Any
+from typing import Any, TypeVar
 
 import numpy as np
 import torch
@@ -75,7 +75,11 @@ CHUNK_ROWS_THREADED = 16_384
 #: (0.32 s against 0.44, 0.34, 0.41) and under the benchmark's own background load (0.59 s
 #: against 0.71, 0.74, 0.65).
 CHUNK_ROWS_WORKERS = 8192
+#: Objects per block of the out-of-support check, always (the verdicts do not depend on
+#: the number of workers); the blocks go to the workers of ``solve_threads``.
+OOD_CHUNK_OBJECTS = 16_384
 _LOG_SQRT_2PI = 0.5 * math.log(2 * math.pi)
+_T = TypeVar("_T")
 
 
 def chunk_rows(device: torch.device | str = "cpu", threads: int | None = None) -> int:
@@ -107,9 +111,7 @@ def _graph(grad: bool) -> contextlib.AbstractContextManager[Any]:
     return contextlib.nullcontext() if grad else torch.no_grad()
 
 
-def _in_workers(
-    solve_chunk: Callable[[int], torch.Tensor], starts: range, workers: int
-) -> list[torch.Tensor]:
+def _in_workers(solve_chunk: Callable[[int], _T], starts: range, workers: int) -> list[_T]:
     """``[solve_chunk(start) for start in starts]`` on ``workers`` threads, in order.
 
     torch releases the GIL inside its kernels, so the threads run on separate cores; grad
@@ -122,6 +124,14 @@ def _in_workers(
 
     with ThreadPoolExecutor(max_workers=min(workers, len(starts))) as pool:
         return list(pool.map(run, starts))
+
+
+def _map_chunks(fn: Callable[[int], _T], starts: range, workers: int | None) -> list[_T]:
+    """``[fn(start) for start in starts]``, on :func:`_in_workers` when there are several
+    workers (graph-free work only) and several chunks."""
+    if workers is not None and workers > 1 and len(starts) > 1:
+        return _in_workers(fn, starts, workers)
+    return [fn(start) for start in starts]
 
 
 def _std_normal_sf(z: torch.Tensor) -> torch.Tensor:
@@ -203,20 +213,21 @@ class ScoreDistribution:
 
         def solve_chunk(start: int) -> torch.Tensor:
             hc = self.condition(start, start + per_chunk, grad=grad)
-
-            def field(t: float, y: torch.Tensor) -> torch.Tensor:
-                return s.field(self.weights, y, t, hc)
-
             xc = x[:, start : start + per_chunk]
+            if grad:
+
+                def field(t: float, y: torch.Tensor) -> torch.Tensor:
+                    return s.field(self.weights, y, t, hc)
+
+            else:
+                field = s.field.solve_trunk(self.weights, hc, m)
             if self.solver == "dopri5":
                 return dopri5(field, xc, t0, t1, rtol=s.rtol, atol=s.atol)
             return rk4(field, xc, t0, t1, self.steps, self.grid_power)
 
-        workers = solve_workers() if x.device.type == "cpu" and not grad else None
-        if workers is not None and workers > 1 and len(starts) > 1:
-            out = _in_workers(solve_chunk, starts, workers)
-        else:
-            out = [solve_chunk(start) for start in starts]
+        out = _map_chunks(
+            solve_chunk, starts, solve_workers() if x.device.type == "cpu" and not grad else None
+        )
         return out[0] if len(out) == 1 else torch.cat(out, dim=1)
 
     def _thresholds(self, thresholds: Any) -> torch.Tensor:
@@ -503,7 +514,17 @@ class Surrogate(nn.Module):
         if self.support is None:
             score = torch.full_like(x[:, 0], math.nan)
             return SupportResult(box, score, box, torch.zeros_like(box))
-        joint = self.support.evaluate(x)
+        support = self.support
+        parts = _map_chunks(
+            lambda start: support.evaluate(x[start : start + OOD_CHUNK_OBJECTS]),
+            range(0, max(1, x.shape[0]), OOD_CHUNK_OBJECTS),
+            solve_workers() if x.device.type == "cpu" else None,
+        )
+        joint = (
+            parts[0]
+            if len(parts) == 1
+            else SupportResult(*map(torch.cat, zip(*parts, strict=True)))
+        )
         return joint._replace(flag=joint.flag | box, outside_box=joint.outside_box | box)
 
     def ood_mask(self, features: Any) -> torch.Tensor:

@@ -22,8 +22,8 @@ together:
 * **box**: any feature outside its [0.1%, 99.9%] training quantiles is flagged too.
 
 ``flag = outside_box | unseen_category | (score > 1)``. Every step is batched: one chunked
-:func:`torch.cdist` per cell (a loop over the few cells, never over objects); 1e5 objects
-take about a second on one CPU core. The support is a small :class:`torch.nn.Module` whose
+distance matrix (one matmul) per cell (a loop over the few cells, never over objects); 1e5
+objects take about 0.6 s on one CPU core. The support is a small :class:`torch.nn.Module` whose
 buffers travel with the surrogate's tensors (safetensors) and whose :meth:`Support.config`
 goes into the surrogate card (``model.support``; :meth:`Support.summary` is its ``support``).
 
@@ -134,9 +134,15 @@ def knn_distance(x: torch.Tensor, reference: torch.Tensor, k: int) -> torch.Tens
     k = min(int(k), r)
     step = max(1, _CHUNK_ENTRIES // r)
     out = torch.empty(n, dtype=x.dtype, device=x.device)
+    reference_norms = (reference * reference).sum(1)
     for start in range(0, n, step):  # chunks of objects bound the [n, R] block in memory
-        d = torch.cdist(x[start : start + step], reference)
-        out[start : start + step] = d.topk(k, dim=1, largest=False, sorted=False).values.mean(1)
+        xc = x[start : start + step]
+        # |x - r|^2 - |x|^2 = |r|^2 - 2 x.r ranks the rows of the reference as the distance
+        # does; the square root is taken of the k nearest only (torch.cdist takes it of all)
+        partial = torch.addmm(reference_norms, xc, reference.T, alpha=-2.0)
+        nearest = partial.topk(k, dim=1, largest=False, sorted=False).values
+        squared = nearest.add_((xc * xc).sum(1, keepdim=True)).clamp_min_(0.0)
+        out[start : start + step] = squared.sqrt_().mean(1)
     return out
 
 

@@ -275,27 +275,42 @@ def _shipped_rates(
 
 
 def trunk_roofline(model: Any, k: int = 20, rows: int = 8192, repeat: int = 3) -> dict:
-    """The trunk's evaluation against its own matrix multiplies, on one CPU thread.
+    """The trunk's evaluations in a solve against their own matrix multiplies, one CPU thread.
 
     One chunk of a solve as a worker solves it (K = ``k`` draws x ``rows`` rows, one value
-    per object): the time of one evaluation of the velocity trunk
-    (:meth:`~surrotag.surrogates.velocity.VelocityField.__call__` with its conditioning term
-    given), against the time of its hidden-layer matrix multiplies alone (``bmm`` of the
-    same shapes), which run at this machine's measured matmul speed. The ratio is the
-    fraction of the matmul roofline that the whole evaluation reaches (issue 21: >= 70%);
-    the rest is element-wise work (SiLU, the first layer's rank-one update, the output).
+    per object, the surrogate's RK4 steps and time grid): the time per evaluation of the
+    velocity trunk inside a whole graph-free RK4 solve
+    (:class:`~surrotag.surrogates.velocity.TrunkSolve`, its conditioning term given; the
+    solver's own state updates included), against the time of its hidden-layer matrix
+    multiplies alone (``bmm`` of the same shapes), which run at this machine's measured
+    matmul speed. The ratio is the fraction of the matmul roofline that the whole
+    evaluation reaches (issue 21: >= 70%); the rest is element-wise work (SiLU, the first
+    layer's rank-one update, the time term, the output). The same solve through the
+    graph-capable evaluation (:meth:`~surrotag.surrogates.velocity.VelocityField.__call__`,
+    fresh tensors at every call) is timed beside it (``seconds_trunk_graph_capable``).
     """
+    from surrotag.surrogates.ode import rk4
+
     field = model.field
     w = {name: value[:k] for name, value in model.weights.draws(k, torch.Generator()).items()}
     n = rows // k
-    hc = torch.randn(k, n, field.hidden)
-    state = torch.randn(k, n, 1)
+    hc = torch.randn(k, n, field.hidden, generator=torch.Generator().manual_seed(0))
+    state = torch.randn(k, n, 1, generator=torch.Generator().manual_seed(1))
     z = torch.randn(k, n, field.hidden)
+    steps, power = model.steps, model.grid_power
+    evaluations = 4 * steps
     previous = torch.get_num_threads()
     torch.set_num_threads(1)
     try:
         with torch.inference_mode():
-            t_trunk = _best_time(lambda: field(w, state, 0.5, hc), repeat=max(repeat, 5) * 20)
+            t_trunk = _best_time(
+                lambda: rk4(field.solve_trunk(w, hc, 1), state, 1.0, 0.0, steps, power),
+                repeat=max(repeat, 5) * 3,
+            )
+            t_graph = _best_time(
+                lambda: rk4(lambda t, x: field(w, x, t, hc), state, 1.0, 0.0, steps, power),
+                repeat=max(repeat, 5) * 3,
+            )
             layers = [w[f"h{i}_w"].transpose(1, 2) for i in range(field.depth - 1)]
             t_mm = _best_time(lambda: [torch.bmm(z, m) for m in layers], repeat=max(repeat, 5) * 20)
     finally:
@@ -305,10 +320,13 @@ def trunk_roofline(model: Any, k: int = 20, rows: int = 8192, repeat: int = 3) -
         "draws": k,
         "rows": k * n,
         "threads": 1,
-        "seconds_trunk": t_trunk,
+        "rk4_steps": steps,
+        "grid_power": power,
+        "seconds_trunk": t_trunk / evaluations,
+        "seconds_trunk_graph_capable": t_graph / evaluations,
         "seconds_hidden_matmuls": t_mm,
         "matmul_gflops": flops_mm / t_mm / 1e9,
-        "fraction_of_matmul_roofline": t_mm / t_trunk,
+        "fraction_of_matmul_roofline": t_mm / (t_trunk / evaluations),
     }
 
 

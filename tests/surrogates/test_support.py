@@ -14,6 +14,7 @@ import numpy as np
 import pytest
 import torch
 
+from surrotag.surrogates import flow
 from surrotag.surrogates.card import load_card, seal_card
 from surrotag.surrogates.errors import CardError, SurrogateError
 from surrotag.surrogates.flow import Surrogate
@@ -22,8 +23,10 @@ from surrotag.surrogates.support import (
     BOX_ONLY_NOTE,
     beyond_support_probes,
     fit_support,
+    knn_distance,
     probe_spreads,
 )
+from surrotag.surrogates.threads import solve_threads
 
 NAMES = ["jet_pt", "jet_eta", "jet_mass", "jet_tau32", "n_constituents", "matched", "n_contained"]
 PT, MASS, MATCHED, CONTAINED = 0, 2, 5, 6
@@ -246,3 +249,27 @@ def test_non_finite_weights_are_never_written(train, support, tmp_path):
     with pytest.raises(SurrogateError, match=r"nothing written: .* non-finite"):
         save_surrogate(model, _card_fields(), tmp_path / "broken")
     assert not (tmp_path / "broken").exists()
+
+
+def test_knn_distance_is_the_brute_force_mean_of_the_k_nearest() -> None:
+    """The matmul ranking with square roots of the k nearest only equals the plain definition."""
+    g = torch.Generator().manual_seed(3)
+    x, reference = torch.randn(700, 5, generator=g), torch.randn(300, 5, generator=g)
+    distances = torch.sqrt(((x[:, None, :] - reference[None, :, :]) ** 2).sum(-1))
+    expected = distances.sort(dim=1).values[:, :4].mean(1)
+    torch.testing.assert_close(knn_distance(x, reference, 4), expected, rtol=1e-5, atol=1e-6)
+    assert knn_distance(x, reference[:2], 4).shape == (700,)  # k capped at the reference rows
+
+
+def test_verdicts_do_not_depend_on_the_workers(train, support, held_out) -> None:
+    """Blocks of OOD_CHUNK_OBJECTS objects on 1 or 2 workers: the verdicts of one evaluation."""
+    model = _surrogate(train, support)
+    probe = torch.cat([held_out, held_out[:5000] * 1.7])
+    assert probe.shape[0] > 2 * flow.OOD_CHUNK_OBJECTS
+    whole = support.evaluate(probe)
+    for workers in (1, 2):
+        with solve_threads(workers):
+            result = model.out_of_support(probe)
+        assert torch.equal(result.unseen_category, whole.unseen_category)
+        torch.testing.assert_close(result.score, whole.score, rtol=0, atol=0)
+        assert int(result.flag.sum()) > 5000 * 0.9
