@@ -19,11 +19,13 @@ holds no parameters: weights come as a dict of tensors with a leading draw axis 
 A graph-free solve evaluates the trunk through :class:`TrunkSolve`: the same operations in
 the same order as :meth:`VelocityField.__call__` (hence the same values bit for bit), but
 written into two buffers reused at every stage instead of fresh [K, rows, H] tensors, with
-the time term ``W_t emb(t)`` computed once per distinct solver time. The output layer is a
-one-row batched matmul, ``w_o^T h^T`` ([K, 1, rows]): the same product as a one-column
-``h w_o`` ran 7x slower on the CPU. On one CPU core the element-wise work then
-costs about half of the hidden-layer matmul instead of about the matmul's own time
-(``tests/benchmarks/bench_surrogate.py``, ``trunk_roofline``).
+the time term ``W_t emb(t)`` computed once per distinct solver time. The output layer
+multiplies the last hidden layer by ``w_o`` in its buffer and sums over the units, row by
+row: 3x faster on the CPU than the one-column batched matmul ``h w_o`` it replaces, and,
+unlike a one-row matmul ``w_o^T h^T``, a row's velocity does not depend on the other rows
+of its chunk (so yields do not depend on how the events were chunked). On one CPU core
+the element-wise work then costs about half of the hidden-layer matmul instead of about
+the matmul's own time (``tests/benchmarks/bench_surrogate.py``, ``trunk_roofline``).
 
 References:
     Lipman et al., "Flow matching for generative modeling", arXiv:2210.02747;
@@ -189,8 +191,8 @@ class VelocityField:
         for i in range(self.depth - 1):
             z = torch.baddbmm(w[f"h{i}_b"].unsqueeze(1), z, w[f"h{i}_w"].transpose(1, 2))
             z = F.silu(z, inplace=inplace)
-        v = torch.baddbmm(w["out_b"].view(k, 1, 1), w["out_w"].unsqueeze(1), z.transpose(1, 2))
-        return v.view(k, n, m)
+        z = z.mul_(w["out_w"].unsqueeze(1)) if inplace else z * w["out_w"].unsqueeze(1)
+        return (z.sum(-1) + w["out_b"]).view(k, n, m)
 
     def solve_trunk(self, w: dict[str, torch.Tensor], hc: torch.Tensor, m: int) -> TrunkSolve:
         """The trunk of one graph-free solve of ``m`` values per object (:class:`TrunkSolve`)."""
@@ -230,8 +232,8 @@ class VelocityField:
             wt = w[f"h{i}_w"].transpose(1, 2)
             a, da = torch.baddbmm(w[f"h{i}_b"].unsqueeze(1), z, wt), torch.bmm(dz, wt)
         out_w = w["out_w"].unsqueeze(1)
-        v = torch.baddbmm(w["out_b"].view(k, 1, 1), out_w, z.transpose(1, 2))
-        dv = torch.bmm(out_w, dz.transpose(1, 2))
+        v = (z * out_w).sum(-1) + w["out_b"]
+        dv = (dz * out_w).sum(-1)
         return v.view(k, n, m), dv.view(k, n, m)
 
 
@@ -282,7 +284,7 @@ class TrunkSolve:
             (w[f"h{i}_b"].unsqueeze(1), w[f"h{i}_w"].transpose(1, 2))
             for i in range(field.depth - 1)
         ]
-        self._out_w, self._out_b = w["out_w"].unsqueeze(1), w["out_b"].view(k, 1, 1)
+        self._out_w, self._out_b = w["out_w"].unsqueeze(1), w["out_b"]
         self._bases: dict[float, torch.Tensor] = {}
 
     def _base(self, t: float) -> torch.Tensor:
@@ -304,4 +306,4 @@ class TrunkSolve:
         z = self._buffers[0]
         for i, (bias, weight) in enumerate(self._hidden):
             z = F.silu(torch.baddbmm(bias, z, weight, out=self._buffers[(i + 1) % 2]), inplace=True)
-        return torch.baddbmm(self._out_b, self._out_w, z.transpose(1, 2)).view(k, n, m)
+        return (z.mul_(self._out_w).sum(-1) + self._out_b).view(k, n, m)

@@ -48,3 +48,20 @@ def test_a_solve_keeps_every_stage_it_was_given() -> None:
         through_trunk = rk4(TrunkSolve(field, w, hc, 2), x, 1.0, 0.0, 5, 1.75)
         through_field = rk4(lambda t, y: field(w, y, t, hc), x, 1.0, 0.0, 5, 1.75)
     assert torch.equal(through_trunk, through_field)
+
+
+@pytest.mark.parametrize("depth", [1, 2])
+def test_a_row_does_not_depend_on_the_rest_of_its_chunk(depth: int) -> None:
+    """The same objects solved in chunks of other sizes and company give the same bits (so
+    yields do not depend on how the events were chunked)."""
+    field = VelocityField(n_features=3, hidden=64, depth=depth, cond_hidden=32, cond_depth=1)
+    w = _weights(field, k=4, seed=11)
+    g = torch.Generator().manual_seed(12)
+    c, x = torch.randn(500, 3, generator=g), torch.randn(4, 500, 1, generator=g)
+    with torch.no_grad():
+        whole = rk4(field.solve_trunk(w, field.condition(w, c), 1), x, 1.0, 0.0, 4)
+        parts = [
+            rk4(field.solve_trunk(w, field.condition(w, c[s:e]), 1), x[:, s:e], 1.0, 0.0, 4)
+            for s, e in ((0, 77), (77, 409), (409, 500))
+        ]
+    assert torch.equal(torch.cat(parts, dim=1), whole)
