@@ -21,7 +21,7 @@ the same order as :meth:`VelocityField.__call__` (hence the same values bit for 
 written into two buffers reused at every stage instead of fresh [K, rows, H] tensors, with
 the time term ``W_t emb(t)`` computed once per distinct solver time. The output layer
 multiplies the last hidden layer by ``w_o`` in its buffer and sums over the units, row by
-row: 3x faster on the CPU than the one-column batched matmul ``h w_o`` it replaces, and,
+row: faster on the CPU than the one-column batched matmul ``h w_o`` it replaces, and,
 unlike a one-row matmul ``w_o^T h^T``, a row's velocity does not depend on the other rows
 of its chunk (so yields do not depend on how the events were chunked). Inside an RK4 solve
 on one CPU core the trunk then runs at 0.47-0.60 of the speed of its hidden-layer matmuls

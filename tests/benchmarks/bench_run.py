@@ -35,10 +35,10 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _common import (
     ANALYSIS,
     events_draws_main,
-    example_signal,
     load_average,
     portable_path,
     replicate_example,
+    warm_up_recasts,
 )
 
 __all__ = ["GOAL_SECONDS", "run_benchmark"]
@@ -57,10 +57,7 @@ def run_benchmark(n_events: int = 100_000, draws: int = 20, threads: int = 2) ->
     start = time.perf_counter()
     path = replicate_example(n_events)
     t_input = time.perf_counter() - start
-    start = time.perf_counter()
-    for tagger in ("surrogate", "efficiency-map"):
-        recast(ANALYSIS, [example_signal()], draws=2, tagger=tagger)
-    t_warm = time.perf_counter() - start
+    t_warm = warm_up_recasts()
     load_before = load_average()
     start = time.perf_counter()
     report = recast(ANALYSIS, [path], draws=draws)

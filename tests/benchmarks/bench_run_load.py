@@ -24,7 +24,6 @@ from __future__ import annotations
 
 import statistics
 import sys
-import time
 from pathlib import Path
 from typing import Any
 
@@ -35,12 +34,13 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from _common import (
     ANALYSIS,
-    example_signal,
     load_average,
     machine,
     main_parser,
     portable_path,
     replicate_example,
+    timed,
+    warm_up_recasts,
     write_results,
 )
 from bench_threads import NOISE, busy_load
@@ -51,9 +51,8 @@ __all__ = ["run_benchmark"]
 def _timed(path: Path, draws: int, threads: int | None) -> tuple[float, Any]:
     from surrotag.recast import recast
 
-    start = time.perf_counter()
-    report = recast(ANALYSIS, [path], draws=draws, threads=threads)
-    return time.perf_counter() - start, report
+    report, seconds = timed(lambda: recast(ANALYSIS, [path], draws=draws, threads=threads))
+    return seconds, report
 
 
 def _yields(report: Any) -> np.ndarray:
@@ -66,13 +65,11 @@ def run_benchmark(
     """Quiet default, then loaded default and loaded 1 worker (see the module docstring)."""
     import torch
 
-    from surrotag.recast import recast
     from surrotag.surrogates.threads import usable_cores
 
     torch.set_num_threads(threads)
     path = replicate_example(n_events)
-    for tagger in ("surrogate", "efficiency-map"):
-        recast(ANALYSIS, [example_signal()], draws=2, tagger=tagger)
+    warm_up_recasts()
     load_quiet = load_average()
     quiet, reference = _timed(path, draws, None)
     cores = usable_cores()
