@@ -28,9 +28,13 @@ def solver_line(solver: Mapping[str, Any]) -> str:
         'rk4, 7 steps, time grid power 1.5; max |P - P_dopri5| 4.6e-04 (tolerance 1e-03)'
         >>> solver_line({"method": "rk4", "steps": 16})
         'rk4, 16 steps; solver error not measured'
+        >>> solver_line({"method": "rk4", "steps": 2, "nodes": [0, 0.7, 1]})
+        'rk4, 2 steps, fitted time nodes 0, 0.7, 1; solver error not measured'
     """
     text = f"{solver['method']}, {solver['steps']} steps"
-    if solver.get("grid_power", 1.0) != 1.0:
+    if solver.get("nodes") is not None:
+        text += ", fitted time nodes " + ", ".join(f"{t:.3g}" for t in solver["nodes"])
+    elif solver.get("grid_power", 1.0) != 1.0:
         text += f", time grid power {solver['grid_power']:g}"
     check = solver.get("check")
     if not check:

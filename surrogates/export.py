@@ -162,9 +162,10 @@ def onnx_metadata(
             "method": surrogate.solver,
             "steps": surrogate.steps,
             "grid_power": surrogate.grid_power,
+            "nodes": None if surrogate.nodes is None else list(surrogate.nodes),
             "time_grid": "nodes tau_j = 1 - (1 - j / steps)^grid_power in flow time, "
-            "j = 0..steps (grid_power 1: equal steps); a solve from t=1 to t=0 visits them "
-            "in reverse order, with h = tau_(j-1) - tau_j",
+            "j = 0..steps (grid_power 1: equal steps), or the listed nodes when given; a solve "
+            "from t=1 to t=0 visits them in reverse order, with h = tau_(j-1) - tau_j",
             "rk4": "k1=v(x,t) k2=v(x+h/2 k1,t+h/2) k3=v(x+h/2 k2,t+h/2) k4=v(x+h k3,t+h); "
             "x += h/6 (k1 + 2 k2 + 2 k3 + k4)",
         },

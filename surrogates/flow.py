@@ -34,7 +34,7 @@ from __future__ import annotations
 
 import contextlib
 import math
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any, TypeVar
 
@@ -44,7 +44,7 @@ from torch import nn
 
 from .bayes import METHODS, MeanFieldWeights, PointWeights, SampleStack, WeightPosterior
 from .errors import SurrogateError, SurrogateInputError
-from .ode import dopri5, rk4
+from .ode import check_nodes, dopri5, rk4
 from .support import BOX_ONLY_NOTE, Support, SupportResult
 from .threads import solve_workers
 from .velocity import VelocityField
@@ -156,6 +156,7 @@ class ScoreDistribution:
         solver: ``"rk4"`` or ``"dopri5"``.
         grid_power: RK4 time grid (1: equal steps; > 1: crowded towards the data end,
             :func:`~surrotag.surrogates.ode.time_grid`).
+        nodes: RK4 nodes in unit time instead of ``grid_power`` (None: the power grid).
     """
 
     def __init__(
@@ -167,6 +168,7 @@ class ScoreDistribution:
         steps: int,
         solver: str,
         grid_power: float = 1.0,
+        nodes: tuple[float, ...] | None = None,
     ) -> None:
         self.surrogate = surrogate
         self.weights = weights
@@ -176,6 +178,7 @@ class ScoreDistribution:
         self.steps = steps
         self.solver = solver
         self.grid_power = float(grid_power)
+        self.nodes = nodes
 
     @property
     def ood(self) -> torch.Tensor:
@@ -223,7 +226,7 @@ class ScoreDistribution:
                 field = s.field.solve_trunk(self.weights, hc, m)
             if self.solver == "dopri5":
                 return dopri5(field, xc, t0, t1, rtol=s.rtol, atol=s.atol)
-            return rk4(field, xc, t0, t1, self.steps, self.grid_power)
+            return rk4(field, xc, t0, t1, self.steps, self.grid_power, self.nodes)
 
         out = _map_chunks(
             solve_chunk, starts, solve_workers() if x.device.type == "cpu" and not grad else None
@@ -352,7 +355,7 @@ class ScoreDistribution:
             if self.solver == "dopri5":
                 y0 = dopri5(aug, state, 1.0, 0.0, rtol=s.rtol, atol=s.atol)
             else:
-                y0 = rk4(aug, state, 1.0, 0.0, self.steps, self.grid_power)
+                y0 = rk4(aug, state, 1.0, 0.0, self.steps, self.grid_power, self.nodes)
         z, a = y0[..., 0], y0[..., 1]
         out = -0.5 * z**2 - _LOG_SQRT_2PI + a - torch.log(s.score_scale)
         return out[..., 0] if squeeze else out
@@ -376,6 +379,8 @@ class Surrogate(nn.Module):
         steps: RK4 steps.
         grid_power: RK4 time grid: 1 for equal steps, > 1 for steps crowded towards the
             data end t = 1 (:func:`~surrotag.surrogates.ode.time_grid`).
+        nodes: RK4 nodes in unit time, ``steps + 1`` rising from 0 to 1, instead of
+            ``grid_power`` (fitted by :func:`~surrotag.surrogates.solver_choice.choose_solver`).
         rtol: dopri5 relative tolerance.
         atol: dopri5 absolute tolerance.
         seed: Seed of the default generator of the VI weight draws (reproducible results).
@@ -396,6 +401,7 @@ class Surrogate(nn.Module):
         solver: str = "rk4",
         steps: int = 8,
         grid_power: float = 1.0,
+        nodes: Sequence[float] | None = None,
         rtol: float = 1e-6,
         atol: float = 1e-7,
         seed: int = 0,
@@ -436,6 +442,7 @@ class Surrogate(nn.Module):
         self.grid_power = float(grid_power)
         if not self.grid_power >= 1.0:
             raise SurrogateError(f"grid_power={grid_power} must be >= 1 (1: equal steps)")
+        self.nodes = None if nodes is None else check_nodes(nodes, self.steps)
         self.seed = int(seed)
         self.register_buffer("feature_mean", torch.zeros(nf))
         self.register_buffer("feature_std", torch.ones(nf))
@@ -541,6 +548,7 @@ class Surrogate(nn.Module):
         steps: int | None = None,
         solver: str | None = None,
         grid_power: float | None = None,
+        nodes: Sequence[float] | None = None,
     ) -> ScoreDistribution:
         """Score distribution of N objects under K weight draws.
 
@@ -552,8 +560,12 @@ class Surrogate(nn.Module):
             steps: RK4 steps (default ``self.steps``).
             solver: ``"rk4"`` or ``"dopri5"`` (default ``self.solver``).
             grid_power: RK4 time grid (default ``self.grid_power``).
+            nodes: RK4 nodes in unit time, ``steps + 1`` of them (default ``self.nodes``
+                unless ``steps`` or ``grid_power`` is given: those ask for a power grid).
         """
         k = self.default_draws if draws is None else int(draws)
+        if nodes is not None and steps is None:
+            steps = len(nodes) - 1
         if k < 1:
             raise SurrogateInputError(f"draws={k} must be >= 1")
         solver = solver or self.solver
@@ -573,7 +585,16 @@ class Surrogate(nn.Module):
             steps or self.steps,
             solver,
             self.grid_power if grid_power is None else grid_power,
+            self._nodes(steps, grid_power, nodes),
         )
+
+    def _nodes(
+        self, steps: int | None, grid_power: float | None, nodes: Sequence[float] | None
+    ) -> tuple[float, ...] | None:
+        """The RK4 nodes of one call: given, the model's own, or None (a power grid)."""
+        if nodes is not None:
+            return check_nodes(nodes, steps or self.steps)
+        return self.nodes if steps is None and grid_power is None else None
 
     # -- persistence -----------------------------------------------------------------------
     def config(self) -> dict:
@@ -587,6 +608,7 @@ class Surrogate(nn.Module):
                 "method": self.solver,
                 "steps": self.steps,
                 **({} if self.grid_power == 1.0 else {"grid_power": self.grid_power}),
+                **({} if self.nodes is None else {"nodes": list(self.nodes)}),
                 "rtol": self.rtol,
                 "atol": self.atol,
             },
@@ -618,6 +640,7 @@ class Surrogate(nn.Module):
             solver=sol["method"],
             steps=sol["steps"],
             grid_power=sol.get("grid_power", 1.0),
+            nodes=sol.get("nodes"),
             rtol=sol["rtol"],
             atol=sol["atol"],
             seed=config["seed"],

@@ -4,10 +4,12 @@ The state is one tensor of any shape; time is a Python float shared by the whole
 the velocity field can precompute everything that depends on t once per stage. Both solvers
 integrate forwards (t1 > t0) or backwards (t1 < t0).
 
-RK4 takes equal steps or a graded grid (:func:`time_grid`): learnt flow-matching fields
-bend most near the data end t = 1, and crowding the steps there cuts the error at a fixed
-step count (on the shipped ``top-tagger-delphes``, 8 steps: max |dP| 2.3e-3 on equal steps,
-2.9e-4 with ``grid_power`` 1.5; ``surrotag surrogate solver`` measures it for any surrogate).
+RK4 takes equal steps, a graded grid or nodes of its own (:func:`time_grid`): learnt
+flow-matching fields bend most near the data end t = 1, and crowding the steps there cuts
+the error at a fixed step count (the card of ``top-tagger-delphes`` records, 8 steps: max
+|dP| 5.3e-3 on equal steps, 4.5e-4 with ``grid_power`` 1.75). Nodes fitted to a surrogate
+(:func:`surrotag.surrogates.solver_choice.optimise_nodes`) do better still;
+``surrotag reference ship-solver`` measures every choice against adaptive Dormand-Prince.
 
 References:
     Dormand & Prince, J. Comput. Appl. Math. 6 (1980) 19; Hairer, Nørsett & Wanner,
@@ -17,29 +19,59 @@ References:
 from __future__ import annotations
 
 import itertools
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 
 import torch
 
 from .errors import SurrogateError
 
-__all__ = ["dopri5", "rk4", "time_grid"]
+__all__ = ["check_nodes", "dopri5", "rk4", "time_grid"]
 
 Field = Callable[[float, torch.Tensor], torch.Tensor]
 
 
-def time_grid(t0: float, t1: float, steps: int, power: float = 1.0) -> list[float]:
+def check_nodes(nodes: Sequence[float], steps: int) -> tuple[float, ...]:
+    """Validate RK4 nodes in unit time: ``steps + 1`` increasing values from 0 to 1.
+
+    Example:
+        >>> check_nodes([0, 0.5, 1], 2)
+        (0.0, 0.5, 1.0)
+        >>> check_nodes([0, 0.7, 0.6, 1], 3)  # doctest: +ELLIPSIS
+        Traceback (most recent call last):
+        ...
+        surrotag.surrogates.errors.SurrogateError: rk4: nodes [0.0, 0.7, 0.6, 1.0] must rise ...
+    """
+    out = tuple(float(t) for t in nodes)
+    rising = all(b > a for a, b in itertools.pairwise(out))
+    if len(out) != steps + 1 or not rising or out[0] != 0.0 or out[-1] != 1.0:
+        raise SurrogateError(
+            f"rk4: nodes {list(out)} must rise strictly from 0 to 1 "
+            f"({steps} steps: {steps + 1} nodes)"
+        )
+    return out
+
+
+def time_grid(
+    t0: float,
+    t1: float,
+    steps: int,
+    power: float = 1.0,
+    nodes: Sequence[float] | None = None,
+) -> list[float]:
     """Times of the ``steps + 1`` RK4 nodes from ``t0`` to ``t1``, crowded towards the later time.
 
-    With ``a, b = min(t0, t1), max(t0, t1)`` and ``s_j = j / steps`` the nodes are
-    ``a + (b - a) (1 - (1 - s_j)^power)``, visited from ``t0`` to ``t1``: equal steps for
-    ``power`` 1, steps shrinking towards ``b`` (the flow's data end t = 1) for ``power`` > 1.
+    With ``a, b = min(t0, t1), max(t0, t1)`` and unit-time nodes ``tau_j`` the times are
+    ``a + (b - a) tau_j``, visited from ``t0`` to ``t1``. By default
+    ``tau_j = 1 - (1 - j / steps)^power``: equal steps for ``power`` 1, steps shrinking
+    towards ``b`` (the flow's data end t = 1) for ``power`` > 1. ``nodes`` gives the
+    ``tau_j`` instead (e.g. fitted to one surrogate's field).
 
     Args:
         t0: Start time.
         t1: End time.
         steps: Number of steps, >= 1.
-        power: Grading, >= 1.
+        power: Grading, >= 1 (ignored when ``nodes`` are given).
+        nodes: Unit-time nodes ``tau_0 = 0 < ... < tau_steps = 1`` (:func:`check_nodes`).
 
     Returns:
         The node times, first ``t0``, last ``t1``.
@@ -49,19 +81,31 @@ def time_grid(t0: float, t1: float, steps: int, power: float = 1.0) -> list[floa
         [0.0, 0.438, 0.75, 0.938, 1.0]
         >>> [round(t, 3) for t in time_grid(1.0, 0.0, 2)]
         [1.0, 0.5, 0.0]
+        >>> time_grid(1.0, 0.0, 2, nodes=[0.0, 0.75, 1.0])
+        [1.0, 0.75, 0.0]
     """
     if steps < 1:
         raise SurrogateError(f"rk4: steps={steps} must be >= 1")
-    if not power >= 1.0:
+    if nodes is not None:
+        tau = check_nodes(nodes, steps)
+    elif not power >= 1.0:
         raise SurrogateError(f"rk4: grid power {power} must be >= 1")
+    else:
+        tau = tuple(1.0 - (1.0 - j / steps) ** power for j in range(steps + 1))
     a, b = min(t0, t1), max(t0, t1)
-    nodes = [a + (b - a) * (1.0 - (1.0 - j / steps) ** power) for j in range(steps + 1)]
-    nodes[0], nodes[-1] = a, b
-    return nodes if t1 >= t0 else nodes[::-1]
+    times = [a + (b - a) * t for t in tau]
+    times[0], times[-1] = a, b
+    return times if t1 >= t0 else times[::-1]
 
 
 def rk4(
-    f: Field, x: torch.Tensor, t0: float, t1: float, steps: int, grid_power: float = 1.0
+    f: Field,
+    x: torch.Tensor,
+    t0: float,
+    t1: float,
+    steps: int,
+    grid_power: float = 1.0,
+    nodes: Sequence[float] | None = None,
 ) -> torch.Tensor:
     """Classical fourth-order Runge–Kutta with ``steps`` steps from t0 to t1.
 
@@ -73,19 +117,19 @@ def rk4(
         steps: Number of steps (4 field evaluations each).
         grid_power: 1 for equal steps, > 1 for steps crowded towards the later time
             (:func:`time_grid`).
+        nodes: Unit-time nodes of the steps instead of ``grid_power`` (:func:`time_grid`).
 
     Returns:
         The state at ``t1``.
     """
     if steps < 1:
         raise SurrogateError(f"rk4: steps={steps} must be >= 1")
-    if grid_power == 1.0:  # equal steps, as every surrogate before graded grids
+    if grid_power == 1.0 and nodes is None:  # equal steps, as every surrogate before grids
         h = (t1 - t0) / steps
         for i in range(steps):
             x = _rk4_step(f, x, t0 + i * h, h)
         return x
-    nodes = time_grid(t0, t1, steps, grid_power)
-    for t, t_next in itertools.pairwise(nodes):
+    for t, t_next in itertools.pairwise(time_grid(t0, t1, steps, grid_power, nodes)):
         x = _rk4_step(f, x, t, t_next - t)
     return x
 

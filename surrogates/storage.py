@@ -31,7 +31,7 @@ import os
 import secrets
 import shutil
 import stat
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from importlib.metadata import PackageNotFoundError
 from importlib.metadata import version as distribution_version
 from pathlib import Path
@@ -47,6 +47,7 @@ from surrotag.surrogates.card import (
     sha256_file,
 )
 from surrotag.surrogates.errors import CardError, IntegrityError, SurrogateError
+from surrotag.surrogates.ode import check_nodes
 
 if TYPE_CHECKING:
     from surrotag.surrogates.flow import Surrogate
@@ -293,6 +294,8 @@ def _solver_document(config: Mapping[str, Any], given: Any) -> dict[str, Any]:
     out: dict[str, Any] = {"method": config["method"], "steps": config["steps"]}
     if config.get("grid_power", 1.0) != 1.0:
         out["grid_power"] = config["grid_power"]
+    if config.get("nodes") is not None:
+        out["nodes"] = list(config["nodes"])
     check = given.get("check") if isinstance(given, Mapping) else None
     if check is not None:
         out["check"] = _finite_figures(dict(check), drop=False)
@@ -362,7 +365,11 @@ def save_surrogate(
 
 
 def set_solver(
-    folder: str | os.PathLike[str], steps: int, grid_power: float, check: Mapping[str, Any]
+    folder: str | os.PathLike[str],
+    steps: int,
+    grid_power: float,
+    check: Mapping[str, Any],
+    nodes: Sequence[float] | None = None,
 ) -> Card:
     """Give a surrogate folder's card a new RK4 solver, with the measurement that chose it.
 
@@ -375,6 +382,7 @@ def set_solver(
         grid_power: RK4 time grid (1: equal steps).
         check: the measurement
             (:meth:`~surrotag.surrogates.solver_choice.SolverCheck.to_dict`).
+        nodes: RK4 nodes in unit time instead of the power grid (None: the power grid).
 
     Returns:
         The new card.
@@ -388,7 +396,10 @@ def set_solver(
     config = {"method": old["method"], "steps": int(steps)}
     if grid_power != 1.0:
         config["grid_power"] = float(grid_power)
-    config |= {k: v for k, v in old.items() if k not in ("method", "steps", "grid_power")}
+    if nodes is not None:
+        config["nodes"] = list(check_nodes(nodes, int(steps)))
+    kept = ("method", "steps", "grid_power", "nodes")
+    config |= {k: v for k, v in old.items() if k not in kept}
     document["model"]["solver"] = config
     document["solver"] = _solver_document(config, {"check": check})
     sealed = seal_card({k: v for k, v in document.items() if k != CARD_DIGEST_KEY})
@@ -503,6 +514,7 @@ def check_model_config(card: Card, source: Path) -> None:
         "solver.method": (card.solver["method"], solver.get("method")),
         "solver.steps": (card.solver["steps"], solver.get("steps")),
         "solver.grid_power": (card.solver.get("grid_power", 1.0), solver.get("grid_power", 1.0)),
+        "solver.nodes": (card.solver.get("nodes"), solver.get("nodes")),
     }
     pairs["support"] = (card.support is not None, isinstance(model.get("support"), dict))
     for key, (stated, configured) in pairs.items():

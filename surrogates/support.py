@@ -306,6 +306,22 @@ class Support(nn.Module):
         """Bool [N]: :attr:`SupportResult.flag` of :meth:`evaluate`."""
         return self.evaluate(features).flag
 
+    def rows(self) -> torch.Tensor:
+        """The stored reference rows as raw features [R, F] in the columns of
+        ``feature_names``: training objects of every seen cell, available wherever the
+        surrogate is (e.g. to measure its solver error without the training table).
+        """
+        x = torch.empty(self.reference.shape[0], len(self.feature_names), dtype=self.std.dtype)
+        x[:, self._cont] = self.reference * self.std + self.mean
+        offsets = self.offsets.tolist()
+        for c, code in enumerate(self.cell_codes.tolist()):
+            stride = 1
+            for j, column in enumerate(self._disc):
+                count = int(self.level_counts[j])
+                x[offsets[c] : offsets[c + 1], column] = self.levels[j, (code // stride) % count]
+                stride *= count
+        return x
+
 
 def _check_table(features: np.ndarray, feature_names: Sequence[str]) -> np.ndarray:
     f = np.asarray(features, dtype=np.float64)

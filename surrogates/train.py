@@ -412,9 +412,11 @@ def train_surrogate(
         chosen = choose_solver(model, check, levels, cfg.solver_tolerance)
     else:  # the given steps on equal steps, measured all the same
         chosen = choose_solver(
-            model, check, levels, cfg.solver_tolerance, steps=(cfg.steps,), grid_powers=(1.0,)
-        )
+            model, check, levels, cfg.solver_tolerance, steps=(cfg.steps,), grid_powers=(1.0,),
+            fit_nodes=False,
+        )  # fmt: skip
     model.steps, model.grid_power = chosen.steps, chosen.grid_power
+    model.nodes = None if chosen.nodes is None else tuple(chosen.nodes)
     report.solver_check = chosen.to_dict()
     report.seconds = time.perf_counter() - start
     return model, report

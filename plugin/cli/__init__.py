@@ -84,6 +84,11 @@ _COMMANDS = {
 _SURROGATE_COMMANDS = {
     "train": ("surrotag.cli.surrogate", "train", "Train a surrogate on a feature table."),
     "show": ("surrotag.cli.surrogate", "show", "Print a surrogate's card."),
+    "solver": (
+        "surrotag.cli.surrogate",
+        "solver",
+        "Choose a surrogate's RK4 steps and time grid by measured error.",
+    ),
     "validate": ("surrotag.cli.validate", "validate", "Validation report of a surrogate."),
     "explain": ("surrotag.cli.explain", "explain", "Explain a surrogate: contours, importance."),
     "export": ("surrotag.cli.surrogate", "export", "Export the velocity field to ONNX."),

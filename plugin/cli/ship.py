@@ -108,13 +108,12 @@ def ship_solver(name: str, table: Path | None, folder: Path | None, tolerance: f
     folder = folder or shipped_folder() / name
     check = choose_shipped_solver(name, table, folder, tolerance=tolerance)
     for row in check.table:
-        click.echo(
-            f"  {row['steps']:>3} steps, grid power {row['grid_power']:.2f}: "
-            f"max |dP| {row['max_error']:.1e}"
-        )
+        grid = "fitted nodes" if "nodes" in row else f"grid power {row['grid_power']:.2f}"
+        click.echo(f"  {row['steps']:>3} steps, {grid}: max |dP| {row['max_error']:.1e}")
     verdict = "meets" if check.met else "MISSES"
+    grid = "fitted time nodes" if check.nodes else f"time grid power {check.grid_power:g}"
     click.echo(
-        f"{name}: {check.steps} RK4 steps, time grid power {check.grid_power:g}, max |dP| "
+        f"{name}: {check.steps} RK4 steps, {grid}, max |dP| "
         f"{check.max_error:.1e} ({verdict} {tolerance:g}; {check.objects} objects x "
         f"{len(check.thresholds)} thresholds x {check.draws} draws); card written in {folder}"
     )

@@ -1,8 +1,9 @@
-"""``surrotag surrogate train|show|export``: train a surrogate, print its card, export ONNX.
+"""``surrotag surrogate train|show|solver|export``: train, print the card, choose the solver,
+export ONNX.
 
 Thin layer: ``train`` reads its options with :mod:`surrotag.training_options` and calls
 :mod:`surrotag.training` (read the table's rows, train, write the surrogate folder) under a
-progress bar; ``show`` and ``export`` call
+progress bar; ``show``, ``solver`` and ``export`` call
 :mod:`surrotag.surrogates`. Heavy imports (torch) happen inside the commands; ``show`` never
 imports torch.
 """
@@ -13,7 +14,7 @@ from pathlib import Path
 
 import click
 
-__all__ = ["export", "show", "train"]
+__all__ = ["export", "show", "solver", "train"]
 
 
 @click.command()
@@ -141,6 +142,39 @@ def show(surrogate: str, as_json: bool) -> None:
         click.echo(json.dumps(card.to_dict(), indent=2))
         return
     print_card(card, folder, status)
+
+
+@click.command()
+@click.argument("folder", type=click.Path(file_okay=False, exists=True, path_type=Path))
+@click.option("--tolerance", type=click.FloatRange(min=0, min_open=True), default=1e-3,
+              show_default=True, help="Largest accepted |P_rk4 - P_dopri5|.")  # fmt: skip
+@click.option("--rows", type=click.IntRange(min=2), default=2000, show_default=True,
+              help="Objects of the stored support measured.")  # fmt: skip
+@click.option("--dry-run", is_flag=True, help="Measure and print; leave the card as it is.")
+def solver(folder: Path, tolerance: float, rows: int, dry_run: bool) -> None:
+    """Choose the RK4 steps and time grid of the surrogate in FOLDER by measured error.
+
+    The objects are training objects stored with the surrogate (its support), so no table
+    is needed; the reference is adaptive Dormand-Prince. Only the card changes.
+    """
+    from surrotag.card_console import solver_line
+    from surrotag.surrogates.solver_choice import choose_solver_on_support
+
+    check = choose_solver_on_support(folder, tolerance=tolerance, rows=rows, write=not dry_run)
+    for row in check.table:
+        grid = (
+            "fitted nodes (held-out max |dP| " + f"{row['held_out_max_error']:.1e})"
+            if "nodes" in row
+            else f"grid power {row['grid_power']:.2f}"
+        )
+        click.echo(f"  {row['steps']:>3} steps, {grid}: max |dP| {row['max_error']:.1e}")
+    chosen = {"method": "rk4", "steps": check.steps, "grid_power": check.grid_power}
+    if check.nodes is not None:
+        chosen["nodes"] = check.nodes
+    chosen["check"] = check.to_dict()
+    met = "" if check.met else "MISSES the tolerance at the most steps tried; "
+    verdict = "card written" if not dry_run else "card left as it was (--dry-run)"
+    click.echo(f"{folder.name}: {solver_line(chosen)}; {check.objects} objects; {met}{verdict}")
 
 
 @click.command()

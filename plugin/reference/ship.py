@@ -592,5 +592,5 @@ def choose_shipped_solver(
         "source": f"{Path(table_path).name} test split, {len(pick)} objects (seed {seed}): "
         f"surrotag reference ship-solver {name}"
     }
-    set_solver(folder, check.steps, check.grid_power, record)
+    set_solver(folder, check.steps, check.grid_power, record, check.nodes)
     return check

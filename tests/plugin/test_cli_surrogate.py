@@ -220,3 +220,28 @@ def test_train_on_one_split_only(tmp_path, capsys):
     err = capsys.readouterr().err.strip()
     assert err.count("\n") == 0 and "no rows with split == 'calibration'" in err
     assert "test, train" in err
+
+
+def test_solver_chooses_from_the_folder_alone(trained_dir, tmp_path, capsys):
+    """``surrotag surrogate solver``: measured on the objects the support stores; --dry-run
+    leaves the card byte for byte, a real run rewrites only its solver, and a folder that is
+    not a surrogate gets one line."""
+    import shutil
+
+    copy = tmp_path / "solver"
+    shutil.copytree(trained_dir, copy)
+    before = (copy / "card.json").read_bytes()
+    assert main(["surrogate", "solver", str(copy), "--rows", "60", "--dry-run"]) == 0
+    out = capsys.readouterr().out
+    assert (copy / "card.json").read_bytes() == before
+    assert "steps, grid power 1.00: max |dP|" in out and "card left as it was" in out
+    assert main(["surrogate", "solver", str(copy), "--rows", "60"]) == 0
+    assert "card written" in capsys.readouterr().out
+    card = json.loads((copy / "card.json").read_text())
+    assert card["solver"]["check"]["objects"] == 60
+    assert "stored training support" in card["solver"]["check"]["source"]
+    assert main(["surrogate", "show", str(copy)]) == 0  # digest and config agree
+    capsys.readouterr()
+    assert main(["surrogate", "solver", str(tmp_path)]) == 1
+    err = capsys.readouterr().err
+    assert err.startswith("surrotag: error: ") and err.count("\n") == 1

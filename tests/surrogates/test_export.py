@@ -66,7 +66,8 @@ def test_metadata_recipe_reproduces_exact_probabilities(trained, card_fields, tm
         dtype=np.float32,
     )
     steps, power = solver["steps"], solver["grid_power"]
-    nodes = [1.0 - (1.0 - j / steps) ** power for j in range(steps + 1)][::-1]
+    unit = solver["nodes"] or [1.0 - (1.0 - j / steps) ** power for j in range(steps + 1)]
+    nodes = unit[::-1]
 
     def v(x, t):
         return session.run(["v"], {"x": x, "t": np.full((64, 1), t, np.float32), "c": c})[0]

@@ -61,6 +61,8 @@ def test_card_is_derived_from_the_model(trained, saved):
     expected = {"method": "rk4", "steps": model.steps}
     if model.grid_power != 1.0:
         expected["grid_power"] = model.grid_power
+    if model.nodes is not None:
+        expected["nodes"] = list(model.nodes)
     assert card["solver"] == expected  # no check: the fields gave no training figures
     assert (saved / WEIGHTS_FILENAME).read_bytes()[8:9] == b"{"  # safetensors JSON header
 
