@@ -125,13 +125,12 @@ def run() -> dict:
     with torch.inference_mode():
         reference = model(cb[:2000], draws=1, solver="dopri5").prob_above(THRESHOLDS)
         per_steps = {}
-        for steps in sorted({3, 4, 6, 8, model.steps}):  # on the model's time grid
+        for steps in sorted({3, 4, 6, 8, model.steps}):  # the model's own grid at its steps
+            kw = {} if steps == model.steps else {"steps": steps}
             error = float(
-                (model(cb[:2000], draws=1, steps=steps).prob_above(THRESHOLDS) - reference)
-                .abs()
-                .max()
+                (model(cb[:2000], draws=1, **kw).prob_above(THRESHOLDS) - reference).abs().max()
             )
-            seconds = _best_time(lambda s=steps: model(cb, draws=1, steps=s).prob_above(THRESHOLDS))
+            seconds = _best_time(lambda kw=kw: model(cb, draws=1, **kw).prob_above(THRESHOLDS))
             per_steps[steps] = {
                 "solver_error": error,
                 "exact_probs_per_s_per_draw": N_OBJECTS * len(THRESHOLDS) / seconds,
@@ -140,6 +139,7 @@ def run() -> dict:
         steps = model.steps
         out["default_steps"] = steps
         out["grid_power"] = model.grid_power
+        out["nodes"] = None if model.nodes is None else list(model.nodes)
         out["solver_error_at_default"] = per_steps[steps]["solver_error"]
         out["exact_probs_per_s_per_draw"] = per_steps[steps]["exact_probs_per_s_per_draw"]
 
@@ -297,18 +297,18 @@ def trunk_roofline(model: Any, k: int = 20, rows: int = 8192, repeat: int = 3) -
     hc = torch.randn(k, n, field.hidden, generator=torch.Generator().manual_seed(0))
     state = torch.randn(k, n, 1, generator=torch.Generator().manual_seed(1))
     z = torch.randn(k, n, field.hidden)
-    steps, power = model.steps, model.grid_power
+    steps, power, nodes = model.steps, model.grid_power, model.nodes
     evaluations = 4 * steps
     previous = torch.get_num_threads()
     torch.set_num_threads(1)
     try:
         with torch.inference_mode():
             t_trunk = _best_time(
-                lambda: rk4(field.solve_trunk(w, hc, 1), state, 1.0, 0.0, steps, power),
+                lambda: rk4(field.solve_trunk(w, hc, 1), state, 1.0, 0.0, steps, power, nodes),
                 repeat=max(repeat, 5) * 3,
             )
             t_graph = _best_time(
-                lambda: rk4(lambda t, x: field(w, x, t, hc), state, 1.0, 0.0, steps, power),
+                lambda: rk4(lambda t, x: field(w, x, t, hc), state, 1.0, 0.0, steps, power, nodes),
                 repeat=max(repeat, 5) * 3,
             )
             layers = [w[f"h{i}_w"].transpose(1, 2) for i in range(field.depth - 1)]
@@ -322,6 +322,7 @@ def trunk_roofline(model: Any, k: int = 20, rows: int = 8192, repeat: int = 3) -
         "threads": 1,
         "rk4_steps": steps,
         "grid_power": power,
+        "nodes": None if nodes is None else list(nodes),
         "seconds_trunk": t_trunk / evaluations,
         "seconds_trunk_graph_capable": t_graph / evaluations,
         "seconds_hidden_matmuls": t_mm,

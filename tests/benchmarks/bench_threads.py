@@ -262,6 +262,7 @@ def run(
         "rows_per_call": n_objects * draws * len(thresholds),
         "rk4_steps": model.steps,
         "grid_power": model.grid_power,
+        "nodes": None if model.nodes is None else list(model.nodes),
         "shipped_chunk_rows": {
             "1_thread": flow.CHUNK_ROWS,
             "threads": flow.CHUNK_ROWS_THREADED,
