@@ -6,9 +6,9 @@ integrate forwards (t1 > t0) or backwards (t1 < t0).
 
 RK4 takes equal steps, a graded grid or nodes of its own (:func:`time_grid`): learnt
 flow-matching fields bend most near the data end t = 1, and crowding the steps there cuts
-the error at a fixed step count (the card of ``top-tagger-delphes`` records, 8 steps: max
-|dP| 5.3e-3 on equal steps, 4.5e-4 with ``grid_power`` 1.75). Nodes fitted to a surrogate
-(:func:`surrotag.surrogates.solver_choice.optimise_nodes`) do better still;
+the error at a fixed step count (the card of ``top-tagger-delphes`` records, 7 steps: max
+|dP| 1.0e-2 on equal steps, 1.2e-3 with ``grid_power`` 2). Nodes fitted to a surrogate
+(:func:`surrotag.surrogates.solver_choice.optimise_nodes`) do better still (there: 4.8e-4);
 ``surrotag reference ship-solver`` measures every choice against adaptive Dormand-Prince.
 
 References:
