@@ -47,7 +47,6 @@ from surrotag.surrogates.card import (
     sha256_file,
 )
 from surrotag.surrogates.errors import CardError, IntegrityError, SurrogateError
-from surrotag.surrogates.ode import check_nodes
 
 if TYPE_CHECKING:
     from surrotag.surrogates.flow import Surrogate
@@ -397,6 +396,8 @@ def set_solver(
     if grid_power != 1.0:
         config["grid_power"] = float(grid_power)
     if nodes is not None:
+        from surrotag.surrogates.ode import check_nodes  # torch: not for `surrogate show`
+
         config["nodes"] = list(check_nodes(nodes, int(steps)))
     kept = ("method", "steps", "grid_power", "nodes")
     config |= {k: v for k, v in old.items() if k not in kept}
