@@ -11,12 +11,29 @@ if TYPE_CHECKING:
     from surrotag.surrogates.card import Card
     from surrotag.surrogates.registry import SurrogateInfo
 
-__all__ = ["print_card", "print_surrogates", "solver_line"]
+__all__ = ["print_card", "print_surrogates", "solver_line", "solver_row"]
 
 
 def _number(value: Any) -> str:
     """A validation figure for the terminal: 4 significant digits for floats."""
     return f"{value:.4g}" if isinstance(value, float) else str(value)
+
+
+def solver_row(row: Mapping[str, Any]) -> str:
+    """One line for a row of a solver check's table (a power grid or fitted nodes).
+
+    Example:
+        >>> solver_row({"steps": 7, "grid_power": 2.0, "max_error": 1.2e-3})
+        '    7 steps, grid power 2.00: max |dP| 1.2e-03'
+        >>> solver_row({"steps": 7, "grid_power": 2.0, "nodes": [0, 0.5, 1],
+        ...             "max_error": 4.8e-4, "held_out_max_error": 4.1e-4})
+        '    7 steps, fitted nodes (held-out max |dP| 4.1e-04): max |dP| 4.8e-04'
+    """
+    if "nodes" in row:
+        grid = f"fitted nodes (held-out max |dP| {row['held_out_max_error']:.1e})"
+    else:
+        grid = f"grid power {row['grid_power']:.2f}"
+    return f"  {row['steps']:>3} steps, {grid}: max |dP| {row['max_error']:.1e}"
 
 
 def solver_line(solver: Mapping[str, Any]) -> str:

@@ -35,6 +35,7 @@ __all__ = [
     "GRID_POWERS",
     "STEP_CHOICES",
     "SolverCheck",
+    "check_thresholds",
     "choose_solver",
     "choose_solver_on_support",
     "optimise_nodes",
@@ -54,6 +55,22 @@ SUPPORT_CHECK_ROWS = 2000
 SUPPORT_CHECK_SEED = 2121
 #: Score quantiles (over the objects) used as thresholds besides the working points.
 THRESHOLD_LEVELS = (0.1, 0.3, 0.5, 0.7, 0.9)
+
+
+def check_thresholds(card: Any, scores: Any) -> np.ndarray:
+    """Thresholds of a solver check: the card's working points, then the
+    :data:`THRESHOLD_LEVELS` quantiles of ``scores`` (all in the modelled space).
+
+    Args:
+        card: the surrogate's :class:`~surrotag.surrogates.card.Card`.
+        scores: scores [N] of the check objects in the modelled space.
+    """
+    return np.concatenate(
+        [
+            [card.model_threshold(point["name"]) for point in card.working_points],
+            np.quantile(np.asarray(scores, dtype=np.float64), THRESHOLD_LEVELS),
+        ]
+    )
 
 
 @dataclass
@@ -164,10 +181,9 @@ def optimise_nodes(
         method="Nelder-Mead",
         options={"maxfev": evaluations or 40 * steps, "xatol": 1e-3, "fatol": 1e-7},
     )
-    start_error = error(x0)
-    if result.fun < start_error:
-        return _unit_nodes(result.x), float(result.fun)
-    return list(start), start_error
+    if np.array_equal(result.x, x0):  # Nelder-Mead keeps its best vertex: the start won
+        return list(start), float(result.fun)
+    return _unit_nodes(result.x), float(result.fun)
 
 
 def solver_error(
@@ -326,12 +342,7 @@ def choose_solver_on_support(
     features = objects[pick]
     with torch.inference_mode():
         scores = model(features, draws=1).sample(torch.Generator().manual_seed(seed))
-    thresholds = np.concatenate(
-        [
-            [card.model_threshold(point["name"]) for point in card.working_points],
-            np.quantile(scores.double().numpy(), THRESHOLD_LEVELS),
-        ]
-    )
+    thresholds = check_thresholds(card, scores.double().numpy().ravel())
     check = choose_solver(model, features, thresholds, tolerance, seed=seed)
     if write:
         record = check.to_dict() | {

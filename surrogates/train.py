@@ -49,7 +49,7 @@ from .posterior import (
     sampled,
     unflatten,
 )
-from .solver_choice import STEP_CHOICES, choose_solver
+from .solver_choice import STEP_CHOICES, THRESHOLD_LEVELS, choose_solver
 from .support import fit_support
 
 __all__ = [
@@ -407,7 +407,7 @@ def train_surrogate(
         model = _run_mcmc(model, cfg, (c_tr, x_tr, w_tr), (c_va, x_va), gen, report, progress)
     model = model.cpu().eval()
     check = features[val_idx[:500]]
-    levels = np.quantile(scores[tr_idx], [0.1, 0.3, 0.5, 0.7, 0.9])
+    levels = np.quantile(scores[tr_idx], THRESHOLD_LEVELS)
     if cfg.steps is None:
         chosen = choose_solver(model, check, levels, cfg.solver_tolerance)
     else:  # the given steps on equal steps, measured all the same

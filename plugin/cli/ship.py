@@ -95,6 +95,7 @@ def ship_surrogate(
               show_default=True, help="Largest accepted |P_rk4 - P_dopri5|.")  # fmt: skip
 def ship_solver(name: str, table: Path | None, folder: Path | None, tolerance: float) -> None:
     """Measure the RK4 error of shipped surrogate NAME; write the fewest steps into its card."""
+    from surrotag.card_console import solver_row
     from surrotag.errors import InputFileError
     from surrotag.reference.cache import TABLE_NAME, reference_dir
     from surrotag.reference.ship import choose_shipped_solver
@@ -108,8 +109,7 @@ def ship_solver(name: str, table: Path | None, folder: Path | None, tolerance: f
     folder = folder or shipped_folder() / name
     check = choose_shipped_solver(name, table, folder, tolerance=tolerance)
     for row in check.table:
-        grid = "fitted nodes" if "nodes" in row else f"grid power {row['grid_power']:.2f}"
-        click.echo(f"  {row['steps']:>3} steps, {grid}: max |dP| {row['max_error']:.1e}")
+        click.echo(solver_row(row))
     verdict = "meets" if check.met else "MISSES"
     grid = "fitted time nodes" if check.nodes else f"time grid power {check.grid_power:g}"
     click.echo(

@@ -157,17 +157,12 @@ def solver(folder: Path, tolerance: float, rows: int, dry_run: bool) -> None:
     The objects are training objects stored with the surrogate (its support), so no table
     is needed; the reference is adaptive Dormand-Prince. Only the card changes.
     """
-    from surrotag.card_console import solver_line
+    from surrotag.card_console import solver_line, solver_row
     from surrotag.surrogates.solver_choice import choose_solver_on_support
 
     check = choose_solver_on_support(folder, tolerance=tolerance, rows=rows, write=not dry_run)
     for row in check.table:
-        grid = (
-            "fitted nodes (held-out max |dP| " + f"{row['held_out_max_error']:.1e})"
-            if "nodes" in row
-            else f"grid power {row['grid_power']:.2f}"
-        )
-        click.echo(f"  {row['steps']:>3} steps, {grid}: max |dP| {row['max_error']:.1e}")
+        click.echo(solver_row(row))
     chosen = {"method": "rk4", "steps": check.steps, "grid_power": check.grid_power}
     if check.nodes is not None:
         chosen["nodes"] = check.nodes

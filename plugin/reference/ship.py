@@ -567,7 +567,7 @@ def choose_shipped_solver(
     Returns:
         The measurement (also stored as the card's ``solver.check``).
     """
-    from surrotag.surrogates.solver_choice import choose_solver
+    from surrotag.surrogates.solver_choice import check_thresholds, choose_solver
     from surrotag.surrogates.storage import load_surrogate, set_solver
 
     if name not in SHIPPED:
@@ -581,12 +581,7 @@ def choose_shipped_solver(
         raise FormatError(f"{table_path}: no test-split rows for {name}")
     pick = np.random.default_rng(seed).permutation(len(features))[:rows]
     model, card = load_surrogate(folder)
-    thresholds = np.concatenate(
-        [
-            [card.model_threshold(point["name"]) for point in card.working_points],
-            np.quantile(scores[pick], [0.1, 0.3, 0.5, 0.7, 0.9]),
-        ]
-    )
+    thresholds = check_thresholds(card, scores[pick])
     check = choose_solver(model, features[pick], thresholds, tolerance)
     record = check.to_dict() | {
         "source": f"{Path(table_path).name} test split, {len(pick)} objects (seed {seed}): "
