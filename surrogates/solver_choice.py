@@ -47,8 +47,9 @@ STEP_CHOICES = (3, 4, 5, 6, 7, 8, 10, 12, 16, 24, 32)
 #: Time-grid powers tried at each step count (1: equal steps).
 GRID_POWERS = (1.0, 1.25, 1.5, 1.75, 2.0)
 #: Nodes are fitted at a step count whose best power grid misses the tolerance by less than
-#: this factor: on the shipped ``top-tagger-delphes`` (objects of its stored support, 4
-#: draws, 2026-12-02) fitting cut the error 1.3-1.9x (5 to 8 steps), never 3x.
+#: this factor: on the three top-tagger surrogates (2000 objects of their stored supports,
+#: 4 draws; ``tests/surrogates/artefacts/solver_2026-12-02.log``) fitting cut the best power
+#: grid's error by 1.1-2.5x at the five step counts where it was tried, never 3x.
 FIT_WITHIN = 3.0
 #: Objects of the stored support measured by :func:`choose_solver_on_support`, and their seed.
 SUPPORT_CHECK_ROWS = 2000
