@@ -43,6 +43,7 @@ from .mcmc import SamplerSettings, independence_mh
 from .posterior import (
     CALIBRATION_LEVELS,
     OutputLayerPosterior,
+    bootstrap_temperature,
     exceedance,
     find_mode,
     fit_temperature,
@@ -93,8 +94,10 @@ class TrainConfig:
             ``sqrt(D / 2) (s^2 - 1)``: 0.6 at D = 65, s = 1.05; 1.2 at s = 1.1).
         mcmc_temperature: Posterior temperature T: the posterior is raised to the power 1/T
             (1: the Bayesian posterior of the sampled layer; larger values widen it). None:
-            the smallest T >= 1 at which held-out cells have pull RMS 1
-            (:func:`surrotag.surrogates.posterior.fit_temperature`).
+            the largest of the smallest T >= 1 at which held-out cells have pull RMS 1
+            (:func:`surrotag.surrogates.posterior.fit_temperature`) and the T at which the
+            posterior spread on held-out rows matches the bootstrap refits' disagreement
+            (``mcmc_bootstrap_fits``).
         mcmc_steps: RK4 steps of the likelihood's backward solve.
         mcmc_weights: Weight groups sampled (prefixes of the weight names); the others stay
             at the flow-matching optimum. Default ``("out",)``: the output layer of the
@@ -113,6 +116,12 @@ class TrainConfig:
             "Bayesian learning for neural networks", 1996).
         mcmc_calibration_rows: Held-out rows whose cells calibrate the temperature.
         mcmc_calibration_draws: Laplace draws per temperature tried in the calibration.
+        mcmc_bootstrap_fits: Flows refitted on bootstrap resamples of the training rows
+            (0: none, else >= 2); their disagreement on the held-out rows sets a second
+            lower bound of the calibrated temperature
+            (:func:`surrotag.surrogates.posterior.bootstrap_temperature`): held-out cells
+            cannot see an error of the surrogate smaller than their binomial noise, the
+            refits' disagreement can.
         steps: RK4 steps (equal steps) of the trained surrogate; None chooses the fewest
             steps, and the time grid, whose measured solver error is <= ``solver_tolerance``
             (:func:`~surrotag.surrogates.solver_choice.choose_solver`).
@@ -149,6 +158,7 @@ class TrainConfig:
     mcmc_prior_std: float | None = None
     mcmc_calibration_rows: int = 20_000
     mcmc_calibration_draws: int = 16
+    mcmc_bootstrap_fits: int = 2
     steps: int | None = None
     solver_tolerance: float = 1e-3
 
@@ -314,6 +324,11 @@ def train_surrogate(
     cfg = config or TrainConfig()
     if bayes not in METHODS:
         raise SurrogateInputError(f"bayes={bayes!r} unknown: choose one of {', '.join(METHODS)}")
+    if bayes == "mcmc" and cfg.mcmc_bootstrap_fits != 0 and cfg.mcmc_bootstrap_fits < 2:
+        raise SurrogateInputError(
+            f"mcmc_bootstrap_fits={cfg.mcmc_bootstrap_fits}: use 0 (none) or >= 2 (their "
+            "disagreement needs two)"
+        )
     features = np.asarray(features, dtype=np.float64)
     scores = np.asarray(scores, dtype=np.float64)
     _check(features, scores, list(feature_names))
@@ -325,19 +340,7 @@ def train_surrogate(
     perm = torch.randperm(n, generator=gen).numpy()
     n_val = max(1, round(cfg.val_fraction * n))
     val_idx, tr_idx = perm[:n_val], perm[n_val:]
-    model = Surrogate(
-        feature_names,
-        hidden=cfg.hidden,
-        depth=cfg.depth,
-        cond_hidden=cfg.cond_hidden,
-        cond_depth=cfg.cond_depth,
-        n_freq=cfg.n_freq,
-        bayes="vi" if bayes == "vi" else "none",
-        bayes_options={"prior_std": cfg.prior_std, "init_std": cfg.init_std},
-        draws=cfg.draws,
-        steps=cfg.steps or STEP_CHOICES[-1],
-        seed=cfg.seed,
-    )
+    model = _new_model(cfg, list(feature_names), "vi" if bayes == "vi" else "none", cfg.seed)
     model.set_statistics(features[tr_idx], scores[tr_idx])
     model.set_support(fit_support(features[tr_idx], list(feature_names), seed=cfg.seed))
     model.to(device)
@@ -351,13 +354,80 @@ def train_surrogate(
     c_va, x_va = prep(val_idx)
     w_tr = torch.as_tensor(row_weight[tr_idx], dtype=torch.float32).to(device)
     w_va = torch.as_tensor(row_weight[val_idx], dtype=torch.float32).to(device)
-    n_tr = c_tr.shape[0]
     x0_va = torch.randn(n_val, generator=gen).to(device)
     t_va = torch.rand(n_val, generator=gen).to(device)
+    report = TrainReport(bayes, c_tr.shape[0], n_val, model.field.n_parameters(), 0, 0, math.inf)
+    val = (c_va, x_va, w_va, x0_va, t_va)
+    _fit_flow(model, cfg, (c_tr, x_tr, w_tr), val, gen, report, progress)
+
+    if bayes == "mcmc":
+        refits = [
+            _bootstrap_refit(model, cfg, (c_tr, x_tr, w_tr), val, b, progress)
+            for b in range(cfg.mcmc_bootstrap_fits)
+        ]
+        model = _run_mcmc(
+            model, cfg, (c_tr, x_tr, w_tr), (c_va, x_va), gen, report, progress, refits
+        )
+    model = model.cpu().eval()
+    check = features[val_idx[:500]]
+    levels = np.quantile(scores[tr_idx], THRESHOLD_LEVELS)
+    if cfg.steps is None:
+        chosen = choose_solver(model, check, levels, cfg.solver_tolerance)
+    else:  # the given steps on equal steps, measured all the same
+        chosen = choose_solver(
+            model, check, levels, cfg.solver_tolerance, steps=(cfg.steps,), grid_powers=(1.0,),
+            fit_nodes=False,
+        )  # fmt: skip
+    model.steps, model.grid_power = chosen.steps, chosen.grid_power
+    model.nodes = None if chosen.nodes is None else tuple(chosen.nodes)
+    report.solver_check = chosen.to_dict()
+    report.seconds = time.perf_counter() - start
+    return model, report
+
+
+def _new_model(cfg: TrainConfig, names: list[str], bayes: str, seed: int) -> Surrogate:
+    """An untrained surrogate of the configured architecture, initialised from ``seed``."""
+    return Surrogate(
+        names,
+        hidden=cfg.hidden,
+        depth=cfg.depth,
+        cond_hidden=cfg.cond_hidden,
+        cond_depth=cfg.cond_depth,
+        n_freq=cfg.n_freq,
+        bayes=bayes,
+        bayes_options={"prior_std": cfg.prior_std, "init_std": cfg.init_std},
+        draws=cfg.draws,
+        steps=cfg.steps or STEP_CHOICES[-1],
+        seed=seed,
+    )
+
+
+def _fit_flow(
+    model: Surrogate,
+    cfg: TrainConfig,
+    train: tuple[torch.Tensor, torch.Tensor, torch.Tensor],
+    val: tuple[torch.Tensor, ...],
+    gen: torch.Generator,
+    report: TrainReport,
+    progress: Callable[[dict], None] | None,
+) -> None:
+    """Adam on the flow-matching loss; ``model`` ends at the epoch of best validation loss.
+
+    Args:
+        model: The surrogate whose weights are trained in place.
+        cfg: Settings (epochs, batch size, learning rate, patience, KL weight).
+        train: ``(c, x, w)`` standardised features, scores and row weights.
+        val: ``(c, x, w, x0, t)`` of the validation rows, with their fixed noise and times.
+        gen: Generator of the minibatch order, noise, times and VI draws.
+        report: Receives the losses, epochs run and best epoch.
+        progress: Called after each epoch (see :func:`train_surrogate`).
+    """
+    c_tr, x_tr, w_tr = train
+    c_va, x_va, w_va, x0_va, t_va = val
+    device, n_tr = c_tr.device, c_tr.shape[0]
     vi = isinstance(model.weights, MeanFieldWeights)
     opt = torch.optim.Adam(model.weights.parameters(), lr=cfg.lr)
     sched = torch.optim.lr_scheduler.CosineAnnealingLR(opt, cfg.epochs, eta_min=cfg.lr / 20)
-    report = TrainReport(bayes, n_tr, n_val, model.field.n_parameters(), 0, 0, math.inf)
     best_state = {k: v.clone() for k, v in model.weights.state_dict().items()}
     bad = 0
     for epoch in range(cfg.epochs):
@@ -378,14 +448,14 @@ def train_surrogate(
             total += float(loss.detach()) * b
         sched.step()
         with torch.no_grad():
-            val = float(cfm_loss(model, model.weights.mean(), c_va, x_va, x0_va, t_va, w_va))
+            val_loss = float(cfm_loss(model, model.weights.mean(), c_va, x_va, x0_va, t_va, w_va))
             if vi:
-                val += cfg.kl_weight * float(model.weights.kl()) / n_tr
+                val_loss += cfg.kl_weight * float(model.weights.kl()) / n_tr
         report.train_loss.append(total / n_tr)
-        report.val_loss.append(val)
+        report.val_loss.append(val_loss)
         report.epochs_run = epoch + 1
-        if val < report.best_val_loss:
-            report.best_val_loss, report.best_epoch, bad = val, epoch + 1, 0
+        if val_loss < report.best_val_loss:
+            report.best_val_loss, report.best_epoch, bad = val_loss, epoch + 1, 0
             best_state = {k: v.clone() for k, v in model.weights.state_dict().items()}
         else:
             bad += 1
@@ -395,7 +465,7 @@ def train_surrogate(
                     "epoch": epoch + 1,
                     "epochs": cfg.epochs,
                     "train_loss": total / n_tr,
-                    "val_loss": val,
+                    "val_loss": val_loss,
                     "best_val_loss": report.best_val_loss,
                 }
             )
@@ -403,23 +473,40 @@ def train_surrogate(
             break
     model.weights.load_state_dict(best_state)
 
-    if bayes == "mcmc":
-        model = _run_mcmc(model, cfg, (c_tr, x_tr, w_tr), (c_va, x_va), gen, report, progress)
-    model = model.cpu().eval()
-    check = features[val_idx[:500]]
-    levels = np.quantile(scores[tr_idx], THRESHOLD_LEVELS)
-    if cfg.steps is None:
-        chosen = choose_solver(model, check, levels, cfg.solver_tolerance)
-    else:  # the given steps on equal steps, measured all the same
-        chosen = choose_solver(
-            model, check, levels, cfg.solver_tolerance, steps=(cfg.steps,), grid_powers=(1.0,),
-            fit_nodes=False,
+
+def _bootstrap_refit(
+    model: Surrogate,
+    cfg: TrainConfig,
+    train: tuple[torch.Tensor, torch.Tensor, torch.Tensor],
+    val: tuple[torch.Tensor, ...],
+    index: int,
+    progress: Callable[[dict], None] | None,
+) -> dict[str, torch.Tensor]:
+    """Point weights of a flow refitted on a bootstrap resample of the training rows.
+
+    The same architecture and settings as ``model``'s own fit, a fresh initialisation and
+    resample (seed ``cfg.seed + 1 + index``), the same standardisation and validation rows.
+    The disagreement of such refits measures how much the fitted flow moves under another
+    draw of the data and of the optimiser's noise (Efron, Ann. Statist. 7 (1979) 1; the
+    weighted likelihood bootstrap as an approximate posterior: Newton and Raftery, J. R.
+    Stat. Soc. B 56 (1994) 3).
+
+    Returns:
+        Every weight, with a draw axis of size 1.
+    """
+    seed = cfg.seed + 1 + index
+    if progress is not None:
+        progress(
+            {"phase": "mcmc", "stage": "bootstrap", "fit": index + 1,
+             "fits": cfg.mcmc_bootstrap_fits}
         )  # fmt: skip
-    model.steps, model.grid_power = chosen.steps, chosen.grid_power
-    model.nodes = None if chosen.nodes is None else tuple(chosen.nodes)
-    report.solver_check = chosen.to_dict()
-    report.seconds = time.perf_counter() - start
-    return model, report
+    gen = torch.Generator().manual_seed(seed)
+    twin = _new_model(cfg, model.feature_names, "none", seed).to(train[0].device)
+    rows = torch.randint(0, train[0].shape[0], (train[0].shape[0],), generator=gen)
+    resample = tuple(v[rows.to(v.device)] for v in train)
+    scratch = TrainReport("none", len(rows), val[0].shape[0], 0, 0, 0, math.inf)
+    _fit_flow(twin, cfg, resample, val, gen, scratch, None)
+    return {k: v.detach() for k, v in twin.weights.mean().items()}
 
 
 def _run_mcmc(
@@ -430,12 +517,15 @@ def _run_mcmc(
     gen: torch.Generator,
     report: TrainReport,
     progress: Callable[[dict], None] | None,
+    refits: list[dict[str, torch.Tensor]],
 ) -> Surrogate:
     """Replace the point weights of ``model`` by exact posterior samples of a subspace.
 
     The stages (mode, Laplace precision, temperature, chains) are those of
     :mod:`surrotag.surrogates.posterior`; the chains are
-    :func:`~surrotag.surrogates.mcmc.independence_mh` on the exact tempered energy.
+    :func:`~surrotag.surrogates.mcmc.independence_mh` on the exact tempered energy. A
+    calibrated temperature is the largest of 1, the held-out cells' and the bootstrap
+    ``refits``' (none: the cells' alone).
     """
     if cfg.draws % cfg.mcmc_chains:
         raise SurrogateInputError(
@@ -478,17 +568,28 @@ def _run_mcmc(
     xi = torch.randn(shape, generator=gen, dtype=torch.float64)
     laplace = torch.linalg.solve_triangular(chol.T, xi.T, upper=True).T  # covariance H^-1
 
+    measured: dict[float, np.ndarray] = {}
+
     def draws_at(temperature: float) -> np.ndarray:
-        w = post.full(unflatten(flat_mode + math.sqrt(temperature) * laplace, theta))
-        return exceedance(model.field, w, c_va[rows], levels)
+        if temperature not in measured:
+            w = post.full(unflatten(flat_mode + math.sqrt(temperature) * laplace, theta))
+            measured[temperature] = exceedance(model.field, w, c_va[rows], levels)
+        return measured[temperature]
 
     if cfg.mcmc_temperature is None:
         fit = fit_temperature(
             draws_at, (x_va[rows, None] > levels[None, :]).cpu().numpy(),
             c_va[rows].cpu().numpy(), np.ones(c_va[rows].shape[0]),
         )  # fmt: skip
-        temperature = fit.temperature
         calibration = asdict(fit)
+        temperature = fit.temperature
+        if refits:
+            boot = bootstrap_temperature(
+                np.concatenate([exceedance(model.field, w, c_va[rows], levels) for w in refits]),
+                draws_at(1.0),
+            )
+            calibration["bootstrap"] = asdict(boot)
+            temperature = max(temperature, boot.temperature)
     else:
         temperature, calibration = float(cfg.mcmc_temperature), None
     tick({"stage": "temperature", "temperature": temperature})

@@ -46,7 +46,10 @@ def epoch_progress(label: str, epochs: int) -> Iterator[Callable[[dict[str, Any]
     def tick(state: dict[str, Any]) -> None:
         if not progress.live.is_started:
             progress.start()
-        if state.get("phase") == "mcmc":
+        if state.get("stage") == "bootstrap":
+            step = f"bootstrap refit {state['fit']}/{state['fits']}"
+            progress.update(task, description=f"{label}: {step}", loss="")
+        elif state.get("phase") == "mcmc":
             progress.update(task, description=f"{label}: mcmc samples", loss="")
         elif "epoch" in state:
             loss = state["best_val_loss"]

@@ -21,11 +21,24 @@ Protocols:
   the data, but pull RMS 3.4-5.0 (``artefacts/closed_form_study.json``).
 * ``v2``: the temperature calibrated on held-out cells (``mcmc_temperature=None``), 4 chains
   x 10 samples, thin 3, proposal scale 1.05; *fresh* data seeds 201-203 and evaluation seed
-  1999, fixed before the first v2 run (``artefacts/closed_form_study_v2.json``).
+  1999, fixed before the first v2 run (``artefacts/closed_form_study_v2.json``). Result:
+  pull RMS 1.07-1.15 at 5e4 rows (T = 6.1), 4.4 and 2.8 at 1e4 and 2e5 (cells kept T = 1).
+* ``v3``: the temperature at least the bootstrap floor (two refits on bootstrap resamples,
+  ``mcmc_bootstrap_fits=2``, :func:`surrotag.surrogates.posterior.bootstrap_temperature`),
+  and flows trained to convergence: a fixed number of epochs per training-set size
+  (400, 80, 40 at 1e4, 5e4, 2e5 rows: 6,400, 6,320 and 12,520 Adam updates; v1 and v2 gave
+  the 1e4 flow 640) with no early stopping (patience = epochs); otherwise v2's sampler;
+  *fresh* data seeds 301-303 and evaluation seed 2999, fixed before the first v3 run. Why:
+  an exploration on other seeds (9101, 9102; point fits only) found the error of a 40-epoch
+  flow at 1e4 rows twice the disagreement of bootstrap refits (an optimisation bias no
+  posterior of the weights can see), and at 400 epochs the two equal (RMS 0.014 and 0.013).
+  Order of the runs (two processes, one thread each): 2e5 then 5e4 with doubled length;
+  1e4, 5e4, then 5e4 with doubled thinning. A run that does not finish within the session
+  is reported as not run, never replaced.
 
 Usage (one configuration per process, then the summary)::
 
-    python tests/surrogates/study_closed_form.py run --protocol v2 --rows 10000 -o study/r1e4.json
+    python tests/surrogates/study_closed_form.py run --protocol v3 --rows 10000 -o study/r1e4.json
     python tests/surrogates/study_closed_form.py summary study/*.json -o summary.json
 """
 
@@ -67,6 +80,16 @@ PROTOCOLS = {
             "steps": 8, "seed": 0,
         },
     },
+    "v3": {
+        "data_seeds": {10_000: 301, 50_000: 302, 200_000: 303},
+        "eval_seed": 2999,
+        "epochs": {10_000: 400, 50_000: 80, 200_000: 40},
+        "config": {
+            "draws": 40, "mcmc_chains": 4, "mcmc_burn_in": 6, "mcmc_thin": 3,
+            "mcmc_temperature": None, "mcmc_proposal_scale": 1.05, "mcmc_bootstrap_fits": 2,
+            "steps": 8, "seed": 0,
+        },
+    },
 }  # fmt: skip
 
 
@@ -86,9 +109,15 @@ def run(
     plan = PROTOCOLS[protocol]
     base = plan["config"]
     c, x = closed_form(rows, plan["data_seeds"][rows])
+    epochs = (
+        {"epochs": plan["epochs"][rows], "patience": plan["epochs"][rows]}
+        if "epochs" in plan
+        else {}
+    )
     cfg = TrainConfig(
         **{
             **base,
+            **epochs,
             "mcmc_thin": base["mcmc_thin"] * thin_factor,
             "draws": base["draws"] * length_factor,
             "device": device,
@@ -110,6 +139,7 @@ def run(
         "protocol": protocol,
         "rows": rows,
         "temperature": report.mcmc["temperature"],
+        "epochs_run": report.epochs_run,
         "thin": cfg.mcmc_thin,
         "draws": cfg.draws,
         "weights": weights,
@@ -139,12 +169,22 @@ def summary(results: list[dict]) -> dict:
         for r in results
         if r["thin"] == config["mcmc_thin"] and r["draws"] == config["draws"]
     }
-    thin2 = next(r for r in results if r["thin"] == 2 * config["mcmc_thin"])
-    long2 = next(r for r in results if r["draws"] == 2 * config["draws"])
-    shrink = base[10_000]["median_spread"] / base[200_000]["median_spread"]
-    thin_move = thin2["median_spread"] / base[50_000]["median_spread"] - 1
-    long_move = long2["median_spread"] / base[50_000]["median_spread"] - 1
+    thin2 = next((r for r in results if r["thin"] == 2 * config["mcmc_thin"]), None)
+    long2 = next((r for r in results if r["draws"] == 2 * config["draws"]), None)
+    missing = [n for n in (10_000, 200_000) if n not in base] + [50_000] * (50_000 not in base)
+
+    def change(run: dict | None) -> float | None:
+        if run is None or 50_000 not in base:
+            return None
+        return run["median_spread"] / base[50_000]["median_spread"] - 1
+
+    shrink = None if missing else base[10_000]["median_spread"] / base[200_000]["median_spread"]
+    thin_move, long_move = change(thin2), change(long2)
     rms = [r["pull_rms"] for r in results]
+
+    def goal(value: float | None, ok: bool) -> bool | str:
+        return "not run" if value is None else ok
+
     return {
         "study": "closed-form calibration of the MCMC surrogate (pre-registered, see "
         "tests/surrogates/study_closed_form.py)",
@@ -154,9 +194,11 @@ def summary(results: list[dict]) -> dict:
         "spread_change_length_doubled": long_move,
         "pull_rms": rms,
         "goals": {
-            "spread_shrinks_1.5x": shrink >= 1.5,
-            "thin_within_15pct": abs(thin_move) <= 0.15,
-            "length_within_15pct": abs(long_move) <= 0.15,
+            "spread_shrinks_1.5x": goal(shrink, shrink is not None and shrink >= 1.5),
+            "thin_within_15pct": goal(thin_move, thin_move is not None and abs(thin_move) <= 0.15),
+            "length_within_15pct": goal(
+                long_move, long_move is not None and abs(long_move) <= 0.15
+            ),
             "pull_rms_0.5_to_2": all(0.5 <= v <= 2 for v in rms),
         },
         "runs": results,
@@ -189,7 +231,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     sub = parser.add_subparsers(dest="command", required=True)
     one = sub.add_parser("run")
-    one.add_argument("--protocol", choices=sorted(PROTOCOLS), default="v2")
+    one.add_argument("--protocol", choices=sorted(PROTOCOLS), default="v3")
     one.add_argument("--rows", type=int, choices=(10_000, 50_000, 200_000), required=True)
     one.add_argument("--thin-factor", type=int, default=1)
     one.add_argument("--length-factor", type=int, default=1)
