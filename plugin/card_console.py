@@ -11,7 +11,7 @@ if TYPE_CHECKING:
     from surrotag.surrogates.card import Card
     from surrotag.surrogates.registry import SurrogateInfo
 
-__all__ = ["print_card", "print_surrogates", "solver_line", "solver_row"]
+__all__ = ["posterior_line", "print_card", "print_surrogates", "solver_line", "solver_row"]
 
 
 def _number(value: Any) -> str:
@@ -61,6 +61,41 @@ def solver_line(solver: Mapping[str, Any]) -> str:
     return text + f"; max |P - P_dopri5| {shown} (tolerance {check['tolerance']:.0e})"
 
 
+def posterior_line(diagnostics: Mapping[str, Any]) -> str:
+    """One line for an MCMC card's ``bayes.diagnostics``: temperature, where it came from, chains.
+
+    Example:
+        >>> print(posterior_line({"temperature": 3.2, "chains": 4, "samples_per_chain": 10,
+        ...     "acceptance": [0.6, 0.7, 0.5, 0.6],
+        ...     "weights": {"ess_min": 16.1, "rhat_max": 1.2},
+        ...     "temperature_calibration": {"temperature": 1.0,
+        ...                                 "bootstrap": {"temperature": 3.2}}}))
+        ... # doctest: +NORMALIZE_WHITESPACE
+        posterior: T = 3.2 (held-out cells 1, bootstrap refits 3.2); 4 chains x 10 samples,
+        acceptance 0.60, ESS min 16.1, R-hat max 1.20
+        >>> print(posterior_line({"temperature": 2.0, "chains": 2, "samples_per_chain": 5,
+        ...     "acceptance": [0.4, 0.6], "weights": {"ess_min": 8.0, "rhat_max": 1.1},
+        ...     "temperature_calibration": None}))  # doctest: +NORMALIZE_WHITESPACE
+        posterior: T = 2 (given); 2 chains x 5 samples, acceptance 0.50, ESS min 8.0,
+        R-hat max 1.10
+    """
+    calibration = diagnostics.get("temperature_calibration")
+    if calibration is None:
+        origin = "given"
+    else:
+        origin = f"held-out cells {calibration['temperature']:.3g}"
+        if "bootstrap" in calibration:
+            origin += f", bootstrap refits {calibration['bootstrap']['temperature']:.3g}"
+    weights = diagnostics["weights"]
+    acceptance = sum(diagnostics["acceptance"]) / len(diagnostics["acceptance"])
+    return (
+        f"posterior: T = {diagnostics['temperature']:.3g} ({origin}); "
+        f"{diagnostics['chains']} chains x {diagnostics['samples_per_chain']} samples, "
+        f"acceptance {acceptance:.2f}, ESS min {weights['ess_min']:.1f}, "
+        f"R-hat max {weights['rhat_max']:.2f}"
+    )
+
+
 def print_card(card: Card, folder: Path, status: Mapping[str, str]) -> None:
     """The card of the surrogate in ``folder`` on stdout: tagger, score, features with their
     training support, working points, training, validation figures and files.
@@ -102,6 +137,8 @@ def print_card(card: Card, folder: Path, status: Mapping[str, str]) -> None:
         f"bayes: {card.bayes['method']}, {card.bayes['draws']} draws; "
         f"solver: {solver_line(card.solver)}"
     )
+    if card.bayes.get("diagnostics"):
+        console.print(posterior_line(card.bayes["diagnostics"]))
     features = Table(title="features", box=None, header_style="bold")
     for column in ("name", "unit", "support (0.1%-99.9%)", "mean", "std", "description"):
         features.add_column(column, overflow="fold")

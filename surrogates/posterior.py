@@ -463,8 +463,8 @@ def bootstrap_temperature(refits: np.ndarray, draws: np.ndarray) -> BootstrapTem
         >>> rng = np.random.default_rng(0)
         >>> refits = 0.5 + 0.02 * rng.standard_normal((2, 5000, 1))
         >>> draws = 0.5 + 0.01 * rng.standard_normal((16, 5000, 1))
-        >>> round(bootstrap_temperature(refits, draws).temperature, 1)
-        4.0
+        >>> round(bootstrap_temperature(refits, draws).temperature)  # (0.02 / 0.01)^2
+        4
     """
     refits, draws = np.asarray(refits, dtype=np.float64), np.asarray(draws, dtype=np.float64)
     if refits.shape[0] < 2 or draws.shape[0] < 2 or refits.shape[1:] != draws.shape[1:]:

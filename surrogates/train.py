@@ -11,7 +11,8 @@ per-row weights. Bayesian methods:
 * ``mcmc``: Adam optimisation as for ``none``; then, for the velocity field's output layer
   (``mcmc_weights``), the exact posterior whose energy is the flow's negative
   log-likelihood on the whole training set (:mod:`surrotag.surrogates.likelihood`) plus a
-  Gaussian prior, at a temperature calibrated on held-out cells, sampled by several
+  Gaussian prior, at a temperature calibrated on held-out cells and floored by the
+  disagreement of flows refitted on bootstrap resamples, sampled by several
   independence Metropolis-Hastings chains with a Laplace proposal
   (:mod:`surrotag.surrogates.posterior`, :mod:`surrotag.surrogates.mcmc`); acceptance,
   effective sample size, split-R-hat and lag distances are recorded.

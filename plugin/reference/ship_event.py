@@ -16,7 +16,8 @@ once (the event weights are cross-sections that differ by orders of magnitude be
 samples and would leave the light signal points out of the fit; the surrogate models
 p(logit | features), which reweighting the features' distribution does not change), and its
 posterior is sampled by MCMC (independence Metropolis-Hastings on the output layer, exact
-likelihood, temperature calibrated on held-out cells: :mod:`surrotag.surrogates.mcmc`).
+likelihood, temperature calibrated on held-out cells and floored by bootstrap refits:
+:mod:`surrotag.surrogates.posterior`).
 
 Working points are cuts on the logit with an event-weighted background efficiency
 (:data:`BACKGROUND_EFFICIENCIES`) on the dileptonic t tbar events (``m_stop`` NaN) of the

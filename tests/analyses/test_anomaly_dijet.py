@@ -81,16 +81,6 @@ def test_no_signal_model_trains_a_tagger_or_a_surrogate():
     assert len(points) == 4
 
 
-def test_committed_history_preregisters_this_plan():
-    from surrotag.validation.closure import read_history
-
-    header, runs = read_history(closure.HISTORY_FILE)
-    assert header["plan_sha256"] == closure.PLAN.sha256()
-    assert header["plan"] == closure.PLAN.to_dict()
-    for run in runs:
-        assert run["plan_sha256"] == closure.PLAN.sha256()
-
-
 def test_card_tags_two_jets_with_the_anomaly_surrogate():
     card = get_analysis(NAME).card
     assert card.selection.candidates == 2

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib
 import itertools
 import json
 import math
@@ -58,12 +59,48 @@ def test_plan_seeds_are_used_by_no_other_sample():
     assert len(PLAN.masses_gev) == len(PLAN.events) == len(PLAN.seeds)
 
 
-def test_committed_history_preregisters_this_plan():
-    header, runs = read_history(closure.HISTORY_FILE)
-    assert header["plan"] == PLAN.to_dict()
-    assert header["plan_sha256"] == PLAN.sha256()
-    for run in runs:  # every recorded run used the pre-registered plan
-        assert run["plan_sha256"] == PLAN.sha256()
+#: Every pre-registered closure of the catalogue: (analysis package, plan, history file).
+CLOSURES = {
+    "zprime-ttbar-allhad": ("zprime_ttbar_allhad", "PLAN", "HISTORY_FILE"),
+    "zprime-ttbar-allhad-particle": (
+        "zprime_ttbar_allhad", "PARTICLE_PLAN", "PARTICLE_HISTORY_FILE"
+    ),
+    "zprime-ttbar-ljets": ("zprime_ttbar_ljets", "PLAN", "HISTORY_FILE"),
+    "stop-allhad-toptag": ("stop_allhad_toptag", "PLAN", "HISTORY_FILE"),
+    "stop-dilepton-nn": ("stop_dilepton_nn", "PLAN", "HISTORY_FILE"),
+    "anomaly-dijet": ("anomaly_dijet", "PLAN", "HISTORY_FILE"),
+}  # fmt: skip
+
+
+@pytest.mark.parametrize("name", sorted(CLOSURES))
+def test_committed_history_preregisters_its_plan(name):
+    """The history opens with the plan as committed, and every recorded run used it."""
+    package, plan_name, history_name = CLOSURES[name]
+    module = importlib.import_module(f"surrotag.analyses.{package}.closure")
+    plan = getattr(module, plan_name)
+    header, runs = read_history(getattr(module, history_name))
+    assert header["plan"] == plan.to_dict()
+    assert header["plan_sha256"] == plan.sha256()
+    for run in runs:
+        assert run["plan_sha256"] == plan.sha256()
+
+
+def test_every_shipped_closure_history_is_checked():
+    from importlib.resources import files
+
+    root = files("surrotag.analyses")
+    shipped = {
+        (folder.name, entry.name)
+        for folder in root.iterdir()
+        if folder.is_dir()
+        for entry in folder.iterdir()
+        if entry.name.startswith("closure_history")
+    }
+    checked = set()
+    for package, _, history_name in CLOSURES.values():
+        module = importlib.import_module(f"surrotag.analyses.{package}.closure")
+        checked.add((package, getattr(module, history_name).name))
+    assert shipped == checked
 
 
 def test_plan_checks_itself():

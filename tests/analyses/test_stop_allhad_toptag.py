@@ -61,16 +61,6 @@ def test_grid_points_open_the_two_body_decay():
         assert m_stop > m_lsp + 173.0
 
 
-def test_committed_history_preregisters_this_plan():
-    from surrotag.validation.closure import read_history
-
-    header, runs = read_history(closure.HISTORY_FILE)
-    assert header["plan_sha256"] == closure.PLAN.sha256()
-    assert header["plan"] == closure.PLAN.to_dict()
-    for run in runs:
-        assert run["plan_sha256"] == closure.PLAN.sha256()
-
-
 def test_card_regions_count_top_tags_of_two_candidates():
     card = get_analysis(NAME).card
     assert card.selection.candidates == 2

@@ -66,16 +66,6 @@ def test_grid_points_decay_on_shell():
     assert len(decays) == 2
 
 
-def test_committed_history_preregisters_this_plan():
-    from surrotag.validation.closure import read_history
-
-    header, runs = read_history(closure.HISTORY_FILE)
-    assert header["plan_sha256"] == closure.PLAN.sha256()
-    assert header["plan"] == closure.PLAN.to_dict()
-    for run in runs:
-        assert run["plan_sha256"] == closure.PLAN.sha256()
-
-
 def test_card_is_event_level_at_the_surrogate_working_point():
     card = get_analysis(NAME).card
     assert card.selection.collection == "event" and card.selection.candidates == 1

@@ -5,19 +5,29 @@
 * the mode search ends where the whole-set gradient vanishes (Newton decrement < 0.01);
 * the temperature fit returns T = 1 for a surrogate whose cells are already calibrated, and
   for a biased one the T at which the held-out pull RMS is measured to be 1; a larger bias
-  needs a larger T.
+  needs a larger T;
+* the bootstrap floor is the ratio of the refits' to the draws' variance of P (a known
+  ratio is recovered, saturated points count for nothing), and training uses the larger of
+  the cells' temperature and that floor without changing the cells' own.
 """
 
 from __future__ import annotations
 
 import math
+from dataclasses import replace
 
 import numpy as np
 import pytest
 import torch
 from closed_form import closed_form
 
-from surrotag.surrogates.posterior import OutputLayerPosterior, find_mode, fit_temperature
+from surrotag.surrogates.errors import SurrogateInputError
+from surrotag.surrogates.posterior import (
+    OutputLayerPosterior,
+    bootstrap_temperature,
+    find_mode,
+    fit_temperature,
+)
 from surrotag.surrogates.train import TrainConfig, train_surrogate
 
 
@@ -98,3 +108,61 @@ def test_temperature_makes_the_held_out_pull_rms_one_and_grows_with_the_bias() -
     for fit in (small, large):
         assert fit.pull_rms_at_1 > 2.0 and abs(fit.pull_rms - 1.0) < 0.1, fit
     assert large.temperature > 4 * small.temperature, (small, large)
+
+
+def test_bootstrap_temperature_is_the_variance_ratio_and_ignores_saturated_points() -> None:
+    """Refits scattered 3x as widely as the draws give T = 9 (Monte Carlo error 1.3% from two
+    refits at 12,000 points); 1,500 points where P saturates at 0 change nothing."""
+    rng = np.random.default_rng(41)
+    truth = rng.uniform(0.2, 0.8, (4000, 3))
+    refits = truth + 0.03 * rng.standard_normal((2, *truth.shape))
+    draws = truth + 0.01 * rng.standard_normal((16, *truth.shape))
+    fit = bootstrap_temperature(refits, draws)
+    assert abs(fit.temperature / 9.0 - 1) < 0.05, fit
+    assert fit.fits == 2 and fit.points == truth.size
+    assert abs(fit.bootstrap_sd / 0.03 - 1) < 0.03 and abs(fit.posterior_sd / 0.01 - 1) < 0.03
+    with_saturated = bootstrap_temperature(
+        np.concatenate([refits, np.zeros((2, 500, 3))], axis=1),
+        np.concatenate([draws, np.zeros((16, 500, 3))], axis=1),
+    )
+    assert with_saturated.temperature == pytest.approx(fit.temperature, rel=1e-12)
+
+
+@pytest.mark.parametrize(
+    ("refits", "draws", "match"),
+    [
+        (np.zeros((1, 10, 1)), np.ones((4, 10, 1)), ">= 2 refits"),
+        (np.zeros((2, 10, 1)), np.ones((4, 10, 2)), "same points"),
+        (np.random.default_rng(0).random((2, 10, 1)), np.ones((4, 10, 1)), "do not move P"),
+    ],
+    ids=["one-refit", "other-points", "degenerate-draws"],
+)
+def test_bootstrap_temperature_refuses_what_it_cannot_compare(refits, draws, match) -> None:
+    with pytest.raises(SurrogateInputError, match=match):
+        bootstrap_temperature(refits, draws)
+
+
+def test_training_takes_the_larger_of_the_cells_and_the_bootstrap_temperature() -> None:
+    """The refits have their own generators: without them the cells' temperature (and every
+    stage before the chains) is the same; with them the used T is the larger of the two."""
+    c, x = closed_form(2000, seed=17)
+    cfg = TrainConfig(
+        hidden=16, depth=2, cond_hidden=16, cond_depth=1, epochs=5, batch_size=256, draws=8,
+        mcmc_thin=1, mcmc_adam_steps=50, mcmc_hessian_rows=2048,
+    )  # fmt: skip
+    _, report = train_surrogate(c, x, feature_names=["c1", "c2"], bayes="mcmc", config=cfg)
+    calibration = report.mcmc["temperature_calibration"]
+    boot = calibration["bootstrap"]
+    assert boot["fits"] == 2 and boot["bootstrap_sd"] > 0 and boot["posterior_sd"] > 0
+    assert report.mcmc["temperature"] == max(calibration["temperature"], boot["temperature"])
+    _, plain = train_surrogate(
+        c, x, feature_names=["c1", "c2"], bayes="mcmc",
+        config=replace(cfg, mcmc_bootstrap_fits=0),
+    )  # fmt: skip
+    assert "bootstrap" not in plain.mcmc["temperature_calibration"]
+    assert plain.mcmc["temperature_calibration"]["temperature"] == calibration["temperature"]
+    with pytest.raises(SurrogateInputError, match="mcmc_bootstrap_fits=1"):
+        train_surrogate(
+            c, x, feature_names=["c1", "c2"], bayes="mcmc",
+            config=replace(cfg, mcmc_bootstrap_fits=1),
+        )  # fmt: skip
