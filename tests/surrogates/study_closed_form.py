@@ -132,7 +132,7 @@ def run(
         **{
             **base,
             **epochs,
-            "mcmc_thin": base["mcmc_thin"] * thin_factor,
+            "mcmc_thin": base.get("mcmc_thin", TrainConfig.mcmc_thin) * thin_factor,
             "draws": base["draws"] * length_factor,
             "device": device,
             "mcmc_weights": tuple(weights.split(",")),
