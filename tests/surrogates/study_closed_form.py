@@ -41,6 +41,13 @@ Protocols:
   seed 0; *fresh* data seeds 401-403 and evaluation seed 3999, fixed before its first run.
   Goals: the spread falls >= 1.5x from 1e4 to 2e5 rows and pull RMS in [0.5, 2]; thinning
   and chain length do not exist for VI (not applicable).
+* ``v3-skewed``: v3's method and settings on a second case, that the method was not chosen
+  on (``closed_form.skewed``: four features, one irrelevant, a non-linear location and a
+  Gumbel-skewed noise; exact P from the Gumbel CDF); *fresh* data seeds 501-503 and
+  evaluation seed 4999 (200 points uniform in [-1.5, 1.5]^4), fixed before its first run.
+  Runs: the three sizes only (the sampler's thinning and length were v3's question); goals:
+  the spread falls >= 1.5x from 1e4 to 2e5 rows and pull RMS in [0.5, 2]. The three run as
+  three processes of one thread each.
 
 Usage (one configuration per process, then the summary)::
 
@@ -61,7 +68,7 @@ import torch
 from scipy.stats import norm
 
 sys.path.insert(0, str(Path(__file__).parent))
-from closed_form import closed_form, sigma
+from closed_form import closed_form, sigma, skewed, skewed_exceedance
 
 from surrotag.surrogates.train import TrainConfig, train_surrogate
 
@@ -103,12 +110,29 @@ PROTOCOLS = {
         "epochs": {10_000: 400, 50_000: 80, 200_000: 40},
         "config": {"draws": 40, "steps": 8, "seed": 0},
     },
+    "v3-skewed": {
+        "case": "skewed",
+        "data_seeds": {10_000: 501, 50_000: 502, 200_000: 503},
+        "eval_seed": 4999,
+        "epochs": {10_000: 400, 50_000: 80, 200_000: 40},
+        "config": {
+            "draws": 40, "mcmc_chains": 4, "mcmc_burn_in": 6, "mcmc_thin": 3,
+            "mcmc_temperature": None, "mcmc_proposal_scale": 1.05, "mcmc_bootstrap_fits": 2,
+            "steps": 8, "seed": 0,
+        },
+    },
 }  # fmt: skip
 
 
-def evaluation_points(seed: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """(in-support points [200, 2], exact P [200, 3], probe points [20, 2])."""
+def evaluation_points(
+    seed: int, case: str = "gaussian"
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(in-support points [200, F], exact P [200, 3], probe points [20, F]) of a case."""
     rng = np.random.default_rng(seed)
+    if case == "skewed":
+        inside = rng.uniform(-1.5, 1.5, size=(200, 4))
+        probes = np.column_stack([np.linspace(4.0, 6.0, 20), rng.uniform(-1, 1, (20, 3))])
+        return inside, skewed_exceedance(inside, THRESHOLDS), probes
     inside = rng.uniform(-1.5, 1.5, size=(200, 2))
     truth = norm.sf((THRESHOLDS[None, :] - inside[:, :1]) / sigma(inside)[:, None])
     probes = np.column_stack([np.linspace(4.0, 6.0, 20), rng.uniform(-1, 1, 20)])
@@ -122,7 +146,9 @@ def run(
     plan = PROTOCOLS[protocol]
     bayes = plan.get("bayes", "mcmc")
     base = plan["config"]
-    c, x = closed_form(rows, plan["data_seeds"][rows])
+    case = plan.get("case", "gaussian")
+    c, x = (skewed if case == "skewed" else closed_form)(rows, plan["data_seeds"][rows])
+    names = [f"c{j + 1}" for j in range(c.shape[1])]
     epochs = (
         {"epochs": plan["epochs"][rows], "patience": plan["epochs"][rows]}
         if "epochs" in plan
@@ -139,9 +165,9 @@ def run(
         }
     )
     start = time.perf_counter()
-    model, report = train_surrogate(c, x, feature_names=["c1", "c2"], bayes=bayes, config=cfg)
+    model, report = train_surrogate(c, x, feature_names=names, bayes=bayes, config=cfg)
     seconds = time.perf_counter() - start
-    inside, truth, probes = evaluation_points(plan["eval_seed"])
+    inside, truth, probes = evaluation_points(plan["eval_seed"], case)
     with torch.inference_mode():
         p = model(inside, draws=cfg.draws).prob_above(THRESHOLDS).numpy()
         p_probe = model(probes, draws=cfg.draws).prob_above(THRESHOLDS).numpy()
