@@ -195,6 +195,31 @@ def run(
         "probe_median_spread": float(np.median(p_probe.std(0, ddof=1))),
         "probe_median_quantile_spread": float(np.median(q_probe.std(0, ddof=1))),
         "inside_median_quantile_spread": float(np.median(q_in.std(0, ddof=1))),
+        "points": {"mean": mean.tolist(), "spread": spread.tolist(), "truth": truth.tolist()},
+    }
+
+
+def saturation_aware_pulls(run: dict) -> dict | None:
+    """Pulls with the saturated points counted apart (a figure added after v3-skewed's runs).
+
+    Where P is exactly 0 or 1 in float arithmetic for the truth and for every draw, the
+    pull is 0 / 0: undefined, and the registered RMS is NaN. Those points are counted
+    apart; a zero spread with a nonzero error counts as an infinite pull (never dropped).
+
+    Returns:
+        ``{"saturated", "pull_rms", "pull_within_2"}`` over the other points, or None for runs
+        that did not store their points.
+    """
+    if "points" not in run:
+        return None
+    mean, spread, truth = (np.asarray(run["points"][k]) for k in ("mean", "spread", "truth"))
+    saturated = (spread == 0) & (mean == truth)
+    with np.errstate(divide="ignore"):
+        pull = np.abs(mean - truth)[~saturated] / spread[~saturated]
+    return {
+        "saturated": int(saturated.sum()),
+        "pull_rms": float(np.sqrt(np.mean(pull**2))),
+        "pull_within_2": float(np.mean(pull < 2)),
     }
 
 
@@ -234,6 +259,7 @@ def summary(results: list[dict]) -> dict:
         "spread_change_thin_doubled": thin_move,
         "spread_change_length_doubled": long_move,
         "pull_rms": rms,
+        "saturation_aware_pulls": [saturation_aware_pulls(r) for r in results],
         "goals": {
             "spread_shrinks_1.5x": goal(shrink, shrink is not None and shrink >= 1.5),
             "thin_within_15pct": goal(
