@@ -118,8 +118,9 @@ class TrainConfig:
         mcmc_calibration_rows: Held-out rows whose cells calibrate the temperature.
         mcmc_calibration_draws: Laplace draws per temperature tried in the calibration.
         mcmc_bootstrap_fits: Flows refitted on bootstrap resamples of the training rows
-            (0: none, else >= 2); their disagreement on the held-out rows sets a second
-            lower bound of the calibrated temperature
+            (0: none, else >= 2; fitted only when ``mcmc_temperature`` is None); their
+            disagreement on the held-out rows sets a second lower bound of the calibrated
+            temperature
             (:func:`surrotag.surrogates.posterior.bootstrap_temperature`): held-out cells
             cannot see an error of the surrogate smaller than their binomial noise, the
             refits' disagreement can.
@@ -362,9 +363,10 @@ def train_surrogate(
     _fit_flow(model, cfg, (c_tr, x_tr, w_tr), val, gen, report, progress)
 
     if bayes == "mcmc":
+        calibrated = cfg.mcmc_temperature is None  # a given temperature needs no refits
         refits = [
             _bootstrap_refit(model, cfg, (c_tr, x_tr, w_tr), val, b, progress)
-            for b in range(cfg.mcmc_bootstrap_fits)
+            for b in range(cfg.mcmc_bootstrap_fits if calibrated else 0)
         ]
         model = _run_mcmc(
             model, cfg, (c_tr, x_tr, w_tr), (c_va, x_va), gen, report, progress, refits

@@ -144,13 +144,18 @@ def test_bootstrap_temperature_refuses_what_it_cannot_compare(refits, draws, mat
 
 def test_training_takes_the_larger_of_the_cells_and_the_bootstrap_temperature() -> None:
     """The refits have their own generators: without them the cells' temperature (and every
-    stage before the chains) is the same; with them the used T is the larger of the two."""
+    stage before the chains) is the same; with them the used T is the larger of the two; a
+    given temperature fits no refits."""
     c, x = closed_form(2000, seed=17)
     cfg = TrainConfig(
         hidden=16, depth=2, cond_hidden=16, cond_depth=1, epochs=5, batch_size=256, draws=8,
         mcmc_thin=1, mcmc_adam_steps=50, mcmc_hessian_rows=2048,
     )  # fmt: skip
-    _, report = train_surrogate(c, x, feature_names=["c1", "c2"], bayes="mcmc", config=cfg)
+    events: list[dict] = []
+    _, report = train_surrogate(
+        c, x, feature_names=["c1", "c2"], bayes="mcmc", config=cfg, progress=events.append
+    )
+    assert [e["fit"] for e in events if e.get("stage") == "bootstrap"] == [1, 2]
     calibration = report.mcmc["temperature_calibration"]
     boot = calibration["bootstrap"]
     assert boot["fits"] == 2 and boot["bootstrap_sd"] > 0 and boot["posterior_sd"] > 0
@@ -161,6 +166,13 @@ def test_training_takes_the_larger_of_the_cells_and_the_bootstrap_temperature() 
     )  # fmt: skip
     assert "bootstrap" not in plain.mcmc["temperature_calibration"]
     assert plain.mcmc["temperature_calibration"]["temperature"] == calibration["temperature"]
+    events.clear()
+    _, given = train_surrogate(
+        c, x, feature_names=["c1", "c2"], bayes="mcmc",
+        config=replace(cfg, mcmc_temperature=2.0), progress=events.append,
+    )  # fmt: skip
+    assert given.mcmc["temperature"] == 2.0 and given.mcmc["temperature_calibration"] is None
+    assert not [e for e in events if e.get("stage") == "bootstrap"]  # no refits to fit
     with pytest.raises(SurrogateInputError, match="mcmc_bootstrap_fits=1"):
         train_surrogate(
             c, x, feature_names=["c1", "c2"], bayes="mcmc",
