@@ -326,11 +326,17 @@ def train_surrogate(
     cfg = config or TrainConfig()
     if bayes not in METHODS:
         raise SurrogateInputError(f"bayes={bayes!r} unknown: choose one of {', '.join(METHODS)}")
-    if bayes == "mcmc" and cfg.mcmc_bootstrap_fits != 0 and cfg.mcmc_bootstrap_fits < 2:
-        raise SurrogateInputError(
-            f"mcmc_bootstrap_fits={cfg.mcmc_bootstrap_fits}: use 0 (none) or >= 2 (their "
-            "disagreement needs two)"
-        )
+    if bayes == "mcmc":  # settings checked before any training, not after it
+        if cfg.draws % cfg.mcmc_chains:
+            raise SurrogateInputError(
+                f"draws={cfg.draws} is not a multiple of mcmc_chains={cfg.mcmc_chains}: each "
+                "chain stores the same number of samples"
+            )
+        if cfg.mcmc_bootstrap_fits != 0 and cfg.mcmc_bootstrap_fits < 2:
+            raise SurrogateInputError(
+                f"mcmc_bootstrap_fits={cfg.mcmc_bootstrap_fits}: use 0 (none) or >= 2 (their "
+                "disagreement needs two)"
+            )
     features = np.asarray(features, dtype=np.float64)
     scores = np.asarray(scores, dtype=np.float64)
     _check(features, scores, list(feature_names))
@@ -530,11 +536,6 @@ def _run_mcmc(
     calibrated temperature is the largest of 1, the held-out cells' and the bootstrap
     ``refits``' (none: the cells' alone).
     """
-    if cfg.draws % cfg.mcmc_chains:
-        raise SurrogateInputError(
-            f"draws={cfg.draws} is not a multiple of mcmc_chains={cfg.mcmc_chains}: each chain "
-            "stores the same number of samples"
-        )
     point = {k: v.detach() for k, v in model.weights.params.items()}
     names = [k for k in point if sampled(k, cfg.mcmc_weights)]
     if not names:

@@ -7,6 +7,7 @@ import itertools
 import json
 import math
 import threading
+from pathlib import Path
 from types import SimpleNamespace
 
 import numpy as np
@@ -72,13 +73,18 @@ CLOSURES = {
 }  # fmt: skip
 
 
+def _closure(name: str) -> tuple[ClosurePlan, Path]:
+    """(plan, history file) of one entry of :data:`CLOSURES`."""
+    package, plan_name, history_name = CLOSURES[name]
+    module = importlib.import_module(f"surrotag.analyses.{package}.closure")
+    return getattr(module, plan_name), getattr(module, history_name)
+
+
 @pytest.mark.parametrize("name", sorted(CLOSURES))
 def test_committed_history_preregisters_its_plan(name):
     """The history opens with the plan as committed, and every recorded run used it."""
-    package, plan_name, history_name = CLOSURES[name]
-    module = importlib.import_module(f"surrotag.analyses.{package}.closure")
-    plan = getattr(module, plan_name)
-    header, runs = read_history(getattr(module, history_name))
+    plan, history = _closure(name)
+    header, runs = read_history(history)
     assert header["plan"] == plan.to_dict()
     assert header["plan_sha256"] == plan.sha256()
     for run in runs:
@@ -96,10 +102,7 @@ def test_every_shipped_closure_history_is_checked():
         for entry in folder.iterdir()
         if entry.name.startswith("closure_history")
     }
-    checked = set()
-    for package, _, history_name in CLOSURES.values():
-        module = importlib.import_module(f"surrotag.analyses.{package}.closure")
-        checked.add((package, getattr(module, history_name).name))
+    checked = {(CLOSURES[name][0], _closure(name)[1].name) for name in CLOSURES}
     assert shipped == checked
 
 

@@ -231,14 +231,17 @@ def summary(results: list[dict]) -> dict:
     base = {r["rows"]: r for r in results if r["thin"] == thin and r["draws"] == config["draws"]}
     thin2 = next((r for r in results if r["thin"] == 2 * thin), None)
     long2 = next((r for r in results if r["draws"] == 2 * config["draws"]), None)
-    missing = [n for n in (10_000, 200_000) if n not in base] + [50_000] * (50_000 not in base)
 
     def change(run: dict | None) -> float | None:
         if run is None or 50_000 not in base:
             return None
         return run["median_spread"] / base[50_000]["median_spread"] - 1
 
-    shrink = None if missing else base[10_000]["median_spread"] / base[200_000]["median_spread"]
+    shrink = (
+        base[10_000]["median_spread"] / base[200_000]["median_spread"]
+        if {10_000, 200_000} <= base.keys()
+        else None
+    )
     thin_move, long_move = change(thin2), change(long2)
     rms = [r["pull_rms"] for r in results]
 

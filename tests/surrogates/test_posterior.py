@@ -178,3 +178,20 @@ def test_training_takes_the_larger_of_the_cells_and_the_bootstrap_temperature() 
             c, x, feature_names=["c1", "c2"], bayes="mcmc",
             config=replace(cfg, mcmc_bootstrap_fits=1),
         )  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    ("settings", "match"),
+    [({"draws": 6}, "not a multiple of mcmc_chains"), ({"mcmc_bootstrap_fits": -1}, "use 0")],
+    ids=["draws-per-chain", "negative-refits"],
+)
+def test_bad_sampler_settings_stop_before_any_training(settings, match) -> None:
+    """Refused at once, with no flow fitted first (no epoch reaches the progress callback)."""
+    c, x = closed_form(200, seed=3)
+    events: list[dict] = []
+    with pytest.raises(SurrogateInputError, match=match):
+        train_surrogate(
+            c, x, feature_names=["c1", "c2"], bayes="mcmc",
+            config=TrainConfig(epochs=2, **settings), progress=events.append,
+        )  # fmt: skip
+    assert events == []
