@@ -83,6 +83,8 @@ __all__ = [
     "PATHS",
     "PLAN",
     "PLANS",
+    "RESHIP_HISTORY_FILE",
+    "RESHIP_PLAN",
     "BootstrapInterval",
     "ClosurePlan",
     "ClosureRun",
@@ -220,8 +222,34 @@ PARTICLE_PLAN: Final = ClosurePlan(
 )
 #: The history of :data:`PARTICLE_PLAN`'s runs.
 PARTICLE_HISTORY_FILE: Final = HERE / "closure_history_particle.jsonl"
+
+#: The third pre-registered plan (2026-12-02, before its samples existed and before the
+#: re-ship it tests): the detector-level paths again, after ``top-tagger-delphes`` is
+#: re-shipped with the bootstrap floor of its posterior temperature
+#: (:func:`surrotag.surrogates.posterior.bootstrap_temperature`), on fresh seeds 4121-4125
+#: and bootstrap seed 4129 (used by no other sample), with the first plan's masses, sizes,
+#: draws and tolerances; its own history, :data:`RESHIP_HISTORY_FILE`.
+RESHIP_PLAN: Final = ClosurePlan(
+    masses_gev=(1000.0, 1500.0, 2000.0, 2500.0, 3500.0),
+    events=(50_000, 20_000, 20_000, 5_000, 5_000),
+    seeds=(4121, 4122, 4123, 4124, 4125),
+    jobs=2,
+    draws=20,
+    bootstrap_replicates=200,
+    bootstrap_seed=4129,
+    interval_level=0.95,
+    yield_tolerance={"delphes": 0.10, "particle": 0.10, "parton": 0.25},
+    primary_path="delphes",
+    paths=("delphes", "delphes-effmap"),
+)
+#: The history of :data:`RESHIP_PLAN`'s runs.
+RESHIP_HISTORY_FILE: Final = HERE / "closure_history_reship.jsonl"
 #: The plans by name (``--plan``) with their history files.
-PLANS: Final = {"all": (PLAN, HISTORY_FILE), "particle": (PARTICLE_PLAN, PARTICLE_HISTORY_FILE)}
+PLANS: Final = {
+    "all": (PLAN, HISTORY_FILE),
+    "particle": (PARTICLE_PLAN, PARTICLE_HISTORY_FILE),
+    "reship": (RESHIP_PLAN, RESHIP_HISTORY_FILE),
+}
 
 
 def expected_mu_up(workspace: Any, card: AnalysisCard, yields: Mapping[str, Yields]) -> float:
@@ -633,8 +661,9 @@ def main(argv: list[str] | None = None) -> int:
         "--plan",
         choices=sorted(PLANS),
         default="all",
-        help="the pre-registered plan: all (every path, the first plan) or particle (the "
-        "particle-level paths with the jet response)",
+        help="the pre-registered plan: all (every path, the first plan), particle (the "
+        "particle-level paths with the jet response) or reship (the detector-level paths "
+        "after the re-ship with the bootstrap temperature floor)",
     )
     args = parser.parse_args(argv)
     plan, history = PLANS[args.plan]

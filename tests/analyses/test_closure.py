@@ -66,6 +66,7 @@ CLOSURES = {
     "zprime-ttbar-allhad-particle": (
         "zprime_ttbar_allhad", "PARTICLE_PLAN", "PARTICLE_HISTORY_FILE"
     ),
+    "zprime-ttbar-allhad-reship": ("zprime_ttbar_allhad", "RESHIP_PLAN", "RESHIP_HISTORY_FILE"),
     "zprime-ttbar-ljets": ("zprime_ttbar_ljets", "PLAN", "HISTORY_FILE"),
     "stop-allhad-toptag": ("stop_allhad_toptag", "PLAN", "HISTORY_FILE"),
     "stop-dilepton-nn": ("stop_dilepton_nn", "PLAN", "HISTORY_FILE"),
