@@ -43,6 +43,7 @@ __all__ = [
     "MAX_THREADS",
     "ThreadPlan",
     "choose_threads",
+    "intra_op_threads",
     "parse_threads",
     "solve_threads",
     "solve_workers",
@@ -198,6 +199,41 @@ def solve_threads(threads: int | str | None = None) -> Iterator[ThreadPlan]:
         _WORKERS.reset(token)
         if torch.get_num_threads() != plan.previous:
             torch.set_num_threads(plan.previous)
+
+
+@contextlib.contextmanager
+def intra_op_threads(threads: int | None) -> Iterator[int]:
+    """Run the enclosed torch code on ``threads`` intra-op threads; restore the count after.
+
+    For work made of many small operations (a minibatch training step on a few hundred
+    rows), where every operation split over threads ends at an OpenMP barrier that stalls
+    when another process holds a core.
+
+    Args:
+        threads: intra-op threads (None: leave torch's setting).
+
+    Yields:
+        The thread count in force.
+
+    Example:
+        >>> import torch
+        >>> before = torch.get_num_threads()
+        >>> with intra_op_threads(1) as n:
+        ...     n, torch.get_num_threads()
+        (1, 1)
+        >>> torch.get_num_threads() == before
+        True
+    """
+    import torch
+
+    previous = torch.get_num_threads()
+    if threads is not None and threads != previous:
+        torch.set_num_threads(threads)
+    try:
+        yield torch.get_num_threads()
+    finally:
+        if torch.get_num_threads() != previous:
+            torch.set_num_threads(previous)
 
 
 def solve_workers() -> int | None:

@@ -544,12 +544,9 @@ def validate_event_surrogate(
             point.
         InputValueError: bad edges, or weights that are not finite and non-negative.
     """
-    import torch
+    from surrotag.surrogates.threads import intra_op_threads
 
-    previous = torch.get_num_threads()
-    if threads is not None:
-        torch.set_num_threads(threads)
-    try:
+    with intra_op_threads(threads):
         return _validate(
             surrogate,
             Path(table),
@@ -563,8 +560,6 @@ def validate_event_surrogate(
             c2st_rows=int(c2st_rows),
             score_column=score_column,
         )
-    finally:
-        torch.set_num_threads(previous)
 
 
 def _validate(

@@ -473,12 +473,9 @@ def validate_surrogate(
     Returns:
         The :class:`ValidationReport`; its ``goals`` say met, missed or not testable.
     """
-    import torch
+    from surrotag.surrogates.threads import intra_op_threads
 
-    previous = torch.get_num_threads()
-    if threads is not None:
-        torch.set_num_threads(threads)
-    try:
+    with intra_op_threads(threads):
         return _validate(
             surrogate_name,
             table,
@@ -491,8 +488,6 @@ def validate_surrogate(
             plots=plots,
             progress=progress,
         )
-    finally:
-        torch.set_num_threads(previous)
 
 
 def _validate(

@@ -170,3 +170,23 @@ def test_workers_give_identical_probabilities_and_run_in_parallel(solve_case, mo
     seen.clear()
     _probabilities(solve_case, 2048, 1)
     assert seen == {threading.get_ident()}
+
+
+@pytest.mark.parametrize("fit_threads", [1, None])
+def test_training_fits_on_fit_threads_and_restores(fit_threads) -> None:
+    """Every epoch of the flow-matching fit runs on ``fit_threads`` intra-op threads (None:
+    torch's own count); torch's count is restored after the training."""
+    from surrotag.surrogates.train import TrainConfig, train_surrogate
+
+    rng = np.random.default_rng(3)
+    c = rng.normal(size=(600, 2))
+    x = c[:, 0] + 0.5 * rng.normal(size=600)
+    seen: list[int] = []
+    torch.set_num_threads(2)
+    cfg = TrainConfig(hidden=8, cond_hidden=8, epochs=2, steps=4, fit_threads=fit_threads)
+    train_surrogate(
+        c, x, feature_names=["c1", "c2"], bayes="none", config=cfg,
+        progress=lambda event: seen.append(torch.get_num_threads()),
+    )  # fmt: skip
+    assert seen == [1 if fit_threads == 1 else 2] * 2
+    assert torch.get_num_threads() == 2
