@@ -32,8 +32,12 @@ def epoch_progress(label: str, epochs: int) -> Iterator[Callable[[dict[str, Any]
         The ``progress`` callback of :func:`surrotag.surrogates.train.train_surrogate`: one
         call per epoch (``epoch``, ``best_val_loss``) and per MCMC sample (``phase``).
     """
+    from rich.console import Console
     from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 
+    if not Console().is_terminal:  # a log file: plain lines instead of a bar nobody sees
+        yield _epoch_lines(label, epochs)
+        return
     progress = Progress(
         TextColumn("[bold]{task.description}[/bold]"),
         BarColumn(),
@@ -61,6 +65,51 @@ def epoch_progress(label: str, epochs: int) -> Iterator[Callable[[dict[str, Any]
     finally:
         if progress.live.is_started:
             progress.stop()
+
+
+def _epoch_lines(label: str, epochs: int) -> Callable[[dict[str, Any]], None]:
+    """:func:`epoch_progress` for a non-terminal: one line per tenth of the epochs and per
+    stage of the posterior (bootstrap refit, mode, temperature, chains), with the time.
+
+    Example:
+        >>> tick = _epoch_lines("toy", 20)
+        >>> tick({"epoch": 1, "best_val_loss": 0.5})
+        toy: epoch 1/20, best val 0.5000 (0 s)
+        >>> tick({"epoch": 3, "best_val_loss": 0.4})
+        >>> tick({"phase": "mcmc", "stage": "temperature", "temperature": 3.0})
+        toy: mcmc temperature 3 (0 s)
+    """
+    import time
+
+    import click
+
+    start = time.monotonic()
+    every = max(1, epochs // 10)
+    last: list[str] = [""]
+
+    def line(text: str) -> None:
+        click.echo(f"{label}: {text} ({time.monotonic() - start:.0f} s)")
+
+    def tick(state: dict[str, Any]) -> None:
+        if "epoch" in state and "phase" not in state:
+            epoch = state["epoch"]
+            if epoch == 1 or epoch % every == 0 or epoch == epochs:
+                loss = state["best_val_loss"]
+                best = f", best val {loss:.4f}" if math.isfinite(loss) else ""
+                line(f"epoch {epoch}/{epochs}{best}")
+            return
+        stage = state.get("stage", "")
+        if stage == "bootstrap":
+            line(f"bootstrap refit {state['fit']}/{state['fits']}")
+        elif stage == "temperature":
+            line(f"mcmc temperature {state['temperature']:.3g}")
+        elif state.get("done"):
+            line(f"mcmc done, acceptance {state.get('acceptance', float('nan')):.2f}")
+        elif stage and stage != last[0]:
+            line(f"mcmc {stage}")
+        last[0] = stage or last[0]
+
+    return tick
 
 
 @contextlib.contextmanager
