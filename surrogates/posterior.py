@@ -244,6 +244,8 @@ def find_mode(
     """
     history: list[dict] = []
     if adam_steps:
+        if progress is not None:
+            progress({"stage": "adam", "steps": adam_steps})
         theta = post.adam(theta, adam_steps, generator)
     u = float(post.energy(theta)[0])
     history.append({"stage": "adam", "steps": adam_steps, "energy": u})

@@ -130,11 +130,13 @@ class TrainConfig:
             (:func:`~surrotag.surrogates.solver_choice.choose_solver`).
         solver_tolerance: Largest accepted |P_rk4 - P_dopri5| (tag probability) when the
             step count is chosen.
-        fit_threads: torch intra-op threads of the flow-matching fits on the CPU (None:
-            torch's own setting). One by default: a minibatch step is a few hundred small
-            operations that gain little from threads and stall at OpenMP barriers when
-            another process holds a core (issue 21; on 2 cores under load, 512 rows: 2.6 ms
-            per step on one thread against 11.9 ms on two).
+        train_threads: torch intra-op threads of the whole training on the CPU (flow
+            fits, refits and posterior stages; None: torch's own setting). One by default:
+            a training step is many small operations that gain little from threads and stall
+            at OpenMP barriers when another process holds a core (issue 21; on 2 cores
+            beside one busy process: a 512-row flow-matching step 2.6 ms on one thread
+            against 11.9 ms on two, a 4096-row step of the exact likelihood 0.8 s against
+            4.9 s; quiet, 2.5 ms against 2.3 ms).
     """
 
     hidden: int = 64
@@ -169,7 +171,7 @@ class TrainConfig:
     mcmc_bootstrap_fits: int = 2
     steps: int | None = None
     solver_tolerance: float = 1e-3
-    fit_threads: int | None = 1
+    train_threads: int | None = 1
 
 
 @dataclass
@@ -344,6 +346,21 @@ def train_surrogate(
                 f"mcmc_bootstrap_fits={cfg.mcmc_bootstrap_fits}: use 0 (none) or >= 2 (their "
                 "disagreement needs two)"
             )
+    threads = cfg.train_threads if torch.device(cfg.device).type == "cpu" else None
+    with intra_op_threads(threads):
+        return _train(features, scores, list(feature_names), bayes, cfg, progress, sample_weight)
+
+
+def _train(
+    features: np.ndarray,
+    scores: np.ndarray,
+    feature_names: list[str],
+    bayes: str,
+    cfg: TrainConfig,
+    progress: Callable[[dict], None] | None,
+    sample_weight: np.ndarray | None,
+) -> tuple[Surrogate, TrainReport]:
+    """The body of :func:`train_surrogate`, its settings checked."""
     features = np.asarray(features, dtype=np.float64)
     scores = np.asarray(scores, dtype=np.float64)
     _check(features, scores, list(feature_names))
@@ -419,21 +436,6 @@ def _new_model(cfg: TrainConfig, names: list[str], bayes: str, seed: int) -> Sur
 
 
 def _fit_flow(
-    model: Surrogate,
-    cfg: TrainConfig,
-    train: tuple[torch.Tensor, torch.Tensor, torch.Tensor],
-    val: tuple[torch.Tensor, ...],
-    gen: torch.Generator,
-    report: TrainReport,
-    progress: Callable[[dict], None] | None,
-) -> None:
-    """:func:`_adam_epochs` on ``cfg.fit_threads`` intra-op threads (on the CPU)."""
-    threads = cfg.fit_threads if train[0].device.type == "cpu" else None
-    with intra_op_threads(threads):
-        _adam_epochs(model, cfg, train, val, gen, report, progress)
-
-
-def _adam_epochs(
     model: Surrogate,
     cfg: TrainConfig,
     train: tuple[torch.Tensor, torch.Tensor, torch.Tensor],

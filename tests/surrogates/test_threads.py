@@ -172,21 +172,27 @@ def test_workers_give_identical_probabilities_and_run_in_parallel(solve_case, mo
     assert seen == {threading.get_ident()}
 
 
-@pytest.mark.parametrize("fit_threads", [1, None])
-def test_training_fits_on_fit_threads_and_restores(fit_threads) -> None:
-    """Every epoch of the flow-matching fit runs on ``fit_threads`` intra-op threads (None:
-    torch's own count); torch's count is restored after the training."""
+@pytest.mark.parametrize(("train_threads", "bayes"), [(1, "mcmc"), (None, "none")])
+def test_training_runs_on_train_threads_and_restores(train_threads, bayes) -> None:
+    """Every progress event of the training (epochs, bootstrap refits, posterior stages) sees
+    ``train_threads`` intra-op threads (None: torch's own count); the count is restored."""
     from surrotag.surrogates.train import TrainConfig, train_surrogate
 
     rng = np.random.default_rng(3)
     c = rng.normal(size=(600, 2))
     x = c[:, 0] + 0.5 * rng.normal(size=600)
-    seen: list[int] = []
+    seen: list[tuple[int, str]] = []
     torch.set_num_threads(2)
-    cfg = TrainConfig(hidden=8, cond_hidden=8, epochs=2, steps=4, fit_threads=fit_threads)
-    train_surrogate(
-        c, x, feature_names=["c1", "c2"], bayes="none", config=cfg,
-        progress=lambda event: seen.append(torch.get_num_threads()),
+    cfg = TrainConfig(
+        hidden=8, cond_hidden=8, epochs=2, steps=4, draws=4, mcmc_chains=2, mcmc_adam_steps=5,
+        mcmc_hessian_rows=256, mcmc_calibration_rows=200, train_threads=train_threads,
     )  # fmt: skip
-    assert seen == [1 if fit_threads == 1 else 2] * 2
+
+    def record(event: dict) -> None:
+        seen.append((torch.get_num_threads(), event.get("stage", "epoch")))
+
+    train_surrogate(c, x, feature_names=["c1", "c2"], bayes=bayes, config=cfg, progress=record)
+    stages = {stage for _, stage in seen}
+    assert {"epoch"} <= stages and (bayes == "none" or {"bootstrap", "chains"} <= stages)
+    assert {n for n, _ in seen} == {1 if train_threads == 1 else 2}
     assert torch.get_num_threads() == 2
