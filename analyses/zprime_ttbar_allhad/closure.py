@@ -229,17 +229,10 @@ PARTICLE_HISTORY_FILE: Final = HERE / "closure_history_particle.jsonl"
 #: (:func:`surrotag.surrogates.posterior.bootstrap_temperature`), on fresh seeds 4121-4125
 #: and bootstrap seed 4129 (used by no other sample), with the first plan's masses, sizes,
 #: draws and tolerances; its own history, :data:`RESHIP_HISTORY_FILE`.
-RESHIP_PLAN: Final = ClosurePlan(
-    masses_gev=(1000.0, 1500.0, 2000.0, 2500.0, 3500.0),
-    events=(50_000, 20_000, 20_000, 5_000, 5_000),
+RESHIP_PLAN: Final = dataclasses.replace(
+    PLAN,
     seeds=(4121, 4122, 4123, 4124, 4125),
-    jobs=2,
-    draws=20,
-    bootstrap_replicates=200,
     bootstrap_seed=4129,
-    interval_level=0.95,
-    yield_tolerance={"delphes": 0.10, "particle": 0.10, "parton": 0.25},
-    primary_path="delphes",
     paths=("delphes", "delphes-effmap"),
 )
 #: The history of :data:`RESHIP_PLAN`'s runs.
